@@ -1,0 +1,79 @@
+/**
+ * The contract between the chain layer (Electrum protocol, SPV) and its consumers (wallet,
+ * lightning watcher, node). Implemented by `ChainNetwork` in core/chain/network.ts.
+ *
+ * Hex strings: txids and block hashes in the usual display (big-endian) order; scripthashes as in
+ * the Electrum protocol (sha256 of the scriptPubKey, byte-reversed, hex).
+ */
+
+/** One entry of `blockchain.scripthash.get_history` (height 0 or -1: mempool). */
+export interface HistoryEntry {
+  txid: string;
+  height: number;
+}
+
+/** A block header already validated by HeaderChain (linkage and PoW). */
+export interface VerifiedHeader {
+  height: number;
+  hash: string;
+  /** 80-byte raw header, hex. */
+  raw: string;
+  /** Block time, unix seconds. */
+  timestamp: number;
+}
+
+/** Confirmation state of a transaction as proven by SPV. */
+export interface TxConfirmation {
+  txid: string;
+  /** Block height, or 0 for unconfirmed (mempool). */
+  height: number;
+  /** true once the merkle proof against our verified header chain has been checked. */
+  verified: boolean;
+  blockHash?: string;
+  timestamp?: number;
+}
+
+export type ChainEvent =
+  | { type: 'tip'; header: VerifiedHeader }
+  | { type: 'connection'; connected: boolean; server: string | null }
+  | { type: 'scripthash'; scripthash: string; status: string | null };
+
+/**
+ * What the wallet and Lightning layers may ask of the chain. Every method that returns chain
+ * data returns only data that was checked: transactions hash to their txid, confirmations are
+ * merkle-verified against validated headers.
+ */
+export interface ChainSource {
+  /** Current validated tip, or null before the first header arrived. */
+  tip(): VerifiedHeader | null;
+  /** True while at least one server connection is up. */
+  isConnected(): boolean;
+  /** Subscribe to chain events. Returns an unsubscribe function. */
+  on(listener: (event: ChainEvent) => void): () => void;
+  /**
+   * `blockchain.scripthash.subscribe`; the listener registered with `on` then receives
+   * `scripthash` events when the status changes. Returns the current status (null: no history).
+   * @throws FulmenError NETWORK when no server is connected.
+   */
+  subscribeScripthash(scripthash: string): Promise<string | null>;
+  /** `blockchain.scripthash.get_history`. @throws FulmenError NETWORK / SERVER_MISBEHAVED. */
+  getHistory(scripthash: string): Promise<HistoryEntry[]>;
+  /**
+   * `blockchain.transaction.get`, checked: the returned bytes hash to `txid`.
+   * @returns raw transaction hex. @throws FulmenError SERVER_MISBEHAVED on mismatch.
+   */
+  getTransaction(txid: string): Promise<string>;
+  /**
+   * Proves that `txid` is in the block at `height` (`blockchain.transaction.get_merkle` checked
+   * against our validated header). @throws FulmenError SERVER_MISBEHAVED when the proof is wrong.
+   */
+  verifyTransaction(txid: string, height: number): Promise<TxConfirmation>;
+  /** `blockchain.transaction.broadcast`. @returns txid. @throws FulmenError NETWORK or BAD_INPUT (rejected). */
+  broadcast(rawTxHex: string): Promise<string>;
+  /** `blockchain.estimatefee` for `targetBlocks`, converted to integer sat/vB (>= relay fee). */
+  estimateFeeSatPerVbyte(targetBlocks: number): Promise<number>;
+  /** `blockchain.relayfee` as integer sat/vB (rounded up). */
+  relayFeeSatPerVbyte(): Promise<number>;
+  /** Validated header at `height` (downloaded if needed). */
+  getHeader(height: number): Promise<VerifiedHeader>;
+}
