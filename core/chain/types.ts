@@ -34,7 +34,11 @@ export interface TxConfirmation {
 }
 
 export type ChainEvent =
-  | { type: 'tip'; header: VerifiedHeader }
+  /**
+   * A new validated tip. `forkHeight` is set after a reorg: headers at and above it were replaced,
+   * so confirmations at those heights must be verified again.
+   */
+  | { type: 'tip'; header: VerifiedHeader; forkHeight?: number }
   | { type: 'connection'; connected: boolean; server: string | null }
   | { type: 'scripthash'; scripthash: string; status: string | null };
 

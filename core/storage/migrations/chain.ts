@@ -1,4 +1,26 @@
 import type { Migration } from './index.js';
 
 /** Tables owned by core/chain. */
-export const chainMigrations: Migration[] = [];
+export const chainMigrations: Migration[] = [
+  {
+    // Validated block headers (HeaderChain), one row per height and network: the 80 raw bytes.
+    // Heights are contiguous from the network's checkpoint to the tip; a reorg deletes the rows
+    // from the fork height up and inserts the new branch in the same transaction.
+    id: 'chain_001_headers',
+    sql: `CREATE TABLE chain_headers (
+      network TEXT NOT NULL,
+      height INTEGER NOT NULL,
+      raw BLOB NOT NULL CHECK (length(raw) = 80),
+      PRIMARY KEY (network, height)
+    ) WITHOUT ROWID;`,
+  },
+  {
+    // Raw transactions already checked against their txid (non-witness double-SHA256). A txid
+    // commits to the transaction's non-witness bytes, so an entry never goes stale.
+    id: 'chain_002_transactions',
+    sql: `CREATE TABLE chain_transactions (
+      txid TEXT PRIMARY KEY,
+      raw BLOB NOT NULL
+    ) WITHOUT ROWID;`,
+  },
+];

@@ -1,0 +1,42 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Small byte helpers shared by the chain layer. Hashes use node:crypto (the core runs in Node or
+ * Electron's main process), which is several times faster than a JS SHA-256 on 80-byte headers.
+ */
+
+/** Bitcoin's hash256: SHA-256 applied twice. */
+export function sha256d(data: Uint8Array): Uint8Array {
+  const first = createHash('sha256').update(data).digest();
+  return createHash('sha256').update(first).digest();
+}
+
+/** Bytes → lowercase hex. */
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+/** Internal byte order (as hashed) → display hex (byte-reversed), as txids and block hashes are shown. */
+export function toDisplayHex(internal: Uint8Array): string {
+  return toHex(Uint8Array.from(internal).reverse());
+}
+
+/** Display hex (txid, block hash) → internal byte order. Caller validates the hex first. */
+export function fromDisplayHex(display: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(display, 'hex')).reverse();
+}
+
+/** True for an even-length string of hex digits (either case). */
+export function isHex(value: string): boolean {
+  return value.length % 2 === 0 && /^[0-9a-fA-F]*$/.test(value);
+}
+
+/** True for a 32-byte hash in hex (txid, block hash, scripthash, status). */
+export function isHash32Hex(value: string): boolean {
+  return value.length === 64 && /^[0-9a-fA-F]{64}$/.test(value);
+}
+
+/** Hex → bytes; caller validates with `isHex` first. */
+export function fromHex(hex: string): Uint8Array {
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}

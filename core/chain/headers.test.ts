@@ -1,0 +1,286 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../storage/db.js';
+import { FulmenError } from '../util/errors.js';
+import { fromHex, sha256d, toDisplayHex } from './bytes.js';
+import {
+  bitsToTarget,
+  CHAIN_PARAMS,
+  checkHeader,
+  expectedBits,
+  HeaderChain,
+  parseHeader,
+  retargetBits,
+  targetToBits,
+  type ChainParams,
+  type ParsedHeader,
+} from './headers.js';
+
+// Real mainnet headers (80 bytes, hex). Their hashes are checked below, and a hash below the
+// target cannot be produced for made-up data, so these vectors prove themselves.
+const MAINNET = {
+  0: '0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c',
+  1: '010000006fe28c0ab6f1b372c1a6a246ae63f74f931e8365e15a089c68d6190000000000982051fd1e4ba744bbbe680e1fee14677ba1a3c3540bf7b1cdb606e857233e0e61bc6649ffff001d01e36299',
+  2: '010000004860eb18bf1b1620e37e9490fc8a427514416fd75159ab86688e9a8300000000d5fdcc541e25de1c7a5addedf24858b8bb665c9f36ef744ee42c316022c90f9bb0bc6649ffff001d08d2bd61',
+  3: '01000000bddd99ccfda39da1b108ce1a5d70038d0a967bacb68b6b63065f626a0000000044f672226090d85db9a9f2fbfe5f0f9609b387af7be5b7fbb7a1767c831c9e995dbe6649ffff001d05e0ed6d',
+  4: '010000004944469562ae1c2c74d9a535e00b6f3e40ffbad4f2fda3895501b582000000007a06ea98cd40ba2e3288262b28638cec5337c1456aaf5eedc8e9e5a20f062bdf8cc16649ffff001d2bfee0a9',
+  5: '0100000085144a84488ea88d221c8bd6c059da090e88f8a2c99690ee55dbba4e00000000e11c48fecdd9e72510ca84f023370c9a38bf91ac5cae88019bee94d24528526344c36649ffff001d1d03e477',
+  6: '01000000fc33f596f822a0a1951ffdbf2a897b095636ad871707bf5d3162729b00000000379dfb96a5ea8c81700ea4ac6b97ae9a9312b2d4301a29580e924ee6761a2520adc46649ffff001d189c4c97',
+  // The first difficulty change: the period 30240..32255 and the retarget at 32256.
+  30240:
+    '01000000e6bf7fd7f7790a63786faa878d0dc7fd8f2ff365732e45862c66075100000000700d342f65c7b6834dffb615358a1897016f0448913372190cbe3d27a4b53355b1512b4bffff001dbfb02519',
+  32255:
+    '0100000049c1daab3b6536ff1b2633c3a316a6e06ec287676cdeec4ca7baae6b00000000ac10b36b8f354b3353207de15940a5edbc05bb8364af75b4b5409e7823f2b48923ec3a4bffff001dbd5fa412',
+  32256:
+    '010000004b0360d834a330ec7833e30e1f523ee05a0793361e29a73421964f980000000027b64a020af294e903feed93768705336a20090612a043f47af462a2f5e5b564f8ee3a4b6ad8001dd3a43707',
+  // A modern decrease: the period 864864..866879 (864864 is our mainnet checkpoint) and 866880.
+  866879:
+    '00001022983c89b4d75d30477e574cfcaf078ed0e6757e4ecfd400000000000000000000af29e2d462f963e3fa4748a12ea2cc29cc8429db77e15db3903566bb49e9cbc0e2e81767cd0e03176f0ce81f',
+  866880:
+    '00c06d33abfd7611d95588541b36cf913627c5e05fc8d9ec7d7c00000000000000000000437f827366461f1e5e8253ca36ae6fb3c5bb8b023d9bfb68eafb3991d7bb3e394de9176728f102177a39728a',
+} as const;
+
+const header = (hex: string): ParsedHeader => parseHeader(fromHex(hex));
+const mainnetFromGenesis: ChainParams = {
+  ...CHAIN_PARAMS.mainnet,
+  checkpoint: { height: 0, rawHex: MAINNET[0] },
+};
+
+/** Mines a regtest header on `prev` (powLimit 0x207fffff: about every second nonce works). */
+function mineRegtest(prev: ParsedHeader, time: number, tag: number): Uint8Array {
+  const raw = new Uint8Array(80);
+  const view = new DataView(raw.buffer);
+  view.setInt32(0, 0x20000000, true);
+  raw.set(sha256d(prev.raw), 4);
+  view.setUint32(36, tag, true); // a distinct merkle root per branch
+  view.setUint32(68, time, true);
+  view.setUint32(72, 0x207fffff, true);
+  const target = bitsToTarget(0x207fffff);
+  for (let nonce = 0; ; nonce += 1) {
+    view.setUint32(76, nonce, true);
+    if (BigInt('0x' + toDisplayHex(sha256d(raw))) <= target) return raw;
+  }
+}
+
+function mineBranch(from: ParsedHeader, count: number, tag: number): Uint8Array[] {
+  const raws: Uint8Array[] = [];
+  let prev = from;
+  for (let i = 0; i < count; i += 1) {
+    const raw = mineRegtest(prev, prev.timestamp + 600, tag);
+    raws.push(raw);
+    prev = parseHeader(raw);
+  }
+  return raws;
+}
+
+function expectMisbehaved(fn: () => unknown, message: RegExp): void {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(FulmenError);
+    expect((err as FulmenError).code).toBe('SERVER_MISBEHAVED');
+    expect((err as FulmenError).message).toMatch(message);
+    return;
+  }
+  throw new Error('expected a SERVER_MISBEHAVED error');
+}
+
+describe('parseHeader', () => {
+  it('parses the mainnet genesis header', () => {
+    const genesis = header(MAINNET[0]);
+    expect(genesis.hash).toBe(CHAIN_PARAMS.mainnet.genesisHash);
+    expect(genesis.merkleRoot).toBe('4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b');
+    expect(genesis.timestamp).toBe(1231006505);
+    expect(genesis.bits).toBe(0x1d00ffff);
+    expect(genesis.nonce).toBe(2083236893);
+    expect(genesis.prevHash).toBe('0'.repeat(64));
+  });
+
+  it('hashes the checkpoints and genesis headers of every network to their known hashes', () => {
+    for (const params of Object.values(CHAIN_PARAMS)) {
+      const checkpoint = header(params.checkpoint.rawHex);
+      if (params.checkpoint.height === 0) expect(checkpoint.hash).toBe(params.genesisHash);
+    }
+    expect(header(CHAIN_PARAMS.mainnet.checkpoint.rawHex).hash).toBe(
+      '00000000000000000000ecfcf0073a9ae7fd9149d643fa462109f5b0777f5720',
+    );
+    expect(header(MAINNET[32256]).hash).toBe('000000004f2886a170adb7204cb0c7a824217dd24d11a74423d564c4e0904967');
+  });
+
+  it('rejects a header that is not 80 bytes', () => {
+    expectMisbehaved(() => parseHeader(new Uint8Array(79)), /80 bytes/);
+  });
+});
+
+describe('compact targets (nBits)', () => {
+  it('decodes and re-encodes real nBits', () => {
+    expect(bitsToTarget(0x1d00ffff)).toBe(0xffffn << 208n);
+    for (const bits of [0x1d00ffff, 0x1d00d86a, 0x17030ecd, 0x207fffff, 0x1e0377ae, 0x1b0404cb]) {
+      expect(targetToBits(bitsToTarget(bits))).toBe(bits);
+    }
+  });
+
+  it('rejects negative and overflowing encodings', () => {
+    expectMisbehaved(() => bitsToTarget(0x01fedcba), /Invalid nBits/); // sign bit set
+    expectMisbehaved(() => bitsToTarget(0xff123456), /Invalid nBits/); // overflow
+    expectMisbehaved(() => bitsToTarget(0x00000000), /Zero target/);
+  });
+
+  it('round-trips every normalized target (property)', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 1n, max: (1n << 255n) - 1n }), (target) => {
+        const bits = targetToBits(target);
+        // The compact form keeps the top 23 bits: re-encoding the decoded value is stable.
+        expect(targetToBits(bitsToTarget(bits))).toBe(bits);
+        expect(bitsToTarget(bits) <= target).toBe(true);
+      }),
+    );
+  });
+
+  it('never throws anything but its own error on arbitrary nBits (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), (bits) => {
+        try {
+          bitsToTarget(bits);
+        } catch (err) {
+          expect(err).toBeInstanceOf(FulmenError);
+        }
+      }),
+    );
+  });
+});
+
+describe('difficulty retarget', () => {
+  it("matches Bitcoin Core's pow_tests vectors", () => {
+    // (last bits, last block time, first block time) → expected (src/test/pow_tests.cpp).
+    const p = CHAIN_PARAMS.mainnet;
+    expect(retargetBits(p, 0x1d00ffff, 1261130161, 1262152739)).toBe(0x1d00d86a); // get_next_work
+    expect(retargetBits(p, 0x1d00ffff, 1231006505, 1233061996)).toBe(0x1d00ffff); // pow limit
+    expect(retargetBits(p, 0x1c05a3f4, 1279008237, 1279297671)).toBe(0x1c0168fd); // lower limit
+    expect(retargetBits(p, 0x1c387f6f, 1263163443, 1269211443)).toBe(0x1d00e1fd); // upper limit
+  });
+
+  it('accepts the real headers at the 32255 → 32256 boundary', () => {
+    const held = new Map<number, ParsedHeader>([
+      [30240, header(MAINNET[30240])],
+      [32255, header(MAINNET[32255])],
+    ]);
+    const next = header(MAINNET[32256]);
+    expect(expectedBits(mainnetFromGenesis, 32256, next, (h) => held.get(h))).toBe(0x1d00d86a);
+    expect(() => checkHeader(mainnetFromGenesis, 32256, next, (h) => held.get(h))).not.toThrow();
+  });
+
+  it('accepts the real headers at the 866879 → 866880 boundary (from the mainnet checkpoint)', () => {
+    const held = new Map<number, ParsedHeader>([
+      [864864, header(CHAIN_PARAMS.mainnet.checkpoint.rawHex)],
+      [866879, header(MAINNET[866879])],
+    ]);
+    const next = header(MAINNET[866880]);
+    expect(next.bits).not.toBe(held.get(866879)!.bits);
+    expect(() => checkHeader(CHAIN_PARAMS.mainnet, 866880, next, (h) => held.get(h))).not.toThrow();
+  });
+
+  it('rejects a boundary header whose bits do not follow from the period', () => {
+    const held = new Map<number, ParsedHeader>([
+      [30240, { ...header(MAINNET[30240]), timestamp: header(MAINNET[30240]).timestamp - 500_000 }],
+      [32255, header(MAINNET[32255])],
+    ]);
+    expectMisbehaved(() => checkHeader(mainnetFromGenesis, 32256, header(MAINNET[32256]), (h) => held.get(h)), /expected 0x/);
+  });
+
+  it('expects the parent bits off a boundary on mainnet (a change there is refused)', () => {
+    const prev = header(MAINNET[32256]);
+    const next = { ...prev, bits: 0x1d00ffff };
+    expect(expectedBits(mainnetFromGenesis, 32257, next, () => prev)).toBe(0x1d00d86a);
+  });
+
+  it("follows testnet's 20-minute minimum-difficulty rule", () => {
+    const p = CHAIN_PARAMS.testnet;
+    const real = 0x1c0fffff;
+    const synthetic = (timestamp: number, bits: number) => ({ ...header(MAINNET[1]), timestamp, bits });
+    const held = new Map<number, ParsedHeader>([
+      [4032, synthetic(1_000_000, real)],
+      [4033, synthetic(1_000_600, real)],
+      [4034, synthetic(1_002_000, p.powLimitBits)], // a min-difficulty block
+    ]);
+    const at = (h: number) => held.get(h);
+    // More than 20 minutes after its parent: powLimit is allowed.
+    expect(expectedBits(p, 4035, synthetic(1_002_000 + 1201, p.powLimitBits), at)).toBe(p.powLimitBits);
+    // Otherwise: the bits of the last block that was not a min-difficulty block.
+    expect(expectedBits(p, 4035, synthetic(1_002_000 + 600, real), at)).toBe(real);
+  });
+});
+
+describe('HeaderChain', () => {
+  it('connects the first real mainnet headers after genesis and persists them', () => {
+    const db = openDatabase(':memory:');
+    const chain = new HeaderChain('mainnet', db, mainnetFromGenesis);
+    const raws = [1, 2, 3, 4, 5, 6].map((h) => fromHex(MAINNET[h as 1]));
+    expect(chain.connect(1, raws)).toEqual({ forkHeight: 1, reorg: false });
+    expect(chain.tipHeight()).toBe(6);
+    expect(chain.header(1)!.hash).toBe('00000000839a8e6886ab5951d76f411475428afc90947ee320161bbf18eb6048');
+    expect(chain.tip().hash).toBe(header(MAINNET[6]).hash);
+    expect(chain.tip().timestamp).toBe(header(MAINNET[6]).timestamp);
+    // Same headers again: nothing changes.
+    expect(chain.connect(1, raws.slice(0, 3))).toEqual({ forkHeight: null, reorg: false });
+    const reopened = new HeaderChain('mainnet', db, mainnetFromGenesis);
+    expect(reopened.tip()).toEqual(chain.tip());
+  });
+
+  it('rejects a header with bad proof of work and stores nothing', () => {
+    const db = openDatabase(':memory:');
+    const chain = new HeaderChain('mainnet', db, mainnetFromGenesis);
+    const bad = fromHex(MAINNET[3]);
+    bad[76] ^= 1; // nonce
+    const raws = [fromHex(MAINNET[1]), fromHex(MAINNET[2]), bad];
+    expectMisbehaved(() => chain.connect(1, raws), /proof of work/);
+    expect(chain.tipHeight()).toBe(0);
+    expect(new HeaderChain('mainnet', db, mainnetFromGenesis).tipHeight()).toBe(0);
+  });
+
+  it('rejects headers that do not link', () => {
+    const chain = new HeaderChain('mainnet', openDatabase(':memory:'), mainnetFromGenesis);
+    expectMisbehaved(() => chain.connect(1, [fromHex(MAINNET[1]), fromHex(MAINNET[3])]), /does not connect/);
+    expectMisbehaved(() => chain.connect(1, [fromHex(MAINNET[2])]), /does not connect/);
+  });
+
+  it('rejects a header whose target is easier than the network allows', () => {
+    const chain = new HeaderChain('mainnet', openDatabase(':memory:'), mainnetFromGenesis);
+    const easy = mineRegtest(header(MAINNET[0]), 1231006505 + 600, 1);
+    expectMisbehaved(() => chain.connect(1, [easy]), /bits 0x207fffff, expected 0x1d00ffff/);
+  });
+
+  it('syncs a few hundred regtest headers quickly, reorgs, and truncates', () => {
+    const db = openDatabase(':memory:');
+    const chain = new HeaderChain('regtest', db);
+    expect(chain.tip().hash).toBe(CHAIN_PARAMS.regtest.genesisHash);
+    const main = mineBranch(chain.parsedAt(0)!, 400, 1);
+    const started = performance.now();
+    expect(chain.connect(1, main)).toEqual({ forkHeight: 1, reorg: false });
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(chain.tipHeight()).toBe(400);
+
+    // A competing branch from 350 (one longer) replaces 351..400.
+    const fork = mineBranch(chain.parsedAt(350)!, 51, 2);
+    expect(chain.connect(351, fork)).toEqual({ forkHeight: 351, reorg: true });
+    expect(chain.tipHeight()).toBe(401);
+    expect(chain.header(351)!.hash).toBe(parseHeader(fork[0]!).hash);
+    expect(new HeaderChain('regtest', db).tip()).toEqual(chain.tip());
+
+    // A branch that does not connect to 350 is refused and leaves the chain as it was.
+    const orphan = mineBranch(chain.parsedAt(300)!, 5, 3);
+    expectMisbehaved(() => chain.connect(351, orphan), /does not connect/);
+    expect(chain.tipHeight()).toBe(401);
+
+    chain.truncate(390);
+    expect(chain.tipHeight()).toBe(390);
+    expect(new HeaderChain('regtest', db).tipHeight()).toBe(390);
+  });
+
+  it('refuses to connect outside [checkpoint + 1, tip + 1]', () => {
+    const chain = new HeaderChain('regtest', openDatabase(':memory:'));
+    const [one] = mineBranch(chain.parsedAt(0)!, 1, 1);
+    expect(() => chain.connect(0, [one!])).toThrow(/Cannot connect/);
+    expect(() => chain.connect(2, [one!])).toThrow(/Cannot connect/);
+  });
+});

@@ -1,0 +1,367 @@
+import type { NetworkName } from '../bitcoin/network.js';
+import type { Db } from '../storage/db.js';
+import { FulmenError } from '../util/errors.js';
+import { fromHex, sha256d, toDisplayHex, toHex } from './bytes.js';
+import type { VerifiedHeader } from './types.js';
+
+/**
+ * HeaderChain: the validated chain of block headers for one network (Electrum's `blockchain`).
+ *
+ * Every header is checked before it is stored: 80 bytes, linkage (prevHash = hash of the header
+ * below), proof of work (hash ≤ target decoded from nBits), and the target itself:
+ * - mainnet: retarget every 2016 blocks from the period's timespan, clamped to [¼, 4×] of two
+ *   weeks, capped at powLimit (Bitcoin Core `CalculateNextWorkRequired`); otherwise bits unchanged.
+ * - testnet (testnet3): the same retarget (using the last block's bits, as Core does), plus the
+ *   20-minute rule: a block more than 20 minutes after its parent may use powLimit; otherwise its
+ *   bits are those of the last block of the period that was not a min-difficulty block.
+ * - signet: the mainnet retarget rules with signet's powLimit. The signet block signature lives
+ *   in the coinbase, which a header-only client cannot see, so it is not checked here.
+ * - regtest: powLimit 0x207fffff, no retargeting (bits never change).
+ *
+ * Storage: table `chain_headers` (core/storage/migrations/chain.ts), 80-byte BLOBs keyed by
+ * (network, height), contiguous from the network's checkpoint. All headers are also kept in
+ * memory (80 bytes + hash each) so lookups are synchronous.
+ *
+ * Fork choice: this class validates and stores whatever valid branch it is given; choosing
+ * between servers' branches (by chain work) is the Network's job and comes with multi-server.
+ */
+
+/** Seconds in a retarget period (two weeks) and blocks per period. */
+const TARGET_TIMESPAN = 14 * 24 * 60 * 60;
+const TARGET_SPACING = 10 * 60;
+export const RETARGET_INTERVAL = 2016;
+
+export interface ChainParams {
+  network: NetworkName;
+  /** Highest allowed target (Bitcoin Core `powLimit`). */
+  powLimit: bigint;
+  /** nBits of a min-difficulty block (compact form of powLimit as mined). */
+  powLimitBits: number;
+  retargeting: boolean;
+  /** testnet3's 20-minute minimum-difficulty rule (Core `fPowAllowMinDifficultyBlocks`). */
+  allowMinDifficultyBlocks: boolean;
+  genesisHash: string;
+  /**
+   * Trusted starting point: a header at a retarget-period start (height % 2016 == 0), or genesis.
+   * Headers below it are never downloaded or checked.
+   */
+  checkpoint: { height: number; rawHex: string };
+}
+
+const MAINNET_POW_LIMIT = (1n << 224n) - 1n; // 0x00000000ffff…ff
+
+export const CHAIN_PARAMS: Record<NetworkName, ChainParams> = {
+  mainnet: {
+    network: 'mainnet',
+    powLimit: MAINNET_POW_LIMIT,
+    powLimitBits: 0x1d00ffff,
+    retargeting: true,
+    allowMinDifficultyBlocks: false,
+    genesisHash: '000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f',
+    // Block 864864 (= 429 × 2016, a period start, Oct 2024),
+    // hash 00000000000000000000ecfcf0073a9ae7fd9149d643fa462109f5b0777f5720.
+    checkpoint: {
+      height: 864864,
+      rawHex:
+        '0000003a5f00e7df93f80524b5d0bca74ae81577d8e937ab4b9201000000000000000000e44b8cd6f5baf8ddaa1284a4a6235f5ade7015ec93e9f8c92206ff7e034fe0f4cf260667cd0e0317d37b1c47',
+    },
+  },
+  testnet: {
+    network: 'testnet',
+    powLimit: MAINNET_POW_LIMIT,
+    powLimitBits: 0x1d00ffff,
+    retargeting: true,
+    allowMinDifficultyBlocks: true,
+    genesisHash: '000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943',
+    checkpoint: {
+      height: 0,
+      rawHex:
+        '0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4adae5494dffff001d1aa4ae18',
+    },
+  },
+  signet: {
+    network: 'signet',
+    powLimit: 0x00000377ae000000000000000000000000000000000000000000000000000000n,
+    powLimitBits: 0x1e0377ae,
+    retargeting: true,
+    allowMinDifficultyBlocks: false,
+    genesisHash: '00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6',
+    checkpoint: {
+      height: 0,
+      rawHex:
+        '0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a008f4d5fae77031e8ad22203',
+    },
+  },
+  regtest: {
+    network: 'regtest',
+    powLimit: 0x7fffff0000000000000000000000000000000000000000000000000000000000n,
+    powLimitBits: 0x207fffff,
+    retargeting: false,
+    allowMinDifficultyBlocks: true,
+    genesisHash: '0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206',
+    checkpoint: {
+      height: 0,
+      rawHex:
+        '0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4adae5494dffff7f2002000000',
+    },
+  },
+};
+
+/** The fields of an 80-byte header; hashes in display (big-endian) hex. */
+export interface ParsedHeader {
+  version: number;
+  prevHash: string;
+  merkleRoot: string;
+  timestamp: number;
+  bits: number;
+  nonce: number;
+  hash: string;
+  raw: Uint8Array;
+}
+
+function misbehaved(message: string, details?: Record<string, unknown>): FulmenError {
+  return new FulmenError('SERVER_MISBEHAVED', message, details);
+}
+
+/**
+ * Parses an 80-byte block header.
+ * @throws FulmenError SERVER_MISBEHAVED when `raw` is not 80 bytes.
+ */
+export function parseHeader(raw: Uint8Array): ParsedHeader {
+  if (raw.length !== 80) throw misbehaved(`Block header must be 80 bytes, got ${raw.length}`);
+  const view = new DataView(raw.buffer, raw.byteOffset, 80);
+  return {
+    version: view.getInt32(0, true),
+    prevHash: toDisplayHex(raw.subarray(4, 36)),
+    merkleRoot: toDisplayHex(raw.subarray(36, 68)),
+    timestamp: view.getUint32(68, true),
+    bits: view.getUint32(72, true),
+    nonce: view.getUint32(76, true),
+    hash: toDisplayHex(sha256d(raw)),
+    raw,
+  };
+}
+
+/**
+ * Decodes compact nBits into the 256-bit target (Bitcoin Core `arith_uint256::SetCompact`).
+ * @throws FulmenError SERVER_MISBEHAVED for a negative or overflowing encoding, or a zero target.
+ */
+export function bitsToTarget(bits: number): bigint {
+  const exponent = bits >>> 24;
+  const mantissa = bits & 0x007fffff;
+  const negative = (bits & 0x00800000) !== 0 && mantissa !== 0;
+  const overflow =
+    mantissa !== 0 &&
+    (exponent > 34 || (mantissa > 0xff && exponent > 33) || (mantissa > 0xffff && exponent > 32));
+  if (negative || overflow) throw misbehaved(`Invalid nBits 0x${bits.toString(16)}`);
+  const target =
+    exponent <= 3
+      ? BigInt(mantissa >>> (8 * (3 - exponent)))
+      : BigInt(mantissa) << BigInt(8 * (exponent - 3));
+  if (target === 0n) throw misbehaved(`Zero target in nBits 0x${bits.toString(16)}`);
+  return target;
+}
+
+/** Encodes a target as compact nBits (Bitcoin Core `arith_uint256::GetCompact`). */
+export function targetToBits(target: bigint): number {
+  let size = target === 0n ? 0 : Math.ceil(target.toString(16).length / 2);
+  let compact = size <= 3 ? Number(target << BigInt(8 * (3 - size))) : Number(target >> BigInt(8 * (size - 3)));
+  if (compact & 0x00800000) {
+    compact >>>= 8;
+    size += 1;
+  }
+  return (compact | (size << 24)) >>> 0;
+}
+
+/** Work represented by a target: 2^256 / (target + 1) (Core `GetBlockProof`). */
+export function targetWork(target: bigint): bigint {
+  return (1n << 256n) / (target + 1n);
+}
+
+/**
+ * The retarget at a period boundary (Bitcoin Core `CalculateNextWorkRequired`):
+ * `lastBits` are the bits the new target starts from, `firstTime`/`lastTime` the timestamps of
+ * the period's first and last blocks. @returns the expected nBits of the boundary block.
+ */
+export function retargetBits(params: ChainParams, lastBits: number, firstTime: number, lastTime: number): number {
+  let timespan = lastTime - firstTime;
+  if (timespan < TARGET_TIMESPAN / 4) timespan = TARGET_TIMESPAN / 4;
+  if (timespan > TARGET_TIMESPAN * 4) timespan = TARGET_TIMESPAN * 4;
+  let target = (bitsToTarget(lastBits) * BigInt(timespan)) / BigInt(TARGET_TIMESPAN);
+  if (target > params.powLimit) target = params.powLimit;
+  return targetToBits(target);
+}
+
+/** Reads the header at a height, from the branch being connected or the stored chain. */
+type HeaderAt = (height: number) => ParsedHeader | undefined;
+
+/**
+ * Expected nBits of `header` at `height` given its ancestors (Bitcoin Core `GetNextWorkRequired`).
+ * Returns null when an ancestor the rule needs lies below our checkpoint (only possible for
+ * testnet's min-difficulty walk-back); the PoW and powLimit checks still apply then.
+ */
+export function expectedBits(params: ChainParams, height: number, header: ParsedHeader, at: HeaderAt): number | null {
+  const prev = at(height - 1);
+  if (!prev) return null;
+  if (!params.retargeting) return prev.bits;
+  if (height % RETARGET_INTERVAL === 0) {
+    const first = at(height - RETARGET_INTERVAL);
+    if (!first) return null;
+    return retargetBits(params, prev.bits, first.timestamp, prev.timestamp);
+  }
+  if (params.allowMinDifficultyBlocks) {
+    if (header.timestamp > prev.timestamp + 2 * TARGET_SPACING) return params.powLimitBits;
+    let h = height - 1;
+    let cursor: ParsedHeader | undefined = prev;
+    while (cursor && h % RETARGET_INTERVAL !== 0 && cursor.bits === params.powLimitBits) {
+      h -= 1;
+      cursor = at(h);
+    }
+    return cursor ? cursor.bits : null;
+  }
+  return prev.bits;
+}
+
+/**
+ * Checks one header against its parent and the network's rules.
+ * @throws FulmenError SERVER_MISBEHAVED naming the failed rule (linkage, bits, PoW).
+ */
+export function checkHeader(params: ChainParams, height: number, header: ParsedHeader, at: HeaderAt): void {
+  const prev = at(height - 1);
+  if (prev && header.prevHash !== prev.hash) {
+    throw misbehaved(`Header ${height} does not connect to header ${height - 1}`, { height });
+  }
+  const expected = expectedBits(params, height, header, at);
+  if (expected !== null && expected !== header.bits) {
+    throw misbehaved(
+      `Header ${height} has bits 0x${header.bits.toString(16)}, expected 0x${expected.toString(16)}`,
+      { height },
+    );
+  }
+  const target = bitsToTarget(header.bits);
+  if (target > params.powLimit) throw misbehaved(`Header ${height} target above the network's limit`, { height });
+  const hashValue = BigInt('0x' + header.hash);
+  if (hashValue > target) throw misbehaved(`Header ${height} fails proof of work`, { height });
+}
+
+/** Outcome of `HeaderChain.connect`. */
+export interface ConnectResult {
+  /** Lowest height whose header changed (new or replaced), or null when nothing changed. */
+  forkHeight: number | null;
+  /** True when stored headers were replaced (a reorg), not only appended. */
+  reorg: boolean;
+}
+
+/** Validated header chain for one network, persisted in `chain_headers`. */
+export class HeaderChain {
+  readonly params: ChainParams;
+  /** Height of the first stored header (the checkpoint); nothing below it is known. */
+  readonly baseHeight: number;
+  private readonly headers: ParsedHeader[] = [];
+  private readonly db: Db;
+  private readonly deleteFrom: { run(network: string, height: number): unknown };
+  private readonly insert: { run(network: string, height: number, raw: Uint8Array): unknown };
+
+  /**
+   * Loads the stored chain of `network` from `db` (inserting the checkpoint on first use).
+   * `params` defaults to the network's; passing others (e.g. an earlier checkpoint) is for tests
+   * and for users who pin their own checkpoint.
+   * Stored rows are our own validated data: their linkage is re-checked (cheap), PoW is not.
+   * @throws FulmenError INTERNAL when stored rows are not contiguous from the checkpoint.
+   */
+  constructor(network: NetworkName, db: Db, params: ChainParams = CHAIN_PARAMS[network]) {
+    this.params = params;
+    this.db = db;
+    this.baseHeight = this.params.checkpoint.height;
+    this.deleteFrom = db.prepare('DELETE FROM chain_headers WHERE network = ? AND height >= ?');
+    this.insert = db.prepare('INSERT INTO chain_headers (network, height, raw) VALUES (?, ?, ?)');
+    const checkpoint = parseHeader(fromHex(this.params.checkpoint.rawHex));
+    const rows = db
+      .prepare('SELECT height, raw FROM chain_headers WHERE network = ? AND height >= ? ORDER BY height')
+      .raw()
+      .all(network, this.baseHeight) as [number, Buffer][];
+    if (rows.length === 0 || toHex(rows[0]![1]) !== toHex(checkpoint.raw)) {
+      // First use, or a checkpoint that changed with an upgrade: start again from the checkpoint.
+      db.transaction(() => {
+        db.prepare('DELETE FROM chain_headers WHERE network = ?').run(network);
+        this.insert.run(network, this.baseHeight, checkpoint.raw);
+      })();
+      this.headers.push(checkpoint);
+      return;
+    }
+    for (const [height, raw] of rows) {
+      const header = parseHeader(new Uint8Array(raw));
+      const prev = this.headers[this.headers.length - 1];
+      if (height !== this.baseHeight + this.headers.length || (prev && header.prevHash !== prev.hash)) {
+        throw new FulmenError('INTERNAL', `Stored header chain for ${network} is inconsistent at ${height}`);
+      }
+      this.headers.push(header);
+    }
+  }
+
+  /** Height of the validated tip. */
+  tipHeight(): number {
+    return this.baseHeight + this.headers.length - 1;
+  }
+
+  /** The validated tip. */
+  tip(): VerifiedHeader {
+    return this.header(this.tipHeight())!;
+  }
+
+  /** Parsed header at `height`, or undefined outside [baseHeight, tipHeight]. */
+  parsedAt(height: number): ParsedHeader | undefined {
+    if (!Number.isInteger(height) || height < this.baseHeight) return undefined;
+    return this.headers[height - this.baseHeight];
+  }
+
+  /** Validated header at `height`, or undefined when we do not have it. */
+  header(height: number): VerifiedHeader | undefined {
+    const parsed = this.parsedAt(height);
+    if (!parsed) return undefined;
+    return { height, hash: parsed.hash, raw: toHex(parsed.raw), timestamp: parsed.timestamp };
+  }
+
+  /**
+   * Validates `raws` as consecutive headers from `startHeight` and connects them. When
+   * `startHeight` ≤ tip, the stored headers from the first differing height up are replaced (a
+   * reorg: everything above is dropped, even above the new branch's end). Headers identical to
+   * the stored ones are skipped. One SQLite transaction; memory is updated after it commits.
+   * @throws FulmenError SERVER_MISBEHAVED when a header is invalid or the branch does not connect
+   *   (then nothing is stored); BAD_INPUT when `startHeight` is not in [baseHeight+1, tip+1].
+   */
+  connect(startHeight: number, raws: readonly Uint8Array[]): ConnectResult {
+    const tipHeight = this.tipHeight();
+    if (!Number.isInteger(startHeight) || startHeight <= this.baseHeight || startHeight > tipHeight + 1) {
+      throw new FulmenError('BAD_INPUT', `Cannot connect headers at ${startHeight} (tip ${tipHeight})`);
+    }
+    const parsed = raws.map((raw) => parseHeader(raw));
+    let skip = 0;
+    while (skip < parsed.length && this.parsedAt(startHeight + skip)?.hash === parsed[skip]!.hash) skip += 1;
+    if (skip === parsed.length) return { forkHeight: null, reorg: false };
+    const forkHeight = startHeight + skip;
+    const branch = parsed.slice(skip);
+    const at: HeaderAt = (h) => (h >= forkHeight ? branch[h - forkHeight] : this.parsedAt(h));
+    branch.forEach((header, i) => checkHeader(this.params, forkHeight + i, header, at));
+    const reorg = forkHeight <= tipHeight;
+    const network = this.params.network;
+    this.db.transaction(() => {
+      if (reorg) this.deleteFrom.run(network, forkHeight);
+      branch.forEach((header, i) => this.insert.run(network, forkHeight + i, header.raw));
+    })();
+    this.headers.length = forkHeight - this.baseHeight;
+    for (const header of branch) this.headers.push(header);
+    return { forkHeight, reorg };
+  }
+
+  /**
+   * Drops headers above `height` (the server's best chain is shorter than ours).
+   * @throws FulmenError BAD_INPUT when `height` is below the checkpoint.
+   */
+  truncate(height: number): void {
+    if (height < this.baseHeight) throw new FulmenError('BAD_INPUT', `Cannot truncate below the checkpoint (${this.baseHeight})`);
+    if (height >= this.tipHeight()) return;
+    this.deleteFrom.run(this.params.network, height + 1);
+    this.headers.length = height - this.baseHeight + 1;
+  }
+}

@@ -1,0 +1,198 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { openDatabase } from '../storage/db.js';
+import { FulmenError } from '../util/errors.js';
+import { ElectrumInterface, parseServerString, ServerRpcError } from './interface.js';
+import { btcPerKvbToSatPerVbyte, ChainNetwork } from './network.js';
+import { CHAIN_PARAMS } from './headers.js';
+
+/**
+ * A tiny fake Electrum server over loopback TCP, used ONLY for protocol edge cases that a real
+ * ElectrumX never produces (malformed JSON, results of the wrong shape, lying about a
+ * transaction's bytes). Everything a real server does is tested in network.itest.ts against
+ * ElectrumX. `answer` maps a request to the raw line(s) to send back (null: stay silent).
+ */
+type Answer = (request: { id: number; method: string; params: unknown[] }) => string | null;
+
+const servers: net.Server[] = [];
+afterEach(() => {
+  for (const server of servers.splice(0)) server.close();
+});
+
+async function fakeServer(answer: Answer): Promise<string> {
+  const server = net.createServer((socket) => {
+    let buffer = '';
+    socket.setEncoding('utf8');
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) !== -1) {
+        const request = JSON.parse(buffer.slice(0, newline));
+        buffer = buffer.slice(newline + 1);
+        const reply = answer(request);
+        if (reply !== null) socket.write(reply + '\n');
+      }
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as net.AddressInfo;
+  return `127.0.0.1:${address.port}:t`;
+}
+
+const ok = (id: number, result: unknown) => JSON.stringify({ jsonrpc: '2.0', id, result });
+/** Answers server.version like ElectrumX, and the rest with `rest`. */
+const withVersion =
+  (rest: Answer): Answer =>
+  (request) =>
+    request.method === 'server.version' ? ok(request.id, ['FakeX 1.0', '1.4']) : rest(request);
+
+async function connected(answer: Answer, options: { requestTimeoutMs?: number } = {}): Promise<ElectrumInterface> {
+  const iface = new ElectrumInterface({ server: await fakeServer(withVersion(answer)), ...options });
+  await iface.connect();
+  return iface;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<FulmenError> {
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(FulmenError);
+  return err as FulmenError;
+}
+
+describe('parseServerString', () => {
+  it("parses Electrum's host:port:t|s", () => {
+    expect(parseServerString('electrum.example.org:50002:s')).toEqual({ host: 'electrum.example.org', port: 50002, protocol: 's' });
+    expect(parseServerString('127.0.0.1:50001:t')).toEqual({ host: '127.0.0.1', port: 50001, protocol: 't' });
+    expect(parseServerString('[::1]:50001:t')).toEqual({ host: '::1', port: 50001, protocol: 't' });
+  });
+
+  it('rejects anything else with BAD_INPUT', () => {
+    for (const bad of ['example.org', 'example.org:50001', 'example.org:50001:x', 'example.org:0:t', 'example.org:70000:s', '']) {
+      expect(() => parseServerString(bad)).toThrow(FulmenError);
+    }
+  });
+});
+
+describe('ElectrumInterface (protocol edge cases, fake server)', () => {
+  it('negotiates server.version and answers requests with validated results', async () => {
+    const iface = await connected((r) => (r.method === 'server.ping' ? ok(r.id, null) : ok(r.id, 42)));
+    expect(iface.serverVersion).toEqual({ software: 'FakeX 1.0', protocol: '1.4' });
+    expect(await iface.request('server.ping', [], z.null())).toBeNull();
+    expect(await iface.request('blockchain.relayfee', [], z.number())).toBe(42);
+    iface.close();
+  });
+
+  it('rejects a malformed JSON line with SERVER_MISBEHAVED and closes', async () => {
+    const iface = await connected(() => '{"jsonrpc": "2.0", "id": 2, "result": [1, 2');
+    const closed = new Promise<FulmenError>((resolve) => iface.onClose(resolve));
+    const err = await rejection(iface.request('blockchain.relayfee', [], z.number()));
+    expect(err.code).toBe('SERVER_MISBEHAVED');
+    expect((await closed).code).toBe('SERVER_MISBEHAVED');
+    expect(iface.isConnected()).toBe(false);
+  });
+
+  it('rejects a result of the wrong shape with SERVER_MISBEHAVED', async () => {
+    const iface = await connected((r) => ok(r.id, { not: 'a number' }));
+    expect((await rejection(iface.request('blockchain.relayfee', [], z.number()))).code).toBe('SERVER_MISBEHAVED');
+    expect(iface.isConnected()).toBe(false);
+  });
+
+  it('rejects a response to an id that was never sent', async () => {
+    const iface = await connected(() => ok(9999, 1));
+    expect((await rejection(iface.request('blockchain.relayfee', [], z.number()))).code).toBe('SERVER_MISBEHAVED');
+  });
+
+  it('surfaces a JSON-RPC error object as ServerRpcError with the server message', async () => {
+    const iface = await connected((r) => JSON.stringify({ jsonrpc: '2.0', id: r.id, error: { code: 2, message: 'no such\ntx' } }));
+    const err = await rejection(iface.request('blockchain.transaction.get', ['00'.repeat(32)], z.string()));
+    expect(err).toBeInstanceOf(ServerRpcError);
+    expect((err as ServerRpcError).serverMessage).toBe('no such tx');
+    expect(err.code).toBe('NETWORK');
+    expect(iface.isConnected()).toBe(true);
+    iface.close();
+  });
+
+  it('times out a request the server never answers, with NETWORK', async () => {
+    const iface = await connected(() => null, { requestTimeoutMs: 100 });
+    const err = await rejection(iface.request('blockchain.relayfee', [], z.number()));
+    expect(err.code).toBe('NETWORK');
+    expect(err.message).toMatch(/did not answer/);
+    iface.close();
+  });
+
+  it('dispatches notifications', async () => {
+    const notification = JSON.stringify({ jsonrpc: '2.0', method: 'blockchain.scripthash.subscribe', params: ['ab'.repeat(32), null] });
+    const iface = await connected((r) => `${notification}\n${ok(r.id, null)}`);
+    const seen: [string, unknown][] = [];
+    iface.onNotification((method, params) => seen.push([method, params]));
+    await iface.request('server.ping', [], z.null());
+    expect(seen).toEqual([['blockchain.scripthash.subscribe', ['ab'.repeat(32), null]]]);
+    iface.close();
+  });
+
+  it('fails to connect to a closed port with NETWORK', async () => {
+    const server = await fakeServer(() => null);
+    servers.pop()!.close();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const err = await rejection(new ElectrumInterface({ server }).connect());
+    expect(err.code).toBe('NETWORK');
+  });
+
+  it('rejects a server that does not speak protocol 1.4', async () => {
+    const server = await fakeServer((r) => ok(r.id, ['Old 0.9', '1.2']));
+    const err = await rejection(new ElectrumInterface({ server }).connect());
+    expect(err.code).toBe('NETWORK');
+    expect(err.message).toMatch(/protocol 1.2/);
+  });
+});
+
+describe('ChainNetwork (lying server, fake server)', () => {
+  const RAW_TX_170 =
+    '0100000001c997a5e56e104102fa209c6a852dd90660a20b2d9c352423edce25857fcd3704000000004847304402204e45e16932b8af514961a1d3a1a25fdf3f4f7732e9d624c6c61548ab5fb8cd410220181522ec8eca07de4860a4acdd12909d831cc56cbbac4622082221a8768d1d0901ffffffff0200ca9a3b00000000434104ae1a62fe09c5f51b13905f07f06b99a2f7159b2225f374cd378d71302fa28414e7aab37397f554a7df5f142c21c1b7303b8a0626f1baded5c72a704f7e6cd84cac00286bee0000000043410411db93e1dcdb8a016b49840f8c53bc1eb68a382e97b1482ecad7b148a6909a5cb2e0eaddfb84ccf9744464f82e160bfa9b8b64f9d4c03f999b8643f656b412a3ac00000000';
+  const TXID_170 = 'f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16';
+
+  it('rejects transaction bytes that do not hash to the txid, and caches checked ones', async () => {
+    let transactionRequests = 0;
+    const server = await fakeServer(
+      withVersion((r) => {
+        if (r.method === 'blockchain.headers.subscribe') return ok(r.id, { height: 0, hex: CHAIN_PARAMS.regtest.checkpoint.rawHex });
+        if (r.method === 'blockchain.transaction.get') {
+          transactionRequests += 1;
+          return ok(r.id, RAW_TX_170); // whatever txid was asked for
+        }
+        return ok(r.id, null);
+      }),
+    );
+    const chain = new ChainNetwork({ network: 'regtest', server, oneserver: true, db: openDatabase(':memory:') });
+    await chain.start();
+    expect(chain.isConnected()).toBe(true);
+    const err = await rejection(chain.getTransaction('22'.repeat(32)));
+    expect(err.code).toBe('SERVER_MISBEHAVED');
+    expect(await chain.getTransaction(TXID_170)).toBe(RAW_TX_170);
+    expect(await chain.getTransaction(TXID_170)).toBe(RAW_TX_170);
+    expect(transactionRequests).toBe(2); // the second read of TXID_170 came from the cache
+    await chain.stop();
+  });
+});
+
+describe('btcPerKvbToSatPerVbyte', () => {
+  it('converts BTC/kvB to integer sat/vB, rounding up', () => {
+    expect(btcPerKvbToSatPerVbyte(0.00001)).toBe(1);
+    expect(btcPerKvbToSatPerVbyte(0.0001)).toBe(10);
+    expect(btcPerKvbToSatPerVbyte(0.00012345)).toBe(13);
+    expect(btcPerKvbToSatPerVbyte(0.000011)).toBe(2);
+    expect(btcPerKvbToSatPerVbyte(0.000001)).toBe(1);
+    expect(btcPerKvbToSatPerVbyte(0)).toBe(0);
+  });
+
+  it('rejects negative and non-finite rates as SERVER_MISBEHAVED', () => {
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => btcPerKvbToSatPerVbyte(bad)).toThrow(FulmenError);
+    }
+  });
+});
