@@ -1,0 +1,477 @@
+/**
+ * The regtest network every integration and e2e test runs against: a real Bitcoin Knots node
+ * (regtest, txindex) plus a real ElectrumX indexing it, on random loopback ports in a fresh
+ * directory. Binaries come from the cache that scripts/setup-regtest.sh fills.
+ *
+ *   const net = await startRegtest();
+ *   await net.mine(1);
+ *   const txid = await net.sendToAddress(address, '0.5');
+ *   ... connect the wallet to net.electrumServer ("127.0.0.1:PORT:t") ...
+ *   await net.stop();
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ElectrumTestSocket } from './electrum-socket.js';
+
+/** Paths of the cached regtest tools (see scripts/setup-regtest.sh). */
+export interface RegtestBinaries {
+  cacheDir: string;
+  bitcoind: string;
+  bitcoinCli: string;
+  electrumxServer: string;
+}
+
+/** The cache root shared with scripts/setup-regtest.sh: `$FULMEN_CACHE` or `~/.cache/fulmen`. */
+export function regtestCacheDir(): string {
+  return process.env.FULMEN_CACHE || path.join(os.homedir(), '.cache', 'fulmen');
+}
+
+/**
+ * Locates the cached bitcoind, bitcoin-cli and electrumx_server wrappers.
+ * @throws Error naming the missing binary and telling to run scripts/setup-regtest.sh.
+ */
+export function locateRegtestBinaries(): RegtestBinaries {
+  const cacheDir = regtestCacheDir();
+  const bin = (name: string): string => {
+    const file = path.join(cacheDir, 'bin', name);
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+    } catch {
+      throw new Error(
+        `Regtest binary ${file} is missing. Run \`bash scripts/setup-regtest.sh\` ` +
+          `(installs Bitcoin Knots and ElectrumX into ${cacheDir}; set FULMEN_CACHE to change it).`,
+      );
+    }
+    return file;
+  };
+  return {
+    cacheDir,
+    bitcoind: bin('bitcoind'),
+    bitcoinCli: bin('bitcoin-cli'),
+    electrumxServer: bin('electrumx_server'),
+  };
+}
+
+/** Electrum protocol script hash: sha256(scriptPubKey), byte-reversed, hex (protocol "Script Hashes"). */
+export function electrumScripthash(scriptPubKeyHex: string): string {
+  return Buffer.from(createHash('sha256').update(Buffer.from(scriptPubKeyHex, 'hex')).digest())
+    .reverse()
+    .toString('hex');
+}
+
+/**
+ * Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`.
+ * @throws Error "Timed out after N ms waiting for <what>" (with the last error seen, if any).
+ */
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  opts: { what: string; timeoutMs?: number; intervalMs?: number },
+): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value as T;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const reason = lastError instanceof Error ? `: ${lastError.message}` : '';
+      throw new Error(`Timed out after ${opts.timeoutMs ?? 30_000} ms waiting for ${opts.what}${reason}`);
+    }
+    await sleep(opts.intervalMs ?? 50);
+  }
+}
+
+export interface StartRegtestOptions {
+  /** Directory for data and logs. Default: a fresh temp dir, deleted by stop(). A given dir is kept. */
+  dir?: string;
+}
+
+export interface Regtest {
+  /** Electrum server string, Electrum's format: "127.0.0.1:PORT:t" (t = plain TCP). */
+  readonly electrumServer: string;
+  readonly electrumHost: string;
+  readonly electrumPort: number;
+  /** bitcoind JSON-RPC endpoint and credentials (e.g. for a second tool that needs the node). */
+  readonly rpcUrl: string;
+  readonly rpcUser: string;
+  readonly rpcPassword: string;
+  /** bitcoind P2P port on 127.0.0.1. */
+  readonly p2pPort: number;
+  /** Data and log directory: bitcoind.log, electrumx.log. */
+  readonly dir: string;
+  /** An address of the miner wallet ("miner"), the default coinbase destination. */
+  readonly minerAddress: string;
+  /**
+   * bitcoind JSON-RPC call. `wallet` routes to /wallet/<name> (needed once several wallets are
+   * loaded). Amounts in params may be BTC strings ("0.1"); bitcoind parses them exactly.
+   * @throws Error "bitcoind <method>: <message> (code N)" on an RPC error.
+   */
+  rpc<T = unknown>(method: string, params?: unknown[], wallet?: string): Promise<T>;
+  /** Mines `n` blocks to `address` (default: minerAddress), then waits until ElectrumX has the tip. Returns block hashes. */
+  mine(n: number, address?: string): Promise<string[]>;
+  /** Pays `amountBtc` (decimal string, e.g. "0.5") from the miner wallet; returns the txid. Does not mine. */
+  sendToAddress(address: string, amountBtc: string): Promise<string>;
+  /** Waits until ElectrumX's tip header equals bitcoind's best block header. Returns the height. */
+  waitForElectrumTip(timeoutMs?: number): Promise<number>;
+  /** Electrum script hash of an address (via bitcoind validateaddress). */
+  scripthashOf(address: string): Promise<string>;
+  /** Stops ElectrumX and bitcoind and deletes the temp dir (not a caller-given dir). Idempotent. */
+  stop(): Promise<void>;
+}
+
+const MINER_WALLET = 'miner';
+const RPC_USER = 'fulmen';
+const LOG_TAIL_LINES = 40;
+
+/** Every running network, so that process exit can kill what a test forgot to stop. */
+const liveNetworks = new Set<RegtestNetwork>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const network of liveNetworks) network.killNow();
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
+function tailOfFile(file: string, lines = LOG_TAIL_LINES): string {
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    return text.split('\n').slice(-lines - 1).join('\n');
+  } catch {
+    return `(no log at ${file})`;
+  }
+}
+
+class ManagedProcess {
+  readonly child: ChildProcess;
+  exited = false;
+  exitCode: number | null = null;
+  private readonly exitPromise: Promise<void>;
+
+  constructor(
+    readonly name: string,
+    command: string,
+    args: string[],
+    readonly logFile: string,
+    env: NodeJS.ProcessEnv,
+  ) {
+    const fd = fs.openSync(logFile, 'a');
+    try {
+      this.child = spawn(command, args, { stdio: ['ignore', fd, fd], env });
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.exitPromise = new Promise((resolve) => {
+      this.child.once('exit', (code) => {
+        this.exited = true;
+        this.exitCode = code;
+        resolve();
+      });
+      this.child.once('error', () => {
+        this.exited = true;
+        resolve();
+      });
+    });
+  }
+
+  /** Throws with the log tail when the process has died. */
+  assertAlive(): void {
+    if (this.exited) {
+      throw new Error(`${this.name} exited (code ${this.exitCode}). Last lines of ${this.logFile}:\n${tailOfFile(this.logFile)}`);
+    }
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    if (this.exited) return;
+    this.child.kill('SIGTERM');
+    const timedOut = await Promise.race([this.exitPromise.then(() => false), sleep(graceMs).then(() => true)]);
+    if (timedOut && !this.exited) {
+      this.child.kill('SIGKILL');
+      await this.exitPromise;
+    }
+  }
+
+  killNow(): void {
+    if (!this.exited) this.child.kill('SIGKILL');
+  }
+}
+
+class RegtestNetwork implements Regtest {
+  readonly electrumHost = '127.0.0.1';
+  readonly rpcUser = RPC_USER;
+  readonly rpcPassword = randomBytes(16).toString('hex');
+  readonly rpcUrl: string;
+  minerAddress = '';
+  private bitcoind: ManagedProcess | null = null;
+  private electrumx: ManagedProcess | null = null;
+  private probe: ElectrumTestSocket | null = null;
+  private stopped = false;
+  private readonly authHeader: string;
+
+  constructor(
+    readonly dir: string,
+    private readonly ownsDir: boolean,
+    private readonly binaries: RegtestBinaries,
+    private readonly rpcPort: number,
+    readonly p2pPort: number,
+    readonly electrumPort: number,
+    private readonly electrumxRpcPort: number,
+  ) {
+    this.rpcUrl = `http://127.0.0.1:${rpcPort}/`;
+    this.authHeader = 'Basic ' + Buffer.from(`${this.rpcUser}:${this.rpcPassword}`).toString('base64');
+  }
+
+  get electrumServer(): string {
+    return `${this.electrumHost}:${this.electrumPort}:t`;
+  }
+
+  async rpc<T = unknown>(method: string, params: unknown[] = [], wallet?: string): Promise<T> {
+    const url = wallet ? `${this.rpcUrl}wallet/${encodeURIComponent(wallet)}` : this.rpcUrl;
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: this.authHeader },
+      body: JSON.stringify({ jsonrpc: '1.0', id: 'fulmen-harness', method, params }),
+    });
+    const text = await response.text();
+    let body: { result?: T; error?: { code: number; message: string } | null };
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new Error(`bitcoind ${method}: HTTP ${response.status} ${text.slice(0, 200)}`);
+    }
+    if (body.error) throw new Error(`bitcoind ${method}: ${body.error.message} (code ${body.error.code})`);
+    return body.result as T;
+  }
+
+  async mine(n: number, address?: string): Promise<string[]> {
+    const hashes = await this.rpc<string[]>('generatetoaddress', [n, address ?? this.minerAddress]);
+    await this.waitForElectrumTip();
+    return hashes;
+  }
+
+  async sendToAddress(address: string, amountBtc: string): Promise<string> {
+    if (!/^\d+(\.\d{1,8})?$/.test(amountBtc)) throw new Error(`amountBtc must be a decimal BTC string, got "${amountBtc}"`);
+    return this.rpc<string>('sendtoaddress', [address, amountBtc], MINER_WALLET);
+  }
+
+  async scripthashOf(address: string): Promise<string> {
+    const info = await this.rpc<{ isvalid: boolean; scriptPubKey?: string }>('validateaddress', [address]);
+    if (!info.isvalid || !info.scriptPubKey) throw new Error(`not a regtest address: ${address}`);
+    return electrumScripthash(info.scriptPubKey);
+  }
+
+  async waitForElectrumTip(timeoutMs = 60_000): Promise<number> {
+    const bestHash = await this.rpc<string>('getbestblockhash');
+    const header = await this.rpc<{ height: number }>('getblockheader', [bestHash, true]);
+    const headerHex = await this.rpc<string>('getblockheader', [bestHash, false]);
+    await waitFor(
+      async () => {
+        this.electrumx?.assertAlive();
+        const probe = await this.connectProbe();
+        const tip = await probe.request<{ height: number; hex: string }>('blockchain.headers.subscribe', [], 10_000);
+        probe.notifications.length = 0;
+        return tip.hex === headerHex;
+      },
+      { what: `ElectrumX to reach height ${header.height} (${bestHash})`, timeoutMs, intervalMs: 40 },
+    );
+    return header.height;
+  }
+
+  /** Starts bitcoind, the miner wallet and ElectrumX; mines 101 blocks. */
+  async start(): Promise<void> {
+    const bitcoindDir = path.join(this.dir, 'bitcoind');
+    fs.mkdirSync(bitcoindDir, { recursive: true });
+    const conf = path.join(bitcoindDir, 'bitcoin.conf');
+    fs.writeFileSync(
+      conf,
+      [
+        'regtest=1',
+        'server=1',
+        'txindex=1',
+        'fallbackfee=0.0002',
+        'printtoconsole=1',
+        'logtimemicros=1',
+        'debuglogfile=0',
+        'dnsseed=0',
+        'fixedseeds=0',
+        'listenonion=0',
+        'dbcache=16',
+        'keypool=20',
+        'rpcthreads=8',
+        'rpcworkqueue=256',
+        '[regtest]',
+        `rpcport=${this.rpcPort}`,
+        'rpcbind=127.0.0.1',
+        'rpcallowip=127.0.0.1',
+        `rpcuser=${this.rpcUser}`,
+        `rpcpassword=${this.rpcPassword}`,
+        `port=${this.p2pPort}`,
+        `bind=127.0.0.1:${this.p2pPort}`,
+        '',
+      ].join('\n'),
+    );
+    this.bitcoind = new ManagedProcess(
+      'bitcoind',
+      this.binaries.bitcoind,
+      [`-datadir=${bitcoindDir}`, `-conf=${conf}`],
+      path.join(this.dir, 'bitcoind.log'),
+      { PATH: process.env.PATH, HOME: process.env.HOME },
+    );
+    await waitFor(
+      async () => {
+        this.bitcoind!.assertAlive();
+        await this.rpc('getblockchaininfo');
+        return true;
+      },
+      { what: 'bitcoind RPC', timeoutMs: 60_000, intervalMs: 50 },
+    ).catch((err: Error) => {
+      this.bitcoind!.assertAlive();
+      throw new Error(`${err.message}\nLast lines of bitcoind.log:\n${tailOfFile(this.bitcoind!.logFile)}`);
+    });
+
+    // ElectrumX syncs while the miner wallet is created and funded.
+    this.startElectrumx();
+    await this.rpc('createwallet', [MINER_WALLET]);
+    this.minerAddress = await this.rpc<string>('getnewaddress', ['miner', 'bech32'], MINER_WALLET);
+    await this.rpc('generatetoaddress', [101, this.minerAddress]);
+    try {
+      await this.waitForElectrumTip(60_000);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\nLast lines of electrumx.log:\n${tailOfFile(this.electrumx!.logFile)}`);
+    }
+  }
+
+  private startElectrumx(): void {
+    const dbDir = path.join(this.dir, 'electrumx-db');
+    fs.mkdirSync(dbDir, { recursive: true });
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      COIN: 'Bitcoin',
+      NET: 'regtest',
+      DB_ENGINE: 'leveldb',
+      DB_DIRECTORY: dbDir,
+      DAEMON_URL: `http://${this.rpcUser}:${this.rpcPassword}@127.0.0.1:${this.rpcPort}/`,
+      SERVICES: `tcp://127.0.0.1:${this.electrumPort},rpc://127.0.0.1:${this.electrumxRpcPort}`,
+      ALLOW_ROOT: '1',
+      PEER_DISCOVERY: 'off',
+      PEER_ANNOUNCE: '',
+      BLACKLIST_URL: '',
+      CACHE_MB: '50',
+      // Regtest blocks arrive on demand: poll bitcoind every 50 ms instead of every 5 s.
+      DAEMON_POLL_INTERVAL_BLOCKS: '50',
+      DAEMON_POLL_INTERVAL_MEMPOOL: '50',
+      // No per-session throttling: tests hammer one server from one IP.
+      COST_SOFT_LIMIT: '0',
+      COST_HARD_LIMIT: '0',
+      INITIAL_CONCURRENT: '1000',
+      REQUEST_SLEEP: '0',
+      BANDWIDTH_UNIT_COST: '1000000',
+      MAX_SEND: '100000000',
+      MAX_RECV: '100000000',
+      MAX_SESSIONS: '500',
+      REQUEST_TIMEOUT: '60',
+      SESSION_TIMEOUT: '3600',
+      LOG_SESSIONS: '0',
+      LOG_LEVEL: process.env.FULMEN_ELECTRUMX_LOG_LEVEL ?? 'info',
+      LOG_FORMAT: '%(asctime)s %(levelname)s:%(name)s:%(message)s',
+    };
+    this.electrumx = new ManagedProcess(
+      'electrumx',
+      this.binaries.electrumxServer,
+      [],
+      path.join(this.dir, 'electrumx.log'),
+      env,
+    );
+  }
+
+  private async connectProbe(): Promise<ElectrumTestSocket> {
+    if (this.probe) return this.probe;
+    const probe = await ElectrumTestSocket.connect(this.electrumHost, this.electrumPort, 2_000);
+    probe.onClose = () => {
+      if (this.probe === probe) this.probe = null;
+    };
+    await probe.request('server.version', ['fulmen-harness', '1.4']);
+    this.probe = probe;
+    return probe;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    liveNetworks.delete(this);
+    this.probe?.close();
+    this.probe = null;
+    await this.electrumx?.stop(10_000);
+    await this.bitcoind?.stop(15_000);
+    if (this.ownsDir && !process.env.FULMEN_KEEP_REGTEST) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Synchronous kill (process exit, failed start); deletes an owned dir only if `removeDir`. */
+  killNow(removeDir = true): void {
+    this.electrumx?.killNow();
+    this.bitcoind?.killNow();
+    if (removeDir && this.ownsDir && !process.env.FULMEN_KEEP_REGTEST) {
+      try {
+        fs.rmSync(this.dir, { recursive: true, force: true });
+      } catch {
+        // best effort at exit
+      }
+    }
+  }
+}
+
+/**
+ * Starts bitcoind (Knots, regtest, txindex=1, fallbackfee=0.0002, wallet "miner" with 101 mined
+ * blocks) and ElectrumX on free random 127.0.0.1 ports; resolves once ElectrumX serves the tip.
+ * Logs: <dir>/bitcoind.log, <dir>/electrumx.log. Stop with `stop()`; process exit kills leftovers.
+ * @throws Error when binaries are missing (run scripts/setup-regtest.sh) or a process fails to
+ *   start (message includes the tail of its log; the dir is kept for inspection).
+ */
+export async function startRegtest(opts: StartRegtestOptions = {}): Promise<Regtest> {
+  const binaries = locateRegtestBinaries();
+  const ownsDir = opts.dir === undefined;
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'fulmen-regtest-'));
+  fs.mkdirSync(dir, { recursive: true });
+  const [rpcPort, p2pPort, electrumPort, electrumxRpcPort] = await freePorts(4);
+  const network = new RegtestNetwork(dir, ownsDir, binaries, rpcPort!, p2pPort!, electrumPort!, electrumxRpcPort!);
+  installExitHook();
+  liveNetworks.add(network);
+  try {
+    await network.start();
+  } catch (err) {
+    network.killNow(false);
+    liveNetworks.delete(network);
+    throw new Error(`startRegtest failed (data and logs in ${dir}): ${(err as Error).message}`);
+  }
+  return network;
+}

@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# Installs and caches the regtest toolchain used by every integration and e2e test:
+#   - Bitcoin Knots 29.x from Debian sid, downloaded with a PRIVATE apt sources list (sid is never
+#     added to the system), unpacked with dpkg -x and run through sid's own ld-linux loader;
+#   - ElectrumX (PyPI package e-x) + plyvel in a Python venv;
+#   - Debian's chromium (Playwright) and Electrum from bookworm-backports (interop peer).
+#
+# Idempotent. Warm runs touch no network. Cache: ${FULMEN_CACHE:-$HOME/.cache/fulmen}, keyed by
+# version (knots-<debian version>/, electrumx-<version>/). Stable entry points in <cache>/bin:
+# bitcoind, bitcoin-cli, electrumx_server. A summary is written to <cache>/regtest.env.
+#
+# Env: FULMEN_CACHE (cache root), FULMEN_REFRESH=1 (re-resolve Knots from sid even if cached),
+#      ELECTRUMX_VERSION (default 1.20.0), FULMEN_SKIP_SYSTEM=1 (skip chromium/electrum apt installs).
+set -euo pipefail
+
+CACHE="${FULMEN_CACHE:-$HOME/.cache/fulmen}"
+KNOTS_MAJOR="29"
+ELECTRUMX_VERSION="${ELECTRUMX_VERSION:-1.20.0}"
+ELECTRUM_VERSION="4.5.8"
+PYTHON="${FULMEN_PYTHON:-/usr/bin/python3}"
+ARCH_TRIPLET="x86_64-linux-gnu"
+
+# Runtime closure of bitcoind/bitcoin-cli, taken from sid (what `ld.so --list` needs; verified below).
+KNOTS_PACKAGES=(
+  bitcoin-knots libc6 libstdc++6 libgcc-s1 libsqlite3-0
+  libevent-core-2.1-7t64 libevent-extra-2.1-7t64 libevent-pthreads-2.1-7t64
+  libzmq5 libsodium26 libpgm-5.3-0t64 libnorm1t64 libbsd0 libmd0
+  libgssapi-krb5-2 libkrb5-3 libk5crypto3 libcom-err2 libkrb5support0 libkeyutils1
+)
+
+log() { printf '[setup-regtest] %s\n' "$*" >&2; }
+die() { printf '[setup-regtest] ERROR: %s\n' "$*" >&2; exit 1; }
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+# apt-get that waits for the dpkg lock and retries once (another apt run may race on the archives).
+apt_sys() {
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 "$@" || { sleep 5; $SUDO apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+}
+
+[ "$(uname -m)" = x86_64 ] || die "only x86_64 is supported (got $(uname -m))"
+mkdir -p "$CACHE/bin"
+
+# ---------------------------------------------------------------------------------------------
+# Bitcoin Knots from sid, private apt state under $CACHE/apt-sid
+# ---------------------------------------------------------------------------------------------
+knots_root_ok() { # $1 = knots dir; true when unpacked and runnable
+  [ -f "$1/.complete" ] && "$1/bin/bitcoind" -version >/dev/null 2>&1
+}
+
+find_cached_knots() { # newest complete knots-29.* dir, or nothing
+  local d best=""
+  for d in "$CACHE"/knots-"$KNOTS_MAJOR".*; do
+    [ -f "$d/.complete" ] && best="$d"
+  done
+  printf '%s' "$best"
+}
+
+install_knots() {
+  local aptdir="$CACHE/apt-sid"
+  mkdir -p "$aptdir/lists/partial" "$aptdir/debs/partial" "$aptdir/cache"
+  cat > "$aptdir/sid.sources" <<'EOF'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: sid
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  local apt_opts=(
+    -o "Dir::Etc::SourceList=$aptdir/sid.sources"
+    -o "Dir::Etc::SourceParts=/dev/null"
+    -o "Dir::State::Lists=$aptdir/lists"
+    -o "Dir::State::status=/dev/null"
+    -o "Dir::Cache=$aptdir/cache"
+    -o "Dir::Cache::Archives=$aptdir/debs"
+    -o "APT::Sandbox::User=$(id -un)"
+    -o "Acquire::Languages=none"
+    -o "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false"
+    -o "Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false"
+    -o "Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false"
+    -o "Acquire::IndexTargets::deb::CNF::DefaultEnabled=false"
+  )
+  [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || die "missing debian-archive-keyring"
+  log "resolving bitcoin-knots in Debian sid (private apt lists: $aptdir)"
+  apt-get "${apt_opts[@]}" -q update >"$aptdir/update.log" 2>&1 \
+    || { tail -20 "$aptdir/update.log" >&2; die "apt-get update (sid, private) failed"; }
+  local version
+  version="$(apt-cache "${apt_opts[@]}" policy bitcoin-knots | awk '/Candidate:/ {print $2}')"
+  [ -n "$version" ] && [ "$version" != "(none)" ] || die "bitcoin-knots not found in sid"
+  case "$version" in "$KNOTS_MAJOR".*) ;; *) die "sid has bitcoin-knots $version, expected $KNOTS_MAJOR.x";; esac
+
+  local dest="$CACHE/knots-$version"
+  if knots_root_ok "$dest"; then KNOTS_DIR="$dest"; return; fi
+  log "downloading bitcoin-knots $version and its sid runtime libraries"
+  ( cd "$aptdir/debs" && apt-get "${apt_opts[@]}" -q download "${KNOTS_PACKAGES[@]}" ) \
+    >"$aptdir/download.log" 2>&1 || { tail -20 "$aptdir/download.log" >&2; die "apt-get download failed"; }
+
+  local tmp="$dest.tmp.$$"
+  rm -rf "$tmp"; mkdir -p "$tmp/root" "$tmp/bin"
+  local pkg deb
+  for pkg in "${KNOTS_PACKAGES[@]}"; do
+    # newest matching .deb of this package (old versions may linger in the debs dir)
+    deb="$(ls -t "$aptdir/debs/${pkg}_"*_amd64.deb 2>/dev/null | head -1)"
+    [ -n "$deb" ] || die "no .deb downloaded for $pkg"
+    dpkg -x "$deb" "$tmp/root"
+  done
+
+  local root="$dest/root"   # final location; wrappers must name it
+  local tool
+  for tool in bitcoind bitcoin-cli; do
+    [ -x "$tmp/root/usr/bin/$tool" ] || die "$tool missing from bitcoin-knots package"
+    cat > "$tmp/bin/$tool" <<EOF
+#!/bin/sh
+# Runs sid's $tool with sid's own loader and libraries (host glibc is too old for Knots $version).
+R="$root"
+exec "\$R/usr/lib/$ARCH_TRIPLET/ld-linux-x86-64.so.2" --library-path "\$R/usr/lib/$ARCH_TRIPLET:\$R/lib/$ARCH_TRIPLET" "\$R/usr/bin/$tool" "\$@"
+EOF
+    chmod +x "$tmp/bin/$tool"
+  done
+
+  # Every shared object must resolve inside the unpacked root (a fresh machine has nothing else).
+  local ldso="$tmp/root/usr/lib/$ARCH_TRIPLET/ld-linux-x86-64.so.2"
+  local libpath="$tmp/root/usr/lib/$ARCH_TRIPLET:$tmp/root/lib/$ARCH_TRIPLET"
+  for tool in bitcoind bitcoin-cli; do
+    local outside
+    outside="$("$ldso" --library-path "$libpath" --list "$tmp/root/usr/bin/$tool" \
+      | grep '=>' | grep -v "=> $tmp/root/" | grep -v 'ld-linux-x86-64.so.2' || true)"
+    [ -z "$outside" ] || die "$tool needs libraries outside the sid bundle (add their packages):
+$outside"
+  done
+
+  rm -rf "$dest"; mv "$tmp" "$dest"
+  "$dest/bin/bitcoind" -version >/dev/null || die "unpacked bitcoind does not run"
+  printf '%s\n' "$version" > "$dest/.complete"
+  KNOTS_DIR="$dest"
+}
+
+KNOTS_DIR=""
+if [ "${FULMEN_REFRESH:-0}" != 1 ]; then
+  KNOTS_DIR="$(find_cached_knots)"
+  if [ -n "$KNOTS_DIR" ] && ! knots_root_ok "$KNOTS_DIR"; then KNOTS_DIR=""; fi
+fi
+[ -n "$KNOTS_DIR" ] || install_knots
+ln -sfn "$KNOTS_DIR/bin/bitcoind" "$CACHE/bin/bitcoind"
+ln -sfn "$KNOTS_DIR/bin/bitcoin-cli" "$CACHE/bin/bitcoin-cli"
+KNOTS_VERSION="$(cat "$KNOTS_DIR/.complete")"
+log "bitcoin knots $KNOTS_VERSION: $KNOTS_DIR"
+
+# ---------------------------------------------------------------------------------------------
+# ElectrumX venv
+# ---------------------------------------------------------------------------------------------
+EX_DIR="$CACHE/electrumx-$ELECTRUMX_VERSION"
+if [ ! -f "$EX_DIR/.complete" ] || ! "$EX_DIR/venv/bin/python" -c 'import electrumx, plyvel' 2>/dev/null; then
+  [ -x "$PYTHON" ] || die "$PYTHON not found (apt-get install python3 python3-venv)"
+  log "creating ElectrumX $ELECTRUMX_VERSION venv in $EX_DIR"
+  rm -rf "$EX_DIR"; mkdir -p "$EX_DIR"
+  "$PYTHON" -m venv "$EX_DIR/venv" || die "python venv failed (apt-get install python3-venv)"
+  pip_log="$EX_DIR/pip.log"
+  "$EX_DIR/venv/bin/pip" install -q --disable-pip-version-check --upgrade pip >"$pip_log" 2>&1 || true
+  if ! "$EX_DIR/venv/bin/pip" install --disable-pip-version-check --prefer-binary \
+        "e-x==$ELECTRUMX_VERSION" plyvel >>"$pip_log" 2>&1; then
+    # No plyvel wheel for this platform: build it against Debian's leveldb.
+    log "plyvel wheel unavailable; installing libleveldb-dev and build tools to compile it"
+    apt_sys install -y -q libleveldb-dev build-essential python3-dev >>"$pip_log" 2>&1 \
+      || { tail -20 "$pip_log" >&2; die "apt-get install libleveldb-dev failed"; }
+    "$EX_DIR/venv/bin/pip" install --disable-pip-version-check "e-x==$ELECTRUMX_VERSION" plyvel \
+      >>"$pip_log" 2>&1 || { tail -30 "$pip_log" >&2; die "pip install e-x plyvel failed"; }
+  fi
+  "$EX_DIR/venv/bin/python" -c 'import electrumx, plyvel' || die "electrumx import failed"
+  echo "$ELECTRUMX_VERSION" > "$EX_DIR/.complete"
+fi
+ln -sfn "$EX_DIR/venv/bin/electrumx_server" "$CACHE/bin/electrumx_server"
+log "electrumx $ELECTRUMX_VERSION: $EX_DIR/venv"
+
+# ---------------------------------------------------------------------------------------------
+# System packages: chromium (Playwright) and Electrum from bookworm-backports (interop peer)
+# ---------------------------------------------------------------------------------------------
+pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+electrum_version_ok() {
+  mkdir -p "$CACHE/electrum-home"
+  command -v electrum >/dev/null 2>&1 && [ "$(HOME="$CACHE/electrum-home" electrum version --offline 2>/dev/null | tail -1)" = "$ELECTRUM_VERSION" ]
+}
+
+if [ "${FULMEN_SKIP_SYSTEM:-0}" != 1 ]; then
+  have_chromium=0; pkg_installed chromium && have_chromium=1
+  have_electrum=0; electrum_version_ok && have_electrum=1
+  if [ "$have_electrum" = 0 ] && ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    BACKPORTS_FILE=/etc/apt/sources.list.d/bookworm-backports.sources
+    log "adding bookworm-backports to apt sources ($BACKPORTS_FILE)"
+    $SUDO tee "$BACKPORTS_FILE" >/dev/null <<'EOF'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  fi
+  lists="$(ls /var/lib/apt/lists/ 2>/dev/null || true)"
+  if { [ "$have_electrum" = 0 ] && ! grep -q 'bookworm-backports.*_Packages' <<<"$lists"; } \
+     || { [ "$have_chromium" = 0 ] && ! grep -q '_Packages' <<<"$lists"; }; then
+    log "apt-get update"
+    apt_sys update -q >/dev/null
+  fi
+  if [ "$have_chromium" = 0 ]; then
+    log "installing chromium"
+    apt_sys install -y -q --no-install-recommends chromium >/dev/null
+  fi
+  if [ "$have_electrum" = 0 ]; then
+    log "installing electrum $ELECTRUM_VERSION from bookworm-backports"
+    apt_sys install -y -q -t bookworm-backports electrum >/dev/null
+    electrum_version_ok || die "electrum version is '$(HOME="$CACHE/electrum-home" electrum version --offline 2>&1 | tail -1)', expected $ELECTRUM_VERSION"
+  fi
+  log "chromium: $(command -v chromium) ($(dpkg-query -W -f='${Version}' chromium))"
+  log "electrum: $(command -v electrum) ($ELECTRUM_VERSION)"
+fi
+
+cat > "$CACHE/regtest.env" <<EOF
+FULMEN_CACHE=$CACHE
+KNOTS_VERSION=$KNOTS_VERSION
+BITCOIND=$CACHE/bin/bitcoind
+BITCOIN_CLI=$CACHE/bin/bitcoin-cli
+ELECTRUMX_VERSION=$ELECTRUMX_VERSION
+ELECTRUMX_SERVER=$CACHE/bin/electrumx_server
+CHROMIUM=$(command -v chromium || true)
+ELECTRUM=$(command -v electrum || true)
+EOF
+log "ready; summary in $CACHE/regtest.env:"
+sed 's/^/  /' "$CACHE/regtest.env" >&2
