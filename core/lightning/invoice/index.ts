@@ -1,0 +1,2 @@
+/** BOLT 11 payment requests. */
+export * from './bolt11.js';
