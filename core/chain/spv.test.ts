@@ -53,7 +53,7 @@ describe('SpvVerifier', () => {
   it('verifies the real proof of the block-170 payment', () => {
     const header = verified(170, HEADER_170);
     const confirmation = verifier.verify(TXID_170, size170, { blockHeight: 170, merkle: [COINBASE_170], pos: 1 }, header);
-    expect(confirmation).toEqual({ txid: TXID_170, height: 170, verified: true, blockHash: header.hash, timestamp: 1231731025 });
+    expect(confirmation).toEqual({ txid: TXID_170, height: 170, verified: true, blockHash: header.hash, timestamp: 1231731025, position: 1 });
     // And the coinbase, at position 0, with the payment as its sibling.
     expect(merkleRootFromBranch(COINBASE_170, [TXID_170], 0)).toBe(parseHeader(fromHex(HEADER_170)).merkleRoot);
   });

@@ -65,7 +65,8 @@ export class SpvVerifier {
    * Verifies that `txid` is in the block of `header` using `proof`.
    * `txSizeNonWitness`: byte length of the transaction's non-witness serialization (the bytes its
    * txid hashes), already checked against `txid` by the caller.
-   * @returns the confirmation (verified: true), with the header's hash and timestamp.
+   * @returns the confirmation (verified: true), with the header's hash, timestamp and the
+   *   transaction's position in the block (for short_channel_id, BOLT 7).
    * @throws FulmenError SERVER_MISBEHAVED when the proof is for another height, the root does not
    *   match the header's merkle root, or the transaction is 64 bytes (inner-node ambiguity).
    */
@@ -81,6 +82,13 @@ export class SpvVerifier {
     if (root !== parsed.merkleRoot) {
       throw misbehaved(`Merkle proof for ${txid} does not match block ${header.height}`, { txid, height: header.height });
     }
-    return { txid, height: header.height, verified: true, blockHash: header.hash, timestamp: header.timestamp };
+    return {
+      txid,
+      height: header.height,
+      verified: true,
+      blockHash: header.hash,
+      timestamp: header.timestamp,
+      position: proof.pos,
+    };
   }
 }

@@ -31,6 +31,11 @@ export interface TxConfirmation {
   verified: boolean;
   blockHash?: string;
   timestamp?: number;
+  /**
+   * Index of the transaction in its block (`pos` of blockchain.transaction.get_merkle), when the
+   * proof was checked. Lightning needs it for short_channel_id (BOLT 7).
+   */
+  position?: number;
 }
 
 export type ChainEvent =

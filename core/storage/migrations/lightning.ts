@@ -1,4 +1,73 @@
 import type { Migration } from './index.js';
 
-/** Tables owned by core/lightning. */
-export const lightningMigrations: Migration[] = [];
+/**
+ * Tables owned by core/lightning.
+ *
+ * - lightning_channels: one row per channel, keyed by its key index (the per-channel key
+ *   derivation index, never reused). `data` holds the channel state JSON, or a sealed box of it
+ *   (core/storage/crypto.ts) when the wallet has a password; `sealed` says which. No private key
+ *   is stored: channel keys are re-derived from the wallet's lightning root secret + key_index.
+ * - lightning_meta: counters (next_channel_key_index).
+ * - lightning_invoices: invoices we issued (payment_hash, preimage, payment_secret; the secrets
+ *   sealed when the wallet has a password).
+ * - lightning_payments: the lightning history (sent and received payments).
+ * - lightning_peers: peers to reconnect to at start.
+ */
+export const lightningMigrations: Migration[] = [
+  {
+    id: '100_lightning_initial',
+    sql: `
+      CREATE TABLE lightning_meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+      CREATE TABLE lightning_channels (
+        key_index INTEGER PRIMARY KEY,
+        channel_id TEXT NOT NULL,
+        remote_node_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        is_funder INTEGER NOT NULL,
+        funding_txid TEXT,
+        funding_output_index INTEGER,
+        short_channel_id TEXT,
+        sealed INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX lightning_channels_channel_id ON lightning_channels (channel_id);
+      CREATE TABLE lightning_invoices (
+        payment_hash TEXT PRIMARY KEY,
+        amount_msat TEXT,
+        memo TEXT NOT NULL,
+        invoice TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expiry_sec INTEGER NOT NULL,
+        min_final_cltv_expiry INTEGER NOT NULL,
+        sealed INTEGER NOT NULL,
+        secrets BLOB NOT NULL
+      );
+      CREATE TABLE lightning_payments (
+        payment_hash TEXT NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('sent', 'received')),
+        amount_msat TEXT NOT NULL,
+        fee_msat TEXT NOT NULL DEFAULT '0',
+        status TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+        preimage TEXT,
+        invoice TEXT,
+        memo TEXT NOT NULL DEFAULT '',
+        channel_id TEXT,
+        htlc_id TEXT,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (payment_hash, direction)
+      );
+      CREATE TABLE lightning_peers (
+        node_id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
+];

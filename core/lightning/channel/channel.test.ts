@@ -1,0 +1,408 @@
+import { describe, expect, it, beforeEach } from 'vitest';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
+import { Transaction } from 'bitcoinjs-lib';
+import { openDatabase, type Db } from '../../storage/db.js';
+import { Channel, type ChannelContext } from './channel.js';
+import { ChannelStore } from './store.js';
+import { p2wpkh } from './transactions.js';
+import type { ChannelMessage } from '../wire/messages.js';
+
+/**
+ * Two real Channel engines wired back to back in memory, each with its own SQLite database.
+ * `Pump` delivers messages in order and, like the node does, signs pending updates after every
+ * message it handles.
+ */
+
+const CHAIN = new Uint8Array(32).fill(6);
+const FUNDING_TXID = 'aa'.repeat(31) + '01';
+
+interface Side {
+  name: string;
+  db: Db;
+  ctx: ChannelContext;
+  channel: Channel;
+  inbox: ChannelMessage[];
+}
+
+function makeCtx(db: Db, root: Uint8Array): ChannelContext {
+  return { lightningRootSecret: root, persistence: new ChannelStore(db) };
+}
+
+class Pump {
+  dropped: ChannelMessage[] = [];
+  /** Set to a predicate to drop matching messages in flight (simulated loss). */
+  drop: ((from: Side, m: ChannelMessage) => boolean) | null = null;
+  fulfilled: string[] = [];
+
+  constructor(
+    readonly a: Side,
+    readonly b: Side,
+  ) {}
+
+  other(s: Side): Side {
+    return s === this.a ? this.b : this.a;
+  }
+
+  /** After a dropped message the connection is dead: everything later is lost too. */
+  send(from: Side, msgs: (ChannelMessage | null)[]): void {
+    for (const m of msgs) {
+      if (!m) continue;
+      if (this.dropped.length > 0 || this.drop?.(from, m)) {
+        this.dropped.push(m);
+        continue;
+      }
+      this.other(from).inbox.push(m);
+    }
+  }
+
+  /** Delivers until both inboxes are empty, signing pending updates on both sides. */
+  run(): void {
+    for (let i = 0; i < 1000; i++) {
+      this.send(this.a, [this.a.channel.signNextCommitment()]);
+      this.send(this.b, [this.b.channel.signNextCommitment()]);
+      const side = this.a.inbox.length ? this.a : this.b.inbox.length ? this.b : null;
+      if (!side) return;
+      const m = side.inbox.shift()!;
+      this.send(side, handle(side.channel, m, this.fulfilled));
+    }
+    throw new Error('message loop did not settle');
+  }
+}
+
+/** Minimal dispatch, as node.ts does it. */
+function handle(ch: Channel, m: ChannelMessage, fulfilled: string[]): (ChannelMessage | null)[] {
+  switch (m.type) {
+    case 'update_add_htlc':
+      ch.onUpdateAddHtlc(m);
+      return [];
+    case 'update_fulfill_htlc':
+      fulfilled.push(ch.onUpdateFulfillHtlc(m).paymentHash);
+      return [];
+    case 'update_fail_htlc':
+      ch.onUpdateFailHtlc(m);
+      return [];
+    case 'update_fail_malformed_htlc':
+      ch.onUpdateFailMalformedHtlc(m);
+      return [];
+    case 'update_fee':
+      ch.onUpdateFee(m);
+      return [];
+    case 'commitment_signed':
+      return [ch.onCommitmentSigned(m)];
+    case 'revoke_and_ack':
+      ch.onRevokeAndAck(m);
+      return [];
+    case 'channel_ready':
+      ch.onChannelReady(m);
+      return [];
+    case 'shutdown':
+      ch.onShutdown(m);
+      return [];
+    default:
+      throw new Error(`test pump does not handle ${m.type}`);
+  }
+}
+
+function openPair(fundingSat = 1_000_000, pushMsat = 100_000_000n): Pump {
+  const dbA = openDatabase(':memory:');
+  const dbB = openDatabase(':memory:');
+  const ctxA = makeCtx(dbA, new Uint8Array(32).fill(1));
+  const ctxB = makeCtx(dbB, new Uint8Array(32).fill(2));
+  const { channel: a, message: open } = Channel.openOutbound(
+    { keyIndex: 0, remoteNodeId: '02' + 'bb'.repeat(32), chainHash: CHAIN, fundingSat, pushMsat, feeratePerKw: 2500 },
+    ctxA,
+  );
+  const { channel: b, message: accept } = Channel.acceptInbound(open, { keyIndex: 0, remoteNodeId: '02' + 'aa'.repeat(32), chainHash: CHAIN, minimumDepth: 1 }, ctxB);
+  const out = a.onAcceptChannel(accept);
+  expect(out.amountSat).toBe(fundingSat);
+  const created = a.fundingCreated(FUNDING_TXID, 0);
+  const signed = b.onFundingCreated(created);
+  a.onFundingSigned(signed);
+  expect(a.state).toBe('OPENING');
+  expect(b.state).toBe('OPENING');
+  expect(a.channelId).toBe(b.channelId);
+  const readyA = a.fundingLocked(123n << 40n);
+  const readyB = b.fundingLocked(123n << 40n);
+  a.onChannelReady(readyB!);
+  b.onChannelReady(readyA!);
+  expect(a.state).toBe('OPEN');
+  expect(b.state).toBe('OPEN');
+  return new Pump({ name: 'A', db: dbA, ctx: ctxA, channel: a, inbox: [] }, { name: 'B', db: dbB, ctx: ctxB, channel: b, inbox: [] });
+}
+
+function onion(): Uint8Array {
+  return randomBytes(1366);
+}
+
+function addHtlc(p: Pump, from: Side, amountMsat: bigint, preimage = randomBytes(32), cltvExpiry = 500) {
+  const msg = from.channel.addHtlc({ amountMsat, paymentHash: sha256(preimage), cltvExpiry, onion: onion() });
+  p.send(from, [msg]);
+  return { id: msg.id, preimage };
+}
+
+/** Reloads a side's channel from its own database (what a restart does). */
+function reload(s: Side): void {
+  const [data] = new ChannelStore(s.db).loadAll();
+  s.channel = Channel.load(data!, s.ctx);
+}
+
+describe('Channel state machine (two engines back to back)', () => {
+  let p: Pump;
+  beforeEach(() => {
+    p = openPair();
+  });
+
+  it('opens with the pushed balance and persists the state', () => {
+    expect(p.a.channel.balances()).toEqual({ localMsat: 900_000_000n, remoteMsat: 100_000_000n });
+    expect(p.b.channel.balances()).toEqual({ localMsat: 100_000_000n, remoteMsat: 900_000_000n });
+    const before = p.a.channel.snapshot();
+    reload(p.a);
+    expect(p.a.channel.snapshot()).toEqual(before);
+    expect(p.a.channel.channelPoint).toBe(`${FUNDING_TXID}:0`);
+  });
+
+  it('pays A → B: add, commit, fulfill, commit; balances move and both commitments agree', () => {
+    const { id, preimage } = addHtlc(p, p.a, 50_000_000n);
+    p.send(p.a, [p.a.channel.signNextCommitment()]);
+    p.run();
+    const incoming = p.b.channel.pendingIncomingHtlcs();
+    expect(incoming.map((h) => h.htlcId)).toEqual([id]);
+    p.send(p.b, [p.b.channel.fulfillHtlc(id, preimage)]);
+    p.send(p.b, [p.b.channel.signNextCommitment()]);
+    p.run();
+    expect(p.fulfilled).toEqual([bytesToHex(sha256(preimage))]);
+    expect(p.a.channel.balances()).toEqual({ localMsat: 850_000_000n, remoteMsat: 150_000_000n });
+    expect(p.b.channel.balances()).toEqual({ localMsat: 150_000_000n, remoteMsat: 850_000_000n });
+    expect(p.a.channel.localCtn).toBe(2);
+    expect(p.b.channel.localCtn).toBe(2);
+    // Each side can produce its fully signed commitment for a unilateral close.
+    const txA = Transaction.fromHex(p.a.channel.signedLocalCommitment());
+    expect(txA.ins[0]!.witness.length).toBe(4);
+  });
+
+  it('pays B → A and fails an HTLC: balances return, failure is reported once final', () => {
+    const { id } = addHtlc(p, p.b, 20_000_000n);
+    p.run();
+    expect(p.a.channel.pendingIncomingHtlcs().length).toBe(1);
+    p.send(p.a, [p.a.channel.failHtlc(id, new Uint8Array(292))]);
+    // Watch for the failure to become final on B.
+    const failures: bigint[] = [];
+    const origRevoke = p.b.channel.onRevokeAndAck.bind(p.b.channel);
+    p.b.channel.onRevokeAndAck = (m) => {
+      const r = origRevoke(m);
+      failures.push(...r.map((x) => x.htlcId));
+      return r;
+    };
+    p.run();
+    expect(failures).toEqual([id]);
+    expect(p.b.channel.balances()).toEqual({ localMsat: 100_000_000n, remoteMsat: 900_000_000n });
+    expect(p.a.channel.pendingIncomingHtlcs()).toEqual([]);
+  });
+
+  it('handles interleaved commitments: both sides add and sign at the same time', () => {
+    const x = addHtlc(p, p.a, 30_000_000n);
+    const y = addHtlc(p, p.b, 10_000_000n);
+    const z = addHtlc(p, p.a, 5_000_000n);
+    // Both sign before seeing each other's commitment_signed.
+    p.send(p.a, [p.a.channel.signNextCommitment()]);
+    p.send(p.b, [p.b.channel.signNextCommitment()]);
+    p.run();
+    expect(p.b.channel.pendingIncomingHtlcs().map((h) => h.htlcId).sort()).toEqual([x.id, z.id].sort());
+    expect(p.a.channel.pendingIncomingHtlcs().map((h) => h.htlcId)).toEqual([y.id]);
+    p.send(p.b, [p.b.channel.fulfillHtlc(x.id, x.preimage), p.b.channel.fulfillHtlc(z.id, z.preimage)]);
+    p.send(p.a, [p.a.channel.fulfillHtlc(y.id, y.preimage)]);
+    p.send(p.a, [p.a.channel.signNextCommitment()]);
+    p.send(p.b, [p.b.channel.signNextCommitment()]);
+    p.run();
+    const expectA = 900_000_000n - 35_000_000n + 10_000_000n;
+    expect(p.a.channel.balances().localMsat).toBe(expectA);
+    expect(p.b.channel.balances().remoteMsat).toBe(expectA);
+    expect(p.a.channel.snapshot().log.htlcs.every((h) => h.removal)).toBe(true);
+  });
+
+  it('keeps HTLC outputs and HTLC signatures for several untrimmed HTLCs', () => {
+    for (let i = 0; i < 5; i++) addHtlc(p, p.a, 3_000_000n + BigInt(i) * 1000n, randomBytes(32), 600 + i);
+    addHtlc(p, p.a, 100_000n); // trimmed (dust)
+    p.send(p.a, [p.a.channel.signNextCommitment()]);
+    p.run();
+    const txB = Transaction.fromHex(p.b.channel.signedLocalCommitment());
+    expect(txB.outs.length).toBe(2 + 5);
+    expect(p.b.channel.snapshot().localCommitSig!.htlcSignatures.length).toBe(5);
+  });
+
+  it('retransmits a lost commitment_signed (and its updates) after reconnection', () => {
+    const { id, preimage } = addHtlc(p, p.a, 40_000_000n);
+    p.drop = (from, m) => from === p.a && m.type === 'commitment_signed';
+    p.send(p.a, [p.a.channel.signNextCommitment()]);
+    p.run();
+    expect(p.dropped.map((m) => m.type)).toEqual(['commitment_signed']);
+    p.drop = null;
+    p.dropped = [];
+    // Disconnect: B forgets A's unsigned add. Restart A from its database as well.
+    p.b.channel.onDisconnected();
+    p.a.channel.onDisconnected();
+    reload(p.a);
+    reload(p.b);
+    expect(p.b.channel.snapshot().log.htlcs).toEqual([]);
+    const reA = p.a.channel.reestablishMessage();
+    const reB = p.b.channel.reestablishMessage();
+    const fromA = p.a.channel.onChannelReestablish(reB);
+    const fromB = p.b.channel.onChannelReestablish(reA);
+    // Both next_commitment_number are 1: channel_ready is retransmitted first (BOLT 2).
+    expect(fromA.map((m) => m.type)).toEqual(['channel_ready', 'update_add_htlc', 'commitment_signed']);
+    expect(fromB.map((m) => m.type)).toEqual(['channel_ready']);
+    p.send(p.a, fromA);
+    p.send(p.b, fromB);
+    p.run();
+    expect(p.b.channel.pendingIncomingHtlcs().map((h) => h.htlcId)).toEqual([id]);
+    p.send(p.b, [p.b.channel.fulfillHtlc(id, preimage), p.b.channel.signNextCommitment()]);
+    p.run();
+    expect(p.a.channel.balances().localMsat).toBe(860_000_000n);
+  });
+
+  it('retransmits a lost revoke_and_ack after reconnection', () => {
+    const { id } = addHtlc(p, p.a, 40_000_000n);
+    p.drop = (from, m) => from === p.b && m.type === 'revoke_and_ack';
+    p.send(p.a, [p.a.channel.signNextCommitment()]);
+    p.run();
+    expect(p.dropped.map((m) => m.type)).toEqual(['revoke_and_ack', 'commitment_signed']);
+    p.drop = null;
+    p.dropped = [];
+    p.a.channel.onDisconnected();
+    p.b.channel.onDisconnected();
+    const reA = p.a.channel.reestablishMessage();
+    const reB = p.b.channel.reestablishMessage();
+    const fromA = p.a.channel.onChannelReestablish(reB);
+    const fromB = p.b.channel.onChannelReestablish(reA);
+    expect(fromA).toEqual([]);
+    // B revoked, then signed A's new commitment (commitment_signed after revoke_and_ack).
+    expect(fromB.map((m) => m.type)).toEqual(['revoke_and_ack', 'commitment_signed']);
+    p.send(p.b, fromB);
+    p.run();
+    expect(p.b.channel.pendingIncomingHtlcs().map((h) => h.htlcId)).toEqual([id]);
+  });
+
+  it('detects that we lost state (data_loss_protect) and refuses to broadcast', () => {
+    const oldState = p.b.channel.snapshot();
+    const { id, preimage } = addHtlc(p, p.a, 10_000_000n);
+    p.send(p.a, [p.a.channel.signNextCommitment()]);
+    p.run();
+    p.send(p.b, [p.b.channel.fulfillHtlc(id, preimage), p.b.channel.signNextCommitment()]);
+    p.run();
+    // B restored from an old backup.
+    const stale = Channel.load(oldState, p.b.ctx);
+    p.a.channel.onDisconnected();
+    const fromStale = stale.onChannelReestablish(p.a.channel.reestablishMessage());
+    expect(fromStale).toEqual([]);
+    expect(stale.weAreBehind).toBe(true);
+    expect(stale.state).toBe('FORCE_CLOSING');
+    expect(() => stale.signedLocalCommitment()).toThrow(/outdated/);
+  });
+
+  it('closes cooperatively: shutdown, closing_signed with fee_range, same closing tx on both sides', () => {
+    const { id, preimage } = addHtlc(p, p.a, 50_000_000n);
+    p.send(p.a, [p.a.channel.signNextCommitment()]);
+    p.run();
+    p.send(p.b, [p.b.channel.fulfillHtlc(id, preimage), p.b.channel.signNextCommitment()]);
+    p.run();
+    const scriptA = p2wpkh(new Uint8Array(33).fill(2));
+    const scriptB = p2wpkh(new Uint8Array(33).fill(3));
+    p.b.channel.onShutdown(p.a.channel.shutdown(scriptA));
+    p.a.channel.onShutdown(p.b.channel.shutdown(scriptB));
+    expect(p.a.channel.isCleanForClosing()).toBe(true);
+    expect(p.b.channel.startClosing(2000)).toBeNull(); // only the funder starts
+    const first = p.a.channel.startClosing(2000)!;
+    const atB = p.b.channel.onClosingSigned(first);
+    expect(atB.reply!.feeSatoshis).toBe(first.feeSatoshis);
+    expect(atB.closingTxHex).not.toBeNull();
+    const atA = p.a.channel.onClosingSigned(atB.reply!);
+    expect(atA.reply).toBeNull();
+    expect(atA.closingTxHex).toBe(atB.closingTxHex);
+    expect(p.a.channel.state).toBe('CLOSING');
+    const tx = Transaction.fromHex(atA.closingTxHex!);
+    const outs = tx.outs.map((o) => ({ script: bytesToHex(o.script), value: Number(o.value) }));
+    expect(outs).toContainEqual({ script: bytesToHex(scriptB), value: 150_000 });
+    expect(outs).toContainEqual({ script: bytesToHex(scriptA), value: 850_000 - first.feeSatoshis });
+    // After reconnection the peer may retransmit shutdown / closing_signed: ignored, and an error
+    // from the peer does not replace the agreed closing transaction with our commitment.
+    p.b.channel.onShutdown({ type: 'shutdown', channelId: first.channelId, scriptpubkey: scriptA });
+    expect(p.b.channel.onClosingSigned(first).closingTxHex).toBe(atB.closingTxHex);
+    expect(p.b.channel.failChannel('peer error').commitmentTxHex).toBeNull();
+    expect(p.b.channel.state).toBe('CLOSING');
+  });
+
+  it('negotiates a closing fee in three messages when the funder proposes less than the fundee accepts', () => {
+    p.b.channel.onShutdown(p.a.channel.shutdown(p2wpkh(new Uint8Array(33).fill(2))));
+    p.a.channel.onShutdown(p.b.channel.shutdown(p2wpkh(new Uint8Array(33).fill(3))));
+    const first = p.a.channel.startClosing(100)!; // below the 253 sat/kw floor the fundee accepts
+    const atB = p.b.channel.onClosingSigned(first);
+    expect(atB.closingTxHex).toBeNull();
+    expect(atB.reply!.feeSatoshis).toBeGreaterThan(first.feeSatoshis);
+    const atA = p.a.channel.onClosingSigned(atB.reply!);
+    expect(atA.reply!.feeSatoshis).toBe(atB.reply!.feeSatoshis);
+    const done = p.b.channel.onClosingSigned(atA.reply!);
+    expect(done.reply).toBeNull();
+    expect(done.closingTxHex).toBe(atA.closingTxHex);
+    expect(p.b.channel.state).toBe('CLOSING');
+  });
+});
+
+describe('Channel rejects what BOLT 2 forbids, and changes nothing', () => {
+  let p: Pump;
+  beforeEach(() => {
+    p = openPair();
+  });
+
+  it('refuses to offer below htlc_minimum or above the balance', () => {
+    expect(() => p.a.channel.addHtlc({ amountMsat: 0n, paymentHash: new Uint8Array(32), cltvExpiry: 500, onion: onion() })).toThrow(/positive/);
+    expect(() => p.a.channel.addHtlc({ amountMsat: 895_000_000n, paymentHash: new Uint8Array(32), cltvExpiry: 500, onion: onion() })).toThrow(/afford/);
+    expect(p.a.channel.snapshot().log.htlcs).toEqual([]);
+    expect(p.a.channel.availableToSendMsat()).toBeGreaterThan(0n);
+    expect(p.a.channel.availableToSendMsat()).toBeLessThan(900_000_000n - 10_000_000n);
+  });
+
+  it('fails on an HTLC the peer cannot afford or with a wrong id', () => {
+    const msg = p.a.channel.addHtlc({ amountMsat: 1_000_000n, paymentHash: new Uint8Array(32), cltvExpiry: 500, onion: onion() });
+    expect(() => p.b.channel.onUpdateAddHtlc({ ...msg, id: 5n })).toThrow(/expected 0/);
+    expect(() => p.b.channel.onUpdateAddHtlc({ ...msg, amountMsat: 899_000_000n })).toThrow(/afford/);
+    expect(() => p.b.channel.onUpdateAddHtlc({ ...msg, cltvExpiry: 500_000_000 })).toThrow(/cltv_expiry/);
+    expect(p.b.channel.snapshot().log.htlcs).toEqual([]);
+    p.b.channel.onUpdateAddHtlc(msg);
+    expect(p.b.channel.snapshot().log.htlcs.length).toBe(1);
+  });
+
+  it('fails on a bad commitment signature or HTLC signature, keeping the old state', () => {
+    addHtlc(p, p.a, 5_000_000n);
+    p.b.channel.onUpdateAddHtlc(p.b.inbox.shift() as never);
+    const cs = p.a.channel.signNextCommitment()!;
+    const before = p.b.channel.snapshot();
+    const badSig = Uint8Array.from(cs.signature);
+    badSig[10] ^= 1;
+    expect(() => p.b.channel.onCommitmentSigned({ ...cs, signature: badSig })).toThrow(/Invalid commitment signature/);
+    const badHtlc = cs.htlcSignatures.map((s) => Uint8Array.from(s));
+    badHtlc[0]![5] ^= 1;
+    expect(() => p.b.channel.onCommitmentSigned({ ...cs, htlcSignatures: badHtlc })).toThrow(/Invalid HTLC signature/);
+    expect(() => p.b.channel.onCommitmentSigned({ ...cs, htlcSignatures: [] })).toThrow(/Expected 1 HTLC signatures/);
+    expect(p.b.channel.snapshot()).toEqual(before);
+    const rev = p.b.channel.onCommitmentSigned(cs);
+    const wrong = { ...rev, perCommitmentSecret: randomBytes(32) };
+    expect(() => p.a.channel.onRevokeAndAck(wrong)).toThrow(/does not match/);
+    p.a.channel.onRevokeAndAck(rev);
+  });
+
+  it('rejects a wrong preimage, update_fee from the fundee and adds after shutdown', () => {
+    const { id } = addHtlc(p, p.a, 5_000_000n);
+    p.send(p.a, [p.a.channel.signNextCommitment()]);
+    p.run();
+    const channelId = p.a.channel.snapshot().channelId;
+    const cid = Uint8Array.from(Buffer.from(channelId, 'hex'));
+    expect(() => p.b.channel.fulfillHtlc(id, randomBytes(32))).toThrow(/Preimage/);
+    expect(() => p.a.channel.onUpdateFulfillHtlc({ type: 'update_fulfill_htlc', channelId: cid, id, paymentPreimage: randomBytes(32) })).toThrow(/does not match/);
+    expect(() => p.a.channel.onUpdateFee({ type: 'update_fee', channelId: cid, feeratePerKw: 5000 })).toThrow(/non-funder/);
+    expect(() => p.b.channel.updateFee(5000)).toThrow(/Only the funder/);
+    p.b.channel.onShutdown(p.a.channel.shutdown(p2wpkh(new Uint8Array(33).fill(2))));
+    expect(() => p.a.channel.addHtlc({ amountMsat: 1_000_000n, paymentHash: new Uint8Array(32), cltvExpiry: 500, onion: onion() })).toThrow(/not open/);
+    expect(p.b.channel.isCleanForClosing()).toBe(false); // an HTLC is still in flight
+  });
+});

@@ -1,0 +1,1529 @@
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
+import { Transaction } from 'bitcoinjs-lib';
+import { FulmenError } from '../../util/errors.js';
+import { FeatureBits } from '../wire/features.js';
+import type {
+  AcceptChannelMessage,
+  ChannelMessage,
+  ChannelReadyMessage,
+  ChannelReestablishMessage,
+  ClosingSignedMessage,
+  CommitmentSignedMessage,
+  ErrorMessage,
+  FundingCreatedMessage,
+  FundingSignedMessage,
+  OpenChannelMessage,
+  RevokeAndAckMessage,
+  ShutdownMessage,
+  UpdateAddHtlcMessage,
+  UpdateFailHtlcMessage,
+  UpdateFailMalformedHtlcMessage,
+  UpdateFeeMessage,
+  UpdateFulfillHtlcMessage,
+} from '../wire/messages.js';
+import { HtlcLog, otherSide, type HtlcLogState, type HtlcRecord, type Side } from './htlc-log.js';
+import {
+  basepointsOf,
+  deriveChannelSecrets,
+  derivePrivkey,
+  derivePubkey,
+  deriveRevocationPubkey,
+  isValidPoint,
+  perCommitmentPoint,
+  perCommitmentSecret,
+  pubkeyFromSecret,
+  START_INDEX,
+  type ChannelBasepoints,
+  type ChannelSecrets,
+} from './keys.js';
+import { Shachain } from './shachain.js';
+import {
+  buildClosingTx,
+  buildCommitmentTx,
+  buildHtlcTx,
+  closingTxWeight,
+  commitmentFeeSat,
+  commitmentObscuringFactor,
+  fundingScript,
+  isHtlcTrimmed,
+  p2wsh,
+  setFundingWitness,
+  signInput,
+  verifyInputSignature,
+  type CommitmentHtlc,
+  type CommitmentKeys,
+  type CommitmentTx,
+} from './transactions.js';
+
+/**
+ * One channel's BOLT 2 state machine (Electrum's lnchannel): a deterministic object that takes
+ * wire messages in, returns the messages to send, and commits every state change through
+ * `ChannelPersistence.saveChannel` (one SQLite transaction) BEFORE returning those messages.
+ * A handler that throws leaves the channel exactly as it was (its changes are rolled back);
+ * the caller then decides to warn or fail the channel (`failChannel`).
+ *
+ * Channel type: option_static_remotekey, no anchors (BOLT 3 Appendix C transactions).
+ */
+
+/** Channel states as Electrum shows them in list_channels. */
+export type ChannelStateName =
+  | 'PREOPENING'
+  | 'OPENING'
+  | 'FUNDED'
+  | 'OPEN'
+  | 'SHUTDOWN'
+  | 'CLOSING'
+  | 'FORCE_CLOSING'
+  | 'CLOSED'
+  | 'REDEEMED';
+
+/** The parameters one side announces in open_channel / accept_channel (BOLT 2). */
+export interface ChannelConfig {
+  dustLimitSat: number;
+  /** Cap on the value of HTLCs the OTHER side may offer to the announcing side. */
+  maxHtlcValueInFlightMsat: bigint;
+  /** Reserve the OTHER side must keep in its balance (channel_reserve_satoshis). */
+  channelReserveSat: number;
+  /** Smallest HTLC the announcing side accepts. */
+  htlcMinimumMsat: bigint;
+  /** Delay the OTHER side's to_local outputs must wait (to_self_delay). */
+  toSelfDelay: number;
+  /** Most HTLCs the OTHER side may offer to the announcing side at once. */
+  maxAcceptedHtlcs: number;
+}
+
+/** Limits Fulmen applies to what a peer proposes (BOLT 2 "receiving node MUST fail ... if"). */
+export const CHANNEL_LIMITS = {
+  maxToSelfDelay: 2016,
+  maxAcceptedHtlcs: 483,
+  minDustLimitSat: 354,
+  maxDustLimitSat: 5000,
+  minFeeratePerKw: 253,
+  maxFeeratePerKw: 200_000,
+  maxMinimumDepth: 144,
+  maxFundingSat: 2 ** 24 - 1,
+  maxCltvExpiry: 500_000_000,
+} as const;
+
+/** Fulmen's defaults for its own side of a channel of `fundingSat`. */
+export function defaultLocalConfig(fundingSat: number): ChannelConfig {
+  return {
+    dustLimitSat: 546,
+    maxHtlcValueInFlightMsat: BigInt(fundingSat) * 1000n,
+    channelReserveSat: Math.max(Math.floor(fundingSat / 100), 546),
+    htlcMinimumMsat: 1n,
+    toSelfDelay: 144,
+    maxAcceptedHtlcs: 30,
+  };
+}
+
+/** channel_type for option_static_remotekey (bit 12), the only type Fulmen opens or accepts now. */
+export const STATIC_REMOTEKEY_CHANNEL_TYPE = FeatureBits.fromBits([12]);
+
+export interface ChannelPersistence {
+  /** Writes the whole channel record in one transaction (synchronous=FULL); throws on failure. */
+  saveChannel(record: PersistedChannel): void;
+}
+
+/** The row the store keeps per channel. `data` is the JSON state (sealed by the store if a key is set). */
+export interface PersistedChannel {
+  keyIndex: number;
+  channelId: string;
+  remoteNodeId: string;
+  state: ChannelStateName;
+  isFunder: boolean;
+  fundingTxid: string | null;
+  fundingOutputIndex: number | null;
+  shortChannelId: bigint | null;
+  data: string;
+}
+
+interface ClosingState {
+  feerateSatPerKw: number;
+  lastSentFee: number | null;
+  ourRange: { min: number; max: number } | null;
+  closingTxHex: string | null;
+}
+
+/** Everything that defines a channel; JSON-serializable (bigint via the codec below). */
+export interface ChannelData {
+  version: 1;
+  channelId: string;
+  temporaryChannelId: string;
+  remoteNodeId: string;
+  state: ChannelStateName;
+  isFunder: boolean;
+  keyIndex: number;
+  chainHash: string;
+  fundingSat: number;
+  pushMsat: bigint;
+  fundingTxid: string | null;
+  fundingOutputIndex: number | null;
+  shortChannelId: bigint | null;
+  /** Depth the funding tx needs before we send channel_ready. */
+  minimumDepth: number;
+  localConfig: ChannelConfig;
+  remoteConfig: ChannelConfig | null;
+  remoteBasepoints: Record<keyof ChannelBasepoints, string> | null;
+  /** Oldest unrevoked = latest local commitment number (we revoke as soon as we receive a new one). */
+  localCtn: number;
+  /** Oldest unrevoked remote commitment number. */
+  remoteCtn: number;
+  /** We sent commitment_signed for remoteCtn + 1 and wait for its revoke_and_ack. */
+  remoteCommitPending: boolean;
+  remoteCurrentPoint: string | null;
+  remoteNextPoint: string | null;
+  remoteSecrets: string;
+  /** The remote's signatures on our current local commitment (to force close). */
+  localCommitSig: { signature: string; htlcSignatures: string[] } | null;
+  log: HtlcLogState;
+  msgCounter: number;
+  lastCommitSentAt: number;
+  lastRevokeSentAt: number;
+  channelReadySent: boolean;
+  channelReadyReceived: boolean;
+  remoteAlias: bigint | null;
+  localAlias: bigint;
+  localShutdownScript: string | null;
+  remoteShutdownScript: string | null;
+  closing: ClosingState | null;
+  /** Fully signed transaction we broadcast to close (mutual or force), if any. */
+  closingTxHex: string | null;
+  /** Peer proved (channel_reestablish) that we lost state: never broadcast our commitment. */
+  weAreBehind: boolean;
+  createdAt: number;
+}
+
+const ZERO32 = new Uint8Array(32);
+
+/** JSON codec that keeps bigints. */
+export function encodeChannelData(d: ChannelData): string {
+  return JSON.stringify(d, (_k, v) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v));
+}
+
+export function decodeChannelData(text: string): ChannelData {
+  return JSON.parse(text, (_k, v) =>
+    v && typeof v === 'object' && typeof (v as { $bigint?: unknown }).$bigint === 'string' ? BigInt((v as { $bigint: string }).$bigint) : v,
+  ) as ChannelData;
+}
+
+function protocolError(message: string): FulmenError {
+  return new FulmenError('PROTOCOL', message);
+}
+
+function stateError(message: string): FulmenError {
+  return new FulmenError('CHANNEL_STATE', message);
+}
+
+/** BOLT 2: channel_id = funding_txid (wire byte order) XOR funding_output_index in the last 2 bytes. */
+export function channelIdFromFunding(fundingTxidDisplay: string, outputIndex: number): Uint8Array {
+  const id = hexToBytes(fundingTxidDisplay).reverse();
+  id[30] ^= outputIndex >> 8;
+  id[31] ^= outputIndex & 0xff;
+  return id;
+}
+
+function eqBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** BOLT 2 shutdown scriptpubkey forms: P2WPKH, P2WSH, or witness v1..16 with a 2..40 byte program. */
+export function isValidShutdownScript(script: Uint8Array): boolean {
+  if (script.length === 22 && script[0] === 0x00 && script[1] === 0x14) return true;
+  if (script.length === 34 && script[0] === 0x00 && script[1] === 0x20) return true;
+  const op = script[0];
+  if (op !== undefined && op >= 0x51 && op <= 0x60) {
+    const len = script[1];
+    return len !== undefined && len >= 2 && len <= 40 && script.length === len + 2;
+  }
+  return false;
+}
+
+export interface ChannelContext {
+  lightningRootSecret: Uint8Array;
+  persistence: ChannelPersistence;
+}
+
+export interface OutboundParams {
+  keyIndex: number;
+  remoteNodeId: string;
+  chainHash: Uint8Array;
+  fundingSat: number;
+  pushMsat: bigint;
+  feeratePerKw: number;
+  localConfig?: ChannelConfig;
+  /** Announce the channel (channel_flags bit 0). Fulmen opens private channels. */
+  announce?: boolean;
+}
+
+export interface InboundParams {
+  keyIndex: number;
+  remoteNodeId: string;
+  chainHash: Uint8Array;
+  minimumDepth: number;
+  localConfig?: ChannelConfig;
+}
+
+/** An HTLC event the node acts on. */
+export interface ResolvedOutgoingHtlc {
+  htlcId: bigint;
+  paymentHash: string;
+  amountMsat: bigint;
+  outcome: { kind: 'fulfilled'; preimage: string } | { kind: 'failed'; reason: string } | { kind: 'malformed'; failureCode: number };
+}
+
+export class Channel {
+  private data: ChannelData;
+  private log: HtlcLog;
+  private readonly secrets: ChannelSecrets;
+  private readonly basepoints: ChannelBasepoints;
+
+  private constructor(
+    data: ChannelData,
+    private readonly ctx: ChannelContext,
+  ) {
+    this.data = data;
+    this.log = new HtlcLog(data.log);
+    this.secrets = deriveChannelSecrets(ctx.lightningRootSecret, data.keyIndex);
+    this.basepoints = basepointsOf(this.secrets);
+  }
+
+  // ---------------------------------------------------------------- creation and loading
+
+  /** Re-creates a channel from its stored state. */
+  static load(data: ChannelData, ctx: ChannelContext): Channel {
+    return new Channel(data, ctx);
+  }
+
+  /**
+   * Funder side: a new channel and its `open_channel` (BOLT 2), channel_type static_remotekey.
+   * Persisted as PREOPENING.
+   */
+  static openOutbound(p: OutboundParams, ctx: ChannelContext): { channel: Channel; message: OpenChannelMessage } {
+    if (!Number.isInteger(p.fundingSat) || p.fundingSat <= 0 || p.fundingSat > CHANNEL_LIMITS.maxFundingSat) {
+      throw new FulmenError('BAD_INPUT', `Channel size must be between 1 and ${CHANNEL_LIMITS.maxFundingSat} sat`);
+    }
+    if (p.pushMsat < 0n || p.pushMsat > BigInt(p.fundingSat) * 1000n) throw new FulmenError('BAD_INPUT', 'push amount exceeds the channel size');
+    const localConfig = p.localConfig ?? defaultLocalConfig(p.fundingSat);
+    const temporaryChannelId = randomBytes(32);
+    const data = Channel.initialData({
+      temporaryChannelId: bytesToHex(temporaryChannelId),
+      remoteNodeId: p.remoteNodeId,
+      isFunder: true,
+      keyIndex: p.keyIndex,
+      chainHash: bytesToHex(p.chainHash),
+      fundingSat: p.fundingSat,
+      pushMsat: p.pushMsat,
+      feeratePerKw: p.feeratePerKw,
+      minimumDepth: 0,
+      localConfig,
+    });
+    const channel = new Channel(data, ctx);
+    const toFunderSat = p.fundingSat - Number(p.pushMsat / 1000n);
+    if (toFunderSat - commitmentFeeSat(p.feeratePerKw, 0) < localConfig.channelReserveSat) {
+      throw new FulmenError('INSUFFICIENT_FUNDS', 'Channel too small to pay the commitment fee and reserve');
+    }
+    const bp = channel.basepoints;
+    const message: OpenChannelMessage = {
+      type: 'open_channel',
+      chainHash: p.chainHash,
+      temporaryChannelId,
+      fundingSatoshis: p.fundingSat,
+      pushMsat: p.pushMsat,
+      dustLimitSatoshis: localConfig.dustLimitSat,
+      maxHtlcValueInFlightMsat: localConfig.maxHtlcValueInFlightMsat,
+      channelReserveSatoshis: localConfig.channelReserveSat,
+      htlcMinimumMsat: localConfig.htlcMinimumMsat,
+      feeratePerKw: p.feeratePerKw,
+      toSelfDelay: localConfig.toSelfDelay,
+      maxAcceptedHtlcs: localConfig.maxAcceptedHtlcs,
+      fundingPubkey: bp.fundingPubkey,
+      revocationBasepoint: bp.revocationBasepoint,
+      paymentBasepoint: bp.paymentBasepoint,
+      delayedPaymentBasepoint: bp.delayedPaymentBasepoint,
+      htlcBasepoint: bp.htlcBasepoint,
+      firstPerCommitmentPoint: perCommitmentPoint(channel.secrets.perCommitmentSeed, 0n),
+      channelFlags: p.announce ? 1 : 0,
+      upfrontShutdownScript: new Uint8Array(0),
+      channelType: STATIC_REMOTEKEY_CHANNEL_TYPE.toBytes(),
+    };
+    channel.persist();
+    return { channel, message };
+  }
+
+  /**
+   * Fundee side: checks an `open_channel` against BOLT 2's receiving requirements and returns
+   * the channel with its `accept_channel`. @throws FulmenError PROTOCOL when the peer's
+   * parameters are unacceptable (the caller answers with an error for the temporary id).
+   */
+  static acceptInbound(open: OpenChannelMessage, p: InboundParams, ctx: ChannelContext): { channel: Channel; message: AcceptChannelMessage } {
+    if (!eqBytes(open.chainHash, p.chainHash)) throw protocolError('open_channel is for another chain');
+    if (open.fundingSatoshis > CHANNEL_LIMITS.maxFundingSat) throw protocolError('funding_satoshis too large (option_support_large_channel not supported)');
+    if (open.pushMsat > BigInt(open.fundingSatoshis) * 1000n) throw protocolError('push_msat exceeds funding');
+    if (!open.channelType) throw protocolError('open_channel without channel_type');
+    if (!FeatureBits.fromBytes(open.channelType).equals(STATIC_REMOTEKEY_CHANNEL_TYPE)) throw protocolError('Unsupported channel_type');
+    const remoteConfig: ChannelConfig = {
+      dustLimitSat: open.dustLimitSatoshis,
+      maxHtlcValueInFlightMsat: open.maxHtlcValueInFlightMsat,
+      channelReserveSat: open.channelReserveSatoshis,
+      htlcMinimumMsat: open.htlcMinimumMsat,
+      toSelfDelay: open.toSelfDelay,
+      maxAcceptedHtlcs: open.maxAcceptedHtlcs,
+    };
+    Channel.checkRemoteConfig(remoteConfig);
+    if (open.feeratePerKw < CHANNEL_LIMITS.minFeeratePerKw || open.feeratePerKw > CHANNEL_LIMITS.maxFeeratePerKw) {
+      throw protocolError(`Unacceptable feerate_per_kw ${open.feeratePerKw}`);
+    }
+    Channel.checkPoints([open.fundingPubkey, open.revocationBasepoint, open.paymentBasepoint, open.delayedPaymentBasepoint, open.htlcBasepoint, open.firstPerCommitmentPoint]);
+    const localConfig = p.localConfig ?? defaultLocalConfig(open.fundingSatoshis);
+    if (localConfig.channelReserveSat < remoteConfig.dustLimitSat) localConfig.channelReserveSat = remoteConfig.dustLimitSat;
+    if (remoteConfig.channelReserveSat < localConfig.dustLimitSat) throw protocolError('channel_reserve_satoshis below our dust limit');
+    const toFunderSat = open.fundingSatoshis - Number(open.pushMsat / 1000n);
+    const fee = commitmentFeeSat(open.feeratePerKw, 0);
+    if (toFunderSat < fee) throw protocolError('Funder cannot pay the initial commitment fee');
+    if (toFunderSat - fee <= localConfig.channelReserveSat && Number(open.pushMsat / 1000n) <= remoteConfig.channelReserveSat) {
+      throw protocolError('Both initial balances are at or below the channel reserve');
+    }
+    const data = Channel.initialData({
+      temporaryChannelId: bytesToHex(open.temporaryChannelId),
+      remoteNodeId: p.remoteNodeId,
+      isFunder: false,
+      keyIndex: p.keyIndex,
+      chainHash: bytesToHex(open.chainHash),
+      fundingSat: open.fundingSatoshis,
+      pushMsat: open.pushMsat,
+      feeratePerKw: open.feeratePerKw,
+      minimumDepth: p.minimumDepth,
+      localConfig,
+    });
+    data.remoteConfig = remoteConfig;
+    data.remoteBasepoints = {
+      fundingPubkey: bytesToHex(open.fundingPubkey),
+      revocationBasepoint: bytesToHex(open.revocationBasepoint),
+      paymentBasepoint: bytesToHex(open.paymentBasepoint),
+      delayedPaymentBasepoint: bytesToHex(open.delayedPaymentBasepoint),
+      htlcBasepoint: bytesToHex(open.htlcBasepoint),
+    };
+    data.remoteCurrentPoint = bytesToHex(open.firstPerCommitmentPoint);
+    const channel = new Channel(data, ctx);
+    const bp = channel.basepoints;
+    const message: AcceptChannelMessage = {
+      type: 'accept_channel',
+      temporaryChannelId: open.temporaryChannelId,
+      dustLimitSatoshis: localConfig.dustLimitSat,
+      maxHtlcValueInFlightMsat: localConfig.maxHtlcValueInFlightMsat,
+      channelReserveSatoshis: localConfig.channelReserveSat,
+      htlcMinimumMsat: localConfig.htlcMinimumMsat,
+      minimumDepth: p.minimumDepth,
+      toSelfDelay: localConfig.toSelfDelay,
+      maxAcceptedHtlcs: localConfig.maxAcceptedHtlcs,
+      fundingPubkey: bp.fundingPubkey,
+      revocationBasepoint: bp.revocationBasepoint,
+      paymentBasepoint: bp.paymentBasepoint,
+      delayedPaymentBasepoint: bp.delayedPaymentBasepoint,
+      htlcBasepoint: bp.htlcBasepoint,
+      firstPerCommitmentPoint: perCommitmentPoint(channel.secrets.perCommitmentSeed, 0n),
+      upfrontShutdownScript: new Uint8Array(0),
+      channelType: STATIC_REMOTEKEY_CHANNEL_TYPE.toBytes(),
+    };
+    channel.persist();
+    return { channel, message };
+  }
+
+  private static initialData(p: {
+    temporaryChannelId: string;
+    remoteNodeId: string;
+    isFunder: boolean;
+    keyIndex: number;
+    chainHash: string;
+    fundingSat: number;
+    pushMsat: bigint;
+    feeratePerKw: number;
+    minimumDepth: number;
+    localConfig: ChannelConfig;
+  }): ChannelData {
+    return {
+      version: 1,
+      channelId: p.temporaryChannelId,
+      temporaryChannelId: p.temporaryChannelId,
+      remoteNodeId: p.remoteNodeId,
+      state: 'PREOPENING',
+      isFunder: p.isFunder,
+      keyIndex: p.keyIndex,
+      chainHash: p.chainHash,
+      fundingSat: p.fundingSat,
+      pushMsat: p.pushMsat,
+      fundingTxid: null,
+      fundingOutputIndex: null,
+      shortChannelId: null,
+      minimumDepth: p.minimumDepth,
+      localConfig: p.localConfig,
+      remoteConfig: null,
+      remoteBasepoints: null,
+      localCtn: 0,
+      remoteCtn: 0,
+      remoteCommitPending: false,
+      remoteCurrentPoint: null,
+      remoteNextPoint: null,
+      remoteSecrets: new Shachain().serialize(),
+      localCommitSig: null,
+      log: HtlcLog.create(p.feeratePerKw, p.isFunder ? 'local' : 'remote').state(),
+      msgCounter: 0,
+      lastCommitSentAt: 0,
+      lastRevokeSentAt: 0,
+      channelReadySent: false,
+      channelReadyReceived: false,
+      remoteAlias: null,
+      localAlias: BigInt('0x' + bytesToHex(randomBytes(8))) & ((1n << 64n) - 1n),
+      localShutdownScript: null,
+      remoteShutdownScript: null,
+      closing: null,
+      closingTxHex: null,
+      weAreBehind: false,
+      createdAt: Math.floor(Date.now() / 1000),
+    };
+  }
+
+  private static checkRemoteConfig(c: ChannelConfig): void {
+    if (c.toSelfDelay > CHANNEL_LIMITS.maxToSelfDelay) throw protocolError(`to_self_delay ${c.toSelfDelay} is unreasonably large`);
+    if (c.maxAcceptedHtlcs > CHANNEL_LIMITS.maxAcceptedHtlcs) throw protocolError('max_accepted_htlcs greater than 483');
+    if (c.maxAcceptedHtlcs < 1) throw protocolError('max_accepted_htlcs is zero');
+    if (c.dustLimitSat > c.channelReserveSat) throw protocolError('dust_limit_satoshis greater than channel_reserve_satoshis');
+    if (c.dustLimitSat < CHANNEL_LIMITS.minDustLimitSat) throw protocolError('dust_limit_satoshis below 354');
+    if (c.dustLimitSat > CHANNEL_LIMITS.maxDustLimitSat) throw protocolError('dust_limit_satoshis too large');
+  }
+
+  private static checkPoints(points: Uint8Array[]): void {
+    for (const p of points) if (!isValidPoint(p)) throw protocolError('Invalid secp256k1 point');
+  }
+
+  // ---------------------------------------------------------------- accessors
+
+  get channelId(): string {
+    return this.data.channelId;
+  }
+  get temporaryChannelId(): string {
+    return this.data.temporaryChannelId;
+  }
+  get state(): ChannelStateName {
+    return this.data.state;
+  }
+  get remoteNodeId(): string {
+    return this.data.remoteNodeId;
+  }
+  get isFunder(): boolean {
+    return this.data.isFunder;
+  }
+  get keyIndex(): number {
+    return this.data.keyIndex;
+  }
+  get fundingSat(): number {
+    return this.data.fundingSat;
+  }
+  get shortChannelId(): bigint | null {
+    return this.data.shortChannelId;
+  }
+  get remoteAlias(): bigint | null {
+    return this.data.remoteAlias;
+  }
+  get localAlias(): bigint {
+    return this.data.localAlias;
+  }
+  get minimumDepth(): number {
+    return this.data.minimumDepth;
+  }
+  get localConfig(): ChannelConfig {
+    return this.data.localConfig;
+  }
+  get remoteConfig(): ChannelConfig | null {
+    return this.data.remoteConfig;
+  }
+  get closingTxHex(): string | null {
+    return this.data.closingTxHex;
+  }
+  get weAreBehind(): boolean {
+    return this.data.weAreBehind;
+  }
+  get shutdownSent(): boolean {
+    return this.data.localShutdownScript !== null;
+  }
+  get shutdownReceived(): boolean {
+    return this.data.remoteShutdownScript !== null;
+  }
+  /** "txid:index" once the funding outpoint is known. */
+  get channelPoint(): string | null {
+    return this.data.fundingTxid === null ? null : `${this.data.fundingTxid}:${this.data.fundingOutputIndex}`;
+  }
+  get fundingTxid(): string | null {
+    return this.data.fundingTxid;
+  }
+  get fundingOutputIndex(): number | null {
+    return this.data.fundingOutputIndex;
+  }
+  get localCtn(): number {
+    return this.data.localCtn;
+  }
+  get remoteCtn(): number {
+    return this.data.remoteCtn;
+  }
+  /** A copy of the full state (for tests and diagnostics; contains no secrets we own). */
+  snapshot(): ChannelData {
+    return decodeChannelData(encodeChannelData({ ...this.data, log: this.log.state() }));
+  }
+
+  /** P2WSH funding output (BOLT 3) once both funding pubkeys are known. */
+  fundingOutput(): { scriptPubKey: Uint8Array; witnessScript: Uint8Array; amountSat: number } {
+    const witnessScript = this.fundingWitnessScript();
+    return { scriptPubKey: p2wsh(witnessScript), witnessScript, amountSat: this.data.fundingSat };
+  }
+
+  private fundingWitnessScript(): Uint8Array {
+    return fundingScript(this.basepoints.fundingPubkey, this.remoteBp('fundingPubkey'));
+  }
+
+  private remoteBp(name: keyof ChannelBasepoints): Uint8Array {
+    if (!this.data.remoteBasepoints) throw stateError('Remote channel parameters are not known yet');
+    return hexToBytes(this.data.remoteBasepoints[name]);
+  }
+
+  private remoteCfg(): ChannelConfig {
+    if (!this.data.remoteConfig) throw stateError('Remote channel parameters are not known yet');
+    return this.data.remoteConfig;
+  }
+
+  private initialBalances(): { local: bigint; remote: bigint } {
+    const total = BigInt(this.data.fundingSat) * 1000n;
+    const toFundee = this.data.pushMsat;
+    return this.data.isFunder ? { local: total - toFundee, remote: toFundee } : { local: toFundee, remote: total - toFundee };
+  }
+
+  private latestRemoteCtn(): number {
+    return this.data.remoteCtn + (this.data.remoteCommitPending ? 1 : 0);
+  }
+
+  private nextCtn(owner: Side): number {
+    return owner === 'local' ? this.data.localCtn + 1 : this.latestRemoteCtn() + 1;
+  }
+
+  private funderSide(): Side {
+    return this.data.isFunder ? 'local' : 'remote';
+  }
+
+  /** Reserve that `side` must keep: set by the other side's channel_reserve_satoshis. */
+  private reserveOfSat(side: Side): number {
+    return side === 'local' ? this.remoteCfg().channelReserveSat : this.data.localConfig.channelReserveSat;
+  }
+
+  private configOf(side: Side): ChannelConfig {
+    return side === 'local' ? this.data.localConfig : this.remoteCfg();
+  }
+
+  // ---------------------------------------------------------------- persistence
+
+  /** Runs `fn`; on success persists the new state, on any throw restores the previous state. */
+  private transact<T>(fn: () => T): T {
+    const before = encodeChannelData({ ...this.data, log: this.log.state() });
+    try {
+      const result = fn();
+      this.persist();
+      return result;
+    } catch (err) {
+      this.data = decodeChannelData(before);
+      this.log = new HtlcLog(this.data.log);
+      throw err;
+    }
+  }
+
+  private persist(): void {
+    this.data.log = this.log.state();
+    this.ctx.persistence.saveChannel({
+      keyIndex: this.data.keyIndex,
+      channelId: this.data.channelId,
+      remoteNodeId: this.data.remoteNodeId,
+      state: this.data.state,
+      isFunder: this.data.isFunder,
+      fundingTxid: this.data.fundingTxid,
+      fundingOutputIndex: this.data.fundingOutputIndex,
+      shortChannelId: this.data.shortChannelId,
+      data: encodeChannelData(this.data),
+    });
+  }
+
+  // ---------------------------------------------------------------- commitments
+
+  private commitmentKeys(owner: Side, point: Uint8Array): CommitmentKeys {
+    const mine = this.basepoints;
+    if (owner === 'local') {
+      return {
+        revocationPubkey: deriveRevocationPubkey(this.remoteBp('revocationBasepoint'), point),
+        localDelayedPubkey: derivePubkey(mine.delayedPaymentBasepoint, point),
+        localHtlcPubkey: derivePubkey(mine.htlcBasepoint, point),
+        remoteHtlcPubkey: derivePubkey(this.remoteBp('htlcBasepoint'), point),
+        remotePaymentPubkey: this.remoteBp('paymentBasepoint'),
+      };
+    }
+    return {
+      revocationPubkey: deriveRevocationPubkey(mine.revocationBasepoint, point),
+      localDelayedPubkey: derivePubkey(this.remoteBp('delayedPaymentBasepoint'), point),
+      localHtlcPubkey: derivePubkey(this.remoteBp('htlcBasepoint'), point),
+      remoteHtlcPubkey: derivePubkey(mine.htlcBasepoint, point),
+      remotePaymentPubkey: mine.paymentBasepoint,
+    };
+  }
+
+  private obscuringFactor(): bigint {
+    const mine = this.basepoints.paymentBasepoint;
+    const theirs = this.remoteBp('paymentBasepoint');
+    return this.data.isFunder ? commitmentObscuringFactor(mine, theirs) : commitmentObscuringFactor(theirs, mine);
+  }
+
+  /** Per-commitment point of `owner`'s commitment `ctn`. */
+  private pointFor(owner: Side, ctn: number): Uint8Array {
+    if (owner === 'local') return perCommitmentPoint(this.secrets.perCommitmentSeed, BigInt(ctn));
+    if (ctn === this.data.remoteCtn && this.data.remoteCurrentPoint) return hexToBytes(this.data.remoteCurrentPoint);
+    if (ctn === this.data.remoteCtn + 1 && this.data.remoteNextPoint) return hexToBytes(this.data.remoteNextPoint);
+    throw stateError(`No per-commitment point for remote commitment ${ctn}`);
+  }
+
+  private toCommitmentHtlc(owner: Side, h: HtlcRecord): CommitmentHtlc {
+    return {
+      direction: h.offeredBy === owner ? 'offered' : 'received',
+      htlcId: h.htlcId,
+      amountMsat: h.amountMsat,
+      paymentHash: hexToBytes(h.paymentHash),
+      cltvExpiry: h.cltvExpiry,
+    };
+  }
+
+  /** Builds `owner`'s commitment transaction number `ctn` from the HTLC log (BOLT 3). */
+  private buildCommitment(owner: Side, ctn: number): { commitment: CommitmentTx; keys: CommitmentKeys; point: Uint8Array; feerate: number } {
+    if (this.data.fundingTxid === null || this.data.fundingOutputIndex === null) throw stateError('Funding outpoint not known yet');
+    const point = this.pointFor(owner, ctn);
+    const keys = this.commitmentKeys(owner, point);
+    const feerate = this.log.feerateIn(owner, ctn);
+    const bal = this.log.balancesIn(owner, ctn, this.initialBalances());
+    const commitment = buildCommitmentTx({
+      fundingTxid: this.data.fundingTxid,
+      fundingOutputIndex: this.data.fundingOutputIndex,
+      fundingSat: this.data.fundingSat,
+      commitmentNumber: BigInt(ctn),
+      obscuringFactor: this.obscuringFactor(),
+      ownerIsFunder: owner === this.funderSide(),
+      toLocalMsat: bal[owner],
+      toRemoteMsat: bal[otherSide(owner)],
+      feerateSatPerKw: feerate,
+      dustLimitSat: this.configOf(owner).dustLimitSat,
+      toSelfDelay: this.configOf(otherSide(owner)).toSelfDelay,
+      keys,
+      htlcs: this.log.htlcsIn(owner, ctn).map((h) => this.toCommitmentHtlc(owner, h)),
+    });
+    return { commitment, keys, point, feerate };
+  }
+
+  /** Our signatures for the remote's commitment `ctn` (BOLT 2 commitment_signed). */
+  private signRemoteCommitment(ctn: number): { signature: Uint8Array; htlcSignatures: Uint8Array[] } {
+    const { commitment, keys, point, feerate } = this.buildCommitment('remote', ctn);
+    const fundingWs = this.fundingWitnessScript();
+    const signature = signInput(commitment.tx, 0, fundingWs, this.data.fundingSat, this.secrets.fundingPrivkey);
+    const htlcPriv = derivePrivkey(this.secrets.htlcBasepointSecret, point);
+    const txid = commitment.tx.getId();
+    const htlcSignatures = commitment.htlcOutputs.map((out) => {
+      const htlcTx = buildHtlcTx(txid, out, feerate, this.data.localConfig.toSelfDelay, keys.revocationPubkey, keys.localDelayedPubkey);
+      return signInput(htlcTx, 0, out.witnessScript, out.amountSat, htlcPriv);
+    });
+    return { signature, htlcSignatures };
+  }
+
+  /** Checks the remote's signatures on our commitment `ctn`. @throws PROTOCOL when one is wrong. */
+  private verifyLocalCommitment(ctn: number, signature: Uint8Array, htlcSignatures: Uint8Array[]): void {
+    const { commitment, keys, feerate } = this.buildCommitment('local', ctn);
+    const ok = verifyInputSignature(commitment.tx, 0, this.fundingWitnessScript(), this.data.fundingSat, signature, this.remoteBp('fundingPubkey'));
+    if (!ok) throw protocolError('Invalid commitment signature');
+    if (htlcSignatures.length !== commitment.htlcOutputs.length) {
+      throw protocolError(`Expected ${commitment.htlcOutputs.length} HTLC signatures, got ${htlcSignatures.length}`);
+    }
+    const txid = commitment.tx.getId();
+    commitment.htlcOutputs.forEach((out, i) => {
+      const htlcTx = buildHtlcTx(txid, out, feerate, this.remoteCfg().toSelfDelay, keys.revocationPubkey, keys.localDelayedPubkey);
+      if (!verifyInputSignature(htlcTx, 0, out.witnessScript, out.amountSat, htlcSignatures[i]!, keys.remoteHtlcPubkey)) {
+        throw protocolError(`Invalid HTLC signature ${i}`);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- establishment
+
+  /**
+   * Funder: processes accept_channel (BOLT 2 receiver checks). Returns the funding output the
+   * wallet must create. @throws PROTOCOL on unacceptable parameters.
+   */
+  onAcceptChannel(msg: AcceptChannelMessage): { scriptPubKey: Uint8Array; amountSat: number } {
+    return this.transact(() => {
+      if (this.data.state !== 'PREOPENING' || !this.data.isFunder || this.data.remoteConfig) throw protocolError('Unexpected accept_channel');
+      if (bytesToHex(msg.temporaryChannelId) !== this.data.temporaryChannelId) throw protocolError('accept_channel for another channel');
+      if (!msg.channelType || !FeatureBits.fromBytes(msg.channelType).equals(STATIC_REMOTEKEY_CHANNEL_TYPE)) throw protocolError('channel_type does not match open_channel');
+      if (msg.minimumDepth > CHANNEL_LIMITS.maxMinimumDepth) throw protocolError('minimum_depth is unreasonably large');
+      const remoteConfig: ChannelConfig = {
+        dustLimitSat: msg.dustLimitSatoshis,
+        maxHtlcValueInFlightMsat: msg.maxHtlcValueInFlightMsat,
+        channelReserveSat: msg.channelReserveSatoshis,
+        htlcMinimumMsat: msg.htlcMinimumMsat,
+        toSelfDelay: msg.toSelfDelay,
+        maxAcceptedHtlcs: msg.maxAcceptedHtlcs,
+      };
+      Channel.checkRemoteConfig(remoteConfig);
+      if (remoteConfig.channelReserveSat < this.data.localConfig.dustLimitSat) throw protocolError('channel_reserve_satoshis below our dust_limit_satoshis');
+      if (this.data.localConfig.channelReserveSat < remoteConfig.dustLimitSat) throw protocolError('Our channel reserve is below their dust_limit_satoshis');
+      Channel.checkPoints([msg.fundingPubkey, msg.revocationBasepoint, msg.paymentBasepoint, msg.delayedPaymentBasepoint, msg.htlcBasepoint, msg.firstPerCommitmentPoint]);
+      this.data.remoteConfig = remoteConfig;
+      this.data.remoteBasepoints = {
+        fundingPubkey: bytesToHex(msg.fundingPubkey),
+        revocationBasepoint: bytesToHex(msg.revocationBasepoint),
+        paymentBasepoint: bytesToHex(msg.paymentBasepoint),
+        delayedPaymentBasepoint: bytesToHex(msg.delayedPaymentBasepoint),
+        htlcBasepoint: bytesToHex(msg.htlcBasepoint),
+      };
+      this.data.remoteCurrentPoint = bytesToHex(msg.firstPerCommitmentPoint);
+      this.data.minimumDepth = Math.max(1, msg.minimumDepth);
+      const out = this.fundingOutput();
+      return { scriptPubKey: out.scriptPubKey, amountSat: out.amountSat };
+    });
+  }
+
+  /**
+   * Funder: the wallet built (not broadcast) the funding transaction; sign the remote's first
+   * commitment and produce funding_created.
+   */
+  fundingCreated(fundingTxid: string, fundingOutputIndex: number): FundingCreatedMessage {
+    return this.transact(() => {
+      if (this.data.state !== 'PREOPENING' || !this.data.isFunder || !this.data.remoteConfig) throw stateError('Not waiting for a funding transaction');
+      this.setFundingOutpoint(fundingTxid, fundingOutputIndex);
+      const { signature } = this.signRemoteCommitment(0);
+      return {
+        type: 'funding_created',
+        temporaryChannelId: hexToBytes(this.data.temporaryChannelId),
+        fundingTxid: hexToBytes(fundingTxid).reverse(),
+        fundingOutputIndex,
+        signature,
+      };
+    });
+  }
+
+  private setFundingOutpoint(fundingTxid: string, fundingOutputIndex: number): void {
+    this.data.fundingTxid = fundingTxid;
+    this.data.fundingOutputIndex = fundingOutputIndex;
+    this.data.channelId = bytesToHex(channelIdFromFunding(fundingTxid, fundingOutputIndex));
+  }
+
+  /** Fundee: verifies the funder's signature on our commitment #0 and signs theirs (funding_signed). */
+  onFundingCreated(msg: FundingCreatedMessage): FundingSignedMessage {
+    return this.transact(() => {
+      if (this.data.state !== 'PREOPENING' || this.data.isFunder) throw protocolError('Unexpected funding_created');
+      if (bytesToHex(msg.temporaryChannelId) !== this.data.temporaryChannelId) throw protocolError('funding_created for another channel');
+      this.setFundingOutpoint(bytesToHex(Uint8Array.from(msg.fundingTxid).reverse()), msg.fundingOutputIndex);
+      this.verifyLocalCommitment(0, msg.signature, []);
+      this.data.localCommitSig = { signature: bytesToHex(msg.signature), htlcSignatures: [] };
+      const { signature } = this.signRemoteCommitment(0);
+      this.data.state = 'OPENING';
+      return { type: 'funding_signed', channelId: hexToBytes(this.data.channelId), signature };
+    });
+  }
+
+  /** Funder: verifies funding_signed. Afterwards (only) the funding transaction may be broadcast. */
+  onFundingSigned(msg: FundingSignedMessage): void {
+    this.transact(() => {
+      if (this.data.state !== 'PREOPENING' || !this.data.isFunder || this.data.fundingTxid === null) throw protocolError('Unexpected funding_signed');
+      if (bytesToHex(msg.channelId) !== this.data.channelId) throw protocolError('funding_signed for another channel');
+      this.verifyLocalCommitment(0, msg.signature, []);
+      this.data.localCommitSig = { signature: bytesToHex(msg.signature), htlcSignatures: [] };
+      this.data.state = 'OPENING';
+    });
+  }
+
+  /**
+   * The funding transaction reached `minimumDepth` at `shortChannelId` (null when the chain
+   * layer gave no tx position; the peer's alias is used then). The caller checked that the
+   * outpoint pays exactly `fundingOutput()`. Returns channel_ready to send (once).
+   */
+  fundingLocked(shortChannelId: bigint | null): ChannelReadyMessage | null {
+    return this.transact(() => {
+      if (shortChannelId !== null) this.data.shortChannelId = shortChannelId;
+      if (this.data.state !== 'OPENING' || this.data.channelReadySent) return null;
+      this.data.channelReadySent = true;
+      this.data.state = this.data.channelReadyReceived ? 'OPEN' : 'FUNDED';
+      return this.channelReadyMessage();
+    });
+  }
+
+  private channelReadyMessage(): ChannelReadyMessage {
+    return {
+      type: 'channel_ready',
+      channelId: hexToBytes(this.data.channelId),
+      secondPerCommitmentPoint: perCommitmentPoint(this.secrets.perCommitmentSeed, 1n),
+      alias: this.data.localAlias,
+    };
+  }
+
+  /** BOLT 2 channel_ready from the peer (redundant ones after reconnection are ignored). */
+  onChannelReady(msg: ChannelReadyMessage): void {
+    this.transact(() => {
+      if (!['OPENING', 'FUNDED', 'OPEN'].includes(this.data.state)) throw protocolError('Unexpected channel_ready');
+      if (!isValidPoint(msg.secondPerCommitmentPoint)) throw protocolError('Invalid second_per_commitment_point');
+      if (msg.alias !== undefined) this.data.remoteAlias = msg.alias;
+      if (this.data.channelReadyReceived) return;
+      if (this.data.remoteCtn === 0 && !this.data.remoteNextPoint) this.data.remoteNextPoint = bytesToHex(msg.secondPerCommitmentPoint);
+      this.data.channelReadyReceived = true;
+      if (this.data.state === 'FUNDED') this.data.state = 'OPEN';
+    });
+  }
+
+  // ---------------------------------------------------------------- HTLC updates
+
+  private irrevocablyCommitted(ctn: { local: number | null; remote: number | null }): boolean {
+    return ctn.local !== null && ctn.local <= this.data.localCtn && ctn.remote !== null && ctn.remote <= this.data.remoteCtn;
+  }
+
+  /**
+   * After a proposal by `proposer`, checks that both next commitments stay valid (BOLT 2
+   * update_add_htlc: max_accepted_htlcs, max_htlc_value_in_flight_msat, reserve and fee).
+   * @throws FulmenError (PROTOCOL for remote proposals, INSUFFICIENT_FUNDS / CHANNEL_STATE for ours).
+   */
+  private checkProposal(proposer: Side): void {
+    const fail = (message: string, localCode: 'INSUFFICIENT_FUNDS' | 'CHANNEL_STATE' = 'CHANNEL_STATE') =>
+      proposer === 'remote' ? protocolError(message) : new FulmenError(localCode, message);
+    const receiver = otherSide(proposer);
+    const receiverCfg = this.configOf(receiver);
+    for (const owner of ['local', 'remote'] as const) {
+      const ctn = this.nextCtn(owner);
+      const htlcs = this.log.htlcsIn(owner, ctn);
+      const offered = htlcs.filter((h) => h.offeredBy === proposer);
+      if (offered.length > receiverCfg.maxAcceptedHtlcs) throw fail('Too many HTLCs in flight');
+      const inFlight = offered.reduce((s, h) => s + h.amountMsat, 0n);
+      if (inFlight > receiverCfg.maxHtlcValueInFlightMsat) throw fail('HTLC value in flight exceeds the limit');
+      const feerate = this.log.feerateIn(owner, ctn);
+      const dust = this.configOf(owner).dustLimitSat;
+      const untrimmed = htlcs.filter((h) => !isHtlcTrimmed(this.toCommitmentHtlc(owner, h), feerate, dust)).length;
+      const feeMsat = BigInt(commitmentFeeSat(feerate, untrimmed)) * 1000n;
+      const bal = this.log.balancesIn(owner, ctn, this.initialBalances());
+      const funder = this.funderSide();
+      const proposerAfterFee = bal[proposer] - (proposer === funder ? feeMsat : 0n);
+      if (proposerAfterFee < BigInt(this.reserveOfSat(proposer)) * 1000n) throw fail('Cannot afford this HTLC while keeping the channel reserve', 'INSUFFICIENT_FUNDS');
+      if (proposer === 'local' && bal[funder] < feeMsat) throw fail('Channel funder cannot afford the commitment fee', 'INSUFFICIENT_FUNDS');
+    }
+  }
+
+  /**
+   * Offers an HTLC (update_add_htlc). `onion` is the 1366-byte BOLT 4 packet.
+   * @throws FulmenError CHANNEL_STATE / INSUFFICIENT_FUNDS / BAD_INPUT when BOLT 2 forbids it.
+   */
+  addHtlc(p: { amountMsat: bigint; paymentHash: Uint8Array; cltvExpiry: number; onion: Uint8Array }): UpdateAddHtlcMessage {
+    return this.transact(() => {
+      if (this.data.state !== 'OPEN' || this.shutdownSent || this.shutdownReceived) throw stateError('Channel is not open for payments');
+      const remote = this.remoteCfg();
+      if (p.amountMsat <= 0n) throw new FulmenError('BAD_INPUT', 'HTLC amount must be positive');
+      if (p.amountMsat < remote.htlcMinimumMsat) throw new FulmenError('BAD_INPUT', `Amount below the peer's htlc_minimum_msat (${remote.htlcMinimumMsat})`);
+      if (p.cltvExpiry >= CHANNEL_LIMITS.maxCltvExpiry) throw new FulmenError('BAD_INPUT', 'cltv_expiry too large');
+      if (p.paymentHash.length !== 32) throw new FulmenError('BAD_INPUT', 'payment_hash must be 32 bytes');
+      const htlcId = this.log.nextHtlcId('local');
+      this.log.addHtlc(
+        'local',
+        { htlcId, amountMsat: p.amountMsat, paymentHash: bytesToHex(p.paymentHash), cltvExpiry: p.cltvExpiry, onion: bytesToHex(p.onion) },
+        this.nextCtn('remote'),
+      );
+      this.checkProposal('local');
+      return {
+        type: 'update_add_htlc',
+        channelId: hexToBytes(this.data.channelId),
+        id: htlcId,
+        amountMsat: p.amountMsat,
+        paymentHash: p.paymentHash,
+        cltvExpiry: p.cltvExpiry,
+        onionRoutingPacket: p.onion,
+      };
+    });
+  }
+
+  /** Receives update_add_htlc (BOLT 2 receiving requirements). @throws PROTOCOL. */
+  onUpdateAddHtlc(msg: UpdateAddHtlcMessage): void {
+    this.transact(() => {
+      if (!['OPEN', 'SHUTDOWN'].includes(this.data.state)) throw protocolError('update_add_htlc on a channel that is not open');
+      if (this.shutdownReceived) throw protocolError('update_add_htlc after shutdown');
+      const expected = this.log.nextHtlcId('remote');
+      if (msg.id < expected) {
+        const existing = this.log.get('remote', msg.id);
+        if (existing && existing.paymentHash === bytesToHex(msg.paymentHash) && existing.amountMsat === msg.amountMsat) return; // repeated after reconnection
+        throw protocolError(`Repeated HTLC id ${msg.id}`);
+      }
+      if (msg.id !== expected) throw protocolError(`HTLC id ${msg.id}, expected ${expected}`);
+      if (msg.amountMsat <= 0n || msg.amountMsat < this.data.localConfig.htlcMinimumMsat) throw protocolError('HTLC amount below htlc_minimum_msat');
+      if (msg.cltvExpiry >= CHANNEL_LIMITS.maxCltvExpiry) throw protocolError('cltv_expiry >= 500000000');
+      this.log.addHtlc(
+        'remote',
+        {
+          htlcId: msg.id,
+          amountMsat: msg.amountMsat,
+          paymentHash: bytesToHex(msg.paymentHash),
+          cltvExpiry: msg.cltvExpiry,
+          onion: bytesToHex(msg.onionRoutingPacket),
+        },
+        this.nextCtn('local'),
+      );
+      this.checkProposal('remote');
+    });
+  }
+
+  private requireIncomingCommitted(htlcId: bigint): HtlcRecord {
+    const h = this.log.get('remote', htlcId);
+    if (!h) throw stateError(`Unknown incoming HTLC ${htlcId}`);
+    if (h.removal) throw stateError(`HTLC ${htlcId} already resolved`);
+    if (!this.irrevocablyCommitted(h.lockedIn)) throw stateError(`HTLC ${htlcId} is not irrevocably committed yet`);
+    return h;
+  }
+
+  /** Settles an incoming HTLC with its preimage (update_fulfill_htlc). */
+  fulfillHtlc(htlcId: bigint, preimage: Uint8Array): UpdateFulfillHtlcMessage {
+    return this.transact(() => {
+      const h = this.requireIncomingCommitted(htlcId);
+      if (bytesToHex(sha256(preimage)) !== h.paymentHash) throw new FulmenError('BAD_INPUT', 'Preimage does not match the payment hash');
+      this.log.removeHtlc('local', htlcId, { kind: 'fulfill', preimage: bytesToHex(preimage) }, this.nextCtn('remote'));
+      return { type: 'update_fulfill_htlc', channelId: hexToBytes(this.data.channelId), id: htlcId, paymentPreimage: preimage };
+    });
+  }
+
+  /** Fails an incoming HTLC with an encrypted BOLT 4 failure `reason` (update_fail_htlc). */
+  failHtlc(htlcId: bigint, reason: Uint8Array): UpdateFailHtlcMessage {
+    return this.transact(() => {
+      this.requireIncomingCommitted(htlcId);
+      this.log.removeHtlc('local', htlcId, { kind: 'fail', reason: bytesToHex(reason) }, this.nextCtn('remote'));
+      return { type: 'update_fail_htlc', channelId: hexToBytes(this.data.channelId), id: htlcId, reason };
+    });
+  }
+
+  /** Fails an incoming HTLC whose onion we could not parse (update_fail_malformed_htlc). */
+  failMalformedHtlc(htlcId: bigint, sha256OfOnion: Uint8Array, failureCode: number): UpdateFailMalformedHtlcMessage {
+    return this.transact(() => {
+      if (!(failureCode & 0x8000)) throw new FulmenError('INTERNAL', 'failure code must have the BADONION bit');
+      this.requireIncomingCommitted(htlcId);
+      this.log.removeHtlc('local', htlcId, { kind: 'fail_malformed', sha256OfOnion: bytesToHex(sha256OfOnion), failureCode }, this.nextCtn('remote'));
+      return { type: 'update_fail_malformed_htlc', channelId: hexToBytes(this.data.channelId), id: htlcId, sha256OfOnion, failureCode };
+    });
+  }
+
+  /** The HTLC offered by us with `id` must be in our current commitment (BOLT 2 removal checks). */
+  private requireOutgoingInCurrent(id: bigint): HtlcRecord {
+    const h = this.log.get('local', id);
+    if (!h || !this.log.htlcsIn('local', this.data.localCtn).includes(h)) throw protocolError(`HTLC ${id} is not in our current commitment`);
+    if (h.removal) throw protocolError(`HTLC ${id} already removed`);
+    return h;
+  }
+
+  private checkRemovalState(): void {
+    if (!['OPEN', 'SHUTDOWN'].includes(this.data.state)) throw protocolError('HTLC update on a channel that is not open');
+  }
+
+  /** Receives update_fulfill_htlc; returns the preimage so the payment can be marked paid at once. */
+  onUpdateFulfillHtlc(msg: UpdateFulfillHtlcMessage): ResolvedOutgoingHtlc {
+    return this.transact(() => {
+      this.checkRemovalState();
+      const h = this.requireOutgoingInCurrent(msg.id);
+      if (bytesToHex(sha256(msg.paymentPreimage)) !== h.paymentHash) throw protocolError('payment_preimage does not match payment_hash');
+      const preimage = bytesToHex(msg.paymentPreimage);
+      this.log.removeHtlc('remote', msg.id, { kind: 'fulfill', preimage }, this.nextCtn('local'));
+      return { htlcId: h.htlcId, paymentHash: h.paymentHash, amountMsat: h.amountMsat, outcome: { kind: 'fulfilled', preimage } };
+    });
+  }
+
+  /** Receives update_fail_htlc (the failure becomes final once irrevocably committed). */
+  onUpdateFailHtlc(msg: UpdateFailHtlcMessage): void {
+    this.transact(() => {
+      this.checkRemovalState();
+      this.requireOutgoingInCurrent(msg.id);
+      this.log.removeHtlc('remote', msg.id, { kind: 'fail', reason: bytesToHex(msg.reason) }, this.nextCtn('local'));
+    });
+  }
+
+  /** Receives update_fail_malformed_htlc (BADONION bit required). */
+  onUpdateFailMalformedHtlc(msg: UpdateFailMalformedHtlcMessage): void {
+    this.transact(() => {
+      this.checkRemovalState();
+      if (!(msg.failureCode & 0x8000)) throw protocolError('update_fail_malformed_htlc without BADONION bit');
+      this.requireOutgoingInCurrent(msg.id);
+      this.log.removeHtlc(
+        'remote',
+        msg.id,
+        { kind: 'fail_malformed', sha256OfOnion: bytesToHex(msg.sha256OfOnion), failureCode: msg.failureCode },
+        this.nextCtn('local'),
+      );
+    });
+  }
+
+  /** Funder: proposes a new commitment feerate (update_fee). */
+  updateFee(feeratePerKw: number): UpdateFeeMessage {
+    return this.transact(() => {
+      if (!this.data.isFunder) throw stateError('Only the funder sends update_fee');
+      if (this.data.state !== 'OPEN') throw stateError('Channel is not open');
+      this.log.updateFee('local', feeratePerKw, this.nextCtn('remote'));
+      this.checkProposal('local');
+      return { type: 'update_fee', channelId: hexToBytes(this.data.channelId), feeratePerKw };
+    });
+  }
+
+  /** Receives update_fee (BOLT 2: only from the funder, within sane bounds, affordable). */
+  onUpdateFee(msg: UpdateFeeMessage): void {
+    this.transact(() => {
+      if (this.data.isFunder) throw protocolError('update_fee from the non-funder');
+      if (!['OPEN', 'SHUTDOWN'].includes(this.data.state)) throw protocolError('update_fee on a channel that is not open');
+      if (msg.feeratePerKw < CHANNEL_LIMITS.minFeeratePerKw || msg.feeratePerKw > CHANNEL_LIMITS.maxFeeratePerKw) {
+        throw protocolError(`Unacceptable feerate_per_kw ${msg.feeratePerKw}`);
+      }
+      this.log.updateFee('remote', msg.feeratePerKw, this.nextCtn('local'));
+      this.checkProposal('remote');
+    });
+  }
+
+  // ---------------------------------------------------------------- commitment dance
+
+  /** True when we proposed updates that no commitment_signed of ours covers yet. */
+  hasUnsignedLocalUpdates(): boolean {
+    return this.log.hasUpdatesFor('remote', this.nextCtn('remote'));
+  }
+
+  /** True when updates wait for our commitment_signed and none is outstanding. */
+  canSignNextCommitment(): boolean {
+    return (
+      !this.data.remoteCommitPending &&
+      ['OPEN', 'SHUTDOWN'].includes(this.data.state) &&
+      this.data.remoteNextPoint !== null &&
+      this.log.hasUpdatesFor('remote', this.data.remoteCtn + 1)
+    );
+  }
+
+  /**
+   * Signs the remote's next commitment (commitment_signed) if there are updates to commit and
+   * no earlier commitment_signed is awaiting its revoke_and_ack; otherwise null.
+   */
+  signNextCommitment(): CommitmentSignedMessage | null {
+    if (!this.canSignNextCommitment()) return null;
+    return this.transact(() => {
+      const ctn = this.data.remoteCtn + 1;
+      const { signature, htlcSignatures } = this.signRemoteCommitment(ctn);
+      this.data.remoteCommitPending = true;
+      this.data.lastCommitSentAt = ++this.data.msgCounter;
+      return { type: 'commitment_signed', channelId: hexToBytes(this.data.channelId), signature, htlcSignatures };
+    });
+  }
+
+  /**
+   * Receives commitment_signed for our next commitment: verifies the commitment signature and
+   * every HTLC signature, then revokes our previous commitment (revoke_and_ack).
+   */
+  onCommitmentSigned(msg: CommitmentSignedMessage): RevokeAndAckMessage {
+    return this.transact(() => {
+      if (!['OPEN', 'SHUTDOWN'].includes(this.data.state)) throw protocolError('commitment_signed on a channel that is not open');
+      const ctn = this.data.localCtn + 1;
+      this.verifyLocalCommitment(ctn, msg.signature, msg.htlcSignatures);
+      this.data.localCommitSig = { signature: bytesToHex(msg.signature), htlcSignatures: msg.htlcSignatures.map(bytesToHex) };
+      this.data.localCtn = ctn;
+      this.log.onRevoked('local', ctn, this.nextCtn('remote'));
+      this.data.lastRevokeSentAt = ++this.data.msgCounter;
+      return this.revokeMessage(ctn - 1);
+    });
+  }
+
+  /** revoke_and_ack revealing the secret of our commitment `revokedCtn`. */
+  private revokeMessage(revokedCtn: number): RevokeAndAckMessage {
+    const seed = this.secrets.perCommitmentSeed;
+    return {
+      type: 'revoke_and_ack',
+      channelId: hexToBytes(this.data.channelId),
+      perCommitmentSecret: perCommitmentSecret(seed, BigInt(revokedCtn)),
+      nextPerCommitmentPoint: perCommitmentPoint(seed, BigInt(revokedCtn + 2)),
+    };
+  }
+
+  /**
+   * Receives revoke_and_ack: the secret must generate the remote's current per_commitment_point
+   * and be consistent with the previous ones (shachain). Returns outgoing HTLCs whose failure
+   * just became final.
+   */
+  onRevokeAndAck(msg: RevokeAndAckMessage): ResolvedOutgoingHtlc[] {
+    return this.transact(() => {
+      if (!this.data.remoteCommitPending) throw protocolError('Unexpected revoke_and_ack');
+      if (!isValidPoint(msg.nextPerCommitmentPoint)) throw protocolError('Invalid next_per_commitment_point');
+      let point: Uint8Array;
+      try {
+        point = pubkeyFromSecret(msg.perCommitmentSecret);
+      } catch {
+        throw protocolError('per_commitment_secret is not a valid secret key');
+      }
+      if (bytesToHex(point) !== this.data.remoteCurrentPoint) throw protocolError('per_commitment_secret does not match the per_commitment_point');
+      const chain = Shachain.deserialize(this.data.remoteSecrets);
+      chain.insert(msg.perCommitmentSecret, START_INDEX - BigInt(this.data.remoteCtn));
+      this.data.remoteSecrets = chain.serialize();
+      const failedBefore = new Set(this.finalFailures().map((f) => f.htlcId));
+      this.data.remoteCtn += 1;
+      this.data.remoteCommitPending = false;
+      this.data.remoteCurrentPoint = this.data.remoteNextPoint;
+      this.data.remoteNextPoint = bytesToHex(msg.nextPerCommitmentPoint);
+      this.log.onRevoked('remote', this.data.remoteCtn, this.nextCtn('local'));
+      return this.finalFailures().filter((f) => !failedBefore.has(f.htlcId));
+    });
+  }
+
+  /** Outgoing HTLCs failed by the peer whose removal is irrevocably committed. */
+  private finalFailures(): ResolvedOutgoingHtlc[] {
+    const out: ResolvedOutgoingHtlc[] = [];
+    for (const h of this.log.all()) {
+      if (h.offeredBy !== 'local' || !h.removal || h.removal.kind === 'fulfill') continue;
+      if (!this.irrevocablyCommitted(h.removal.ctn)) continue;
+      out.push({
+        htlcId: h.htlcId,
+        paymentHash: h.paymentHash,
+        amountMsat: h.amountMsat,
+        outcome: h.removal.kind === 'fail' ? { kind: 'failed', reason: h.removal.reason } : { kind: 'malformed', failureCode: h.removal.failureCode },
+      });
+    }
+    return out;
+  }
+
+  /** Incoming HTLCs irrevocably committed and not yet fulfilled or failed: the node must act. */
+  pendingIncomingHtlcs(): HtlcRecord[] {
+    return this.log.all().filter((h) => h.offeredBy === 'remote' && !h.removal && this.irrevocablyCommitted(h.lockedIn));
+  }
+
+  /** Outgoing HTLC by id (to look up its payment). */
+  outgoingHtlc(htlcId: bigint): HtlcRecord | undefined {
+    return this.log.get('local', htlcId);
+  }
+
+  // ---------------------------------------------------------------- balances
+
+  /** Balances in our current commitment, msat (HTLCs in flight excluded from both). */
+  balances(): { localMsat: bigint; remoteMsat: bigint } {
+    const b = this.log.balancesIn('local', this.data.localCtn, this.initialBalances());
+    return { localMsat: b.local, remoteMsat: b.remote };
+  }
+
+  /** What we could send now in one HTLC, msat: balance minus reserve and (funder) fee with one more HTLC. */
+  availableToSendMsat(): bigint {
+    if (this.data.state !== 'OPEN' || !this.data.remoteConfig) return 0n;
+    let available: bigint | null = null;
+    for (const owner of ['local', 'remote'] as const) {
+      const ctn = this.nextCtn(owner);
+      const bal = this.log.balancesIn(owner, ctn, this.initialBalances());
+      const feerate = this.log.feerateIn(owner, ctn);
+      const htlcs = this.log.htlcsIn(owner, ctn).length + 1;
+      const fee = this.data.isFunder ? BigInt(commitmentFeeSat(feerate, htlcs)) * 1000n : 0n;
+      const v = bal.local - fee - BigInt(this.reserveOfSat('local')) * 1000n;
+      available = available === null || v < available ? v : available;
+    }
+    return available !== null && available > 0n ? available : 0n;
+  }
+
+  /** What the peer could send us now, msat (same rule from its side). */
+  availableToReceiveMsat(): bigint {
+    if (this.data.state !== 'OPEN' || !this.data.remoteConfig) return 0n;
+    const ctn = this.nextCtn('local');
+    const bal = this.log.balancesIn('local', ctn, this.initialBalances());
+    const feerate = this.log.feerateIn('local', ctn);
+    const fee = this.data.isFunder ? 0n : BigInt(commitmentFeeSat(feerate, this.log.htlcsIn('local', ctn).length + 1)) * 1000n;
+    const v = bal.remote - fee - BigInt(this.reserveOfSat('remote')) * 1000n;
+    return v > 0n ? v : 0n;
+  }
+
+  // ---------------------------------------------------------------- reestablish
+
+  /**
+   * Called when the connection dropped: BOLT 2 "MUST reverse any uncommitted updates sent by the
+   * other side". Closing fee negotiation restarts after reconnection.
+   */
+  onDisconnected(): void {
+    this.transact(() => {
+      this.log.reverseUnsigned('remote', this.data.localCtn);
+      if (this.data.closing) this.data.closing = { ...this.data.closing, lastSentFee: null, ourRange: null };
+    });
+  }
+
+  /** Our channel_reestablish (with option_data_loss_protect fields). */
+  reestablishMessage(): ChannelReestablishMessage {
+    const nextRevocation = this.data.remoteCtn;
+    let lastSecret: Uint8Array = ZERO32;
+    if (nextRevocation > 0) {
+      const s = Shachain.deserialize(this.data.remoteSecrets).get(START_INDEX - BigInt(nextRevocation - 1));
+      if (s) lastSecret = s;
+    }
+    return {
+      type: 'channel_reestablish',
+      channelId: hexToBytes(this.data.channelId),
+      nextCommitmentNumber: this.data.localCtn + 1,
+      nextRevocationNumber: nextRevocation,
+      yourLastPerCommitmentSecret: lastSecret,
+      myCurrentPerCommitmentPoint: perCommitmentPoint(this.secrets.perCommitmentSeed, BigInt(this.data.localCtn)),
+    };
+  }
+
+  /**
+   * Processes the peer's channel_reestablish (BOLT 2 "Message Retransmission") and returns what
+   * must be retransmitted, in the original order: channel_ready, revoke_and_ack and/or our
+   * lost commitment_signed with its updates, our updates the peer dropped, shutdown.
+   * When the peer proves we lost state, marks the channel (never broadcast our commitment) and
+   * throws CHANNEL_STATE.
+   */
+  onChannelReestablish(msg: ChannelReestablishMessage): ChannelMessage[] {
+    return this.transact(() => {
+      if (['PREOPENING', 'CLOSED', 'REDEEMED', 'FORCE_CLOSING'].includes(this.data.state)) throw protocolError('channel_reestablish on an inactive channel');
+      const d = this.data;
+      const seed = this.secrets.perCommitmentSeed;
+      if (msg.nextCommitmentNumber === 0) throw protocolError('next_commitment_number is 0');
+      // Revocations the peer expects from us.
+      const R = msg.nextRevocationNumber;
+      if (R > d.localCtn) {
+        const claimed = msg.yourLastPerCommitmentSecret;
+        if (eqBytes(claimed, perCommitmentSecret(seed, BigInt(R - 1)))) {
+          d.weAreBehind = true;
+          d.state = 'FORCE_CLOSING';
+          return [];
+        }
+        throw protocolError('next_revocation_number is ahead of our state');
+      }
+      if (R < d.localCtn - 1) throw protocolError('next_revocation_number is too old');
+      if (R > 0 && !eqBytes(msg.yourLastPerCommitmentSecret, perCommitmentSecret(seed, BigInt(R - 1)))) {
+        throw protocolError('your_last_per_commitment_secret does not match');
+      }
+      const resendRevoke = R === d.localCtn - 1;
+      // Commitments the peer expects from us.
+      const N = msg.nextCommitmentNumber;
+      const latestRemote = this.latestRemoteCtn();
+      let resendCommit = false;
+      if (d.remoteCommitPending && N === latestRemote) resendCommit = true;
+      else if (N !== latestRemote + 1) throw protocolError(`next_commitment_number ${N} does not match our ${latestRemote + 1}`);
+
+      const out: ChannelMessage[] = [];
+      if (d.channelReadySent && N === 1 && d.localCtn === 0) out.push(this.channelReadyMessage());
+      const updates = this.log.updatesBy('local', N).map(({ ctn, update }) => ({ ctn, message: this.updateMessage(update) }));
+      const commitBlock: ChannelMessage[] = [];
+      if (resendCommit) {
+        commitBlock.push(...updates.filter((u) => u.ctn === N).map((u) => u.message));
+        const { signature, htlcSignatures } = this.signRemoteCommitment(N);
+        commitBlock.push({ type: 'commitment_signed', channelId: hexToBytes(d.channelId), signature, htlcSignatures });
+      }
+      const revoke = resendRevoke ? [this.revokeMessage(d.localCtn - 1)] : [];
+      if (d.lastRevokeSentAt > d.lastCommitSentAt) out.push(...commitBlock, ...revoke);
+      else out.push(...revoke, ...commitBlock);
+      // Our updates the peer dropped on disconnection (not covered by a commitment_signed it got).
+      out.push(...updates.filter((u) => !resendCommit || u.ctn > N).map((u) => u.message));
+      if (d.localShutdownScript) out.push({ type: 'shutdown', channelId: hexToBytes(d.channelId), scriptpubkey: hexToBytes(d.localShutdownScript) });
+      return out;
+    });
+  }
+
+  private updateMessage(u: ReturnType<HtlcLog['updatesBy']>[number]['update']): ChannelMessage {
+    const channelId = hexToBytes(this.data.channelId);
+    if (u.kind === 'add') {
+      return {
+        type: 'update_add_htlc',
+        channelId,
+        id: u.htlc.htlcId,
+        amountMsat: u.htlc.amountMsat,
+        paymentHash: hexToBytes(u.htlc.paymentHash),
+        cltvExpiry: u.htlc.cltvExpiry,
+        onionRoutingPacket: hexToBytes(u.htlc.onion),
+      };
+    }
+    if (u.kind === 'fee') return { type: 'update_fee', channelId, feeratePerKw: u.fee.feeratePerKw };
+    const r = u.removal;
+    if (r.kind === 'fulfill') return { type: 'update_fulfill_htlc', channelId, id: u.htlc.htlcId, paymentPreimage: hexToBytes(r.preimage) };
+    if (r.kind === 'fail') return { type: 'update_fail_htlc', channelId, id: u.htlc.htlcId, reason: hexToBytes(r.reason) };
+    return { type: 'update_fail_malformed_htlc', channelId, id: u.htlc.htlcId, sha256OfOnion: hexToBytes(r.sha256OfOnion), failureCode: r.failureCode };
+  }
+
+  // ---------------------------------------------------------------- close
+
+  /**
+   * Starts a cooperative close (shutdown) paying us to `scriptPubKey`. Our pending updates must
+   * be signed first (BOLT 2: no shutdown while updates are pending on the peer's commitment).
+   */
+  shutdown(scriptPubKey: Uint8Array): ShutdownMessage {
+    return this.transact(() => {
+      if (!['OPENING', 'FUNDED', 'OPEN', 'SHUTDOWN'].includes(this.data.state)) throw stateError(`Cannot close a channel in state ${this.data.state}`);
+      if (this.shutdownSent) throw stateError('Shutdown already sent');
+      if (!isValidShutdownScript(scriptPubKey)) throw new FulmenError('BAD_INPUT', 'Unsupported closing script');
+      if (this.hasUnsignedLocalUpdates()) throw stateError('Updates are pending; sign them before shutdown');
+      this.data.localShutdownScript = bytesToHex(scriptPubKey);
+      this.data.state = 'SHUTDOWN';
+      return { type: 'shutdown', channelId: hexToBytes(this.data.channelId), scriptpubkey: scriptPubKey };
+    });
+  }
+
+  /** Receives shutdown. The caller answers with `shutdown(...)` if we have not sent ours. */
+  onShutdown(msg: ShutdownMessage): void {
+    this.transact(() => {
+      if (this.data.state === 'CLOSING') return; // retransmitted after reconnection: already agreed
+      if (!['OPENING', 'FUNDED', 'OPEN', 'SHUTDOWN'].includes(this.data.state)) throw protocolError('Unexpected shutdown');
+      if (!isValidShutdownScript(msg.scriptpubkey)) throw protocolError('Invalid shutdown scriptpubkey');
+      if (this.data.remoteShutdownScript && this.data.remoteShutdownScript !== bytesToHex(msg.scriptpubkey)) throw protocolError('Different scriptpubkey in repeated shutdown');
+      this.data.remoteShutdownScript = bytesToHex(msg.scriptpubkey);
+      this.data.state = 'SHUTDOWN';
+    });
+  }
+
+  /** Both shutdowns exchanged, no HTLC in either commitment and nothing left to sign or revoke. */
+  isCleanForClosing(): boolean {
+    const d = this.data;
+    return (
+      d.state === 'SHUTDOWN' &&
+      this.shutdownSent &&
+      this.shutdownReceived &&
+      !d.remoteCommitPending &&
+      this.log.htlcsIn('local', d.localCtn).length === 0 &&
+      this.log.htlcsIn('remote', d.remoteCtn).length === 0 &&
+      !this.log.hasUpdatesFor('local', d.localCtn + 1) &&
+      !this.log.hasUpdatesFor('remote', d.remoteCtn + 1)
+    );
+  }
+
+  private closingOutputs(feeSat: number): { scriptPubKey: Uint8Array; amountSat: number; mine: boolean }[] {
+    const b = this.balances();
+    let local = Number(b.localMsat / 1000n);
+    let remote = Number(b.remoteMsat / 1000n);
+    if (this.data.isFunder) local -= feeSat;
+    else remote -= feeSat;
+    return [
+      { scriptPubKey: hexToBytes(this.data.localShutdownScript!), amountSat: local, mine: true },
+      { scriptPubKey: hexToBytes(this.data.remoteShutdownScript!), amountSat: remote, mine: false },
+    ];
+  }
+
+  private closingTx(feeSat: number, variant: 'ours' | 'theirs' | 'their-output-dropped'): Transaction {
+    const outs = this.closingOutputs(feeSat).filter((o) => variant !== 'their-output-dropped' || o.mine);
+    const dust = variant === 'theirs' ? this.remoteCfg().dustLimitSat : this.data.localConfig.dustLimitSat;
+    return buildClosingTx(this.data.fundingTxid!, this.data.fundingOutputIndex!, outs, dust);
+  }
+
+  private closingWeight(): number {
+    return closingTxWeight([hexToBytes(this.data.localShutdownScript!), hexToBytes(this.data.remoteShutdownScript!)]);
+  }
+
+  private funderBalanceSat(): number {
+    const b = this.balances();
+    return Number((this.data.isFunder ? b.localMsat : b.remoteMsat) / 1000n);
+  }
+
+  /**
+   * Funder: first closing_signed once the channel is clean (BOLT 2 legacy closing with
+   * fee_range). `feerateSatPerKw` is the caller's estimate. Null when not (yet) our turn.
+   */
+  startClosing(feerateSatPerKw: number): ClosingSignedMessage | null {
+    if (!this.data.isFunder || !this.isCleanForClosing() || this.data.closing?.lastSentFee != null) return null;
+    return this.transact(() => {
+      const weight = this.closingWeight();
+      const fee = Math.min(Math.ceil((weight * feerateSatPerKw) / 1000), this.funderBalanceSat());
+      const min = Math.min(fee, Math.ceil((weight * CHANNEL_LIMITS.minFeeratePerKw) / 1000));
+      const max = Math.min(this.funderBalanceSat(), Math.max(fee * 2, fee + 1000));
+      this.data.closing = { feerateSatPerKw, lastSentFee: fee, ourRange: { min, max }, closingTxHex: null };
+      return this.closingSignedMessage(fee, { min, max });
+    });
+  }
+
+  private closingSignedMessage(fee: number, range: { min: number; max: number }): ClosingSignedMessage {
+    const tx = this.closingTx(fee, 'ours');
+    const signature = signInput(tx, 0, this.fundingWitnessScript(), this.data.fundingSat, this.secrets.fundingPrivkey);
+    return {
+      type: 'closing_signed',
+      channelId: hexToBytes(this.data.channelId),
+      feeSatoshis: fee,
+      signature,
+      feeRange: { minFeeSatoshis: range.min, maxFeeSatoshis: range.max },
+    };
+  }
+
+  /**
+   * Receives closing_signed (BOLT 2 legacy negotiation with fee_range). Returns our reply (if
+   * any) and, when both signatures are for the same fee, the fully signed closing transaction
+   * (state CLOSING; the caller broadcasts it).
+   */
+  onClosingSigned(msg: ClosingSignedMessage): { reply: ClosingSignedMessage | null; closingTxHex: string | null } {
+    return this.transact(() => {
+      if (this.data.state === 'CLOSING') return { reply: null, closingTxHex: this.data.closingTxHex }; // already agreed
+      if (!this.isCleanForClosing()) throw protocolError('closing_signed before the channel is clean');
+      const fee = msg.feeSatoshis;
+      if (fee > this.funderBalanceSat()) throw protocolError('Closing fee exceeds the funder balance');
+      const ws = this.fundingWitnessScript();
+      const theirKey = this.remoteBp('fundingPubkey');
+      const variants = ['theirs', 'ours', 'their-output-dropped'] as const;
+      const variant = variants.find((v) => verifyInputSignature(this.closingTx(fee, v), 0, ws, this.data.fundingSat, msg.signature, theirKey));
+      if (!variant) throw protocolError('Invalid closing signature');
+      const closing: ClosingState = this.data.closing ?? { feerateSatPerKw: 0, lastSentFee: null, ourRange: null, closingTxHex: null };
+      this.data.closing = closing;
+      const weight = this.closingWeight();
+      const complete = (reply: ClosingSignedMessage | null) => {
+        const tx = this.closingTx(fee, variant);
+        const ours = signInput(tx, 0, ws, this.data.fundingSat, this.secrets.fundingPrivkey);
+        setFundingWitness(tx, this.basepoints.fundingPubkey, theirKey, ours, msg.signature);
+        closing.closingTxHex = tx.toHex();
+        this.data.closingTxHex = closing.closingTxHex;
+        this.data.state = 'CLOSING';
+        return { reply, closingTxHex: closing.closingTxHex };
+      };
+      if (closing.lastSentFee === fee) return complete(null);
+      const ourRange = closing.ourRange ?? {
+        min: Math.ceil((weight * CHANNEL_LIMITS.minFeeratePerKw) / 1000),
+        max: msg.feeRange ? Math.max(msg.feeRange.maxFeeSatoshis, 0) : Math.max(fee, 1),
+      };
+      let overlap = ourRange;
+      if (msg.feeRange) {
+        overlap = { min: Math.max(ourRange.min, msg.feeRange.minFeeSatoshis), max: Math.min(ourRange.max, msg.feeRange.maxFeeSatoshis) };
+        if (overlap.min > overlap.max) throw protocolError('No overlap between closing fee ranges');
+        if (this.data.isFunder && (fee < overlap.min || fee > overlap.max)) throw protocolError('closing fee outside the agreed range');
+        if (!this.data.isFunder && closing.lastSentFee !== null) throw protocolError('closing fee differs from the one we agreed to');
+      }
+      const chosen = Math.min(Math.max(fee, overlap.min), overlap.max);
+      closing.ourRange = ourRange;
+      closing.lastSentFee = chosen;
+      const reply = this.closingSignedMessage(chosen, ourRange);
+      if (chosen === fee) return complete(reply);
+      return { reply, closingTxHex: null };
+    });
+  }
+
+  /**
+   * Our latest commitment transaction, fully signed (for a unilateral close). Refuses when the
+   * peer proved we lost state (broadcasting would hand them our funds).
+   */
+  signedLocalCommitment(): string {
+    if (this.data.weAreBehind) throw stateError('Our channel state is outdated; waiting for the peer to close');
+    if (!this.data.localCommitSig) throw stateError('No signed commitment yet');
+    const { commitment } = this.buildCommitment('local', this.data.localCtn);
+    const ours = signInput(commitment.tx, 0, this.fundingWitnessScript(), this.data.fundingSat, this.secrets.fundingPrivkey);
+    setFundingWitness(commitment.tx, this.basepoints.fundingPubkey, this.remoteBp('fundingPubkey'), ours, hexToBytes(this.data.localCommitSig.signature));
+    return commitment.tx.toHex();
+  }
+
+  /**
+   * Fails the channel (BOLT 1/5): marks it FORCE_CLOSING (or CLOSED before any commitment was
+   * signed) and returns the error to send and the commitment to broadcast, if any. A channel
+   * whose mutual close was already agreed (CLOSING) keeps its closing transaction.
+   */
+  failChannel(reason: string): { error: ErrorMessage; commitmentTxHex: string | null } {
+    return this.transact(() => {
+      let commitmentTxHex: string | null = null;
+      // After a mutual close was agreed (CLOSING) its transaction stays the one to confirm.
+      if (this.data.localCommitSig && !this.data.weAreBehind && !['CLOSING', 'CLOSED', 'REDEEMED'].includes(this.data.state)) {
+        commitmentTxHex = this.signedLocalCommitment();
+        this.data.closingTxHex = commitmentTxHex;
+        this.data.state = 'FORCE_CLOSING';
+      } else if (this.data.state === 'PREOPENING') {
+        this.data.state = 'CLOSED';
+      }
+      return { error: { type: 'error', channelId: hexToBytes(this.data.channelId), data: new TextEncoder().encode(reason) }, commitmentTxHex };
+    });
+  }
+
+  /** The closing (mutual or commitment) transaction confirmed: the channel is CLOSED. */
+  markClosed(): void {
+    this.transact(() => {
+      this.data.state = 'CLOSED';
+    });
+  }
+}

@@ -1,0 +1,230 @@
+import { FulmenError } from '../../util/errors.js';
+
+/**
+ * HtlcLog (Electrum's lnhtlc): every update of a channel (HTLC adds, their removals, fee updates)
+ * with the commitment number (ctn) at which it first appears in each side's commitment
+ * transaction. Which HTLCs, balances and feerate a given commitment (side, ctn) has is computed
+ * from the log, so both commitments, retransmission after reconnect and "irrevocably committed"
+ * questions have one source of truth.
+ *
+ * Ctn assignment (BOLT 2 "Normal Operation"): an update proposed by X first enters the
+ * commitment of the other side Y, at Y's next ctn; once Y revokes the commitment before it, the
+ * update enters X's next commitment.
+ */
+
+export type Side = 'local' | 'remote';
+
+export const otherSide = (s: Side): Side => (s === 'local' ? 'remote' : 'local');
+
+/** Ctn at which an update appears in each side's commitment; null: not yet. */
+export interface CtnPair {
+  local: number | null;
+  remote: number | null;
+}
+
+export type HtlcRemoval =
+  | { kind: 'fulfill'; preimage: string; seq: number; ctn: CtnPair }
+  | { kind: 'fail'; reason: string; seq: number; ctn: CtnPair }
+  | { kind: 'fail_malformed'; sha256OfOnion: string; failureCode: number; seq: number; ctn: CtnPair };
+
+export interface HtlcRecord {
+  htlcId: bigint;
+  /** Who sent update_add_htlc. */
+  offeredBy: Side;
+  amountMsat: bigint;
+  /** 32-byte hex. */
+  paymentHash: string;
+  cltvExpiry: number;
+  /** 1366-byte onion, hex (kept to retransmit the identical update_add_htlc). */
+  onion: string;
+  /** Order in which updates were sent/received on this channel. */
+  seq: number;
+  lockedIn: CtnPair;
+  removal?: HtlcRemoval;
+}
+
+export interface FeeUpdate {
+  feeratePerKw: number;
+  proposer: Side;
+  seq: number;
+  ctn: CtnPair;
+}
+
+/** A pending update of one side in the order it was sent (for retransmission). */
+export type LoggedUpdate =
+  | { kind: 'add'; htlc: HtlcRecord }
+  | { kind: 'remove'; htlc: HtlcRecord; removal: HtlcRemoval }
+  | { kind: 'fee'; fee: FeeUpdate };
+
+function appearsBy(ctnOf: number | null, ctn: number): boolean {
+  return ctnOf !== null && ctnOf <= ctn;
+}
+
+export interface HtlcLogState {
+  htlcs: HtlcRecord[];
+  fees: FeeUpdate[];
+  nextSeq: number;
+}
+
+export class HtlcLog {
+  private readonly htlcs = new Map<string, HtlcRecord>();
+  private fees: FeeUpdate[];
+  private nextSeq: number;
+
+  constructor(state: HtlcLogState) {
+    for (const h of state.htlcs) this.htlcs.set(HtlcLog.key(h.offeredBy, h.htlcId), h);
+    this.fees = state.fees;
+    this.nextSeq = state.nextSeq;
+  }
+
+  /** Log of a new channel whose commitments #0 use `feeratePerKw`. */
+  static create(initialFeeratePerKw: number, funder: Side): HtlcLog {
+    return new HtlcLog({ htlcs: [], fees: [{ feeratePerKw: initialFeeratePerKw, proposer: funder, seq: 0, ctn: { local: 0, remote: 0 } }], nextSeq: 1 });
+  }
+
+  private static key(offeredBy: Side, htlcId: bigint): string {
+    return `${offeredBy}:${htlcId}`;
+  }
+
+  state(): HtlcLogState {
+    return { htlcs: [...this.htlcs.values()], fees: this.fees, nextSeq: this.nextSeq };
+  }
+
+  get(offeredBy: Side, htlcId: bigint): HtlcRecord | undefined {
+    return this.htlcs.get(HtlcLog.key(offeredBy, htlcId));
+  }
+
+  all(): HtlcRecord[] {
+    return [...this.htlcs.values()];
+  }
+
+  /** Next htlc_id `offeredBy` must use (BOLT 2: 0, then +1 each offer, never reset). */
+  nextHtlcId(offeredBy: Side): bigint {
+    let next = 0n;
+    for (const h of this.htlcs.values()) if (h.offeredBy === offeredBy && h.htlcId >= next) next = h.htlcId + 1n;
+    return next;
+  }
+
+  /**
+   * Records an update_add_htlc proposed by `by`; it enters the other side's commitment at
+   * `nextCtnOfOther`.
+   */
+  addHtlc(by: Side, h: Omit<HtlcRecord, 'offeredBy' | 'seq' | 'lockedIn' | 'removal'>, nextCtnOfOther: number): HtlcRecord {
+    const key = HtlcLog.key(by, h.htlcId);
+    if (this.htlcs.has(key)) throw new FulmenError('PROTOCOL', 'Duplicate HTLC id');
+    const lockedIn: CtnPair = by === 'local' ? { local: null, remote: nextCtnOfOther } : { local: nextCtnOfOther, remote: null };
+    const rec: HtlcRecord = { ...h, offeredBy: by, seq: this.nextSeq++, lockedIn };
+    this.htlcs.set(key, rec);
+    return rec;
+  }
+
+  /** Records a fulfill/fail proposed by `by` for an HTLC offered by the other side. */
+  removeHtlc(by: Side, htlcId: bigint, removal: DistributiveOmit<HtlcRemoval, 'seq' | 'ctn'>, nextCtnOfOther: number): HtlcRecord {
+    const h = this.get(otherSide(by), htlcId);
+    if (!h) throw new FulmenError('PROTOCOL', `Unknown HTLC id ${htlcId}`);
+    if (h.removal) throw new FulmenError('PROTOCOL', `HTLC ${htlcId} was already removed`);
+    const ctn: CtnPair = by === 'local' ? { local: null, remote: nextCtnOfOther } : { local: nextCtnOfOther, remote: null };
+    h.removal = { ...removal, seq: this.nextSeq++, ctn } as HtlcRemoval;
+    return h;
+  }
+
+  /** Records update_fee proposed by `by`. */
+  updateFee(by: Side, feeratePerKw: number, nextCtnOfOther: number): void {
+    const ctn: CtnPair = by === 'local' ? { local: null, remote: nextCtnOfOther } : { local: nextCtnOfOther, remote: null };
+    // A later update_fee replaces an earlier one not yet in any commitment (BOLT 2 update_fee).
+    this.fees = this.fees.filter((f) => !(f.proposer === by && f.ctn.local === null && f.ctn.remote === null));
+    this.fees.push({ feeratePerKw, proposer: by, seq: this.nextSeq++, ctn });
+  }
+
+  /**
+   * Side `revoker` revoked its commitment; its new current ctn is `revokerCtn`. Updates proposed
+   * by the other side that are in that commitment now enter the other side's commitment at
+   * `nextCtnOfProposer`.
+   */
+  onRevoked(revoker: Side, revokerCtn: number, nextCtnOfProposer: number): void {
+    const proposer = otherSide(revoker);
+    const lock = (ctn: CtnPair) => {
+      if (ctn[proposer] === null && appearsBy(ctn[revoker], revokerCtn)) ctn[proposer] = nextCtnOfProposer;
+    };
+    for (const h of this.htlcs.values()) {
+      if (h.offeredBy === proposer) lock(h.lockedIn);
+      else if (h.removal) lock(h.removal.ctn);
+    }
+    for (const f of this.fees) if (f.proposer === proposer) lock(f.ctn);
+  }
+
+  /**
+   * BOLT 2 "upon disconnection: MUST reverse any uncommitted updates sent by the other side":
+   * drops updates by `by` that no commitment_signed of theirs covered (not in `other`'s commitment
+   * up to `signedCtnOfOther`).
+   */
+  reverseUnsigned(by: Side, signedCtnOfOther: number): void {
+    const other = otherSide(by);
+    const unsigned = (ctn: CtnPair) => ctn[by] === null && !appearsBy(ctn[other], signedCtnOfOther);
+    for (const [key, h] of this.htlcs) {
+      if (h.offeredBy === by && unsigned(h.lockedIn)) this.htlcs.delete(key);
+      else if (h.offeredBy === other && h.removal && unsigned(h.removal.ctn)) delete h.removal;
+    }
+    this.fees = this.fees.filter((f) => !(f.proposer === by && unsigned(f.ctn)));
+  }
+
+  /** HTLCs in the commitment of `owner` at `ctn`. */
+  htlcsIn(owner: Side, ctn: number): HtlcRecord[] {
+    return this.all().filter((h) => appearsBy(h.lockedIn[owner], ctn) && !(h.removal && appearsBy(h.removal.ctn[owner], ctn)));
+  }
+
+  /** Feerate of the commitment of `owner` at `ctn`. */
+  feerateIn(owner: Side, ctn: number): number {
+    let best: FeeUpdate | undefined;
+    for (const f of this.fees) if (appearsBy(f.ctn[owner], ctn) && (!best || f.seq > best.seq)) best = f;
+    if (!best) throw new FulmenError('INTERNAL', 'No feerate for commitment');
+    return best.feeratePerKw;
+  }
+
+  /**
+   * Balances (msat, before commitment fees) of both sides in the commitment of `owner` at `ctn`,
+   * starting from the balances of commitment #0.
+   */
+  balancesIn(owner: Side, ctn: number, initial: { local: bigint; remote: bigint }): { local: bigint; remote: bigint } {
+    const bal = { ...initial };
+    for (const h of this.htlcs.values()) {
+      if (!appearsBy(h.lockedIn[owner], ctn)) continue;
+      bal[h.offeredBy] -= h.amountMsat;
+      if (h.removal && appearsBy(h.removal.ctn[owner], ctn)) {
+        if (h.removal.kind === 'fulfill') bal[otherSide(h.offeredBy)] += h.amountMsat;
+        else bal[h.offeredBy] += h.amountMsat;
+      }
+    }
+    return bal;
+  }
+
+  /** True if some update is waiting to enter `owner`'s commitment at `ctn` (something to sign). */
+  hasUpdatesFor(owner: Side, ctn: number): boolean {
+    const at = (c: CtnPair) => c[owner] === ctn;
+    for (const h of this.htlcs.values()) {
+      if (at(h.lockedIn) || (h.removal && at(h.removal.ctn))) return true;
+    }
+    return this.fees.some((f) => at(f.ctn));
+  }
+
+  /** Updates proposed by `by` that enter the other side's commitment at ctn >= `fromCtn`, in send order. */
+  updatesBy(by: Side, fromCtn: number): { ctn: number; update: LoggedUpdate }[] {
+    const other = otherSide(by);
+    const out: { ctn: number; seq: number; update: LoggedUpdate }[] = [];
+    for (const h of this.htlcs.values()) {
+      if (h.offeredBy === by && h.lockedIn[other] !== null && h.lockedIn[other]! >= fromCtn) {
+        out.push({ ctn: h.lockedIn[other]!, seq: h.seq, update: { kind: 'add', htlc: h } });
+      }
+      if (h.offeredBy === other && h.removal && h.removal.ctn[other] !== null && h.removal.ctn[other]! >= fromCtn) {
+        out.push({ ctn: h.removal.ctn[other]!, seq: h.removal.seq, update: { kind: 'remove', htlc: h, removal: h.removal } });
+      }
+    }
+    for (const f of this.fees) {
+      if (f.proposer === by && f.seq > 0 && f.ctn[other] !== null && f.ctn[other]! >= fromCtn) out.push({ ctn: f.ctn[other]!, seq: f.seq, update: { kind: 'fee', fee: f } });
+    }
+    out.sort((a, b) => a.seq - b.seq);
+    return out.map(({ ctn, update }) => ({ ctn, update }));
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -1,0 +1,922 @@
+/**
+ * LightningNode (Electrum's lnworker): one node id per wallet, its peers, channels and payments.
+ *
+ * - Node key: HMAC-SHA256(wallet.lightningRootSecret(), "fulmen/node"); channel keys derive from
+ *   the same root per channel key index (channel/keys.ts deriveChannelSecrets).
+ * - Channels: channel/channel.ts state machines, persisted by channel/store.ts. Every handler
+ *   commits the channel state before the messages it returns are sent (DESIGN safety rule).
+ * - Payments: direct to the channel peer (one hop), with a real BOLT 4 onion; receiving checks
+ *   the onion, payment_secret, amount and expiry against our invoice and fulfills.
+ * - Chain: funding confirmation (channel_ready) and closing confirmation through ChainSource.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
+import { Transaction } from 'bitcoinjs-lib';
+import type { Db } from '../storage/db.js';
+import { seal, unseal } from '../storage/crypto.js';
+import { FulmenError, toFulmenError } from '../util/errors.js';
+import type { ChainEvent, ChainSource } from '../chain/types.js';
+import { CHAIN_PARAMS } from '../chain/headers.js';
+import type { NetworkName } from '../bitcoin/network.js';
+import { addressToScriptPubKey, scriptHash } from '../bitcoin/address.js';
+import type { Wallet } from '../wallet/wallet.js';
+import { Peer, listen, type PeerServer } from './peer.js';
+import type { ChannelMessage, OpenChannelMessage } from './wire/messages.js';
+import { scidFromParts, formatScid } from './wire/codec.js';
+import { createOnionPacket, processOnionPacket } from './onion/sphinx.js';
+import { encodeHopPayload } from './onion/payload.js';
+import { createFailureMessage, decodeFailure } from './onion/failure.js';
+import { FailureCode, failureCodeName } from './onion/failure-codes.js';
+import { decodeInvoice, encodeInvoice, isExpired, type RouteHintHop } from './invoice/bolt11.js';
+import { Channel, type ChannelContext, type ChannelStateName, type ResolvedOutgoingHtlc } from './channel/channel.js';
+import { ChannelStore } from './channel/store.js';
+import { deriveNodeSecret, pubkeyFromSecret } from './channel/keys.js';
+
+/** One channel as `list_channels` shows it (Electrum's field names; balances in sat). */
+export interface ChannelInfo {
+  channel_id: string;
+  channel_point: string | null;
+  short_channel_id: string | null;
+  state: ChannelStateName;
+  peer_state: 'GOOD' | 'DISCONNECTED';
+  remote_pubkey: string;
+  local_balance: number;
+  remote_balance: number;
+  local_ctn: number;
+  remote_ctn: number;
+  local_reserve: number;
+  remote_reserve: number;
+  initiator: 'local' | 'remote';
+  capacity: number;
+  closing_txid: string | null;
+}
+
+export interface PaymentRecord {
+  paymentHash: string;
+  direction: 'sent' | 'received';
+  amountMsat: bigint;
+  feeMsat: bigint;
+  status: 'pending' | 'succeeded' | 'failed';
+  preimage: string | null;
+  invoice: string | null;
+  memo: string;
+  error: string | null;
+  /** unix seconds */
+  timestamp: number;
+}
+
+export type LightningEvent =
+  | { type: 'channel'; channel: ChannelInfo }
+  | { type: 'payment_received'; paymentHash: string; amountMsat: bigint }
+  | { type: 'payment_sent'; paymentHash: string; amountMsat: bigint; preimage: string }
+  | { type: 'payment_failed'; paymentHash: string; error: string };
+
+export interface LightningNodeOptions {
+  db: Db;
+  wallet: Wallet;
+  chain: ChainSource;
+  network: NetworkName;
+  /** Wallet storage key (password-derived): seals channel state and invoice secrets at rest. */
+  storageKey?: Uint8Array | null;
+  /** Electrum's `lightning_listen`: "host:port" (port 0 = any free port). */
+  listen?: string | null;
+  /** Confirmations we require before channel_ready when we are the fundee. Default 3. */
+  minimumDepth?: number;
+  /** How long `pay` waits for the HTLC to resolve. Default 60 s. */
+  paymentTimeoutMs?: number;
+  /** Ping/init options passed to Peer (tests shorten them). */
+  peer?: { pingIntervalMs?: number; pongTimeoutMs?: number; initTimeoutMs?: number };
+}
+
+/** `nodeid@host:port` (Electrum's connect string). @throws BAD_INPUT. */
+export function parseConnectString(text: string): { nodeId: Uint8Array; host: string; port: number } {
+  const m = /^([0-9a-fA-F]{66})@(\[[^\]]+\]|[^:@]+):(\d{1,5})$/.exec(text.trim());
+  if (!m) throw new FulmenError('BAD_INPUT', 'Expected nodeid@host:port');
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) throw new FulmenError('BAD_INPUT', 'Invalid port');
+  return { nodeId: hexToBytes(m[1]!.toLowerCase()), host: m[2]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** Fee policy advertised in route hints until the peer's channel_update is processed (Electrum defaults). */
+const DEFAULT_HINT_POLICY = { feeBaseMsat: 1000, feeProportionalMillionths: 1, cltvExpiryDelta: 144 };
+const MIN_FINAL_CLTV_EXPIRY_DELTA = 18;
+/** Blocks added on top of the invoice's min_final_cltv_expiry_delta (tip differences). */
+const FINAL_CLTV_MARGIN = 3;
+const ACTIVE_STATES: readonly ChannelStateName[] = ['OPENING', 'FUNDED', 'OPEN', 'SHUTDOWN'];
+const SAT_PER_VBYTE_TO_PER_KW = 250;
+
+interface PendingOpen {
+  nodeId: string;
+  resolve: (v: { channel: Channel; accept: Extract<ChannelMessage, { type: 'accept_channel' }> }) => void;
+  reject: (e: FulmenError) => void;
+}
+
+interface PaymentWaiter {
+  paymentHash: string;
+  sharedSecrets: Uint8Array[];
+  resolve: (r: { success: boolean; preimage?: string; error?: string }) => void;
+}
+
+export class LightningNode {
+  readonly nodeId: Uint8Array;
+  private readonly nodePrivkey: Uint8Array;
+  private readonly rootSecret: Uint8Array;
+  private readonly store: ChannelStore;
+  private readonly ctx: ChannelContext;
+  private readonly chainHash: Uint8Array;
+  private readonly channels = new Map<number, Channel>();
+  private readonly peers = new Map<string, Peer>();
+  /** Channels whose channel_reestablish we received on the current connection (key index). */
+  private readonly reestablished = new Set<number>();
+  private readonly pendingOpens = new Map<string, PendingOpen>();
+  private readonly pendingFundingSigned = new Map<string, { resolve: () => void; reject: (e: FulmenError) => void }>();
+  private readonly paymentWaiters = new Map<string, PaymentWaiter>();
+  private readonly listeners = new Set<(e: LightningEvent) => void>();
+  private readonly reconnectTimers = new Map<string, NodeJS.Timeout>();
+  private server: PeerServer | null = null;
+  private unsubscribeChain: (() => void) | null = null;
+  private feerateSatPerKw = 253;
+  private stopped = false;
+  private chainWork: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: LightningNodeOptions) {
+    this.rootSecret = opts.wallet.lightningRootSecret();
+    this.nodePrivkey = deriveNodeSecret(this.rootSecret);
+    this.nodeId = pubkeyFromSecret(this.nodePrivkey);
+    this.store = new ChannelStore(opts.db, opts.storageKey ?? null);
+    this.ctx = { lightningRootSecret: this.rootSecret, persistence: this.store };
+    this.chainHash = hexToBytes(CHAIN_PARAMS[opts.network].genesisHash).reverse();
+  }
+
+  get nodeIdHex(): string {
+    return bytesToHex(this.nodeId);
+  }
+
+  /** The bound listening port, or null when not listening. */
+  get listenPort(): number | null {
+    return this.server?.port ?? null;
+  }
+
+  /** Subscribes to node events (channel changes, payments). Returns an unsubscribe function. */
+  on(listener: (e: LightningEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(e: LightningEvent): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(e);
+      } catch {
+        // listeners must not break the node
+      }
+    }
+  }
+
+  private emitChannel(ch: Channel): void {
+    this.emit({ type: 'channel', channel: this.channelInfo(ch) });
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Loads channels, starts listening (if configured), watches funding and closing transactions
+   * and reconnects to the peers of active channels (channel_reestablish follows).
+   */
+  async start(): Promise<void> {
+    for (const data of this.store.loadAll()) {
+      const ch = Channel.load(data, this.ctx);
+      if (ch.state === 'PREOPENING') {
+        ch.failChannel('abandoned before funding'); // never funded: nothing to remember (BOLT 2)
+        continue;
+      }
+      this.channels.set(ch.keyIndex, ch);
+    }
+    this.unsubscribeChain = this.opts.chain.on((e) => this.onChainEvent(e));
+    void this.refreshFeerate();
+    if (this.opts.listen) {
+      const i = this.opts.listen.lastIndexOf(':');
+      const host = this.opts.listen.slice(0, i);
+      const port = Number(this.opts.listen.slice(i + 1));
+      this.server = await listen(host, port, this.nodePrivkey, (peer) => this.attachPeer(peer), { chainHash: this.chainHash, ...this.opts.peer });
+    }
+    for (const ch of this.channels.values()) if (ACTIVE_STATES.includes(ch.state) || ch.state === 'CLOSING') this.scheduleChainCheck(ch);
+    const toReconnect = new Set([...this.channels.values()].filter((c) => ACTIVE_STATES.includes(c.state)).map((c) => c.remoteNodeId));
+    for (const nodeId of toReconnect) this.reconnect(nodeId, 0);
+  }
+
+  /** Closes peers and the listener; channels stay persisted. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribeChain?.();
+    for (const t of this.reconnectTimers.values()) clearTimeout(t);
+    this.reconnectTimers.clear();
+    for (const p of this.peers.values()) p.close();
+    this.peers.clear();
+    await this.server?.close();
+    this.server = null;
+    await this.chainWork.catch(() => undefined);
+  }
+
+  private async refreshFeerate(): Promise<void> {
+    try {
+      const satPerVbyte = await this.opts.chain.estimateFeeSatPerVbyte(6);
+      this.feerateSatPerKw = Math.max(253, Math.round(satPerVbyte * SAT_PER_VBYTE_TO_PER_KW));
+    } catch {
+      // keep the previous estimate
+    }
+  }
+
+  // ---------------------------------------------------------------- peers
+
+  private peerAddress(nodeId: string): { host: string; port: number } | null {
+    const row = this.opts.db.prepare('SELECT host, port FROM lightning_peers WHERE node_id = ?').get(nodeId) as { host: string; port: number } | undefined;
+    return row ?? null;
+  }
+
+  private reconnect(nodeId: string, delayMs: number): void {
+    if (this.stopped || this.peers.has(nodeId) || this.reconnectTimers.has(nodeId)) return;
+    const addr = this.peerAddress(nodeId);
+    if (!addr) return; // inbound-only peer: it reconnects to us
+    const timer = setTimeout(() => {
+      this.reconnectTimers.delete(nodeId);
+      this.connect(`${nodeId}@${addr.host}:${addr.port}`).catch(() => this.reconnect(nodeId, Math.min(Math.max(delayMs * 2, 2000), 60_000)));
+    }, delayMs);
+    timer.unref?.();
+    this.reconnectTimers.set(nodeId, timer);
+  }
+
+  /**
+   * Connects to `nodeid@host:port` (BOLT 8 + init) unless already connected, and remembers the
+   * address for reconnection. @throws FulmenError BAD_INPUT / NETWORK / PROTOCOL.
+   */
+  async connect(connectString: string): Promise<Peer> {
+    const { nodeId, host, port } = parseConnectString(connectString);
+    const id = bytesToHex(nodeId);
+    const existing = this.peers.get(id);
+    if (existing && !existing.isClosed) return existing;
+    const peer = await Peer.connect({ host, port, remoteNodeId: nodeId, localPrivkey: this.nodePrivkey, chainHash: this.chainHash, ...this.opts.peer });
+    this.opts.db
+      .prepare('INSERT INTO lightning_peers (node_id, host, port, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET host = excluded.host, port = excluded.port, updated_at = excluded.updated_at')
+      .run(id, host, port, Date.now());
+    this.attachPeer(peer);
+    return peer;
+  }
+
+  private attachPeer(peer: Peer): void {
+    const id = bytesToHex(peer.remoteNodeId);
+    const old = this.peers.get(id);
+    if (old && old !== peer) old.close();
+    this.peers.set(id, peer);
+    peer.on('closed', () => this.onPeerClosed(id, peer));
+    peer.on('remoteError', (err) => {
+      if (err.isWarning) return;
+      const all = err.channelId.every((b) => b === 0);
+      for (const ch of this.channelsOf(id)) {
+        if (all || ch.channelId === bytesToHex(err.channelId)) this.failChannel(ch, null, `peer sent error: ${err.text}`);
+      }
+    });
+    peer.onChannelMessage((msg) => this.onChannelMessage(peer, msg));
+    for (const ch of this.channelsOf(id)) {
+      if (ACTIVE_STATES.includes(ch.state)) peer.send(ch.reestablishMessage());
+      this.emitChannel(ch);
+    }
+  }
+
+  private onPeerClosed(id: string, peer: Peer): void {
+    if (this.peers.get(id) !== peer) return;
+    this.peers.delete(id);
+    for (const ch of this.channelsOf(id)) {
+      this.reestablished.delete(ch.keyIndex);
+      if (ACTIVE_STATES.includes(ch.state)) ch.onDisconnected();
+      this.emitChannel(ch);
+    }
+    for (const [tmp, pending] of this.pendingOpens) {
+      if (pending.nodeId !== id) continue;
+      pending.reject(new FulmenError('NETWORK', 'Peer disconnected during channel opening'));
+      this.pendingOpens.delete(tmp);
+    }
+    if ([...this.channelsOf(id)].some((c) => ACTIVE_STATES.includes(c.state))) this.reconnect(id, 1000);
+  }
+
+  private channelsOf(nodeId: string): Channel[] {
+    return [...this.channels.values()].filter((c) => c.remoteNodeId === nodeId);
+  }
+
+  private findChannel(nodeId: string, channelId: Uint8Array): Channel | undefined {
+    const hex = bytesToHex(channelId);
+    return this.channelsOf(nodeId).find((c) => c.channelId === hex || (c.state === 'PREOPENING' && c.temporaryChannelId === hex));
+  }
+
+  private send(peer: Peer, msgs: (ChannelMessage | null | undefined)[]): void {
+    for (const m of msgs) if (m && !peer.isClosed) peer.send(m);
+  }
+
+  // ---------------------------------------------------------------- message handling
+
+  private async onChannelMessage(peer: Peer, msg: ChannelMessage): Promise<void> {
+    const nodeId = bytesToHex(peer.remoteNodeId);
+    if (msg.type === 'open_channel') return this.onOpenChannel(peer, msg);
+    const channelId = 'channelId' in msg ? msg.channelId : msg.temporaryChannelId;
+    if (msg.type === 'accept_channel') {
+      const pending = this.pendingOpens.get(bytesToHex(msg.temporaryChannelId));
+      const ch = this.findChannel(nodeId, msg.temporaryChannelId);
+      if (!pending || !ch) return peer.sendWarning(msg.temporaryChannelId, 'Unknown temporary_channel_id');
+      this.pendingOpens.delete(bytesToHex(msg.temporaryChannelId));
+      pending.resolve({ channel: ch, accept: msg });
+      return;
+    }
+    const ch = this.findChannel(nodeId, channelId);
+    if (!ch) {
+      peer.sendError(channelId, 'Unknown channel');
+      return;
+    }
+    try {
+      this.dispatch(peer, ch, msg);
+    } catch (e) {
+      const err = toFulmenError(e);
+      if (err.code !== 'PROTOCOL') throw err; // disconnects; the channel resumes via reestablish
+      this.failChannel(ch, peer, err.message);
+      return;
+    }
+    this.afterUpdate(peer, ch);
+  }
+
+  private dispatch(peer: Peer, ch: Channel, msg: ChannelMessage): void {
+    switch (msg.type) {
+      case 'funding_created': {
+        const reply = ch.onFundingCreated(msg);
+        this.reestablished.add(ch.keyIndex);
+        this.send(peer, [reply]);
+        this.scheduleChainCheck(ch);
+        return;
+      }
+      case 'funding_signed': {
+        ch.onFundingSigned(msg);
+        this.reestablished.add(ch.keyIndex);
+        const waiter = this.pendingFundingSigned.get(ch.channelId);
+        this.pendingFundingSigned.delete(ch.channelId);
+        waiter?.resolve();
+        return;
+      }
+      case 'channel_ready':
+        ch.onChannelReady(msg);
+        return;
+      case 'channel_reestablish': {
+        const out = ch.onChannelReestablish(msg);
+        this.reestablished.add(ch.keyIndex);
+        if (ch.weAreBehind) {
+          peer.sendError(hexToBytes(ch.channelId), 'We lost channel state: please force close');
+          return;
+        }
+        this.send(peer, out);
+        this.scheduleChainCheck(ch);
+        return;
+      }
+      case 'update_add_htlc':
+        ch.onUpdateAddHtlc(msg);
+        return;
+      case 'update_fulfill_htlc': {
+        const resolved = ch.onUpdateFulfillHtlc(msg);
+        this.onOutgoingResolved(ch, resolved);
+        return;
+      }
+      case 'update_fail_htlc':
+        ch.onUpdateFailHtlc(msg);
+        return;
+      case 'update_fail_malformed_htlc':
+        ch.onUpdateFailMalformedHtlc(msg);
+        return;
+      case 'update_fee':
+        ch.onUpdateFee(msg);
+        return;
+      case 'commitment_signed':
+        this.send(peer, [ch.onCommitmentSigned(msg)]);
+        return;
+      case 'revoke_and_ack':
+        for (const r of ch.onRevokeAndAck(msg)) this.onOutgoingResolved(ch, r);
+        return;
+      case 'shutdown':
+        ch.onShutdown(msg);
+        return;
+      case 'closing_signed': {
+        const { reply, closingTxHex } = ch.onClosingSigned(msg);
+        this.send(peer, [reply]);
+        if (closingTxHex) this.broadcast(closingTxHex);
+        return;
+      }
+      default:
+        throw new FulmenError('PROTOCOL', `Unexpected ${msg.type}`);
+    }
+  }
+
+  /**
+   * After any change: resolve incoming HTLCs, sign what is pending, continue shutdown and
+   * closing negotiation. Only after the peer's channel_reestablish on this connection.
+   */
+  private afterUpdate(peer: Peer, ch: Channel): void {
+    if (!this.reestablished.has(ch.keyIndex) || peer.isClosed) {
+      this.emitChannel(ch);
+      return;
+    }
+    this.resolveIncoming(peer, ch);
+    this.send(peer, [ch.signNextCommitment()]);
+    if (ch.state === 'SHUTDOWN' && ch.shutdownReceived && !ch.shutdownSent && !ch.hasUnsignedLocalUpdates()) {
+      this.send(peer, [ch.shutdown(this.closingScript())]);
+    }
+    if (ch.state === 'SHUTDOWN') this.send(peer, [ch.startClosing(this.feerateSatPerKw)]);
+    this.emitChannel(ch);
+  }
+
+  private closingScript(): Uint8Array {
+    return addressToScriptPubKey(this.opts.wallet.getNewChangeAddress(), this.opts.network);
+  }
+
+  private failChannel(ch: Channel, peer: Peer | null, reason: string): void {
+    if (['CLOSED', 'REDEEMED', 'FORCE_CLOSING'].includes(ch.state)) return;
+    const { error, commitmentTxHex } = ch.failChannel(reason);
+    if (peer && !peer.isClosed) peer.send(error);
+    if (commitmentTxHex) this.broadcast(commitmentTxHex);
+    for (const [key, w] of this.paymentWaiters) {
+      if (key.startsWith(`${ch.keyIndex}:`)) w.resolve({ success: false, error: 'Channel failed: ' + reason });
+    }
+    this.emitChannel(ch);
+  }
+
+  private broadcast(txHex: string): void {
+    this.opts.chain.broadcast(txHex).catch(() => {
+      // retried by the next chain check (closing) or visible in the channel state
+    });
+  }
+
+  // ---------------------------------------------------------------- opening
+
+  private onOpenChannel(peer: Peer, msg: OpenChannelMessage): void {
+    const nodeId = bytesToHex(peer.remoteNodeId);
+    try {
+      const { channel, message } = Channel.acceptInbound(
+        msg,
+        { keyIndex: this.store.allocateKeyIndex(), remoteNodeId: nodeId, chainHash: this.chainHash, minimumDepth: this.opts.minimumDepth ?? 3 },
+        this.ctx,
+      );
+      this.channels.set(channel.keyIndex, channel);
+      peer.send(message);
+      this.emitChannel(channel);
+    } catch (e) {
+      const err = toFulmenError(e);
+      peer.sendError(msg.temporaryChannelId, err.message);
+    }
+  }
+
+  /**
+   * Opens a channel as funder (Electrum `open_channel`): connects, negotiates (channel_type
+   * option_static_remotekey), has the wallet build the P2WSH funding transaction, exchanges
+   * funding_created / funding_signed, then broadcasts. channel_ready follows once the funding
+   * transaction has the peer's minimum_depth.
+   * @returns the channel point "txid:index" and channel id.
+   * @throws FulmenError BAD_INPUT, INSUFFICIENT_FUNDS, NETWORK, PROTOCOL.
+   */
+  async openChannel(connectString: string, fundingSat: number, pushMsat = 0n): Promise<{ channelPoint: string; channelId: string; fundingTxid: string }> {
+    const peer = await this.connect(connectString);
+    const nodeId = bytesToHex(peer.remoteNodeId);
+    await this.refreshFeerate();
+    const { channel, message } = Channel.openOutbound(
+      { keyIndex: this.store.allocateKeyIndex(), remoteNodeId: nodeId, chainHash: this.chainHash, fundingSat, pushMsat, feeratePerKw: this.feerateSatPerKw },
+      this.ctx,
+    );
+    this.channels.set(channel.keyIndex, channel);
+    const accepted = new Promise<{ channel: Channel; accept: Extract<ChannelMessage, { type: 'accept_channel' }> }>((resolve, reject) =>
+      this.pendingOpens.set(channel.temporaryChannelId, { nodeId, resolve, reject }),
+    );
+    peer.send(message);
+    try {
+      const { accept } = await withTimeout(accepted, 30_000, 'The peer did not accept the channel');
+      const output = channel.onAcceptChannel(accept);
+      const feerateSatPerVbyte = Math.max(1, Math.ceil(this.feerateSatPerKw / SAT_PER_VBYTE_TO_PER_KW));
+      const funding = this.opts.wallet.createTransaction({ outputs: [{ scriptPubKey: output.scriptPubKey, amountSat: output.amountSat }], feerateSatPerVbyte });
+      const outputIndex = funding.outputIndexes[0]!;
+      const created = channel.fundingCreated(funding.txid, outputIndex);
+      const signed = new Promise<void>((resolve, reject) => this.pendingFundingSigned.set(channel.channelId, { resolve, reject }));
+      peer.send(created);
+      await withTimeout(signed, 30_000, 'The peer did not sign the funding');
+      await this.opts.wallet.broadcast(funding.txHex);
+      this.scheduleChainCheck(channel);
+      this.emitChannel(channel);
+      return { channelPoint: channel.channelPoint!, channelId: channel.channelId, fundingTxid: funding.txid };
+    } catch (e) {
+      this.pendingOpens.delete(channel.temporaryChannelId);
+      if (channel.state === 'PREOPENING') {
+        channel.failChannel('opening failed');
+        this.channels.delete(channel.keyIndex);
+        if (!peer.isClosed) peer.sendError(hexToBytes(channel.temporaryChannelId), 'Channel opening failed');
+      }
+      throw toFulmenError(e);
+    }
+  }
+
+  // ---------------------------------------------------------------- chain
+
+  private onChainEvent(e: ChainEvent): void {
+    if (e.type === 'tip') {
+      void this.refreshFeerate();
+      for (const ch of this.channels.values()) if (ACTIVE_STATES.includes(ch.state) || ch.state === 'CLOSING' || ch.state === 'FORCE_CLOSING') this.scheduleChainCheck(ch);
+    } else if (e.type === 'scripthash') {
+      for (const ch of this.channels.values()) {
+        if (ch.fundingTxid && scriptHash(ch.fundingOutput().scriptPubKey) === e.scripthash) this.scheduleChainCheck(ch);
+      }
+    }
+  }
+
+  /** Serializes chain checks (they await the server) so channel updates never interleave. */
+  private scheduleChainCheck(ch: Channel): void {
+    this.chainWork = this.chainWork.then(() => this.checkChain(ch)).catch(() => undefined);
+  }
+
+  /**
+   * Funding depth → channel_ready (the fundee checks the output pays exactly the funding
+   * script and amount, SPV-verified); funding spent and confirmed → CLOSED.
+   */
+  private async checkChain(ch: Channel): Promise<void> {
+    if (this.stopped || !ch.fundingTxid || ch.fundingOutputIndex === null) return;
+    const chain = this.opts.chain;
+    const tip = chain.tip();
+    if (!tip || !chain.isConnected()) return;
+    const out = ch.fundingOutput();
+    const sh = scriptHash(out.scriptPubKey);
+    await chain.subscribeScripthash(sh);
+    const history = await chain.getHistory(sh);
+    const funding = history.find((h) => h.txid === ch.fundingTxid);
+    if (ch.state === 'OPENING' && funding && funding.height > 0 && tip.height - funding.height + 1 >= ch.minimumDepth) {
+      const tx = Transaction.fromHex(await chain.getTransaction(funding.txid));
+      const o = tx.outs[ch.fundingOutputIndex];
+      if (!o || Number(o.value) !== out.amountSat || bytesToHex(o.script) !== bytesToHex(out.scriptPubKey)) {
+        this.failChannel(ch, this.peers.get(ch.remoteNodeId) ?? null, 'Funding output does not match');
+        return;
+      }
+      const conf = await chain.verifyTransaction(funding.txid, funding.height);
+      if (!conf.verified) return;
+      const scid = conf.position !== undefined ? scidFromParts(funding.height, conf.position, ch.fundingOutputIndex) : null;
+      const ready = ch.fundingLocked(scid);
+      const peer = this.peers.get(ch.remoteNodeId);
+      if (peer && this.reestablished.has(ch.keyIndex)) this.send(peer, [ready]);
+      if (peer) this.afterUpdate(peer, ch);
+      else this.emitChannel(ch);
+    }
+    if (['SHUTDOWN', 'CLOSING', 'FORCE_CLOSING', 'OPEN', 'FUNDED'].includes(ch.state)) {
+      const spend = history.find((h) => h.txid !== ch.fundingTxid && h.height > 0);
+      if (spend) {
+        const conf = await chain.verifyTransaction(spend.txid, spend.height);
+        if (conf.verified) {
+          ch.markClosed();
+          this.emitChannel(ch);
+        }
+      } else if (ch.closingTxHex && ['CLOSING', 'FORCE_CLOSING'].includes(ch.state) && !history.some((h) => h.txid !== ch.fundingTxid)) {
+        this.broadcast(ch.closingTxHex); // not seen yet: (re)broadcast
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- invoices and payments
+
+  /**
+   * Creates a BOLT 11 invoice (Electrum `add_request` for lightning): random preimage and
+   * payment_secret, our node id, route hints for our private channels (peer's alias or scid).
+   * @param amountMsat null for "any amount". @returns the bech32 invoice and its payment hash.
+   */
+  createInvoice(amountMsat: bigint | null, memo: string, expirySec = 3600): { invoice: string; paymentHash: string } {
+    if (amountMsat !== null && amountMsat <= 0n) throw new FulmenError('BAD_INPUT', 'Amount must be positive');
+    const preimage = randomBytes(32);
+    const paymentSecret = randomBytes(32);
+    const paymentHash = sha256(preimage);
+    const now = Math.floor(Date.now() / 1000);
+    const routeHints: RouteHintHop[][] = [];
+    for (const ch of this.channels.values()) {
+      const scid = ch.remoteAlias ?? ch.shortChannelId;
+      if (ch.state !== 'OPEN' || scid === null) continue;
+      routeHints.push([{ pubkey: hexToBytes(ch.remoteNodeId), shortChannelId: scid, ...DEFAULT_HINT_POLICY }]);
+    }
+    const invoice = encodeInvoice(
+      {
+        network: this.opts.network,
+        ...(amountMsat !== null ? { amountMsat } : {}),
+        timestamp: now,
+        paymentHash,
+        paymentSecret,
+        description: memo,
+        expirySec,
+        minFinalCltvExpiryDelta: MIN_FINAL_CLTV_EXPIRY_DELTA,
+        routeHints,
+      },
+      this.nodePrivkey,
+    );
+    const secrets = new TextEncoder().encode(JSON.stringify({ preimage: bytesToHex(preimage), paymentSecret: bytesToHex(paymentSecret) }));
+    const key = this.opts.storageKey ?? null;
+    const hashHex = bytesToHex(paymentHash);
+    this.opts.db
+      .prepare(
+        `INSERT INTO lightning_invoices (payment_hash, amount_msat, memo, invoice, created_at, expiry_sec, min_final_cltv_expiry, sealed, secrets)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(hashHex, amountMsat?.toString() ?? null, memo, invoice, now, expirySec, MIN_FINAL_CLTV_EXPIRY_DELTA, key ? 1 : 0, Buffer.from(key ? seal(key, secrets, invoiceAad(hashHex)) : secrets));
+    return { invoice, paymentHash: hashHex };
+  }
+
+  private lookupInvoice(paymentHash: string): { preimage: Uint8Array; paymentSecret: Uint8Array; amountMsat: bigint | null; createdAt: number; expirySec: number; minFinalCltv: number; memo: string; invoice: string } | null {
+    const row = this.opts.db.prepare('SELECT * FROM lightning_invoices WHERE payment_hash = ?').get(paymentHash) as
+      | { amount_msat: string | null; memo: string; invoice: string; created_at: number; expiry_sec: number; min_final_cltv_expiry: number; sealed: number; secrets: Buffer }
+      | undefined;
+    if (!row) return null;
+    let bytes: Uint8Array = new Uint8Array(row.secrets);
+    if (row.sealed) {
+      if (!this.opts.storageKey) return null;
+      bytes = unseal(this.opts.storageKey, bytes, invoiceAad(paymentHash));
+    }
+    const s = JSON.parse(new TextDecoder().decode(bytes)) as { preimage: string; paymentSecret: string };
+    return {
+      preimage: hexToBytes(s.preimage),
+      paymentSecret: hexToBytes(s.paymentSecret),
+      amountMsat: row.amount_msat === null ? null : BigInt(row.amount_msat),
+      createdAt: row.created_at,
+      expirySec: row.expiry_sec,
+      minFinalCltv: row.min_final_cltv_expiry,
+      memo: row.memo,
+      invoice: row.invoice,
+    };
+  }
+
+  /** BOLT 4 final-node checks for each irrevocably committed incoming HTLC; fulfill or fail. */
+  private resolveIncoming(peer: Peer, ch: Channel): void {
+    const height = this.opts.chain.tip()?.height ?? 0;
+    for (const h of ch.pendingIncomingHtlcs()) {
+      const paymentHash = hexToBytes(h.paymentHash);
+      const onion = processOnionPacket(hexToBytes(h.onion), this.nodePrivkey, paymentHash);
+      if (onion.type === 'malformed') {
+        this.send(peer, [ch.failMalformedHtlc(h.htlcId, onion.sha256OfOnion, onion.failureCode)]);
+        continue;
+      }
+      if (onion.type === 'invalid_payload') {
+        this.send(peer, [ch.failHtlc(h.htlcId, createFailureMessage(onion.sharedSecret, onion.failureCode, onion.failureData))]);
+        continue;
+      }
+      const fail = (code: number, data: Uint8Array = new Uint8Array(0)) => this.send(peer, [ch.failHtlc(h.htlcId, createFailureMessage(onion.sharedSecret, code, data))]);
+      const unknownDetails = () => {
+        const data = new Uint8Array(12);
+        const view = new DataView(data.buffer);
+        view.setBigUint64(0, h.amountMsat);
+        view.setUint32(8, height);
+        fail(FailureCode.incorrect_or_unknown_payment_details, data);
+      };
+      if (onion.type === 'forward') {
+        fail(FailureCode.unknown_next_peer); // Fulmen does not forward payments
+        continue;
+      }
+      const p = onion.payload;
+      if (p.amtToForward > h.amountMsat) {
+        const data = new Uint8Array(8);
+        new DataView(data.buffer).setBigUint64(0, h.amountMsat);
+        fail(FailureCode.final_incorrect_htlc_amount, data);
+        continue;
+      }
+      if (h.cltvExpiry < p.outgoingCltvValue) {
+        const data = new Uint8Array(4);
+        new DataView(data.buffer).setUint32(0, h.cltvExpiry);
+        fail(FailureCode.final_incorrect_cltv_expiry, data);
+        continue;
+      }
+      const inv = this.lookupInvoice(h.paymentHash);
+      const now = Math.floor(Date.now() / 1000);
+      const alreadyPaid = this.getPayment(h.paymentHash, 'received')?.status === 'succeeded';
+      if (
+        !inv ||
+        alreadyPaid ||
+        !p.paymentData ||
+        bytesToHex(p.paymentData.paymentSecret) !== bytesToHex(inv.paymentSecret) ||
+        p.paymentData.totalMsat !== h.amountMsat || // multi-part payments are not supported yet
+        (inv.amountMsat !== null && (h.amountMsat < inv.amountMsat || h.amountMsat > 2n * inv.amountMsat)) ||
+        now > inv.createdAt + inv.expirySec ||
+        h.cltvExpiry < height + inv.minFinalCltv
+      ) {
+        unknownDetails();
+        continue;
+      }
+      this.savePayment({
+        paymentHash: h.paymentHash,
+        direction: 'received',
+        amountMsat: h.amountMsat,
+        feeMsat: 0n,
+        status: 'succeeded',
+        preimage: bytesToHex(inv.preimage),
+        invoice: inv.invoice,
+        memo: inv.memo,
+        error: null,
+        timestamp: now,
+      });
+      this.send(peer, [ch.fulfillHtlc(h.htlcId, inv.preimage)]);
+      this.emit({ type: 'payment_received', paymentHash: h.paymentHash, amountMsat: h.amountMsat });
+    }
+  }
+
+  /**
+   * Pays a BOLT 11 invoice (Electrum `lnpay`) over a direct channel to the payee, with a
+   * one-hop Sphinx onion carrying payment_secret and total_msat.
+   * @returns success with the preimage, or failure with the decoded reason.
+   * @throws FulmenError BAD_INPUT (invoice), INVOICE_EXPIRED, ALREADY_PAID, PAYMENT_FAILED (no route).
+   */
+  async pay(invoiceText: string, opts: { amountMsat?: bigint } = {}): Promise<{ success: boolean; paymentHash: string; preimage?: string; error?: string }> {
+    const inv = decodeInvoice(invoiceText, this.opts.network);
+    const paymentHash = bytesToHex(inv.paymentHash);
+    if (isExpired(inv, Math.floor(Date.now() / 1000))) throw new FulmenError('INVOICE_EXPIRED', 'The invoice has expired');
+    const amountMsat = inv.amountMsat ?? opts.amountMsat;
+    if (amountMsat === undefined || amountMsat <= 0n) throw new FulmenError('BAD_INPUT', 'The invoice has no amount: give one');
+    const previous = this.getPayment(paymentHash, 'sent');
+    if (previous?.status === 'succeeded') throw new FulmenError('ALREADY_PAID', 'This invoice was already paid');
+    if (previous?.status === 'pending') throw new FulmenError('PAYMENT_FAILED', 'A payment for this invoice is in progress');
+    const payee = bytesToHex(inv.payeeNodeId);
+    const peer = this.peers.get(payee);
+    const ch = [...this.channels.values()].find((c) => c.remoteNodeId === payee && c.state === 'OPEN' && this.reestablished.has(c.keyIndex) && c.availableToSendMsat() >= amountMsat);
+    if (!ch || !peer || peer.isClosed) throw new FulmenError('PAYMENT_FAILED', 'No open channel to the payee with enough balance (only direct payments are supported yet)');
+    const height = this.opts.chain.tip()?.height;
+    if (height === undefined) throw new FulmenError('NETWORK', 'No blockchain tip yet');
+    const cltvExpiry = height + inv.minFinalCltvExpiryDelta + FINAL_CLTV_MARGIN;
+    const payload = encodeHopPayload({
+      amtToForward: amountMsat,
+      outgoingCltvValue: cltvExpiry,
+      paymentData: { paymentSecret: inv.paymentSecret, totalMsat: amountMsat },
+      ...(inv.paymentMetadata ? { paymentMetadata: inv.paymentMetadata } : {}),
+    });
+    const onion = createOnionPacket(randomBytes(32), [{ pubkey: inv.payeeNodeId, payload }], inv.paymentHash);
+    const now = Math.floor(Date.now() / 1000);
+    this.savePayment({
+      paymentHash,
+      direction: 'sent',
+      amountMsat,
+      feeMsat: 0n,
+      status: 'pending',
+      preimage: null,
+      invoice: inv.paymentRequest,
+      memo: inv.description ?? '',
+      error: null,
+      timestamp: now,
+    });
+    let add;
+    try {
+      add = ch.addHtlc({ amountMsat, paymentHash: inv.paymentHash, cltvExpiry, onion: onion.packet });
+    } catch (e) {
+      this.updatePayment(paymentHash, 'sent', 'failed', null, toFulmenError(e).message);
+      throw new FulmenError('PAYMENT_FAILED', toFulmenError(e).message);
+    }
+    const result = new Promise<{ success: boolean; preimage?: string; error?: string }>((resolve) =>
+      this.paymentWaiters.set(`${ch.keyIndex}:${add.id}`, { paymentHash, sharedSecrets: onion.sharedSecrets, resolve }),
+    );
+    this.send(peer, [add, ch.signNextCommitment()]);
+    this.emitChannel(ch);
+    const timeoutMs = this.opts.paymentTimeoutMs ?? 60_000;
+    const r = await Promise.race([result, new Promise<null>((resolve) => setTimeout(() => resolve(null), timeoutMs).unref?.())]);
+    if (r === null) return { success: false, paymentHash, error: 'Payment still pending (timeout waiting for the peer)' };
+    return { paymentHash, ...r };
+  }
+
+  private onOutgoingResolved(ch: Channel, r: ResolvedOutgoingHtlc): void {
+    const key = `${ch.keyIndex}:${r.htlcId}`;
+    const waiter = this.paymentWaiters.get(key);
+    if (r.outcome.kind === 'fulfilled') {
+      this.updatePayment(r.paymentHash, 'sent', 'succeeded', r.outcome.preimage, null);
+      this.emit({ type: 'payment_sent', paymentHash: r.paymentHash, amountMsat: r.amountMsat, preimage: r.outcome.preimage });
+      waiter?.resolve({ success: true, preimage: r.outcome.preimage });
+    } else {
+      let error: string;
+      if (r.outcome.kind === 'malformed') error = `Peer could not parse the onion (${failureCodeName(r.outcome.failureCode)})`;
+      else {
+        const decoded = waiter ? decodeFailure(waiter.sharedSecrets, hexToBytes(r.outcome.reason)) : undefined;
+        error = decoded ? failureCodeName(decoded.failureCode) : 'Payment failed (undecodable error)';
+      }
+      this.updatePayment(r.paymentHash, 'sent', 'failed', null, error);
+      this.emit({ type: 'payment_failed', paymentHash: r.paymentHash, error });
+      waiter?.resolve({ success: false, error });
+    }
+    this.paymentWaiters.delete(key);
+  }
+
+  private savePayment(p: PaymentRecord): void {
+    this.opts.db
+      .prepare(
+        `INSERT INTO lightning_payments (payment_hash, direction, amount_msat, fee_msat, status, preimage, invoice, memo, error, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (payment_hash, direction) DO UPDATE SET amount_msat = excluded.amount_msat, status = excluded.status,
+           preimage = excluded.preimage, error = excluded.error, updated_at = excluded.updated_at`,
+      )
+      .run(p.paymentHash, p.direction, p.amountMsat.toString(), p.feeMsat.toString(), p.status, p.preimage, p.invoice, p.memo, p.error, p.timestamp, Date.now());
+  }
+
+  private updatePayment(paymentHash: string, direction: 'sent' | 'received', status: PaymentRecord['status'], preimage: string | null, error: string | null): void {
+    this.opts.db
+      .prepare('UPDATE lightning_payments SET status = ?, preimage = COALESCE(?, preimage), error = ?, updated_at = ? WHERE payment_hash = ? AND direction = ?')
+      .run(status, preimage, error, Date.now(), paymentHash, direction);
+  }
+
+  private getPayment(paymentHash: string, direction: 'sent' | 'received'): PaymentRecord | undefined {
+    return this.listPayments().find((p) => p.paymentHash === paymentHash && p.direction === direction);
+  }
+
+  /** Lightning history, newest first. */
+  listPayments(): PaymentRecord[] {
+    const rows = this.opts.db.prepare('SELECT * FROM lightning_payments ORDER BY created_at DESC, updated_at DESC').all() as {
+      payment_hash: string;
+      direction: 'sent' | 'received';
+      amount_msat: string;
+      fee_msat: string;
+      status: PaymentRecord['status'];
+      preimage: string | null;
+      invoice: string | null;
+      memo: string;
+      error: string | null;
+      created_at: number;
+    }[];
+    return rows.map((r) => ({
+      paymentHash: r.payment_hash,
+      direction: r.direction,
+      amountMsat: BigInt(r.amount_msat),
+      feeMsat: BigInt(r.fee_msat),
+      status: r.status,
+      preimage: r.preimage,
+      invoice: r.invoice,
+      memo: r.memo,
+      error: r.error,
+      timestamp: r.created_at,
+    }));
+  }
+
+  // ---------------------------------------------------------------- closing and listing
+
+  /**
+   * Cooperative close (Electrum `close_channel`): shutdown, then closing_signed negotiation;
+   * resolves with the closing txid once both signed it (it is broadcast).
+   * @throws FulmenError NOT_FOUND, CHANNEL_STATE, NETWORK, TIMEOUT.
+   */
+  async closeChannel(channelPoint: string): Promise<{ closingTxid: string }> {
+    const ch = [...this.channels.values()].find((c) => c.channelPoint === channelPoint || c.channelId === channelPoint);
+    if (!ch) throw new FulmenError('NOT_FOUND', `Unknown channel ${channelPoint}`);
+    const peer = this.peers.get(ch.remoteNodeId);
+    if (!peer || peer.isClosed || !this.reestablished.has(ch.keyIndex)) throw new FulmenError('NETWORK', 'The channel peer is not connected');
+    await this.refreshFeerate();
+    if (!ch.shutdownSent) {
+      this.send(peer, [ch.signNextCommitment()]);
+      if (ch.hasUnsignedLocalUpdates()) throw new FulmenError('CHANNEL_STATE', 'Payments are in flight; try again in a moment');
+      this.send(peer, [ch.shutdown(this.closingScript())]);
+    }
+    this.afterUpdate(peer, ch);
+    const deadline = Date.now() + 60_000;
+    while (!ch.closingTxHex) {
+      if (Date.now() > deadline) throw new FulmenError('TIMEOUT', 'Closing negotiation did not finish');
+      if (peer.isClosed) throw new FulmenError('NETWORK', 'The channel peer disconnected during closing');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { closingTxid: Transaction.fromHex(ch.closingTxHex).getId() };
+  }
+
+  private channelInfo(ch: Channel): ChannelInfo {
+    const b = ch.balances();
+    return {
+      channel_id: ch.channelId,
+      channel_point: ch.channelPoint,
+      short_channel_id: ch.shortChannelId !== null ? formatScid(ch.shortChannelId) : null,
+      state: ch.state,
+      peer_state: this.peers.get(ch.remoteNodeId)?.isReady ? 'GOOD' : 'DISCONNECTED',
+      remote_pubkey: ch.remoteNodeId,
+      local_balance: Number(b.localMsat / 1000n),
+      remote_balance: Number(b.remoteMsat / 1000n),
+      local_ctn: ch.localCtn,
+      remote_ctn: ch.remoteCtn,
+      local_reserve: ch.remoteConfig?.channelReserveSat ?? 0,
+      remote_reserve: ch.localConfig.channelReserveSat,
+      initiator: ch.isFunder ? 'local' : 'remote',
+      capacity: ch.fundingSat,
+      closing_txid: ch.closingTxHex ? Transaction.fromHex(ch.closingTxHex).getId() : null,
+    };
+  }
+
+  /** Electrum `list_channels`. */
+  listChannels(): ChannelInfo[] {
+    return [...this.channels.values()].filter((c) => c.state !== 'PREOPENING').map((c) => this.channelInfo(c));
+  }
+}
+
+function invoiceAad(paymentHash: string): Uint8Array {
+  return new TextEncoder().encode(`lightning_invoices/${paymentHash}`);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new FulmenError('TIMEOUT', message)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}

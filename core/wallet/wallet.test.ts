@@ -1,0 +1,591 @@
+/**
+ * Unit tests of the wallet. Sync, coin selection and signing run against `StandInChain`, an
+ * in-memory stand-in for ChainSource defined below: it only exists to drive the wallet's logic
+ * deterministically (mempool, blocks, reorgs, rejections). Integration with the real ElectrumX +
+ * bitcoind happens in wallet.itest.ts.
+ */
+import { describe, expect, it, beforeEach } from 'vitest';
+import * as bitcoin from 'bitcoinjs-lib';
+import * as ecc from '@bitcoinerlab/secp256k1';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
+import { openDatabase, type Db } from '../storage/db.js';
+import type { ChainEvent, ChainSource, HistoryEntry, TxConfirmation, VerifiedHeader } from '../chain/types.js';
+import { FulmenError } from '../util/errors.js';
+import { addressToScriptPubKey, p2wshScript, scriptHash } from '../bitcoin/address.js';
+import { inputPrevTxid, outputValueSat, p2wpkhSighash, parseTransaction } from '../bitcoin/transaction.js';
+import { Wallet, electrumStatus, type WalletEvent } from './wallet.js';
+
+const BIP84_MNEMONIC = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about';
+
+/** In-memory stand-in for ChainSource (unit tests only; see the file comment). */
+class StandInChain implements ChainSource {
+  readonly txs = new Map<string, { hex: string; height: number }>();
+  tipHeight = 200;
+  /** Changing it changes every block hash: simulates a reorg of all blocks. */
+  forkId = 0;
+  connected = true;
+  rejectBroadcast: string | null = null;
+  private readonly listeners = new Set<(e: ChainEvent) => void>();
+  private readonly subscribed = new Map<string, string | null>();
+
+  header(height: number): VerifiedHeader {
+    return {
+      height,
+      hash: bytesToHex(sha256(new TextEncoder().encode(`block ${height} fork ${this.forkId}`))),
+      raw: '00'.repeat(80),
+      timestamp: 1_700_000_000 + height * 600,
+    };
+  }
+  tip(): VerifiedHeader | null {
+    return this.header(this.tipHeight);
+  }
+  isConnected(): boolean {
+    return this.connected;
+  }
+  on(listener: (event: ChainEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  async subscribeScripthash(sh: string): Promise<string | null> {
+    if (!this.connected) throw new FulmenError('NETWORK', 'not connected');
+    const status = electrumStatus(this.history(sh));
+    this.subscribed.set(sh, status);
+    return status;
+  }
+  async getHistory(sh: string): Promise<HistoryEntry[]> {
+    return this.history(sh);
+  }
+  async getTransaction(txid: string): Promise<string> {
+    const tx = this.txs.get(txid);
+    if (!tx) throw new FulmenError('NOT_FOUND', `no tx ${txid}`);
+    return tx.hex;
+  }
+  async verifyTransaction(txid: string, height: number): Promise<TxConfirmation> {
+    const tx = this.txs.get(txid);
+    if (!tx || tx.height !== height) throw new FulmenError('SERVER_MISBEHAVED', 'bad proof');
+    const h = this.header(height);
+    return { txid, height, verified: true, blockHash: h.hash, timestamp: h.timestamp };
+  }
+  async broadcast(rawTxHex: string): Promise<string> {
+    if (this.rejectBroadcast) throw new FulmenError('BAD_INPUT', `Transaction rejected: ${this.rejectBroadcast}`);
+    const txid = parseTransaction(rawTxHex).getId();
+    this.txs.set(txid, { hex: rawTxHex, height: 0 });
+    queueMicrotask(() => this.notify());
+    return txid;
+  }
+  async estimateFeeSatPerVbyte(): Promise<number> {
+    return 2;
+  }
+  async relayFeeSatPerVbyte(): Promise<number> {
+    return 1;
+  }
+  async getHeader(height: number): Promise<VerifiedHeader> {
+    return this.header(height);
+  }
+
+  // --- test controls
+  add(hex: string, height = 0): string {
+    const txid = parseTransaction(hex).getId();
+    this.txs.set(txid, { hex, height });
+    this.notify();
+    return txid;
+  }
+  remove(txid: string): void {
+    this.txs.delete(txid);
+    this.notify();
+  }
+  setHeight(txid: string, height: number): void {
+    this.txs.get(txid)!.height = height;
+    this.notify();
+  }
+  /** Mines `blocks` blocks; the first one confirms the whole mempool. */
+  mine(blocks = 1): void {
+    for (let i = 0; i < blocks; i++) {
+      this.tipHeight++;
+      if (i === 0) for (const tx of this.txs.values()) if (tx.height <= 0) tx.height = this.tipHeight;
+      this.emit({ type: 'tip', header: this.header(this.tipHeight) });
+    }
+    this.notify();
+  }
+  emit(event: ChainEvent): void {
+    for (const l of [...this.listeners]) l(event);
+  }
+  notify(): void {
+    for (const [sh, last] of this.subscribed) {
+      const status = electrumStatus(this.history(sh));
+      if (status !== last) {
+        this.subscribed.set(sh, status);
+        this.emit({ type: 'scripthash', scripthash: sh, status });
+      }
+    }
+  }
+  private history(sh: string): HistoryEntry[] {
+    const outputsOf = (hex: string) => parseTransaction(hex).outs.map((o) => scriptHash(o.script));
+    const entries: HistoryEntry[] = [];
+    for (const [txid, { hex, height }] of this.txs) {
+      const tx = parseTransaction(hex);
+      const pays = outputsOf(hex).includes(sh);
+      const spends = tx.ins.some((input) => {
+        const prev = this.txs.get(inputPrevTxid(input));
+        return prev !== undefined && outputsOf(prev.hex)[input.index] === sh;
+      });
+      if (pays || spends) entries.push({ txid, height });
+    }
+    const key = (h: number) => (h <= 0 ? Number.MAX_SAFE_INTEGER : h);
+    return entries.sort((a, b) => key(a.height) - key(b.height) || a.txid.localeCompare(b.txid));
+  }
+}
+
+/** A transaction from outside the wallet paying `outputs` (its input is a random outpoint). */
+function externalPayment(outputs: { address: string; valueSat: number }[], network: 'regtest' | 'mainnet' = 'regtest'): string {
+  const tx = new bitcoin.Transaction();
+  tx.version = 2;
+  tx.addInput(randomBytes(32), 0, 0xfffffffd);
+  for (const o of outputs) tx.addOutput(addressToScriptPubKey(o.address, network), BigInt(o.valueSat));
+  return tx.toHex();
+}
+
+function coinbasePayment(address: string, valueSat: number, height: number): string {
+  const tx = new bitcoin.Transaction();
+  tx.version = 2;
+  const heightPush = new Uint8Array([3, height & 0xff, (height >> 8) & 0xff, (height >> 16) & 0xff]);
+  tx.addInput(new Uint8Array(32), 0xffffffff, 0xffffffff, heightPush);
+  tx.addOutput(addressToScriptPubKey(address, 'regtest'), BigInt(valueSat));
+  return tx.toHex();
+}
+
+function expectCode(fn: () => unknown, code: string): FulmenError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(FulmenError);
+    expect((err as FulmenError).code).toBe(code);
+    return err as FulmenError;
+  }
+  throw new Error(`expected ${code}`);
+}
+
+async function expectCodeAsync(promise: Promise<unknown>, code: string): Promise<FulmenError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(FulmenError);
+    expect((err as FulmenError).code).toBe(code);
+    return err as FulmenError;
+  }
+  throw new Error(`expected ${code}`);
+}
+
+/** Checks every input's P2WPKH signature against its BIP143 sighash. */
+function expectValidSignatures(txHex: string, prevValue: (txid: string, vout: number) => number): void {
+  const tx = parseTransaction(txHex);
+  tx.ins.forEach((input, i) => {
+    const [sigWithType, pubkey] = input.witness;
+    const { signature, hashType } = bitcoin.script.signature.decode(sigWithType);
+    expect(hashType).toBe(bitcoin.Transaction.SIGHASH_ALL);
+    const hash = p2wpkhSighash(tx, i, pubkey, prevValue(inputPrevTxid(input), input.index));
+    expect(ecc.verify(hash, pubkey, signature)).toBe(true);
+  });
+}
+
+describe('Wallet lifecycle', () => {
+  let db: Db;
+  beforeEach(() => {
+    db = openDatabase(':memory:');
+  });
+
+  it('creates from a generated 12-word mnemonic and refuses a second wallet', () => {
+    expect(Wallet.exists(db)).toBe(false);
+    const { wallet, mnemonic } = Wallet.create(db, { network: 'regtest' });
+    expect(mnemonic.split(' ')).toHaveLength(12);
+    expect(Wallet.exists(db)).toBe(true);
+    expect(wallet.network).toBe('regtest');
+    expect(wallet.hasPassword).toBe(false);
+    expectCode(() => Wallet.create(db, { network: 'regtest' }), 'WALLET_EXISTS');
+  });
+
+  it('derives the BIP84 vector addresses from the vector mnemonic', () => {
+    const { wallet } = Wallet.create(db, { network: 'mainnet', mnemonic: BIP84_MNEMONIC });
+    const addresses = wallet.listAddresses();
+    expect(addresses.filter((a) => a.kind === 'receive')).toHaveLength(20);
+    expect(addresses.filter((a) => a.kind === 'change')).toHaveLength(20);
+    expect(wallet.getUnusedAddress()).toBe('bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu');
+    expect(addresses[1].address).toBe('bc1qnjg0jd8228aq7egyzacy8cys3knf9xvrerkf9g');
+    expect(wallet.getNewChangeAddress()).toBe('bc1q8c6fshw2dlwun7ekn9qwf37cu2rn755upcp6el');
+    expect(wallet.isMine('bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu')).toBe(true);
+    expect(wallet.isMine(addressToScriptPubKey('bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu', 'mainnet'))).toBe(true);
+    expect(wallet.isMine('bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4')).toBe(false);
+  });
+
+  it('a bad mnemonic is rejected with BAD_INPUT and nothing is written', () => {
+    const bad = BIP84_MNEMONIC.replace('about', 'abandon');
+    const err = expectCode(() => Wallet.create(db, { network: 'regtest', mnemonic: bad }), 'BAD_INPUT');
+    expect(err.message).toMatch(/checksum/);
+    expect(Wallet.exists(db)).toBe(false);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM wallet_addresses').get()).toEqual({ n: 0 });
+  });
+
+  it('encrypts the seed with the password; open checks it', () => {
+    const { wallet } = Wallet.create(db, { network: 'regtest', mnemonic: BIP84_MNEMONIC, passphrase: 'extra', password: 'hunter2' });
+    expect(wallet.hasPassword).toBe(true);
+    const row = db.prepare('SELECT secret_box, xpub FROM wallet_keys').get() as { secret_box: Uint8Array; xpub: string };
+    expect(Buffer.from(row.secret_box).toString('latin1')).not.toContain('abandon');
+    expectCode(() => Wallet.open(db, { password: 'wrong' }), 'WRONG_PASSWORD');
+    expectCode(() => Wallet.open(db, {}), 'WRONG_PASSWORD');
+    const reopened = Wallet.open(db, { password: 'hunter2' });
+    expect(reopened.xpub).toBe(wallet.xpub);
+    expect(bytesToHex(reopened.lightningRootSecret())).toBe(bytesToHex(wallet.lightningRootSecret()));
+    expect(reopened.getSeedPhrase('hunter2')).toEqual({ mnemonic: BIP84_MNEMONIC, passphrase: 'extra' });
+    expectCode(() => reopened.getSeedPhrase('nope'), 'WRONG_PASSWORD');
+  });
+
+  it('changing and removing the password', () => {
+    const { wallet } = Wallet.create(db, { network: 'regtest', password: 'one' });
+    wallet.setPassword('two');
+    expectCode(() => Wallet.open(db, { password: 'one' }), 'WRONG_PASSWORD');
+    expect(Wallet.open(db, { password: 'two' }).xpub).toBe(wallet.xpub);
+    wallet.setPassword(null);
+    expect(Wallet.open(db, {}).hasPassword).toBe(false);
+  });
+
+  it('opening an empty database is NO_WALLET', () => {
+    expectCode(() => Wallet.open(db, {}), 'NO_WALLET');
+  });
+
+  it('the Lightning root secret depends only on the seed (restore gives the same node)', () => {
+    const a = Wallet.create(db, { network: 'regtest', mnemonic: BIP84_MNEMONIC }).wallet;
+    const b = Wallet.create(openDatabase(':memory:'), { network: 'regtest', mnemonic: BIP84_MNEMONIC }).wallet;
+    const c = Wallet.create(openDatabase(':memory:'), { network: 'regtest', mnemonic: BIP84_MNEMONIC, passphrase: 'x' }).wallet;
+    expect(a.lightningRootSecret()).toHaveLength(32);
+    expect(bytesToHex(a.lightningRootSecret())).toBe(bytesToHex(b.lightningRootSecret()));
+    expect(bytesToHex(a.lightningRootSecret())).not.toBe(bytesToHex(c.lightningRootSecret()));
+  });
+});
+
+describe('Wallet sync, balance and sending (against StandInChain)', () => {
+  let db: Db;
+  let chain: StandInChain;
+  let wallet: Wallet;
+  let events: WalletEvent[];
+
+  beforeEach(async () => {
+    db = openDatabase(':memory:');
+    chain = new StandInChain();
+    wallet = Wallet.create(db, { network: 'regtest', mnemonic: BIP84_MNEMONIC }).wallet;
+    events = [];
+    wallet.on((e) => events.push(e));
+    await wallet.attachChain(chain);
+    await wallet.waitUntilSynced(2000);
+  });
+
+  async function settle(): Promise<void> {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+    await wallet.waitUntilSynced(2000);
+  }
+
+  function prevValue(txid: string, vout: number): number {
+    return outputValueSat(parseTransaction(chain.txs.get(txid)!.hex).outs[vout]);
+  }
+
+  it('sees a mempool payment as unconfirmed, then confirmed once mined and verified', async () => {
+    const address = wallet.getUnusedAddress();
+    const txid = chain.add(externalPayment([{ address, valueSat: 100_000 }]));
+    await settle();
+    expect(wallet.getBalance()).toEqual({ confirmedSat: 0, unconfirmedSat: 100_000, unmaturedSat: 0 });
+    expect(wallet.getUnusedAddress()).not.toBe(address);
+    expect(events.some((e) => e.type === 'history')).toBe(true);
+    expect(events.some((e) => e.type === 'balance' && e.balance.unconfirmedSat === 100_000)).toBe(true);
+    expect(wallet.getOnchainHistory()).toMatchObject([{ txid, height: 0, confirmations: 0, deltaSat: 100_000, verified: false }]);
+
+    chain.mine();
+    await settle();
+    expect(wallet.getBalance()).toEqual({ confirmedSat: 100_000, unconfirmedSat: 0, unmaturedSat: 0 });
+    const [item] = wallet.getOnchainHistory();
+    expect(item).toMatchObject({ txid, height: 201, confirmations: 1, verified: true, timestamp: chain.header(201).timestamp });
+    expect(wallet.listUnspent()).toEqual([{ txid, vout: 0, valueSat: 100_000, address, height: 201 }]);
+  });
+
+  it('counts a server-reported confirmation only after the merkle proof checks out', async () => {
+    const address = wallet.getUnusedAddress();
+    const txid = chain.add(externalPayment([{ address, valueSat: 5_000 }]));
+    await settle();
+    // A lying server: reports a height at which the proof fails.
+    const original = chain.verifyTransaction.bind(chain);
+    chain.verifyTransaction = async () => {
+      throw new FulmenError('SERVER_MISBEHAVED', 'bad merkle proof');
+    };
+    chain.setHeight(txid, 150);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(wallet.getBalance()).toEqual({ confirmedSat: 0, unconfirmedSat: 5_000, unmaturedSat: 0 });
+    expect(wallet.getOnchainHistory()[0]).toMatchObject({ height: 150, verified: false, confirmations: 0 });
+    chain.verifyTransaction = original;
+    chain.mine(); // retried on the next tip
+    await settle();
+    expect(wallet.getBalance().confirmedSat).toBe(5_000);
+  });
+
+  it('extends the gap limit when addresses get used', async () => {
+    const receive = wallet.listAddresses().filter((a) => a.kind === 'receive');
+    chain.add(externalPayment([{ address: receive[19].address, valueSat: 10_000 }]));
+    await settle();
+    const after = wallet.listAddresses().filter((a) => a.kind === 'receive');
+    expect(after).toHaveLength(40);
+    // Payment to a freshly derived address is found too.
+    chain.add(externalPayment([{ address: after[39].address, valueSat: 20_000 }]));
+    await settle();
+    expect(wallet.getBalance().unconfirmedSat).toBe(30_000);
+    expect(wallet.listAddresses().filter((a) => a.kind === 'receive')).toHaveLength(60);
+  });
+
+  it('handles reorgs: a confirmed tx returning to the mempool, then vanishing', async () => {
+    const txid = chain.add(externalPayment([{ address: wallet.getUnusedAddress(), valueSat: 50_000 }]));
+    chain.mine();
+    await settle();
+    expect(wallet.getBalance().confirmedSat).toBe(50_000);
+    chain.forkId = 1; // every block replaced
+    chain.setHeight(txid, 0);
+    chain.emit({ type: 'tip', header: chain.header(chain.tipHeight) });
+    await settle();
+    expect(wallet.getBalance()).toEqual({ confirmedSat: 0, unconfirmedSat: 50_000, unmaturedSat: 0 });
+    chain.remove(txid);
+    await settle();
+    expect(wallet.getBalance()).toEqual({ confirmedSat: 0, unconfirmedSat: 0, unmaturedSat: 0 });
+    expect(wallet.getOnchainHistory()).toEqual([]);
+  });
+
+  it('re-verifies when the block of a verified tx is replaced at the same height', async () => {
+    const txid = chain.add(externalPayment([{ address: wallet.getUnusedAddress(), valueSat: 7_000 }]));
+    chain.mine();
+    await settle();
+    const before = wallet.getOnchainHistory()[0];
+    chain.forkId = 2;
+    chain.mine();
+    await settle();
+    const after = wallet.getOnchainHistory()[0];
+    expect(after.txid).toBe(txid);
+    expect(after.verified).toBe(true);
+    expect(after.confirmations).toBe(before.confirmations + 1);
+    const row = db.prepare('SELECT block_hash FROM wallet_txs WHERE txid = ?').get(txid) as { block_hash: string };
+    expect(row.block_hash).toBe(chain.header(before.height).hash);
+  });
+
+  it('coinbase outputs are unmatured until 100 confirmations', async () => {
+    const address = wallet.getUnusedAddress();
+    chain.add(coinbasePayment(address, 5_000_000_000, 201), 201);
+    chain.mine();
+    await settle();
+    expect(wallet.getBalance()).toEqual({ confirmedSat: 0, unconfirmedSat: 0, unmaturedSat: 5_000_000_000 });
+    expectCode(
+      () => wallet.createTransaction({ outputs: [{ address, amountSat: 10_000 }], feerateSatPerVbyte: 1 }),
+      'INSUFFICIENT_FUNDS',
+    );
+    chain.mine(98); // tip 299: 99 confirmations
+    await settle();
+    expect(wallet.getBalance().unmaturedSat).toBe(5_000_000_000);
+    chain.mine(); // tip 300: 100 confirmations, spendable in block 301
+    await settle();
+    expect(wallet.getBalance()).toEqual({ confirmedSat: 5_000_000_000, unconfirmedSat: 0, unmaturedSat: 0 });
+  });
+
+  describe('createTransaction', () => {
+    const destination = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
+
+    beforeEach(async () => {
+      chain.add(externalPayment([{ address: wallet.getUnusedAddress(), valueSat: 60_000 }]));
+      chain.add(externalPayment([{ address: wallet.listAddresses()[1].address, valueSat: 30_000 }]));
+      chain.mine();
+      await settle();
+      expect(wallet.getBalance().confirmedSat).toBe(90_000);
+    });
+
+    it('largest-first selection, change to a change address, valid signatures, exact fee', () => {
+      const result = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 40_000 }], feerateSatPerVbyte: 2 });
+      const tx = parseTransaction(result.txHex);
+      expect(tx.getId()).toBe(result.txid);
+      expect(tx.ins).toHaveLength(1);
+      expect(prevValue(inputPrevTxid(tx.ins[0]), tx.ins[0].index)).toBe(60_000);
+      expect(tx.outs).toHaveLength(2);
+      expect(outputValueSat(tx.outs[result.outputIndexes[0]])).toBe(40_000);
+      expect(result.changeIndex).not.toBeNull();
+      const change = tx.outs[result.changeIndex!];
+      expect(wallet.isMine(change.script)).toBe(true);
+      expect(wallet.listAddresses().find((a) => wallet.isMine(a.address) && bytesToHex(addressToScriptPubKey(a.address, 'regtest')) === bytesToHex(change.script))?.kind).toBe('change');
+      expect(result.feeSat).toBe(60_000 - 40_000 - outputValueSat(change));
+      expect(result.feeSat).toBeGreaterThanOrEqual(2 * result.vsize);
+      expect(result.feeSat).toBeLessThanOrEqual(2 * (result.vsize + 1));
+      expect(tx.ins[0].sequence).toBe(0xfffffffd);
+      expect(tx.locktime).toBe(chain.tipHeight);
+      expectValidSignatures(result.txHex, prevValue);
+    });
+
+    it('uses several coins when needed; rbf false and an explicit lock time', () => {
+      const result = wallet.createTransaction({
+        outputs: [{ address: destination, amountSat: 80_000 }],
+        feerateSatPerVbyte: 1,
+        rbf: false,
+        lockTime: 0,
+      });
+      const tx = parseTransaction(result.txHex);
+      expect(tx.ins).toHaveLength(2);
+      expect(tx.ins.every((i) => i.sequence === 0xfffffffe)).toBe(true);
+      expect(tx.locktime).toBe(0);
+      expectValidSignatures(result.txHex, prevValue);
+    });
+
+    it("'max' spends everything with no change", () => {
+      const result = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 'max' }], feerateSatPerVbyte: 3 });
+      const tx = parseTransaction(result.txHex);
+      expect(tx.ins).toHaveLength(2);
+      expect(tx.outs).toHaveLength(1);
+      expect(result.changeIndex).toBeNull();
+      expect(outputValueSat(tx.outs[0]) + result.feeSat).toBe(90_000);
+      expect(result.feeSat).toBeGreaterThanOrEqual(3 * result.vsize);
+    });
+
+    it('pays an exact amount to a raw P2WSH scriptPubKey (channel funding)', () => {
+      const fundingScript = p2wshScript(hexToBytes('5221' + '02'.repeat(33) + '21' + '03'.repeat(33) + '52ae'));
+      const result = wallet.createTransaction({
+        outputs: [{ scriptPubKey: fundingScript, amountSat: 50_000 }],
+        feerateSatPerVbyte: 1,
+      });
+      const out = parseTransaction(result.txHex).outs[result.outputIndexes[0]];
+      expect(bytesToHex(out.script)).toBe(bytesToHex(fundingScript));
+      expect(outputValueSat(out)).toBe(50_000);
+    });
+
+    it('adds change below the dust limit to the fee', () => {
+      // 60_000 - 59_700 = 300 sat: enough for the 110 vB fee, but change (300 - 141) would be dust.
+      const result = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 59_700 }], feerateSatPerVbyte: 1 });
+      expect(result.changeIndex).toBeNull();
+      expect(result.vsize).toBeLessThanOrEqual(110);
+      expect(result.feeSat).toBe(300);
+    });
+
+    it('INSUFFICIENT_FUNDS says what is available and what is needed', () => {
+      const err = expectCode(
+        () => wallet.createTransaction({ outputs: [{ address: destination, amountSat: 95_000 }], feerateSatPerVbyte: 1 }),
+        'INSUFFICIENT_FUNDS',
+      );
+      expect(err.message).toMatch(/available 90000 sat, needed 95\d{3} sat/);
+    });
+
+    it('BAD_INPUT for wrong network, garbage, dust, fractional sats, two max, bad feerate', () => {
+      const req = (outputs: Parameters<Wallet['createTransaction']>[0]['outputs'], feerateSatPerVbyte = 1) => () =>
+        wallet.createTransaction({ outputs, feerateSatPerVbyte });
+      expect(expectCode(req([{ address: 'bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu', amountSat: 1_000 }]), 'BAD_INPUT').message).toMatch(/mainnet/);
+      expectCode(req([{ address: 'nonsense', amountSat: 1_000 }]), 'BAD_INPUT');
+      expect(expectCode(req([{ address: destination, amountSat: 293 }]), 'BAD_INPUT').message).toMatch(/dust/);
+      expectCode(req([{ address: destination, amountSat: 1000.5 }]), 'BAD_INPUT');
+      expectCode(req([{ address: destination, amountSat: 'max' }, { address: destination, amountSat: 'max' }]), 'BAD_INPUT');
+      expectCode(req([{ address: destination, amountSat: 1_000 }], 0), 'BAD_INPUT');
+      expectCode(req([]), 'BAD_INPUT');
+      expectCode(req([{ amountSat: 1_000 }]), 'BAD_INPUT');
+    });
+
+    it('excludeUnconfirmed ignores mempool coins', async () => {
+      chain.add(externalPayment([{ address: wallet.getUnusedAddress(), valueSat: 500_000 }]));
+      await settle();
+      expectCode(
+        () => wallet.createTransaction({ outputs: [{ address: destination, amountSat: 100_000 }], feerateSatPerVbyte: 1, excludeUnconfirmed: true }),
+        'INSUFFICIENT_FUNDS',
+      );
+      expect(wallet.createTransaction({ outputs: [{ address: destination, amountSat: 100_000 }], feerateSatPerVbyte: 1 }).feeSat).toBeGreaterThan(0);
+    });
+
+    it('broadcast records the tx at once; a second send does not double-spend', async () => {
+      const first = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 40_000 }], feerateSatPerVbyte: 2 });
+      events.length = 0;
+      expect(await wallet.broadcast(first.txHex)).toBe(first.txid);
+      // Electrum semantics: the mempool spend shows as a negative unconfirmed delta.
+      expect(wallet.getBalance()).toEqual({ confirmedSat: 90_000, unconfirmedSat: -40_000 - first.feeSat, unmaturedSat: 0 });
+      expect(events.some((e) => e.type === 'balance')).toBe(true);
+      const [top] = wallet.getOnchainHistory();
+      expect(top).toMatchObject({ txid: first.txid, height: 0, deltaSat: -40_000 - first.feeSat, feeSat: first.feeSat });
+
+      const second = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 25_000 }], feerateSatPerVbyte: 2 });
+      const spentByFirst = new Set(parseTransaction(first.txHex).ins.map((i) => `${inputPrevTxid(i)}:${i.index}`));
+      for (const input of parseTransaction(second.txHex).ins) {
+        expect(spentByFirst.has(`${inputPrevTxid(input)}:${input.index}`)).toBe(false);
+      }
+      await settle();
+      chain.mine();
+      await settle();
+      expect(wallet.getBalance()).toEqual({ confirmedSat: 90_000 - 40_000 - first.feeSat, unconfirmedSat: 0, unmaturedSat: 0 });
+    });
+
+    it('a rejected broadcast records nothing', async () => {
+      const tx = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 40_000 }], feerateSatPerVbyte: 2 });
+      chain.rejectBroadcast = 'min relay fee not met';
+      const err = await expectCodeAsync(wallet.broadcast(tx.txHex), 'BAD_INPUT');
+      expect(err.message).toMatch(/min relay fee/);
+      expect(wallet.getBalance()).toEqual({ confirmedSat: 90_000, unconfirmedSat: 0, unmaturedSat: 0 });
+      expect(wallet.getOnchainHistory()).toHaveLength(2);
+    });
+  });
+
+  it('history is newest first (mempool first) with labels', async () => {
+    const a = chain.add(externalPayment([{ address: wallet.getUnusedAddress(), valueSat: 1_000 }]));
+    chain.mine();
+    await settle();
+    const address = wallet.getUnusedAddress();
+    wallet.setLabel(address, 'from Bob');
+    const b = chain.add(externalPayment([{ address, valueSat: 2_000 }]));
+    chain.mine();
+    await settle();
+    const c = chain.add(externalPayment([{ address: wallet.getUnusedAddress(), valueSat: 3_000 }]));
+    await settle();
+    wallet.setLabel(a, 'first');
+    const history = wallet.getOnchainHistory();
+    expect(history.map((h) => h.txid)).toEqual([c, b, a]);
+    expect(history.map((h) => h.label)).toEqual(['', 'from Bob', 'first']);
+    expect(history.map((h) => h.confirmations)).toEqual([0, 1, 2]);
+    expect(history[0].feeSat).toBeNull(); // inputs not ours: unknown
+  });
+
+  it('marks an on-chain request paid once the amount is received and verified', async () => {
+    const address = wallet.getUnusedAddress();
+    wallet.requests.add({ rhash: 'r1', amountSat: 10_000, memo: 'coffee', address, lightningInvoice: null, createdAt: Math.floor(Date.now() / 1000), expirySec: 3600 });
+    expect(wallet.getUnusedAddress()).not.toBe(address); // reserved by the open request
+    chain.add(externalPayment([{ address, valueSat: 6_000 }]));
+    chain.mine();
+    await settle();
+    expect(wallet.requests.get('r1')!.status).toBe('unpaid');
+    chain.add(externalPayment([{ address, valueSat: 4_000 }]));
+    await settle();
+    expect(wallet.requests.get('r1')!.status).toBe('unpaid'); // only in mempool
+    chain.mine();
+    await settle();
+    expect(wallet.requests.get('r1')!.status).toBe('paid');
+    expect(wallet.getOnchainHistory()[0].label).toBe('coffee');
+  });
+
+  it('resumes from stored statuses after reopening (no refetch of unchanged addresses)', async () => {
+    chain.add(externalPayment([{ address: wallet.getUnusedAddress(), valueSat: 12_345 }]));
+    chain.mine();
+    await settle();
+    wallet.detachChain();
+    const reopened = Wallet.open(db, {});
+    let historyCalls = 0;
+    const getHistory = chain.getHistory.bind(chain);
+    chain.getHistory = async (sh) => {
+      historyCalls++;
+      return getHistory(sh);
+    };
+    await reopened.attachChain(chain);
+    await reopened.waitUntilSynced(2000);
+    expect(historyCalls).toBe(0);
+    expect(reopened.getBalance().confirmedSat).toBe(12_345);
+  });
+
+  it('waitUntilSynced times out while disconnected', async () => {
+    chain.connected = false;
+    const w2 = Wallet.create(openDatabase(':memory:'), { network: 'regtest' }).wallet;
+    await w2.attachChain(chain);
+    await expectCodeAsync(w2.waitUntilSynced(50), 'TIMEOUT');
+    chain.connected = true;
+    chain.emit({ type: 'connection', connected: true, server: 'stand-in' });
+    await w2.waitUntilSynced(2000);
+    expect(w2.isUpToDate()).toBe(true);
+  });
+});
