@@ -1,0 +1,234 @@
+/**
+ * The typed contract between a GUI and whichever host runs it (Electron IPC, or the daemon's
+ * WebSocket). Type-only except for re-exported names: importable by renderer code without
+ * pulling Node modules.
+ *
+ * Transport, identical for both hosts:
+ *  - Electron: `window.fulmen.call(method, params)` → Promise<result>, rejects with
+ *    `{ code: ErrorCode, message }`; `window.fulmen.on(event, handler)` → unsubscribe function.
+ *  - Browser (daemon at http://127.0.0.1:PORT/?token=T): WebSocket `ws://127.0.0.1:PORT/ws?token=T`
+ *    (the session cookie set when index.html was served also works). Send
+ *    `{ id, method, params }`, receive `{ id, result }` or `{ id, error: { code, message } }`;
+ *    pushed events arrive as `{ event, data }` (see core/api/events.ts).
+ *
+ * Amount conventions follow Electrum: BTC decimal strings in results ("0.001"), except
+ * list_channels balances (integer sat) and Lightning history (`amount_msat`, integer msat).
+ */
+import type { ErrorCode } from '../util/errors.js';
+import type { CommandName, ParamsIn } from './schemas.js';
+
+export type { CommandName } from './schemas.js';
+export type { ErrorCode } from '../util/errors.js';
+export type { FulmenEvents, FulmenEventName, FulmenEventMessage } from './events.js';
+
+/** An error as it crosses a host boundary. */
+export interface FulmenCallError {
+  code: ErrorCode;
+  message: string;
+}
+
+export interface CreateResult {
+  /** The new mnemonic: shown once, never stored in clear when a password is set. */
+  seed: string;
+  path: string;
+  msg: string;
+}
+
+export interface RestoreResult {
+  path: string;
+  msg: string;
+}
+
+export interface GetInfoResult {
+  network: 'mainnet' | 'testnet' | 'signet' | 'regtest';
+  /** Data directory of this network. */
+  path: string;
+  /** `host:port:t|s` of the configured server. */
+  server: string;
+  /** Our validated header-chain height (0 before the first header). */
+  blockchain_height: number;
+  /** The server's announced height. */
+  server_height: number;
+  connected: boolean;
+  /** Fee estimate (2 blocks) in sat/kvB, null when unknown. */
+  fee_per_kb: number | null;
+  /** Number of connected servers. */
+  spv_nodes: number;
+  version: string;
+  /** Path of the default wallet file (exists or not). */
+  default_wallet: string;
+  wallet_loaded: boolean;
+  wallet_exists: boolean;
+  lightning_node_id?: string;
+}
+
+/** Electrum's getbalance: keys other than `confirmed` are present only when non-zero. */
+export interface BalanceResult {
+  confirmed: string;
+  unconfirmed?: string;
+  unmatured?: string;
+  lightning?: string;
+}
+
+export interface OnchainHistoryItem {
+  txid: string;
+  /** 0: mempool. */
+  height: number;
+  confirmations: number;
+  /** Unix seconds, null while unconfirmed. */
+  timestamp: number | null;
+  /** ISO 8601, null while unconfirmed. */
+  date: string | null;
+  /** Net effect on the wallet, signed BTC string ("-0.001"). */
+  bc_value: string;
+  /** Wallet balance after this transaction, BTC string. */
+  bc_balance: string;
+  fee_sat: number | null;
+  label: string;
+  incoming: boolean;
+}
+
+export interface OnchainHistoryResult {
+  summary: {
+    start_balance: string;
+    end_balance: string;
+    incoming: string;
+    outgoing: string;
+    count: number;
+  };
+  transactions: OnchainHistoryItem[];
+}
+
+export interface ChannelInfo {
+  /** `<funding txid>:<vout>` (channels without a funding transaction yet are not listed). */
+  channel_point: string;
+  channel_id: string;
+  short_channel_id: string | null;
+  /** PREOPENING, OPENING, FUNDED, OPEN, SHUTDOWN, CLOSING, FORCE_CLOSING, CLOSED, REDEEMED (Electrum's names). */
+  state: string;
+  peer_state: 'GOOD' | 'DISCONNECTED';
+  remote_pubkey: string;
+  /** Our balance, integer sat. */
+  local_balance: number;
+  /** Their balance, integer sat. */
+  remote_balance: number;
+  local_ctn: number;
+  remote_ctn: number;
+  /** Reserve we must keep (set by the peer), sat. */
+  local_reserve: number;
+  /** Reserve the peer must keep, sat. */
+  remote_reserve: number;
+  initiator: 'local' | 'remote';
+  /** Funding amount, sat. */
+  capacity: number;
+  closing_txid: string | null;
+}
+
+/** Electrum's request dict (add_request, list_requests). */
+export interface RequestResult {
+  /** Payment hash, hex. */
+  rhash: string;
+  /** BTC string, "0" for any amount. */
+  amount_BTC: string;
+  amount_sat: number;
+  message: string;
+  /** Unix seconds. */
+  timestamp: number;
+  /** Seconds after timestamp. */
+  expiry: number;
+  /** Electrum's PR_* numbers: 0 unpaid, 1 expired, 3 paid, 4 inflight, 5 failed, 7 unconfirmed. */
+  status: number;
+  status_str: string;
+  address: string | null;
+  URI: string | null;
+  /** BOLT 11 invoice; null for an on-chain-only request. */
+  lightning_invoice: string | null;
+  is_lightning: boolean;
+}
+
+export interface LnPayResult {
+  success: boolean;
+  payment_hash: string;
+  /** Hex, present on success. */
+  preimage: string | null;
+  /** Failure reason when success is false. */
+  error?: string;
+}
+
+export interface LightningHistoryItem {
+  payment_hash: string;
+  /** Signed: negative for outgoing (fees included), integer msat as a decimal string (exact). */
+  amount_msat: string;
+  fee_msat: string | null;
+  direction: 'sent' | 'received';
+  status: 'pending' | 'complete' | 'failed';
+  /** Unix seconds. */
+  timestamp: number;
+  preimage: string | null;
+  label: string;
+}
+
+/** One row of the merged history (GUI). */
+export type HistoryItem =
+  | ({ kind: 'onchain' } & OnchainHistoryItem)
+  | ({ kind: 'lightning' } & LightningHistoryItem);
+
+export interface DecodedInvoiceResult {
+  network: 'mainnet' | 'testnet' | 'signet' | 'regtest';
+  payment_hash: string;
+  /** null for "any amount" invoices. */
+  amount_msat: string | null;
+  amount_BTC: string | null;
+  description: string | null;
+  description_hash: string | null;
+  /** Payee node id, hex. */
+  pubkey: string;
+  timestamp: number;
+  expiry: number;
+  min_final_cltv_expiry: number;
+  is_expired: boolean;
+  fallback_address: string | null;
+  route_hints_count: number;
+  features: string[];
+}
+
+/** Result type of every command, by name. */
+export interface CommandResults {
+  /** Fulmen's version, e.g. "0.1.0" (Electrum prints its version string). */
+  version: string;
+  create: CreateResult;
+  restore: RestoreResult;
+  setconfig: true;
+  getconfig: unknown;
+  daemon: string;
+  stop: string;
+  gui_url: string;
+  load_wallet: true;
+  close_wallet: true;
+  getinfo: GetInfoResult;
+  getbalance: BalanceResult;
+  getunusedaddress: string;
+  validateaddress: boolean;
+  payto: string;
+  broadcast: string;
+  onchain_history: OnchainHistoryResult;
+  nodeid: string;
+  open_channel: string;
+  list_channels: ChannelInfo[];
+  close_channel: string;
+  get_channel_ctx: string;
+  add_request: RequestResult;
+  list_requests: RequestResult[];
+  lnpay: LnPayResult;
+  lightning_history: LightningHistoryItem[];
+  history: HistoryItem[];
+  decode_invoice: DecodedInvoiceResult;
+}
+
+/** Command name → params (as the caller passes them) and result. The GUI client's type. */
+export type Commands = {
+  [K in CommandName]: { params: ParamsIn<K>; result: CommandResults[K] };
+};
+
+/** The function both hosts expose to the GUI. */
+export type CallFn = <K extends CommandName>(method: K, params: Commands[K]['params']) => Promise<Commands[K]['result']>;

@@ -1,0 +1,171 @@
+/**
+ * What command handlers (core/api/commands.ts) need from the running application. FulmenApp
+ * (core/app.ts) implements it over the real Wallet, ChainNetwork and LightningNode; handlers see
+ * only these shapes, in core units (sat as number, msat as bigint, unix seconds).
+ */
+import type { NetworkName } from '../bitcoin/network.js';
+import type { RequestStore } from '../wallet/requests.js';
+import type { ChannelInfo } from './client-types.js';
+
+export interface WalletBalance {
+  confirmedSat: number;
+  unconfirmedSat: number;
+  unmaturedSat: number;
+}
+
+/** One on-chain transaction as the wallet sees it. */
+export interface OnchainTx {
+  txid: string;
+  /** Block height, 0 (or negative) while in the mempool. */
+  height: number;
+  /** Merkle-verified confirmations (0 while unverified). */
+  confirmations: number;
+  /** Block time, unix seconds; null while unconfirmed. */
+  timestamp: number | null;
+  /** Net effect on the wallet in sat (negative: outgoing, fee included). */
+  deltaSat: number;
+  /** Fee in sat when all inputs are known (ours), else null. */
+  feeSat: number | null;
+  label: string;
+}
+
+export interface SignedTransaction {
+  txHex: string;
+  txid: string;
+  feeSat: number;
+}
+
+/** The wallet operations the commands use. */
+export interface WalletFacade {
+  getBalance(): WalletBalance;
+  getUnusedAddress(): string;
+  /**
+   * Builds and signs a transaction. `feeSat` (absolute) wins over `feerateSatPerVbyte`.
+   * @throws FulmenError BAD_INPUT (address), INSUFFICIENT_FUNDS.
+   */
+  createTransaction(req: {
+    outputs: { address: string; amountSat: number | 'max' }[];
+    feerateSatPerVbyte?: number;
+    feeSat?: number;
+    rbf: boolean;
+  }): Promise<SignedTransaction>;
+  /** Broadcasts and records the transaction. @returns txid. */
+  broadcast(txHex: string): Promise<string>;
+  /** Wallet transactions, newest first (unconfirmed first). */
+  getOnchainHistory(): OnchainTx[];
+  readonly requests: RequestStore;
+}
+
+export interface ChainStatus {
+  connected: boolean;
+  /** `host:port:t|s` of the server in use (or configured). */
+  server: string;
+  /** Validated tip height, 0 before the first header. */
+  height: number;
+  serverHeight: number;
+  /** Connected servers. */
+  serverCount: number;
+  /** Latest fee estimate (sat/vB) for 2 blocks, null when unknown. */
+  feeEstimateSatPerVbyte: number | null;
+}
+
+export interface LightningPayment {
+  paymentHash: string;
+  direction: 'sent' | 'received';
+  status: 'pending' | 'complete' | 'failed';
+  /** Amount delivered to the payee (positive). */
+  amountMsat: bigint;
+  /** Routing fees we paid (sent payments), null when unknown. */
+  feeMsat: bigint | null;
+  /** Unix seconds. */
+  timestamp: number;
+  preimage: string | null;
+  label: string;
+}
+
+export interface DecodedInvoice {
+  network: NetworkName;
+  paymentHash: string;
+  amountMsat: bigint | null;
+  description: string | null;
+  descriptionHash: string | null;
+  payeeNodeId: string;
+  timestamp: number;
+  expirySec: number;
+  minFinalCltvExpiry: number;
+  fallbackAddress: string | null;
+  routeHintCount: number;
+  features: string[];
+}
+
+/** The Lightning operations the commands use. */
+export interface LightningFacade {
+  /** Our node id, hex (33-byte compressed pubkey). */
+  readonly nodeId: string;
+  /** `host:port` we listen on, or null. */
+  listenAddress(): string | null;
+  /** Connects and opens a channel as funder. @returns the channel point `<funding txid>:<vout>`. */
+  openChannel(req: { nodeId: string; host: string | null; port: number | null; fundingSat: number; pushMsat: bigint }): Promise<string>;
+  /** Electrum's list_channels rows (balances in sat). */
+  listChannels(): ChannelInfo[];
+  /** @returns closing txid. @throws NOT_FOUND, CHANNEL_STATE, NETWORK, TIMEOUT. */
+  closeChannel(channelPoint: string, force: boolean): Promise<string>;
+  /** Our latest signed local commitment transaction (hex). */
+  latestLocalCommitmentTx(channelPoint: string): string;
+  /** Creates a BOLT 11 invoice; the node keeps the preimage. */
+  createInvoice(req: { amountMsat: bigint | null; description: string; expirySec: number }): { invoice: string; paymentHash: string };
+  /** What we can receive over open channels. */
+  canReceiveMsat(): bigint;
+  /**
+   * Pays an invoice; a failed attempt resolves with success false and the reason.
+   * @throws FulmenError BAD_INPUT, INVOICE_EXPIRED, ALREADY_PAID, PAYMENT_FAILED (no route).
+   */
+  pay(invoice: string, timeoutSec: number): Promise<{ success: boolean; paymentHash: string; preimage: string | null; error?: string }>;
+  /** Our balance over open channels. */
+  balanceMsat(): bigint;
+  /** Newest first. */
+  payments(): LightningPayment[];
+}
+
+/** Services of the process that hosts the app (daemon only). */
+export interface HostServices {
+  /** Stops the host (daemon: the HTTP server and the app) after the reply is sent. */
+  stop(): Promise<void>;
+  /** URL of the browser GUI with a session token. */
+  guiUrl(): string;
+}
+
+export interface CommandContext {
+  readonly network: NetworkName;
+  readonly version: string;
+  /** Data directory of this network. */
+  readonly dataDir: string;
+  readonly walletPath: string;
+  /** True when running from `--offline` (no network, no Lightning). */
+  readonly offline: boolean;
+  readonly host: HostServices | null;
+
+  getConfig(key: string): unknown;
+  /** Normalises and stores; returns the stored value. */
+  setConfig(key: string, value: unknown): unknown;
+
+  walletExists(): boolean;
+  walletLoaded(): boolean;
+  /** @throws FulmenError WALLET_EXISTS. @returns the new mnemonic. */
+  createWallet(opts: { passphrase?: string; password?: string }): Promise<{ mnemonic: string }>;
+  /** @throws FulmenError WALLET_EXISTS, BAD_INPUT (mnemonic). */
+  restoreWallet(opts: { mnemonic: string; passphrase?: string; password?: string }): Promise<void>;
+  /** Opens the wallet, attaches chain and starts Lightning (daemon). @throws WRONG_PASSWORD, NOT_FOUND. */
+  loadWallet(password?: string): Promise<void>;
+  closeWallet(): Promise<void>;
+  /** @throws FulmenError NO_WALLET. */
+  wallet(): WalletFacade;
+  /** Chain status; offline: disconnected with the configured server. */
+  chainStatus(): ChainStatus;
+  /** @throws FulmenError NO_WALLET / NETWORK when Lightning is not running. */
+  lightning(): LightningFacade;
+  /** null when Lightning is not running. */
+  lightningIfRunning(): LightningFacade | null;
+  /** @throws FulmenError BAD_INPUT for a malformed invoice. */
+  decodeInvoice(invoice: string): DecodedInvoice;
+}

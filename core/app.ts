@@ -1,0 +1,607 @@
+import fs from 'node:fs';
+import { z } from 'zod';
+import { isCommandName } from './api/schemas.js';
+import { balanceResult, commandTable, type CommandSpec, mergedHistory } from './api/commands.js';
+import type {
+  ChainStatus,
+  CommandContext,
+  DecodedInvoice,
+  HostServices,
+  LightningFacade,
+  WalletFacade,
+} from './api/context.js';
+import type { ChannelInfo } from './api/client-types.js';
+import type { FulmenEventMessage, FulmenEventName, FulmenEvents, StatusEvent } from './api/events.js';
+import type { NetworkName } from './bitcoin/network.js';
+import { ChainNetwork } from './chain/network.js';
+import { ConfigStore, dataPaths, defaultBaseDir, type DataPaths } from './daemon/config.js';
+import { openDatabase, type Db } from './storage/db.js';
+import { badInput, FulmenError, toFulmenError } from './util/errors.js';
+import { Wallet } from './wallet/wallet.js';
+import { LightningNode } from './lightning/node.js';
+import { decodeInvoice, fallbackToAddress } from './lightning/invoice/index.js';
+import { deriveStorageKey } from './storage/crypto.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+
+/** Fulmen's version, reported by `version` and `getinfo`. */
+export const FULMEN_VERSION = '0.1.0';
+
+/** Default Electrum server per network (Electrum's `--server`); regtest: a local ElectrumX. */
+const DEFAULT_SERVERS: Record<NetworkName, string | null> = {
+  mainnet: 'electrum.blockstream.info:50002:s',
+  testnet: 'electrum.blockstream.info:60002:s',
+  signet: null,
+  regtest: '127.0.0.1:51001:t',
+};
+
+export interface FulmenAppOptions {
+  network: NetworkName;
+  /** Base data directory (default ~/.fulmen, or $FULMEN_DIR). */
+  baseDir?: string;
+  /** `--offline`: no network, no Lightning; only commands marked offline run. */
+  offline?: boolean;
+}
+
+/**
+ * The composition root that every host drives (daemon, Electron main, offline CLI): data
+ * directory and config, the wallet file, the chain connection (ChainNetwork), the Lightning node,
+ * the event bus, and `call(method, params)` over the command table (core/api/commands.ts).
+ *
+ * Lifecycle: `new FulmenApp(opts)` → `start()` (connects to the configured server unless
+ * offline) → `call(...)` / `on(...)` → `close()`. The wallet is opened by `load_wallet` (or by
+ * `create`/`restore` in a networked app); `--offline` hosts call `openWalletOffline` first.
+ */
+export class FulmenApp implements CommandContext {
+  readonly network: NetworkName;
+  readonly offline: boolean;
+  readonly version = FULMEN_VERSION;
+  readonly paths: DataPaths;
+  readonly config: ConfigStore;
+  host: HostServices | null = null;
+
+  private chainDb: Db | null = null;
+  private chain: ChainNetwork | null = null;
+  private walletDb: Db | null = null;
+  private walletInstance: Wallet | null = null;
+  private walletView: WalletFacade | null = null;
+  private lightningNode: LightningFacade | null = null;
+  private node: LightningNode | null = null;
+  private feeEstimateSatPerVbyte: number | null = null;
+  private readonly unsubscribers: (() => void)[] = [];
+  private readonly walletUnsubscribers: (() => void)[] = [];
+  private readonly listeners = new Set<(message: FulmenEventMessage) => void>();
+  /** Serialises wallet lifecycle commands (create, restore, load, close). */
+  private lifecycle: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private lockHeld = false;
+
+  constructor(options: FulmenAppOptions) {
+    this.network = options.network;
+    this.offline = options.offline ?? false;
+    this.paths = dataPaths(options.baseDir ?? defaultBaseDir(), options.network);
+    this.config = new ConfigStore(this.paths.config);
+  }
+
+  get dataDir(): string {
+    return this.paths.dir;
+  }
+
+  get walletPath(): string {
+    return this.paths.defaultWallet;
+  }
+
+  /** The configured Electrum server (`server` key), else the network default. */
+  serverString(): string | null {
+    return this.config.getString('server') ?? DEFAULT_SERVERS[this.network];
+  }
+
+  /**
+   * Starts the chain connection (not offline). Returns at once; the connection is made and
+   * retried in the background (see `status` events).
+   */
+  async start(): Promise<void> {
+    if (this.offline || this.chain || this.lockHeld) return;
+    fs.mkdirSync(this.paths.dir, { recursive: true, mode: 0o700 });
+    acquireLock(this.lockFile);
+    this.lockHeld = true;
+    const server = this.serverString();
+    if (!server) return;
+    this.chainDb = openDatabase(`${this.paths.dir}/chain.sqlite`);
+    const chain = new ChainNetwork({
+      network: this.network,
+      server,
+      oneserver: this.config.get('oneserver') === true,
+      db: this.chainDb,
+    });
+    this.chain = chain;
+    this.unsubscribers.push(
+      chain.on((event) => {
+        if (event.type === 'tip') this.refreshFeeEstimate();
+        if (event.type === 'tip' || event.type === 'connection') this.emitStatus();
+      }),
+    );
+    void chain.start().catch(() => this.emitStatus());
+  }
+
+  /** Stops Lightning, the wallet and the chain; closes the databases. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.closeWallet();
+    for (const off of this.unsubscribers.splice(0)) off();
+    await this.chain?.stop();
+    this.chain = null;
+    this.chainDb?.close();
+    this.chainDb = null;
+    this.listeners.clear();
+    if (this.lockHeld) fs.rmSync(this.lockFile, { force: true });
+    this.lockHeld = false;
+  }
+
+  /** `<dir>/lock`: the pid of the one networked process (daemon or Electron) using this directory. */
+  get lockFile(): string {
+    return `${this.paths.dir}/lock`;
+  }
+
+  // ------------------------------------------------------------------ commands
+
+  /**
+   * Runs a command of the table: checks that it may run here (offline, wallet), validates
+   * `params` (named object, or an array in the command's positional order) with its schema,
+   * then runs the handler.
+   * @throws FulmenError — BAD_INPUT for an unknown command or bad params (message names the
+   *   parameter), NO_WALLET, and whatever the handler throws (anything else becomes INTERNAL).
+   */
+  async call(method: string, params?: unknown): Promise<unknown> {
+    if (!isCommandName(method)) throw badInput(`Unknown command: ${method}. Try "help".`);
+    const spec = commandTable.get(method)!;
+    if (this.offline && !spec.offline) throw badInput(`${method} needs a running daemon; it cannot run with --offline`);
+    const parsed = parseParams(spec, params);
+    if (spec.requires.wallet && !this.walletLoaded()) {
+      throw new FulmenError(
+        'NO_WALLET',
+        this.walletExists() ? 'Wallet not loaded. Use "load_wallet" first.' : 'No wallet. Use "create" or "restore" first.',
+      );
+    }
+    try {
+      return await (spec.run as (ctx: CommandContext, params: unknown) => Promise<unknown>)(this, parsed);
+    } catch (err) {
+      throw toFulmenError(err);
+    }
+  }
+
+  // ------------------------------------------------------------------ events
+
+  /** Subscribes to pushed events (all kinds). Returns an unsubscribe function. */
+  on(listener: (message: FulmenEventMessage) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit<K extends FulmenEventName>(event: K, data: FulmenEvents[K]): void {
+    const message = { event, data } as FulmenEventMessage;
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(message);
+      } catch {
+        // A failing host listener must not break the core.
+      }
+    }
+  }
+
+  /** The current status (also pushed as `status` events). */
+  status(): StatusEvent {
+    const chain = this.chainStatus();
+    return {
+      network: this.network,
+      connected: chain.connected,
+      server: chain.connected ? chain.server : null,
+      blockchain_height: chain.height,
+      wallet_loaded: this.walletLoaded(),
+      lightning: this.lightningNode !== null,
+    };
+  }
+
+  private emitStatus(): void {
+    this.emit('status', this.status());
+  }
+
+  private emitWalletState(historyChanged: boolean): void {
+    if (!this.walletView) return;
+    this.emit('balance', balanceResult(this));
+    if (historyChanged) this.emit('history', mergedHistory(this));
+  }
+
+  private refreshFeeEstimate(): void {
+    const chain = this.chain;
+    if (!chain) return;
+    chain.estimateFeeSatPerVbyte(2).then(
+      (fee) => {
+        this.feeEstimateSatPerVbyte = fee;
+      },
+      () => {
+        // Keep the previous estimate; payto asks for --feerate when there is none.
+      },
+    );
+  }
+
+  // ------------------------------------------------------------------ CommandContext
+
+  getConfig(key: string): unknown {
+    return this.config.get(key);
+  }
+
+  setConfig(key: string, value: unknown): unknown {
+    return this.config.set(key, value);
+  }
+
+  walletExists(): boolean {
+    return fs.existsSync(this.walletPath);
+  }
+
+  walletLoaded(): boolean {
+    return this.walletView !== null;
+  }
+
+  createWallet(opts: { passphrase?: string; password?: string }): Promise<{ mnemonic: string }> {
+    return this.serialised(async () => {
+      const { wallet, mnemonic } = this.createWalletFile({ passphrase: opts.passphrase, password: opts.password });
+      await this.attachWallet(wallet, opts.password);
+      return { mnemonic };
+    });
+  }
+
+  restoreWallet(opts: { mnemonic: string; passphrase?: string; password?: string }): Promise<void> {
+    return this.serialised(async () => {
+      const { wallet } = this.createWalletFile(opts);
+      await this.attachWallet(wallet, opts.password);
+    });
+  }
+
+  loadWallet(password?: string): Promise<void> {
+    return this.serialised(async () => {
+      if (this.walletInstance) return;
+      await this.attachWallet(this.openWalletFile(password), password);
+    });
+  }
+
+  /**
+   * Opens the wallet file without network (the `--offline` CLI does this before wallet commands).
+   * @throws FulmenError NO_WALLET / WRONG_PASSWORD.
+   */
+  openWalletOffline(password?: string): void {
+    if (this.walletInstance) return;
+    const wallet = this.openWalletFile(password);
+    this.walletInstance = wallet;
+    this.walletView = walletFacade(wallet, () => this.feeEstimateSatPerVbyte);
+  }
+
+  closeWallet(): Promise<void> {
+    return this.serialised(async () => {
+      for (const off of this.walletUnsubscribers.splice(0)) off();
+      this.lightningNode = null;
+      await this.node?.stop();
+      this.node = null;
+      this.walletInstance?.detachChain();
+      this.walletInstance = null;
+      this.walletView = null;
+      this.walletDb?.close();
+      this.walletDb = null;
+      if (!this.closed) this.emitStatus();
+    });
+  }
+
+  wallet(): WalletFacade {
+    if (!this.walletView) throw new FulmenError('NO_WALLET', 'Wallet not loaded. Use "load_wallet" first.');
+    return this.walletView;
+  }
+
+  chainStatus(): ChainStatus {
+    const chain = this.chain;
+    const height = chain?.tip()?.height ?? 0;
+    const connected = chain?.isConnected() ?? false;
+    return {
+      connected,
+      server: this.serverString() ?? '',
+      height,
+      serverHeight: connected ? height : 0,
+      serverCount: connected ? 1 : 0,
+      feeEstimateSatPerVbyte: this.feeEstimateSatPerVbyte,
+    };
+  }
+
+  lightning(): LightningFacade {
+    if (this.lightningNode) return this.lightningNode;
+    if (!this.walletLoaded()) throw new FulmenError('NO_WALLET', 'Wallet not loaded. Use "load_wallet" first.');
+    throw new FulmenError('NETWORK', 'Lightning is not running (it needs the daemon and a loaded wallet)');
+  }
+
+  lightningIfRunning(): LightningFacade | null {
+    return this.lightningNode;
+  }
+
+  decodeInvoice(invoice: string): DecodedInvoice {
+    const inv = decodeInvoice(invoice, this.network);
+    return {
+      network: inv.network,
+      paymentHash: bytesToHex(inv.paymentHash),
+      amountMsat: inv.amountMsat ?? null,
+      description: inv.description ?? null,
+      descriptionHash: inv.descriptionHash ? bytesToHex(inv.descriptionHash) : null,
+      payeeNodeId: bytesToHex(inv.payeeNodeId),
+      timestamp: inv.timestamp,
+      expirySec: inv.expirySec,
+      minFinalCltvExpiry: inv.minFinalCltvExpiryDelta,
+      fallbackAddress: inv.fallbacks[0] ? fallbackToAddress(inv.fallbacks[0], inv.network) : null,
+      routeHintCount: inv.routeHints.length,
+      features: inv.features.describe().map((f) => (f.required ? `${f.name} (required)` : f.name)),
+    };
+  }
+
+  // ------------------------------------------------------------------ wallet file
+
+  private serialised<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.lifecycle.then(task, task);
+    this.lifecycle = run.catch(() => undefined);
+    return run;
+  }
+
+  private createWalletFile(opts: { mnemonic?: string; passphrase?: string; password?: string }): { wallet: Wallet; mnemonic: string } {
+    if (this.walletInstance || this.walletExists()) {
+      throw new FulmenError('WALLET_EXISTS', `Remove the existing wallet first! (${this.walletPath})`);
+    }
+    fs.mkdirSync(this.paths.walletsDir, { recursive: true, mode: 0o700 });
+    const db = openDatabase(this.walletPath);
+    try {
+      const created = Wallet.create(db, {
+        network: this.network,
+        mnemonic: opts.mnemonic,
+        passphrase: opts.passphrase || undefined,
+        password: opts.password || undefined,
+      });
+      this.walletDb = db;
+      return created;
+    } catch (err) {
+      db.close();
+      removeDatabaseFiles(this.walletPath);
+      throw err;
+    }
+  }
+
+  private openWalletFile(password?: string): Wallet {
+    if (!this.walletExists()) throw new FulmenError('NOT_FOUND', `Wallet file not found: ${this.walletPath}. Use "create" or "restore".`);
+    const db = openDatabase(this.walletPath);
+    try {
+      const wallet = Wallet.open(db, { password: password || undefined });
+      this.walletDb = db;
+      return wallet;
+    } catch (err) {
+      db.close();
+      if (err instanceof FulmenError) throw err;
+      throw new FulmenError('WRONG_PASSWORD', 'Incorrect password');
+    }
+  }
+
+  /** Makes `wallet` the loaded wallet; in a networked app attaches the chain and starts Lightning. */
+  private async attachWallet(wallet: Wallet, password: string | undefined): Promise<void> {
+    this.walletInstance = wallet;
+    this.walletView = walletFacade(wallet, () => this.feeEstimateSatPerVbyte);
+    this.walletUnsubscribers.push(
+      wallet.on((event) => {
+        if (event.type === 'balance') this.emitWalletState(false);
+        if (event.type === 'history') this.emitWalletState(true);
+      }),
+    );
+    if (this.offline) return;
+    if (this.chain) {
+      await wallet.attachChain(this.chain);
+      await this.startLightning(wallet, password);
+    }
+    this.emitStatus();
+    this.emitWalletState(true);
+  }
+
+  /**
+   * Starts the LightningNode on the wallet database (listening on `lightning_listen` when set).
+   * With a password, channel secrets are sealed under a key derived from it (scrypt with the
+   * wallet's salt, then HMAC-SHA256 "fulmen/lightning-storage" for domain separation).
+   */
+  private async startLightning(wallet: Wallet, password: string | undefined): Promise<void> {
+    const db = this.walletDb!;
+    const saltRow = db.prepare('SELECT password_salt FROM wallet_keys WHERE id = 1').get() as { password_salt: Uint8Array | null } | undefined;
+    const storageKey =
+      wallet.hasPassword && password && saltRow?.password_salt
+        ? hmac(sha256, deriveStorageKey(password, new Uint8Array(saltRow.password_salt)), new TextEncoder().encode('fulmen/lightning-storage'))
+        : null;
+    const listen = this.config.getString('lightning_listen');
+    const node = new LightningNode({ db, wallet, chain: this.chain!, network: this.network, storageKey, listen });
+    await node.start();
+    this.node = node;
+    this.lightningNode = lightningFacade(node, listen);
+    this.walletUnsubscribers.push(
+      node.on((event) => {
+        if (event.type === 'channel') {
+          this.emit('channels', this.lightningNode?.listChannels() ?? []);
+          this.emitWalletState(false);
+          return;
+        }
+        const record = node.listPayments().find((p) => p.paymentHash === event.paymentHash);
+        const direction = event.type === 'payment_received' ? 'received' : 'sent';
+        this.emit('payment', {
+          payment_hash: event.paymentHash,
+          direction,
+          status: event.type === 'payment_failed' ? 'failed' : 'complete',
+          amount_msat: (event.type === 'payment_failed' ? (record?.amountMsat ?? 0n) : event.amountMsat).toString(),
+          ...(event.type === 'payment_failed' ? { error: event.error } : {}),
+        });
+        this.emitWalletState(true);
+      }),
+    );
+  }
+}
+
+/** Channel states whose balance counts as ours over Lightning (Electrum: not closed). */
+const LIGHTNING_BALANCE_STATES = new Set(['OPENING', 'FUNDED', 'OPEN', 'SHUTDOWN']);
+
+/** The LightningNode as the command handlers see it. */
+function lightningFacade(node: LightningNode, listen: string | null): LightningFacade {
+  // Electrum lists channels once they have a funding outpoint.
+  const listChannels = (): ChannelInfo[] =>
+    node.listChannels().flatMap((c) => (c.channel_point === null ? [] : [{ ...c, channel_point: c.channel_point }]));
+  const openChannels = () => listChannels().filter((c) => LIGHTNING_BALANCE_STATES.has(c.state));
+  return {
+    nodeId: node.nodeIdHex,
+    listenAddress() {
+      const port = node.listenPort;
+      if (!listen || port === null) return null;
+      return `${listen.slice(0, listen.lastIndexOf(':'))}:${port}`;
+    },
+    async openChannel(req) {
+      if (req.host === null || req.port === null) throw badInput('Give the peer as <node id>@<host>:<port>');
+      const host = req.host.includes(':') ? `[${req.host}]` : req.host;
+      const opened = await node.openChannel(`${req.nodeId}@${host}:${req.port}`, req.fundingSat, req.pushMsat);
+      return opened.channelPoint;
+    },
+    listChannels,
+    async closeChannel(channelPoint, force) {
+      if (force) throw new FulmenError('CHANNEL_STATE', 'Force close is not supported yet; close cooperatively (without --force)');
+      return (await node.closeChannel(channelPoint)).closingTxid;
+    },
+    latestLocalCommitmentTx() {
+      throw new FulmenError('CHANNEL_STATE', 'Exporting the local commitment transaction is not supported yet');
+    },
+    createInvoice: (req) => node.createInvoice(req.amountMsat, req.description, req.expirySec),
+    canReceiveMsat: () =>
+      listChannels()
+        .filter((c) => c.state === 'OPEN')
+        .reduce((sum, c) => sum + BigInt(Math.max(0, c.remote_balance - c.remote_reserve)) * 1000n, 0n),
+    async pay(invoice, timeoutSec) {
+      const payment = node.pay(invoice);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), timeoutSec * 1000);
+      });
+      const r = await Promise.race([payment, timeout]).finally(() => clearTimeout(timer));
+      if (r === null) {
+        const paymentHash = decodeInvoice(invoice).paymentHash;
+        return { success: false, paymentHash: bytesToHex(paymentHash), preimage: null, error: `Payment still pending after ${timeoutSec} s` };
+      }
+      return { success: r.success, paymentHash: r.paymentHash, preimage: r.preimage ?? null, ...(r.error ? { error: r.error } : {}) };
+    },
+    balanceMsat: () => openChannels().reduce((sum, c) => sum + BigInt(c.local_balance) * 1000n, 0n),
+    payments: () =>
+      node.listPayments().map((p) => ({
+        paymentHash: p.paymentHash,
+        direction: p.direction,
+        status: p.status === 'succeeded' ? 'complete' : p.status,
+        amountMsat: p.amountMsat,
+        feeMsat: p.direction === 'sent' ? p.feeMsat : null,
+        timestamp: p.timestamp,
+        preimage: p.preimage,
+        label: p.memo,
+      })),
+  };
+}
+
+/**
+ * Takes the data directory's lock file (O_EXCL, containing our pid). A lock left by a process
+ * that no longer exists is replaced. Two networked processes on one wallet would run two
+ * Lightning nodes with the same keys, so this is refused.
+ * @throws FulmenError BAD_INPUT naming the pid holding the lock.
+ */
+function acquireLock(file: string): void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(fs.readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
+        throw badInput(`Fulmen is already running on ${file.replace(/\/lock$/, '')} (pid ${pid})`);
+      }
+      fs.rmSync(file, { force: true });
+    }
+  }
+  throw new FulmenError('INTERNAL', `Cannot take the lock ${file}`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Deletes a SQLite database and its WAL/SHM side files (a wallet whose creation failed). */
+function removeDatabaseFiles(file: string): void {
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
+}
+
+/** The wallet as the command handlers see it (absolute fees resolved to a feerate). */
+function walletFacade(wallet: Wallet, feeEstimate: () => number | null): WalletFacade {
+  return {
+    requests: wallet.requests,
+    getBalance: () => wallet.getBalance(),
+    getUnusedAddress: () => wallet.getUnusedAddress(),
+    broadcast: (txHex) => wallet.broadcast(txHex),
+    getOnchainHistory: () => wallet.getOnchainHistory(),
+    async createTransaction(req) {
+      const base = { outputs: req.outputs, rbf: req.rbf };
+      if (req.feeSat === undefined) {
+        const feerate = req.feerateSatPerVbyte ?? feeEstimate();
+        if (feerate === null) throw new FulmenError('NETWORK', 'No fee estimate yet; pass a feerate');
+        return wallet.createTransaction({ ...base, feerateSatPerVbyte: feerate });
+      }
+      // Absolute fee (Electrum's --fee): find the feerate that yields exactly feeSat for the
+      // transaction's size; coin selection may change the size, so iterate a few times.
+      let feerate = 1;
+      for (let attempt = 0; attempt < 4; attempt++) {
+        const tx = wallet.createTransaction({ ...base, feerateSatPerVbyte: feerate });
+        if (tx.feeSat === req.feeSat) return tx;
+        feerate = req.feeSat / tx.vsize;
+      }
+      const tx = wallet.createTransaction({ ...base, feerateSatPerVbyte: feerate });
+      if (tx.feeSat !== req.feeSat) {
+        throw badInput(`Cannot build a transaction paying exactly ${req.feeSat} sat fee (got ${tx.feeSat}); use --feerate`);
+      }
+      return tx;
+    },
+  };
+}
+
+/**
+ * Validates params against the command's schema. Arrays are mapped in the command's positional
+ * order (JSON-RPC positional params, Electrum style).
+ * @throws FulmenError BAD_INPUT naming the parameter.
+ */
+export function parseParams(spec: CommandSpec, params: unknown): unknown {
+  let named: unknown = params ?? {};
+  if (Array.isArray(named)) {
+    const positional = spec.positional;
+    if (named.length > positional.length) {
+      throw badInput(`${spec.name} takes at most ${positional.length} positional parameter(s) (${positional.join(', ') || 'none'})`);
+    }
+    named = Object.fromEntries(named.map((v, i) => [positional[i]!, v]));
+  }
+  if (typeof named !== 'object' || named === null) throw badInput(`${spec.name}: params must be an object or an array`);
+  const result = spec.params.strict().safeParse(named);
+  if (result.success) return result.data;
+  throw badInput(`${spec.name}: ${describeIssues(result.error, named as Record<string, unknown>)}`);
+}
+
+function describeIssues(error: z.ZodError, input: Record<string, unknown>): string {
+  return error.issues
+    .map((issue) => {
+      const name = issue.path.length ? String(issue.path[0]) : '';
+      if (issue.code === 'unrecognized_keys') return `unknown parameter(s): ${issue.keys.join(', ')}`;
+      if (name && input[name] === undefined) return `missing parameter "${name}"`;
+      return name ? `invalid parameter "${name}": ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}
+
