@@ -253,10 +253,16 @@ export class FulmenApp implements CommandContext {
     });
   }
 
-  restoreWallet(opts: { mnemonic: string; passphrase?: string; password?: string }): Promise<void> {
+  restoreWallet(opts: {
+    mnemonic: string;
+    passphrase?: string;
+    password?: string;
+    seedType?: 'electrum' | 'bip39';
+  }): Promise<{ seedType: 'bip39' | 'electrum' | 'xpub' }> {
     return this.serialised(async () => {
-      const { wallet } = this.createWalletFile(opts);
+      const { wallet } = this.createWalletFile({ ...opts, restore: true });
       await this.attachWallet(wallet, opts.password);
+      return { seedType: wallet.seedType };
     });
   }
 
@@ -322,6 +328,16 @@ export class FulmenApp implements CommandContext {
     return this.lightningNode;
   }
 
+  async estimateFeeSatPerVbyte(targetBlocks: number): Promise<number> {
+    if (!this.chain) throw new FulmenError('NETWORK', 'Not connected to a server (offline)');
+    return this.chain.estimateFeeSatPerVbyte(targetBlocks);
+  }
+
+  async feeHistogram(): Promise<[number, number][]> {
+    if (!this.chain?.getFeeHistogram) throw new FulmenError('NETWORK', 'Not connected to a server (offline)');
+    return this.chain.getFeeHistogram();
+  }
+
   decodeInvoice(invoice: string): DecodedInvoice {
     const inv = decodeInvoice(invoice, this.network);
     return {
@@ -348,13 +364,34 @@ export class FulmenApp implements CommandContext {
     return run;
   }
 
-  private createWalletFile(opts: { mnemonic?: string; passphrase?: string; password?: string }): { wallet: Wallet; mnemonic: string } {
+  /**
+   * Creates the wallet file: a new BIP39 wallet, or with `restore` whatever `mnemonic` holds
+   * (Wallet.restore: Electrum segwit seed, BIP39 mnemonic, or zpub/vpub for watch-only).
+   */
+  private createWalletFile(opts: {
+    mnemonic?: string;
+    passphrase?: string;
+    password?: string;
+    restore?: boolean;
+    seedType?: 'electrum' | 'bip39';
+  }): { wallet: Wallet; mnemonic: string } {
     if (this.walletInstance || this.walletExists()) {
       throw new FulmenError('WALLET_EXISTS', `Remove the existing wallet first! (${this.walletPath})`);
     }
     fs.mkdirSync(this.paths.walletsDir, { recursive: true, mode: 0o700 });
     const db = openDatabase(this.walletPath);
     try {
+      if (opts.restore && opts.mnemonic !== undefined) {
+        const { wallet } = Wallet.restore(db, {
+          network: this.network,
+          text: opts.mnemonic,
+          passphrase: opts.passphrase || undefined,
+          password: opts.password || undefined,
+          seedType: opts.seedType,
+        });
+        this.walletDb = db;
+        return { wallet, mnemonic: '' };
+      }
       const created = Wallet.create(db, {
         network: this.network,
         mnemonic: opts.mnemonic,
@@ -397,7 +434,8 @@ export class FulmenApp implements CommandContext {
     if (this.offline) return;
     if (this.chain) {
       await wallet.attachChain(this.chain);
-      await this.startLightning(wallet, password);
+      // A watch-only wallet has no keys for a Lightning node.
+      if (!wallet.isWatchOnly) await this.startLightning(wallet, password);
     }
     this.emitStatus();
     this.emitWalletState(true);
@@ -466,12 +504,10 @@ function lightningFacade(node: LightningNode, listen: string | null): LightningF
     },
     listChannels,
     async closeChannel(channelPoint, force) {
-      if (force) throw new FulmenError('CHANNEL_STATE', 'Force close is not supported yet; close cooperatively (without --force)');
-      return (await node.closeChannel(channelPoint)).closingTxid;
+      const closed = force ? await node.forceCloseChannel(channelPoint) : await node.closeChannel(channelPoint);
+      return closed.closingTxid;
     },
-    latestLocalCommitmentTx() {
-      throw new FulmenError('CHANNEL_STATE', 'Exporting the local commitment transaction is not supported yet');
-    },
+    latestLocalCommitmentTx: (channelPoint) => node.latestLocalCommitmentTx(channelPoint),
     createInvoice: (req) => node.createInvoice(req.amountMsat, req.description, req.expirySec),
     canReceiveMsat: () =>
       listChannels()
@@ -544,14 +580,32 @@ function removeDatabaseFiles(file: string): void {
 
 /** The wallet as the command handlers see it (absolute fees resolved to a feerate). */
 function walletFacade(wallet: Wallet, feeEstimate: () => number | null): WalletFacade {
-  return {
+  const facade: WalletFacade = {
     requests: wallet.requests,
+    seedType: wallet.seedType,
+    isWatchOnly: wallet.isWatchOnly,
     getBalance: () => wallet.getBalance(),
     getUnusedAddress: () => wallet.getUnusedAddress(),
     broadcast: (txHex) => wallet.broadcast(txHex),
     getOnchainHistory: () => wallet.getOnchainHistory(),
-    async createTransaction(req) {
-      const base = { outputs: req.outputs, rbf: req.rbf };
+    masterPublicKey: () => wallet.masterPublicKey(),
+    listUnspent: () => wallet.listUnspent(),
+    setCoinFrozen: (outpoint, frozen) => wallet.setCoinFrozen(outpoint, frozen),
+    bumpFee: (txid, feerate, unsigned) => wallet.bumpFee(txid, feerate, { unsigned }),
+    cancelTransaction: (txid, feerate, unsigned) => wallet.cancelTransaction(txid, feerate, { unsigned }),
+    cpfp: (txid, feerate, unsigned) => wallet.cpfp(txid, feerate, { unsigned }),
+    signPsbt: (psbt) => wallet.signPsbt(psbt),
+    setLabel: (key, text) => wallet.setLabel(key, text),
+    exportLabels: () => wallet.exportLabels(),
+    importLabels: (jsonl) => wallet.importLabels(jsonl),
+    exportHistoryCsv: () => wallet.exportHistoryCsv(),
+    signMessage: (address, message, header) => wallet.signMessage(address, message, header),
+    isMine: (addressOrScript) => wallet.isMine(addressOrScript),
+    knownOutput: (txid, vout) => wallet.knownOutput(txid, vout),
+    getLabel: (key) => wallet.getLabel(key),
+    createTransaction: (req) => facade.createTransactionEx(req),
+    async createTransactionEx(req) {
+      const base = { outputs: req.outputs, rbf: req.rbf, fromCoins: req.fromCoins, unsigned: req.unsigned || wallet.isWatchOnly };
       if (req.feeSat === undefined) {
         const feerate = req.feerateSatPerVbyte ?? feeEstimate();
         if (feerate === null) throw new FulmenError('NETWORK', 'No fee estimate yet; pass a feerate');
@@ -559,19 +613,23 @@ function walletFacade(wallet: Wallet, feeEstimate: () => number | null): WalletF
       }
       // Absolute fee (Electrum's --fee): find the feerate that yields exactly feeSat for the
       // transaction's size; coin selection may change the size, so iterate a few times.
+      // Later attempts keep the coins of the first one, so that the size converges.
       let feerate = 1;
+      let pinned = base;
       for (let attempt = 0; attempt < 4; attempt++) {
-        const tx = wallet.createTransaction({ ...base, feerateSatPerVbyte: feerate });
+        const tx = wallet.createTransaction({ ...pinned, feerateSatPerVbyte: feerate });
         if (tx.feeSat === req.feeSat) return tx;
+        if (attempt === 0) pinned = { ...base, fromCoins: tx.inputs };
         feerate = req.feeSat / tx.vsize;
       }
-      const tx = wallet.createTransaction({ ...base, feerateSatPerVbyte: feerate });
+      const tx = wallet.createTransaction({ ...pinned, feerateSatPerVbyte: feerate });
       if (tx.feeSat !== req.feeSat) {
         throw badInput(`Cannot build a transaction paying exactly ${req.feeSat} sat fee (got ${tx.feeSat}); use --feerate`);
       }
       return tx;
     },
   };
+  return facade;
 }
 
 /**

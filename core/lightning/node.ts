@@ -28,9 +28,10 @@ import { encodeHopPayload } from './onion/payload.js';
 import { createFailureMessage, decodeFailure } from './onion/failure.js';
 import { FailureCode, failureCodeName } from './onion/failure-codes.js';
 import { decodeInvoice, encodeInvoice, isExpired, type RouteHintHop } from './invoice/bolt11.js';
-import { Channel, type ChannelContext, type ChannelStateName, type ResolvedOutgoingHtlc } from './channel/channel.js';
+import { Channel, defaultLocalConfig, type ChannelContext, type ChannelStateName, type ResolvedOutgoingHtlc } from './channel/channel.js';
 import { ChannelStore } from './channel/store.js';
 import { deriveNodeSecret, pubkeyFromSecret } from './channel/keys.js';
+import { ChannelWatcher } from './watcher/watcher.js';
 
 /** One channel as `list_channels` shows it (Electrum's field names; balances in sat). */
 export interface ChannelInfo {
@@ -84,6 +85,10 @@ export interface LightningNodeOptions {
   minimumDepth?: number;
   /** How long `pay` waits for the HTLC to resolve. Default 60 s. */
   paymentTimeoutMs?: number;
+  /** to_self_delay we ask the peer to wait on its to_local (default: channel/channel.ts defaultLocalConfig). Regtest tests shorten it. */
+  toSelfDelay?: number;
+  /** Confirmations after which a closed channel is REDEEMED (watcher/watcher.ts, default 30). */
+  redeemDepth?: number;
   /** Ping/init options passed to Peer (tests shorten them). */
   peer?: { pingIntervalMs?: number; pongTimeoutMs?: number; initTimeoutMs?: number };
 }
@@ -138,6 +143,8 @@ export class LightningNode {
   private feerateSatPerKw = 253;
   private stopped = false;
   private chainWork: Promise<void> = Promise.resolve();
+  /** BOLT 5: closes on chain, sweeps, justice transactions. */
+  readonly watcher: ChannelWatcher;
 
   constructor(private readonly opts: LightningNodeOptions) {
     this.rootSecret = opts.wallet.lightningRootSecret();
@@ -146,6 +153,20 @@ export class LightningNode {
     this.store = new ChannelStore(opts.db, opts.storageKey ?? null);
     this.ctx = { lightningRootSecret: this.rootSecret, persistence: this.store };
     this.chainHash = hexToBytes(CHAIN_PARAMS[opts.network].genesisHash).reverse();
+    this.watcher = new ChannelWatcher({
+      db: opts.db,
+      chain: opts.chain,
+      wallet: opts.wallet,
+      network: opts.network,
+      lightningRootSecret: this.rootSecret,
+      channels: () => this.channels.values(),
+      onChannelChanged: (ch) => this.emitChannel(ch as Channel),
+      onHtlcResolved: (e) =>
+        e.outcome.kind === 'fulfilled'
+          ? this.updatePayment(e.paymentHash, 'sent', 'succeeded', e.outcome.preimage, null)
+          : this.updatePayment(e.paymentHash, 'sent', 'failed', null, 'HTLC timed out on chain after a force close'),
+      ...(opts.redeemDepth !== undefined ? { redeemDepth: opts.redeemDepth } : {}),
+    });
   }
 
   get nodeIdHex(): string {
@@ -193,6 +214,7 @@ export class LightningNode {
       this.channels.set(ch.keyIndex, ch);
     }
     this.unsubscribeChain = this.opts.chain.on((e) => this.onChainEvent(e));
+    this.watcher.start();
     void this.refreshFeerate();
     if (this.opts.listen) {
       const i = this.opts.listen.lastIndexOf(':');
@@ -216,6 +238,7 @@ export class LightningNode {
     await this.server?.close();
     this.server = null;
     await this.chainWork.catch(() => undefined);
+    await this.watcher.stop();
   }
 
   private async refreshFeerate(): Promise<void> {
@@ -261,6 +284,18 @@ export class LightningNode {
       .run(id, host, port, Date.now());
     this.attachPeer(peer);
     return peer;
+  }
+
+  /**
+   * Closes the connection to `nodeId` (hex) if there is one. Channels stay; the node reconnects
+   * to peers of active channels after a short delay (channel_reestablish follows). Returns
+   * whether a connection was closed.
+   */
+  disconnectPeer(nodeId: string): boolean {
+    const peer = this.peers.get(nodeId.toLowerCase());
+    if (!peer || peer.isClosed) return false;
+    peer.close();
+    return true;
   }
 
   private attachPeer(peer: Peer): void {
@@ -456,7 +491,7 @@ export class LightningNode {
     try {
       const { channel, message } = Channel.acceptInbound(
         msg,
-        { keyIndex: this.store.allocateKeyIndex(), remoteNodeId: nodeId, chainHash: this.chainHash, minimumDepth: this.opts.minimumDepth ?? 3 },
+        { keyIndex: this.store.allocateKeyIndex(), remoteNodeId: nodeId, chainHash: this.chainHash, minimumDepth: this.opts.minimumDepth ?? 3, localConfig: this.localConfigFor(msg.fundingSatoshis) },
         this.ctx,
       );
       this.channels.set(channel.keyIndex, channel);
@@ -481,7 +516,7 @@ export class LightningNode {
     const nodeId = bytesToHex(peer.remoteNodeId);
     await this.refreshFeerate();
     const { channel, message } = Channel.openOutbound(
-      { keyIndex: this.store.allocateKeyIndex(), remoteNodeId: nodeId, chainHash: this.chainHash, fundingSat, pushMsat, feeratePerKw: this.feerateSatPerKw },
+      { keyIndex: this.store.allocateKeyIndex(), remoteNodeId: nodeId, chainHash: this.chainHash, fundingSat, pushMsat, feeratePerKw: this.feerateSatPerKw, localConfig: this.localConfigFor(fundingSat) },
       this.ctx,
     );
     this.channels.set(channel.keyIndex, channel);
@@ -848,6 +883,56 @@ export class LightningNode {
 
   // ---------------------------------------------------------------- closing and listing
 
+  /** Our side's channel parameters: the defaults, with the configured to_self_delay. */
+  private localConfigFor(fundingSat: number): ReturnType<typeof defaultLocalConfig> {
+    const config = defaultLocalConfig(fundingSat);
+    if (this.opts.toSelfDelay !== undefined) config.toSelfDelay = this.opts.toSelfDelay;
+    return config;
+  }
+
+  /**
+   * Our latest signed local commitment transaction, raw hex (Electrum `get_channel_ctx`). It is
+   * fully signed: broadcasting it force-closes the channel, and once a newer state exists it is a
+   * revoked state the peer may punish. For tests and recovery tooling only.
+   * @throws FulmenError NOT_FOUND for an unknown channel point or id.
+   */
+  latestLocalCommitmentTx(channelPoint: string): string {
+    const ch = [...this.channels.values()].find((c) => c.channelPoint === channelPoint || c.channelId === channelPoint);
+    if (!ch) throw new FulmenError('NOT_FOUND', `Unknown channel ${channelPoint}`);
+    return ch.signedLocalCommitment();
+  }
+
+  /**
+   * Unilateral close (Electrum `close_channel --force`): marks the channel FORCE_CLOSING (no new
+   * commitment is signed from then on), broadcasts our latest signed commitment
+   * (`signedLocalCommitment()`), and leaves the rest to the ChannelWatcher (to_local after
+   * to_self_delay, HTLC transactions). If the broadcast fails it is retried on the next block.
+   * Refused when the peer proved our state is outdated (broadcasting would be punished) and once a
+   * mutual close is signed (CLOSING).
+   * @returns the commitment txid. @throws FulmenError NOT_FOUND, CHANNEL_STATE.
+   */
+  async forceCloseChannel(channelPoint: string): Promise<{ closingTxid: string }> {
+    const ch = [...this.channels.values()].find((c) => c.channelPoint === channelPoint || c.channelId === channelPoint);
+    if (!ch) throw new FulmenError('NOT_FOUND', `Unknown channel ${channelPoint}`);
+    if (ch.weAreBehind) throw new FulmenError('CHANNEL_STATE', 'Our channel state is outdated: the peer must close the channel');
+    if (ch.state === 'FORCE_CLOSING' && ch.closingTxHex) {
+      this.broadcast(ch.closingTxHex);
+      return { closingTxid: Transaction.fromHex(ch.closingTxHex).getId() };
+    }
+    if (!ACTIVE_STATES.includes(ch.state)) throw new FulmenError('CHANNEL_STATE', `Cannot force close a channel in state ${ch.state}`);
+    // Like Electrum, no error is sent: the peer learns of the close on chain (an error would make it
+    // broadcast its own commitment as well).
+    const { commitmentTxHex } = ch.failChannel('force close requested');
+    if (!commitmentTxHex) throw new FulmenError('CHANNEL_STATE', 'The channel has no signed commitment yet');
+    for (const [key, w] of this.paymentWaiters) {
+      if (key.startsWith(`${ch.keyIndex}:`)) w.resolve({ success: false, error: 'Channel force-closed' });
+    }
+    this.emitChannel(ch);
+    await this.opts.chain.broadcast(commitmentTxHex).catch(() => undefined);
+    void this.watcher.checkNow();
+    return { closingTxid: Transaction.fromHex(commitmentTxHex).getId() };
+  }
+
   /**
    * Cooperative close (Electrum `close_channel`): shutdown, then closing_signed negotiation;
    * resolves with the closing txid once both signed it (it is broadcast).
@@ -893,6 +978,18 @@ export class LightningNode {
       capacity: ch.fundingSat,
       closing_txid: ch.closingTxHex ? Transaction.fromHex(ch.closingTxHex).getId() : null,
     };
+  }
+
+  /**
+   * What one channel can carry now, msat: the largest single HTLC we may offer (`canSendMsat`:
+   * balance minus the reserve the peer asked for and, as funder, the commitment fee with one more
+   * HTLC) and what the peer may offer us (`canReceiveMsat`). Channel by channel point or id.
+   * @throws FulmenError NOT_FOUND.
+   */
+  channelLimits(channelPoint: string): { canSendMsat: bigint; canReceiveMsat: bigint } {
+    const ch = [...this.channels.values()].find((c) => c.channelPoint === channelPoint || c.channelId === channelPoint);
+    if (!ch) throw new FulmenError('NOT_FOUND', `Unknown channel ${channelPoint}`);
+    return { canSendMsat: ch.availableToSendMsat(), canReceiveMsat: ch.availableToReceiveMsat() };
   }
 
   /** Electrum `list_channels`. */

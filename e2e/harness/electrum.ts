@@ -317,9 +317,10 @@ class ElectrumDaemon implements ElectrumPeer {
   async getBalance(): Promise<ElectrumBalance> {
     const raw = await this.call<{ confirmed?: string; unconfirmed?: string; lightning?: string }>('getbalance');
     // Electrum prints BTC as decimal strings; unconfirmed may be negative (outgoing, unmined).
+    // The lightning balance has msat precision (11 decimals): truncated to whole sat.
     const sat = (value: string | undefined): number =>
       value === undefined ? 0 : value.startsWith('-') ? -parseBtcToSat(value.slice(1)) : parseBtcToSat(value);
-    return { confirmedSat: sat(raw.confirmed), unconfirmedSat: sat(raw.unconfirmed), lightningSat: sat(raw.lightning) };
+    return { confirmedSat: sat(raw.confirmed), unconfirmedSat: sat(raw.unconfirmed), lightningSat: sat(raw.lightning?.replace(/(\.\d{8})\d+$/, '$1')) };
   }
 
   async waitForBalance(target: { confirmedSat?: number; unconfirmedSat?: number; timeoutMs?: number }): Promise<ElectrumBalance> {

@@ -362,6 +362,26 @@ describe('Channel rejects what BOLT 2 forbids, and changes nothing', () => {
     expect(p.a.channel.availableToSendMsat()).toBeLessThan(900_000_000n - 10_000_000n);
   });
 
+  it('limits what it offers: reserve, and as funder a fee spike buffer in unrounded msat (BOLT 2; Electrum checks unrounded)', () => {
+    // A (funder): 900k sat, reserve 10k sat, feerate 2500: 2 × 2500 × (724 + 172 × 2) msat kept for fees.
+    const aCan = p.a.channel.availableToSendMsat();
+    expect(aCan).toBe(900_000_000n - 10_000_000n - 2n * 2500n * (724n + 172n * 2n));
+    // Electrum's receive-side check (lnchannel.available_to_spend, not strict): balance - reserve
+    // - unrounded fee with the new HTLC. Ours must never exceed it.
+    expect(aCan).toBeLessThanOrEqual(900_000_000n - 10_000_000n - 2500n * (724n + 172n));
+    // B (fundee): 100k sat minus its 10k sat reserve; the funder pays the fee.
+    expect(p.b.channel.availableToSendMsat()).toBe(90_000_000n);
+    expect(p.a.channel.availableToReceiveMsat()).toBe(90_000_000n);
+    expect(p.b.channel.availableToReceiveMsat()).toBe(900_000_000n - 10_000_000n - 2500n * (724n + 172n));
+    // Both limits pass the peer's checks and complete the commitment dance.
+    addHtlc(p, p.a, aCan);
+    addHtlc(p, p.b, 90_000_000n);
+    p.run();
+    expect(p.a.channel.snapshot().log.htlcs).toHaveLength(2);
+    expect(p.a.channel.availableToSendMsat()).toBe(0n);
+    expect(p.b.channel.availableToSendMsat()).toBe(0n);
+  });
+
   it('fails on an HTLC the peer cannot afford or with a wrong id', () => {
     const msg = p.a.channel.addHtlc({ amountMsat: 1_000_000n, paymentHash: new Uint8Array(32), cltvExpiry: 500, onion: onion() });
     expect(() => p.b.channel.onUpdateAddHtlc({ ...msg, id: 5n })).toThrow(/expected 0/);

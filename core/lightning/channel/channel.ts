@@ -43,6 +43,7 @@ import {
   buildCommitmentTx,
   buildHtlcTx,
   closingTxWeight,
+  commitmentFeeMsat,
   commitmentFeeSat,
   commitmentObscuringFactor,
   fundingScript,
@@ -1205,7 +1206,15 @@ export class Channel {
     return { localMsat: b.local, remoteMsat: b.remote };
   }
 
-  /** What we could send now in one HTLC, msat: balance minus reserve and (funder) fee with one more HTLC. */
+  /**
+   * What we could send now in one HTLC, msat, checked in both next commitments: our balance
+   * minus the reserve the peer asked for and, when we are the funder, the BOLT 2 "fee spike
+   * buffer" (commitment fee at twice the feerate with this HTLC and one more). As the fundee we
+   * also require the funder to afford the fee with one more HTLC (Electrum's receiving check).
+   * Fees here are exact msat (feerate_per_kw × weight / 1000 sat, not rounded down): the peer
+   * may check with unrounded fees (Electrum lnchannel.available_to_spend), and an HTLC it
+   * rejects costs the connection.
+   */
   availableToSendMsat(): bigint {
     if (this.data.state !== 'OPEN' || !this.data.remoteConfig) return 0n;
     let available: bigint | null = null;
@@ -1213,21 +1222,22 @@ export class Channel {
       const ctn = this.nextCtn(owner);
       const bal = this.log.balancesIn(owner, ctn, this.initialBalances());
       const feerate = this.log.feerateIn(owner, ctn);
-      const htlcs = this.log.htlcsIn(owner, ctn).length + 1;
-      const fee = this.data.isFunder ? BigInt(commitmentFeeSat(feerate, htlcs)) * 1000n : 0n;
-      const v = bal.local - fee - BigInt(this.reserveOfSat('local')) * 1000n;
+      const htlcs = this.log.htlcsIn(owner, ctn).length;
+      let v = bal.local - BigInt(this.reserveOfSat('local')) * 1000n;
+      if (this.data.isFunder) v -= 2n * commitmentFeeMsat(feerate, htlcs + 2);
+      else if (bal.remote - BigInt(this.reserveOfSat('remote')) * 1000n - commitmentFeeMsat(feerate, htlcs + 1) < 0n) v = 0n;
       available = available === null || v < available ? v : available;
     }
     return available !== null && available > 0n ? available : 0n;
   }
 
-  /** What the peer could send us now, msat (same rule from its side). */
+  /** What the peer could send us now, msat (balance minus its reserve and, as funder, the exact fee with one more HTLC). */
   availableToReceiveMsat(): bigint {
     if (this.data.state !== 'OPEN' || !this.data.remoteConfig) return 0n;
     const ctn = this.nextCtn('local');
     const bal = this.log.balancesIn('local', ctn, this.initialBalances());
     const feerate = this.log.feerateIn('local', ctn);
-    const fee = this.data.isFunder ? 0n : BigInt(commitmentFeeSat(feerate, this.log.htlcsIn('local', ctn).length + 1)) * 1000n;
+    const fee = this.data.isFunder ? 0n : commitmentFeeMsat(feerate, this.log.htlcsIn('local', ctn).length + 1);
     const v = bal.remote - fee - BigInt(this.reserveOfSat('remote')) * 1000n;
     return v > 0n ? v : 0n;
   }
@@ -1524,6 +1534,24 @@ export class Channel {
   markClosed(): void {
     this.transact(() => {
       this.data.state = 'CLOSED';
+    });
+  }
+
+  /**
+   * For the ChannelWatcher (BOLT 5): the funding output was spent on chain. Moves the state
+   * forward only (FORCE_CLOSING: a commitment is seen; CLOSED: the spend confirmed; REDEEMED: all
+   * our outputs are swept and confirmed) and keeps `closingTxHex` (the spending transaction) when
+   * none was recorded.
+   */
+  markOnchainClose(state: 'FORCE_CLOSING' | 'CLOSED' | 'REDEEMED', closingTxHex: string | null): void {
+    const order: ChannelStateName[] = ['FORCE_CLOSING', 'CLOSED', 'REDEEMED'];
+    const current = order.indexOf(this.data.state);
+    const advances = order.indexOf(state) > current;
+    const recordsTx = closingTxHex !== null && this.data.closingTxHex === null;
+    if (!advances && !recordsTx) return;
+    this.transact(() => {
+      if (advances) this.data.state = state;
+      if (recordsTx) this.data.closingTxHex = closingTxHex;
     });
   }
 }

@@ -119,6 +119,15 @@ export function commitmentFeeSat(feerateSatPerKw: number, untrimmedHtlcCount: nu
 }
 
 /**
+ * Commitment fee before BOLT 3's rounding down to whole sat, in msat:
+ * feerate_per_kw * (724 + 172 * htlcs) (sat/kw × weight / 1000 = sat, so × 1000 / 1000 = msat).
+ * For spending limits, where a peer may compare against the unrounded fee.
+ */
+export function commitmentFeeMsat(feerateSatPerKw: number, untrimmedHtlcCount: number): bigint {
+  return BigInt(feerateSatPerKw) * BigInt(COMMITMENT_BASE_WEIGHT + HTLC_OUTPUT_WEIGHT * untrimmedHtlcCount);
+}
+
+/**
  * BOLT 3: the lower 48 bits of SHA256(opener payment_basepoint || accepter payment_basepoint).
  */
 export function commitmentObscuringFactor(openerPaymentBasepoint: Uint8Array, accepterPaymentBasepoint: Uint8Array): bigint {

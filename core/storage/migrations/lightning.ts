@@ -12,6 +12,9 @@ import type { Migration } from './index.js';
  *   sealed when the wallet has a password).
  * - lightning_payments: the lightning history (sent and received payments).
  * - lightning_peers: peers to reconnect to at start.
+ * - lightning_sweeps: the ChannelWatcher's spends of closed-channel outputs (BOLT 5): which
+ *   output, its kind, from which height it is spendable, the signed transaction (written before
+ *   it is broadcast, re-broadcast after a restart) and its confirmation. No key material.
  */
 export const lightningMigrations: Migration[] = [
   {
@@ -68,6 +71,25 @@ export const lightningMigrations: Migration[] = [
         port INTEGER NOT NULL,
         updated_at INTEGER NOT NULL
       );
+    `,
+  },
+  {
+    id: '101_lightning_sweeps',
+    sql: `
+      CREATE TABLE lightning_sweeps (
+        outpoint TEXT PRIMARY KEY,
+        channel_key_index INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        value_sat INTEGER NOT NULL,
+        spendable_height INTEGER,
+        txid TEXT,
+        raw_tx TEXT,
+        status TEXT NOT NULL CHECK (status IN ('waiting', 'broadcast', 'confirmed', 'spent_by_other', 'dust')),
+        confirmed_height INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX lightning_sweeps_channel ON lightning_sweeps (channel_key_index);
     `,
   },
 ];

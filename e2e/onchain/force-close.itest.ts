@@ -1,0 +1,345 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Transaction } from 'bitcoinjs-lib';
+import { startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
+import { openDatabase, type Db } from '../../core/storage/db.js';
+import { ChainNetwork } from '../../core/chain/network.js';
+import { Wallet } from '../../core/wallet/wallet.js';
+import { LightningNode, type ChannelInfo } from '../../core/lightning/node.js';
+import { Channel } from '../../core/lightning/channel/channel.js';
+import { ChannelStore } from '../../core/lightning/channel/store.js';
+import type { SweepRow } from '../../core/lightning/watcher/store.js';
+import { channelView, classifyFundingSpend } from '../../core/lightning/watcher/commitments.js';
+import { resolutionsFor } from '../../core/lightning/watcher/sweeps.js';
+import { addressToScriptPubKey } from '../../core/bitcoin/address.js';
+
+// BOLT 5 on regtest (Bitcoin Knots + ElectrumX) with two Fulmen nodes in one process: local and
+// remote force closes, a breach answered by a justice transaction, and an HTLC in flight resolved
+// by HTLC-timeout. to_self_delay is 10 blocks on both sides; a channel is REDEEMED 3 blocks after
+// its last sweep confirmed. Every sweep is accepted by bitcoind's mempool (full script checks)
+// before it confirms.
+const TO_SELF_DELAY = 10;
+const REDEEM_DEPTH = 3;
+
+interface Side {
+  db: Db;
+  wallet: Wallet;
+  chain: ChainNetwork;
+  node: LightningNode;
+}
+
+describe('force closes, sweeps and justice on regtest', () => {
+  let regtest: Regtest;
+  const chains: ChainNetwork[] = [];
+  let a: Side;
+  let b: Side;
+
+  async function makeSide(): Promise<Side> {
+    const db = openDatabase(':memory:');
+    const { wallet } = Wallet.create(db, { network: 'regtest' });
+    const chain = new ChainNetwork({ network: 'regtest', server: regtest.electrumServer, oneserver: true, db });
+    chains.push(chain);
+    await chain.start();
+    await wallet.attachChain(chain);
+    await wallet.waitUntilSynced(20_000);
+    const node = new LightningNode({
+      db,
+      wallet,
+      chain,
+      network: 'regtest',
+      listen: '127.0.0.1:0',
+      minimumDepth: 1,
+      paymentTimeoutMs: 30_000,
+      toSelfDelay: TO_SELF_DELAY,
+      redeemDepth: REDEEM_DEPTH,
+    });
+    await node.start();
+    return { db, wallet, chain, node };
+  }
+
+  const channel = (s: Side, cp: string): ChannelInfo | undefined => s.node.listChannels().find((c) => c.channel_point === cp);
+  const sweepsOf = (s: Side, cp: string): SweepRow[] => {
+    const keyIndex = (s.node as unknown as { channels: Map<number, Channel> }).channels;
+    const ch = [...keyIndex.values()].find((c) => c.channelPoint === cp)!;
+    return s.node.watcher.sweepsOf(ch.keyIndex);
+  };
+  const channelData = (s: Side, cp: string) => new ChannelStore(s.db).loadAll().find((d) => `${d.fundingTxid}:${d.fundingOutputIndex}` === cp)!;
+  const inMempool = async (txid: string) => (await regtest.rpc<string[]>('getrawmempool')).includes(txid);
+  const height = async () => regtest.rpc<number>('getblockcount');
+
+  async function openChannel(fundingSat: number): Promise<string> {
+    const { channelPoint, fundingTxid } = await a.node.openChannel(`${b.node.nodeIdHex}@127.0.0.1:${b.node.listenPort}`, fundingSat, 0n);
+    await waitFor(() => inMempool(fundingTxid), { what: 'funding tx in mempool' });
+    await regtest.mine(1);
+    await waitFor(() => channel(a, channelPoint)?.state === 'OPEN' && channel(b, channelPoint)?.state === 'OPEN', { what: 'channel OPEN', timeoutMs: 30_000 });
+    return channelPoint;
+  }
+
+  async function pay(from: Side, to: Side, amountSat: number): Promise<void> {
+    const { invoice } = to.node.createInvoice(BigInt(amountSat) * 1000n, 'test', 3600);
+    const result = await from.node.pay(invoice);
+    expect(result.success).toBe(true);
+  }
+
+  /** Both sides agree on every commitment number (no signature or revocation in flight). */
+  async function settled(cp: string): Promise<void> {
+    await waitFor(
+      () => {
+        const x = channel(a, cp);
+        const y = channel(b, cp);
+        return !!x && !!y && x.local_ctn === y.remote_ctn && x.remote_ctn === y.local_ctn && x.local_balance === y.remote_balance;
+      },
+      { what: 'commitments settled' },
+    );
+    await new Promise((r) => setTimeout(r, 300));
+  }
+
+  /** Waits until a sweep of `kind` was broadcast and bitcoind accepted it into its mempool. */
+  async function sweepInMempool(s: Side, cp: string, kind: SweepRow['kind']): Promise<SweepRow> {
+    return waitFor(
+      async () => {
+        const row = sweepsOf(s, cp).find((r) => r.kind === kind && r.txid);
+        return row && (await inMempool(row.txid!)) ? row : undefined;
+      },
+      { what: `${kind} sweep in mempool`, timeoutMs: 30_000 },
+    );
+  }
+
+  beforeAll(async () => {
+    regtest = await startRegtest();
+    a = await makeSide();
+    b = await makeSide();
+    await regtest.sendToAddress(a.wallet.getUnusedAddress(), '0.2');
+    await regtest.mine(1);
+    await waitFor(() => a.wallet.getBalance().confirmedSat === 20_000_000, { what: 'A funded', timeoutMs: 30_000 });
+  });
+
+  afterAll(async () => {
+    await a?.node.stop();
+    await b?.node.stop();
+    for (const c of chains) await c.stop();
+    await regtest?.stop();
+  });
+
+  it('(a) local force close: to_local swept after to_self_delay, the peer sweeps to_remote, both REDEEMED', async () => {
+    const cp = await openChannel(1_000_000);
+    await pay(a, b, 200_000);
+    await settled(cp);
+    const aBefore = a.wallet.getBalance().confirmedSat;
+    const bBefore = b.wallet.getBalance().confirmedSat;
+
+    const { closingTxid } = await a.node.forceCloseChannel(cp);
+    await waitFor(() => inMempool(closingTxid), { what: 'commitment in mempool' });
+    expect(channel(a, cp)!.state).toBe('FORCE_CLOSING');
+    await waitFor(() => channel(b, cp)?.state === 'FORCE_CLOSING', { what: 'B sees the force close' });
+    // B's to_remote (static payment key) is swept at once, even before the commitment confirms.
+    const toRemote = await sweepInMempool(b, cp, 'to_remote');
+    expect(toRemote.valueSat).toBe(200_000);
+
+    await regtest.mine(1);
+    const closeHeight = await height();
+    await waitFor(() => channel(a, cp)?.state === 'CLOSED' && channel(b, cp)?.state === 'CLOSED', { what: 'CLOSED on both sides' });
+    const toLocalRow = await waitFor(() => sweepsOf(a, cp).find((r) => r.kind === 'to_local' && r.spendableHeight !== null), { what: 'to_local sweep planned' });
+    expect(toLocalRow.spendableHeight).toBe(closeHeight + TO_SELF_DELAY);
+
+    await regtest.mine(TO_SELF_DELAY - 2);
+    await a.node.watcher.checkNow();
+    expect(sweepsOf(a, cp).find((r) => r.kind === 'to_local')!.status).toBe('waiting'); // CSV not reached
+    // bitcoind agrees: the same sweep built now is rejected as not yet BIP 68 final.
+    const view = channelView(channelData(a, cp), a.wallet.lightningRootSecret());
+    const closing = Transaction.fromHex(await regtest.rpc<string>('getrawtransaction', [closingTxid]));
+    const early = resolutionsFor(view, classifyFundingSpend(view, closing), closing).find((r) => r.kind === 'to_local')!;
+    const earlyTx = early.build!({ feerateSatPerVbyte: 2, destination: addressToScriptPubKey(a.wallet.getUnusedAddress(), 'regtest') })!;
+    const [verdict] = await regtest.rpc<{ allowed: boolean; 'reject-reason'?: string }[]>('testmempoolaccept', [[earlyTx.toHex()]]);
+    expect(verdict).toMatchObject({ allowed: false, 'reject-reason': 'non-BIP68-final' });
+
+    await regtest.mine(1);
+    const toLocal = await sweepInMempool(a, cp, 'to_local');
+    const commitment = Transaction.fromHex(await regtest.rpc<string>('getrawtransaction', [closingTxid]));
+    expect(toLocal.valueSat).toBe(Number(commitment.outs.find((o) => Number(o.value) > 700_000)!.value));
+    const sweepTx = Transaction.fromHex(toLocal.rawTx!);
+    expect(sweepTx.ins[0]!.sequence).toBe(TO_SELF_DELAY);
+
+    await regtest.mine(REDEEM_DEPTH);
+    await waitFor(() => channel(a, cp)?.state === 'REDEEMED' && channel(b, cp)?.state === 'REDEEMED', { what: 'REDEEMED on both sides', timeoutMs: 30_000 });
+    const sweptToA = Number(sweepTx.outs[0]!.value);
+    await waitFor(() => a.wallet.getBalance().confirmedSat === aBefore + sweptToA, { what: 'A wallet has its to_local' });
+    const sweptToB = Number(Transaction.fromHex(toRemote.rawTx!).outs[0]!.value);
+    expect(sweptToB).toBeGreaterThan(199_000);
+    await waitFor(() => b.wallet.getBalance().confirmedSat === bBefore + sweptToB, { what: 'B wallet has its to_remote' });
+  });
+
+  it('(b) remote force close: we sweep to_remote at once, the peer sweeps to_local after its delay', async () => {
+    const cp = await openChannel(800_000);
+    await pay(a, b, 150_000);
+    await settled(cp);
+    const aBefore = a.wallet.getBalance().confirmedSat;
+
+    const { closingTxid } = await b.node.forceCloseChannel(cp);
+    await waitFor(() => inMempool(closingTxid), { what: 'B commitment in mempool' });
+    await waitFor(() => channel(a, cp)?.state === 'FORCE_CLOSING', { what: 'A sees the remote force close' });
+    const toRemote = await sweepInMempool(a, cp, 'to_remote');
+    expect(toRemote.valueSat).toBeGreaterThan(640_000); // 650k minus the commitment fee A pays as funder
+
+    await regtest.mine(1);
+    await waitFor(() => sweepsOf(b, cp).some((r) => r.kind === 'to_local' && r.spendableHeight !== null), { what: 'B plans its to_local' });
+    await regtest.mine(TO_SELF_DELAY - 1);
+    const toLocal = await sweepInMempool(b, cp, 'to_local');
+    expect(toLocal.valueSat).toBe(150_000);
+    await regtest.mine(REDEEM_DEPTH);
+    await waitFor(() => channel(a, cp)?.state === 'REDEEMED' && channel(b, cp)?.state === 'REDEEMED', { what: 'REDEEMED on both sides', timeoutMs: 30_000 });
+    const sweptToA = Number(Transaction.fromHex(toRemote.rawTx!).outs[0]!.value);
+    await waitFor(() => a.wallet.getBalance().confirmedSat === aBefore + sweptToA, { what: 'A wallet has its to_remote' });
+  });
+
+  it('(c) breach: A broadcasts a revoked commitment, B takes everything with justice transactions', async () => {
+    const cp = await openChannel(600_000);
+    await pay(a, b, 50_000);
+    await settled(cp);
+    // A keeps a copy of its current commitment, then pays again: that commitment gets revoked.
+    const oldCommitment = Channel.load(channelData(a, cp), { lightningRootSecret: a.wallet.lightningRootSecret(), persistence: new ChannelStore(a.db) }).signedLocalCommitment();
+    await pay(a, b, 100_000);
+    await settled(cp);
+    const bBefore = b.wallet.getBalance().confirmedSat;
+
+    const cheatTxid = await regtest.rpc<string>('sendrawtransaction', [oldCommitment]);
+    await waitFor(() => channel(b, cp)?.state === 'FORCE_CLOSING', { what: 'B sees the revoked commitment' });
+    const justice = await sweepInMempool(b, cp, 'justice_to_local');
+    const cheat = Transaction.fromHex(oldCommitment);
+    expect(justice.outpoint.startsWith(cheatTxid)).toBe(true);
+    expect(justice.valueSat).toBeGreaterThan(540_000); // A's whole old balance (600k - 50k - fee)
+    const toRemote = await sweepInMempool(b, cp, 'to_remote');
+    expect(toRemote.valueSat).toBe(50_000);
+    expect(cheat.outs.length).toBe(2);
+
+    await regtest.mine(1 + REDEEM_DEPTH);
+    await waitFor(() => channel(b, cp)?.state === 'REDEEMED', { what: 'B REDEEMED', timeoutMs: 30_000 });
+    const taken = [justice, toRemote].reduce((s, r) => s + Number(Transaction.fromHex(r.rawTx!).outs[0]!.value), 0);
+    expect(taken).toBeGreaterThan(600_000 - 5_000);
+    await waitFor(() => b.wallet.getBalance().confirmedSat === bBefore + taken, { what: 'B wallet has the whole channel' });
+    // A's watcher sees its to_local taken by B.
+    await waitFor(() => sweepsOf(a, cp).find((r) => r.kind === 'to_local')?.status === 'spent_by_other' || channel(a, cp)?.state === 'REDEEMED', {
+      what: 'A gives up its revoked to_local',
+      timeoutMs: 30_000,
+    });
+  });
+
+  it('(d) an HTLC in flight at force close resolves by HTLC-timeout, then its output is swept after the delay', async () => {
+    const cp = await openChannel(700_000);
+    // B holds the incoming HTLC (never fulfills nor fails it), as a hold invoice would.
+    (b.node as unknown as { resolveIncoming: () => void }).resolveIncoming = () => undefined;
+    const { invoice, paymentHash } = b.node.createInvoice(60_000_000n, 'held', 3600);
+    const payment = a.node.pay(invoice);
+    await waitFor(() => channel(a, cp)?.local_balance === 700_000 - 60_000, { what: 'HTLC in A commitment' });
+    await settled(cp);
+
+    const { closingTxid } = await a.node.forceCloseChannel(cp);
+    expect((await payment).success).toBe(false);
+    await waitFor(() => inMempool(closingTxid), { what: 'commitment in mempool' });
+    await regtest.mine(1);
+    const timeoutRow = await waitFor(() => sweepsOf(a, cp).find((r) => r.kind === 'htlc_timeout_tx' && r.spendableHeight !== null), { what: 'HTLC-timeout planned' });
+    expect(timeoutRow.valueSat).toBe(60_000);
+    const cltvExpiry = timeoutRow.spendableHeight! - 1;
+    // Before cltv_expiry the HTLC-timeout is not valid: nothing is broadcast.
+    await regtest.mine(cltvExpiry - 1 - (await height()));
+    await a.node.watcher.checkNow();
+    expect(sweepsOf(a, cp).find((r) => r.kind === 'htlc_timeout_tx')!.txid).toBeNull();
+    await regtest.mine(1);
+    const timeoutTx = await sweepInMempool(a, cp, 'htlc_timeout_tx');
+    expect(Transaction.fromHex(timeoutTx.rawTx!).locktime).toBe(cltvExpiry);
+
+    await regtest.mine(1);
+    await waitFor(() => sweepsOf(a, cp).some((r) => r.kind === 'htlc_tx_output' && r.spendableHeight !== null), { what: 'second-stage output planned' });
+    await regtest.mine(TO_SELF_DELAY - 1);
+    const secondStage = await sweepInMempool(a, cp, 'htlc_tx_output');
+    expect(Transaction.fromHex(secondStage.rawTx!).ins[0]!.sequence).toBe(TO_SELF_DELAY);
+    await regtest.mine(REDEEM_DEPTH);
+    await waitFor(() => channel(a, cp)?.state === 'REDEEMED' && channel(b, cp)?.state === 'REDEEMED', { what: 'REDEEMED on both sides', timeoutMs: 30_000 });
+    expect(a.node.listPayments().find((p) => p.paymentHash === paymentHash)).toMatchObject({ status: 'failed' });
+    delete (b.node as unknown as { resolveIncoming?: unknown }).resolveIncoming;
+  });
+
+  /**
+   * B fulfills an incoming HTLC (the preimage is released) but its update_fulfill_htlc and all
+   * later messages are lost: the HTLC stays in both commitments. Returns the payment hash and a
+   * function that restores B's sending.
+   */
+  async function htlcFulfilledButNotCommitted(cp: string, amountSat: number): Promise<{ paymentHash: string; restore: () => void }> {
+    type Send = (peer: unknown, msgs: ({ type: string } | null | undefined)[]) => void;
+    const nodeB = b.node as unknown as { send: Send };
+    const send = nodeB.send.bind(b.node);
+    let cut = false;
+    nodeB.send = (peer, msgs) => {
+      if (msgs.some((m) => m?.type === 'update_fulfill_htlc')) cut = true;
+      if (!cut) send(peer, msgs);
+    };
+    const { invoice, paymentHash } = b.node.createInvoice(BigInt(amountSat) * 1000n, 'lost fulfill', 3600);
+    void a.node.pay(invoice);
+    await waitFor(() => cut && b.node.listPayments().some((p) => p.paymentHash === paymentHash && p.status === 'succeeded'), { what: 'B released the preimage' });
+    expect(channel(a, cp)!.local_balance).toBeLessThan(channel(a, cp)!.capacity - amountSat + 1);
+    return { paymentHash, restore: () => delete (b.node as unknown as { send?: unknown }).send };
+  }
+
+  it('(e) preimage known at the peer\'s force close: B uses HTLC-success, A learns the preimage on chain', async () => {
+    const cp = await openChannel(500_000);
+    const { paymentHash, restore } = await htlcFulfilledButNotCommitted(cp, 40_000);
+    const { closingTxid } = await b.node.forceCloseChannel(cp);
+    restore();
+    await waitFor(() => inMempool(closingTxid), { what: 'B commitment in mempool' });
+    const success = await sweepInMempool(b, cp, 'htlc_success_tx');
+    expect(success.valueSat).toBe(40_000);
+    expect(Transaction.fromHex(success.rawTx!).locktime).toBe(0);
+    await regtest.mine(1);
+    await waitFor(() => a.node.listPayments().find((p) => p.paymentHash === paymentHash)?.status === 'succeeded', { what: 'A learns the preimage from the HTLC-success' });
+    await waitFor(() => sweepsOf(b, cp).some((r) => r.kind === 'htlc_tx_output' && r.spendableHeight !== null), { what: 'B plans the HTLC-success output' });
+    await regtest.mine(TO_SELF_DELAY - 1);
+    await sweepInMempool(b, cp, 'htlc_tx_output');
+    await regtest.mine(REDEEM_DEPTH);
+    await waitFor(() => channel(a, cp)?.state === 'REDEEMED' && channel(b, cp)?.state === 'REDEEMED', { what: 'REDEEMED on both sides', timeoutMs: 30_000 });
+    // A never claimed the HTLC back: B's HTLC-success spent it first.
+    expect(sweepsOf(a, cp).some((r) => r.kind === 'htlc_claim_timeout' && r.txid !== null)).toBe(false);
+    expect(sweepsOf(a, cp).map((r) => r.kind)).toContain('to_remote');
+  });
+
+  it('(f) our force close while the peer knows the preimage: B claims the HTLC from our commitment, A learns it', async () => {
+    const cp = await openChannel(500_000);
+    const { paymentHash, restore } = await htlcFulfilledButNotCommitted(cp, 30_000);
+    const { closingTxid } = await a.node.forceCloseChannel(cp);
+    restore();
+    await waitFor(() => inMempool(closingTxid), { what: 'A commitment in mempool' });
+    const claim = await sweepInMempool(b, cp, 'htlc_claim_preimage');
+    expect(claim.valueSat).toBe(30_000);
+    await regtest.mine(1);
+    await waitFor(() => a.node.listPayments().find((p) => p.paymentHash === paymentHash)?.status === 'succeeded', { what: 'A learns the preimage from B\'s claim' });
+    await regtest.mine(TO_SELF_DELAY - 1);
+    await sweepInMempool(a, cp, 'to_local');
+    await regtest.mine(REDEEM_DEPTH);
+    await waitFor(() => channel(a, cp)?.state === 'REDEEMED' && channel(b, cp)?.state === 'REDEEMED', { what: 'REDEEMED on both sides', timeoutMs: 30_000 });
+    // A never broadcast its HTLC-timeout: B's claim spent the output first.
+    expect(sweepsOf(a, cp).find((r) => r.kind === 'htlc_timeout_tx')!.txid).toBeNull();
+  });
+
+  it('(g) the peer force-closes holding our HTLC: A claims it back after cltv_expiry, also across a restart', async () => {
+    const cp = await openChannel(500_000);
+    (b.node as unknown as { resolveIncoming: () => void }).resolveIncoming = () => undefined;
+    const { invoice, paymentHash } = b.node.createInvoice(25_000_000n, 'held', 3600);
+    void a.node.pay(invoice);
+    await waitFor(() => channel(a, cp)?.local_balance === 500_000 - 25_000, { what: 'HTLC in A commitment' });
+    await settled(cp);
+    const { closingTxid } = await b.node.forceCloseChannel(cp);
+    delete (b.node as unknown as { resolveIncoming?: unknown }).resolveIncoming;
+    await waitFor(() => inMempool(closingTxid), { what: 'B commitment in mempool' });
+    await regtest.mine(1);
+    const claimRow = await waitFor(() => sweepsOf(a, cp).find((r) => r.kind === 'htlc_claim_timeout' && r.spendableHeight !== null), { what: 'A plans the timeout claim' });
+    // A restarts before the claim is valid: the plan is in its database and the new node acts on it.
+    const port = a.node.listenPort!;
+    await a.node.stop();
+    a.node = new LightningNode({ db: a.db, wallet: a.wallet, chain: a.chain, network: 'regtest', listen: `127.0.0.1:${port}`, minimumDepth: 1, toSelfDelay: TO_SELF_DELAY, redeemDepth: REDEEM_DEPTH });
+    await a.node.start();
+    await regtest.mine(claimRow.spendableHeight! - 1 - (await height()));
+    const claim = await sweepInMempool(a, cp, 'htlc_claim_timeout');
+    expect(Transaction.fromHex(claim.rawTx!).locktime).toBe(claimRow.spendableHeight! - 1);
+    await regtest.mine(REDEEM_DEPTH);
+    await waitFor(() => a.node.listPayments().find((p) => p.paymentHash === paymentHash)?.status === 'failed', { what: 'A payment failed on chain' });
+    await waitFor(() => channel(a, cp)?.state === 'REDEEMED', { what: 'A REDEEMED', timeoutMs: 30_000 });
+  });
+});
