@@ -37,6 +37,49 @@ export interface CreateResult {
 export interface RestoreResult {
   path: string;
   msg: string;
+  /** How the text was read: BIP39 mnemonic, Electrum segwit seed, or extended public key (watch-only). */
+  seed_type: 'bip39' | 'electrum' | 'xpub';
+}
+
+/** One coin of listunspent (Electrum's shape, plus `frozen` and `label`). */
+export interface UnspentItem {
+  address: string;
+  /** BTC string. */
+  value: string;
+  value_sat: number;
+  prevout_hash: string;
+  prevout_n: number;
+  /** 0 while unconfirmed. */
+  height: number;
+  coinbase: boolean;
+  frozen: boolean;
+  label: string;
+}
+
+export interface FeeHistogramResult {
+  /** [feerate sat/vB, vsize] pairs, feerate descending (mempool.get_fee_histogram). */
+  histogram: [number, number][];
+  /** Present when a feerate was given. */
+  feerate?: number;
+  /** Estimated blocks to confirm at `feerate` if no new transactions arrived. */
+  eta_blocks?: number;
+  /** vbytes of mempool paying more than `feerate`. */
+  depth_vbytes?: number;
+}
+
+/** deserialize: a transaction or PSBT, decoded. */
+export interface DeserializedTx {
+  txid: string;
+  /** True for a PSBT whose inputs are all finalized, or a raw transaction. */
+  complete: boolean;
+  is_psbt: boolean;
+  version: number;
+  locktime: number;
+  vsize: number;
+  /** Known when every input's value is known (PSBT UTXO fields, or our coins). */
+  fee_sat: number | null;
+  inputs: { prevout_hash: string; prevout_n: number; nsequence: number; value_sat: number | null; address: string | null; is_mine: boolean; signed: boolean }[];
+  outputs: { address: string | null; scriptpubkey: string; value_sat: number; is_mine: boolean }[];
 }
 
 export interface GetInfoResult {
@@ -211,6 +254,27 @@ export interface CommandResults {
   validateaddress: boolean;
   payto: string;
   broadcast: string;
+  getmpk: string;
+  listunspent: UnspentItem[];
+  freeze_utxo: true;
+  unfreeze_utxo: true;
+  paytomany: string;
+  /** sat/kvB, as Electrum returns it. */
+  getfeerate: number;
+  getfeehistogram: FeeHistogramResult;
+  bumpfee: string;
+  dscancel: string;
+  cpfp: string;
+  /** Raw transaction (hex) when complete, else the PSBT (base64). */
+  signtransaction: string;
+  serialize: string;
+  deserialize: DeserializedTx;
+  setlabel: true;
+  export_labels: string;
+  import_labels: number;
+  export_history: string;
+  signmessage: string;
+  verifymessage: boolean;
   onchain_history: OnchainHistoryResult;
   nodeid: string;
   open_channel: string;

@@ -1,5 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import { commandTable, parseConnectionString, requestResult } from './commands.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FulmenApp } from '../app.js';
+import { FulmenError } from '../util/errors.js';
+import { commandTable, parseConnectionString, parseOutputsList, requestResult } from './commands.js';
 import { btcAmount, btcAmountOrMax, commandNames, declarations } from './schemas.js';
 
 const NODE = '02' + 'ab'.repeat(32);
@@ -78,5 +83,77 @@ describe('result shapes', () => {
       lightning_invoice: 'lnbcrt1500u1example',
       is_lightning: true,
     });
+  });
+});
+
+describe('on-chain wallet commands (offline app, Electrum names)', () => {
+  const ELECTRUM_SEGWIT = 'bitter grass shiver impose acquire brush forget axis eager alone wine silver';
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulmen-cmds-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('restore detects an Electrum segwit seed; getmpk, setlabel, labels, signmessage/verifymessage', async () => {
+    const app = new FulmenApp({ network: 'mainnet', baseDir: dir, offline: true });
+    expect(await app.call('restore', [ELECTRUM_SEGWIT])).toMatchObject({ seed_type: 'electrum' });
+    expect(await app.call('getmpk')).toBe('zpub6nsHdRuY92FsMKdbn9BfjBCG6X8pyhCibNP6uDvpnw2cyrVhecvHRMa3Ne8kdJZxjxgwnpbHLkcR4bfnhHy6auHPJyDTQ3kianeuVLdkCYQ');
+    const address = 'bc1q3g5tmkmlvxryhh843v4dz026avatc0zzr6h3af';
+    expect(await app.call('setlabel', [address, 'donations'])).toBe(true);
+    expect(await app.call('export_labels')).toBe(`{"type":"addr","ref":"${address}","label":"donations"}\n`);
+    expect(await app.call('import_labels', [`{"type":"addr","ref":"${address}","label":"tips"}`])).toBe(1);
+    expect(await app.call('listunspent')).toEqual([]);
+    const signature = (await app.call('signmessage', [address, 'hello'])) as string;
+    expect(await app.call('verifymessage', [address, signature, 'hello'])).toBe(true);
+    expect(await app.call('verifymessage', [address, signature, 'hello?'])).toBe(false);
+    await expect(app.call('freeze_utxo', ['ab'.repeat(32) + ':0'])).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(app.call('freeze_utxo', ['nonsense'])).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    expect(await app.call('export_history')).toBe('transaction_hash,label,confirmations,value,fee,balance,timestamp\n');
+    await app.close();
+  });
+
+  it('restore of a vpub gives a watch-only wallet', async () => {
+    const app = new FulmenApp({ network: 'regtest', baseDir: dir, offline: true });
+    // BIP84 test vector account on test networks, as vpub (m/84'/1'/0' of "abandon ... about").
+    const mnemonicApp = new FulmenApp({ network: 'regtest', baseDir: path.join(dir, 'other'), offline: true });
+    await mnemonicApp.call('restore', ['abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about']);
+    const vpub = (await mnemonicApp.call('getmpk')) as string;
+    expect(vpub).toMatch(/^vpub/);
+    expect(await app.call('restore', [vpub])).toMatchObject({ seed_type: 'xpub' });
+    expect(await app.call('getunusedaddress')).toBe(await mnemonicApp.call('getunusedaddress'));
+    await expect(app.call('signmessage', [await app.call('getunusedaddress'), 'x'])).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    await app.close();
+    await mnemonicApp.close();
+  });
+
+  it('deserialize and serialize raw transactions; PSBT parameters are validated', async () => {
+    const app = new FulmenApp({ network: 'mainnet', baseDir: dir, offline: true });
+    // BIP143 native P2WPKH example (unsigned), as in core/bitcoin/testdata.
+    const vector = JSON.parse(fs.readFileSync(new URL('../bitcoin/testdata/bip143-native-p2wpkh.json', import.meta.url), 'utf8')) as { unsignedTx: string };
+    const d = (await app.call('deserialize', [vector.unsignedTx])) as { is_psbt: boolean; complete: boolean; inputs: unknown[]; outputs: { value_sat: number }[]; fee_sat: number | null };
+    expect(d).toMatchObject({ is_psbt: false, complete: false, fee_sat: null });
+    expect(d.inputs).toHaveLength(2);
+    expect(d.outputs.map((o) => o.value_sat)).toEqual([112_340_000, 223_450_000]);
+    expect(await app.call('serialize', [vector.unsignedTx])).toBe(vector.unsignedTx);
+    await expect(app.call('deserialize', ['cHNidP8BAAA='])).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    await expect(app.call('paytomany', { outputs: '[]' })).rejects.toThrow(/offline/);
+    await app.close();
+  });
+});
+
+describe('paytomany outputs and from_coins', () => {
+  it('parses [[address, amount], ...] with one "!"', () => {
+    expect(parseOutputsList('[["bc1qa", "0.001"], ["bc1qb", "!"]]')).toEqual([
+      { address: 'bc1qa', amountSat: 100_000 },
+      { address: 'bc1qb', amountSat: 'max' },
+    ]);
+    expect(parseOutputsList([['bc1qa', 0.5]])).toEqual([{ address: 'bc1qa', amountSat: 50_000_000 }]);
+    for (const bad of ['', '[]', '{}', '[["a"]]', '[["a", "-1"]]', '[[1, "0.1"]]']) expect(() => parseOutputsList(bad)).toThrow(FulmenError);
+  });
+
+  it('from_coins accepts Electrum\'s comma list and rejects malformed coins', () => {
+    const txid = 'ab'.repeat(32);
+    expect(declarations.payto.params.parse({ destination: 'x', amount: '1', from_coins: `${txid}:0, ${txid}:1` }).from_coins).toEqual([`${txid}:0`, `${txid}:1`]);
+    expect(declarations.payto.params.safeParse({ destination: 'x', amount: '1', from_coins: 'nope' }).success).toBe(false);
   });
 });

@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { isValidAddress } from '../bitcoin/address.js';
+import { verifyMessage } from '../bitcoin/message.js';
+import { parseTransaction } from '../bitcoin/transaction.js';
+import { depthForFeerate, etaBlocksForFeerate, feerateForDepth } from '../wallet/fees.js';
+import { describeTransaction, finalizePsbtToHex } from '../wallet/psbt.js';
+import { looksLikePsbt } from '../wallet/wallet.js';
+import type { CreatedTransaction } from '../wallet/wallet.js';
 import { badInput, FulmenError } from '../util/errors.js';
 import { formatMsatAsBtc, formatSatAsBtc, satToMsat } from '../util/money.js';
 import type { PaymentRequest } from '../wallet/requests.js';
@@ -14,7 +20,7 @@ import type {
   RequestResult,
 } from './client-types.js';
 import type { CommandContext, LightningPayment } from './context.js';
-import { type CommandDeclaration, type CommandName, declarations, type ParamsOut } from './schemas.js';
+import { btcAmountOrMax, type CommandDeclaration, type CommandName, declarations, type ParamsOut } from './schemas.js';
 
 /**
  * The one command table: each declaration of core/api/schemas.ts with its handler. Hosts look
@@ -44,10 +50,12 @@ const handlers: Handlers = {
   },
 
   async restore(ctx, p) {
-    await ctx.restoreWallet({ mnemonic: p.text, passphrase: p.passphrase, password: p.password });
+    const { seedType } = await ctx.restoreWallet({ mnemonic: p.text, passphrase: p.passphrase, password: p.password, seedType: p.seed_type });
     return {
       path: ctx.walletPath,
+      seed_type: seedType,
       msg:
+        (seedType === 'xpub' ? 'Watch-only wallet: it can make unsigned transactions (PSBT) but not sign. ' : '') +
         'This wallet was restored offline. It may contain more addresses than displayed. ' +
         'Start a daemon and use load_wallet to sync its history.',
     };
@@ -126,17 +134,153 @@ const handlers: Handlers = {
     if (p.fee === undefined && feerate === undefined) {
       throw new FulmenError('NETWORK', 'No fee estimate from the server yet; pass --feerate (sat/vB) or --fee (BTC)');
     }
-    const tx = await wallet.createTransaction({
+    const tx = await wallet.createTransactionEx({
       outputs: [{ address: p.destination, amountSat: p.amount }],
       feerateSatPerVbyte: feerate,
       feeSat: p.fee,
       rbf: p.rbf,
+      fromCoins: p.from_coins,
+      unsigned: p.unsigned,
     });
-    return tx.txHex;
+    return txOrPsbt(tx);
   },
 
   async broadcast(ctx, p) {
-    return ctx.wallet().broadcast(p.tx);
+    return ctx.wallet().broadcast(finalizePsbtToHex(p.tx, ctx.network));
+  },
+
+  async getmpk(ctx) {
+    return ctx.wallet().masterPublicKey();
+  },
+
+  async listunspent(ctx) {
+    const wallet = ctx.wallet();
+    return wallet.listUnspent().map((u) => ({
+      address: u.address,
+      value: formatSatAsBtc(u.valueSat),
+      value_sat: u.valueSat,
+      prevout_hash: u.txid,
+      prevout_n: u.vout,
+      height: u.height,
+      coinbase: u.coinbase,
+      frozen: u.frozen,
+      label: wallet.getLabel(`${u.txid}:${u.vout}`) || wallet.getLabel(u.address),
+    }));
+  },
+
+  async freeze_utxo(ctx, p) {
+    ctx.wallet().setCoinFrozen(p.coin, true);
+    return true;
+  },
+
+  async unfreeze_utxo(ctx, p) {
+    ctx.wallet().setCoinFrozen(p.coin, false);
+    return true;
+  },
+
+  async paytomany(ctx, p) {
+    const outputs = parseOutputsList(p.outputs);
+    const tx = await ctx.wallet().createTransactionEx({
+      outputs,
+      feerateSatPerVbyte: p.feerate,
+      feeSat: p.fee,
+      rbf: p.rbf,
+      fromCoins: p.from_coins,
+      unsigned: p.unsigned,
+    });
+    return txOrPsbt(tx);
+  },
+
+  async getfeerate(ctx, p) {
+    if (p.fee_method === 'eta') return (await ctx.estimateFeeSatPerVbyte(p.target)) * 1000;
+    return feerateForDepth(await ctx.feeHistogram(), p.depth) * 1000;
+  },
+
+  async getfeehistogram(ctx, p) {
+    const histogram = await ctx.feeHistogram();
+    if (p.feerate === undefined) return { histogram };
+    return {
+      histogram,
+      feerate: p.feerate,
+      eta_blocks: etaBlocksForFeerate(histogram, p.feerate),
+      depth_vbytes: depthForFeerate(histogram, p.feerate),
+    };
+  },
+
+  async bumpfee(ctx, p) {
+    return txOrPsbt(ctx.wallet().bumpFee(txidOf(p.tx), p.new_fee_rate, p.unsigned));
+  },
+
+  async dscancel(ctx, p) {
+    return txOrPsbt(ctx.wallet().cancelTransaction(txidOf(p.tx), p.new_fee_rate, p.unsigned));
+  },
+
+  async cpfp(ctx, p) {
+    return txOrPsbt(await ctx.wallet().cpfp(p.txid.toLowerCase(), p.fee_rate, p.unsigned));
+  },
+
+  async signtransaction(ctx, p) {
+    if (!looksLikePsbt(p.tx)) throw badInput('signtransaction expects a PSBT (base64); raw transactions carry no input values to sign');
+    const signed = ctx.wallet().signPsbt(p.tx);
+    return signed.txHex ?? signed.psbt;
+  },
+
+  async serialize(ctx, p) {
+    return finalizePsbtToHex(p.tx, ctx.network);
+  },
+
+  async deserialize(ctx, p) {
+    const wallet = ctx.walletLoaded() ? ctx.wallet() : null;
+    const d = describeTransaction(
+      p.tx,
+      ctx.network,
+      (script) => wallet?.isMine(script) ?? false,
+      (txid, vout) => wallet?.knownOutput(txid, vout) ?? null,
+    );
+    return {
+      txid: d.txid,
+      complete: d.complete,
+      is_psbt: d.isPsbt,
+      version: d.version,
+      locktime: d.locktime,
+      vsize: d.vsize,
+      fee_sat: d.feeSat,
+      inputs: d.inputs.map((i) => ({
+        prevout_hash: i.txid,
+        prevout_n: i.vout,
+        nsequence: i.sequence,
+        value_sat: i.valueSat,
+        address: i.address,
+        is_mine: i.isMine,
+        signed: i.signed,
+      })),
+      outputs: d.outputs.map((o) => ({ address: o.address, scriptpubkey: o.scriptPubKeyHex, value_sat: o.valueSat, is_mine: o.isMine })),
+    };
+  },
+
+  async setlabel(ctx, p) {
+    ctx.wallet().setLabel(p.key.trim(), p.label);
+    return true;
+  },
+
+  async export_labels(ctx) {
+    return ctx.wallet().exportLabels();
+  },
+
+  async import_labels(ctx, p) {
+    return ctx.wallet().importLabels(p.labels);
+  },
+
+  async export_history(ctx) {
+    return ctx.wallet().exportHistoryCsv();
+  },
+
+  async signmessage(ctx, p) {
+    return ctx.wallet().signMessage(p.address, p.message, p.bip137 ? 'bip137-p2wpkh' : 'electrum');
+  },
+
+  async verifymessage(ctx, p) {
+    return verifyMessage(p.address.trim(), p.signature, p.message, ctx.network);
   },
 
   async onchain_history(ctx) {
@@ -252,6 +396,40 @@ const handlers: Handlers = {
     return result;
   },
 };
+
+/** A created transaction as Electrum prints it: raw hex when signed, PSBT (base64) otherwise. */
+function txOrPsbt(tx: CreatedTransaction): string {
+  return tx.complete ? tx.txHex : tx.psbt;
+}
+
+/** bumpfee/dscancel take a txid or the raw transaction (Electrum accepts both). */
+function txidOf(text: string): string {
+  const t = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return t.toLowerCase();
+  return parseTransaction(t).getId();
+}
+
+/**
+ * paytomany's outputs: [[address, amount], ...] as JSON text or an array; amounts in BTC, "!"
+ * for max (at most one). @throws FulmenError BAD_INPUT.
+ */
+export function parseOutputsList(value: string | [string, string | number][]): { address: string; amountSat: number | 'max' }[] {
+  let list: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      list = JSON.parse(value);
+    } catch {
+      throw badInput('outputs: expected a JSON list of [address, amount] pairs');
+    }
+  }
+  if (!Array.isArray(list) || list.length === 0) throw badInput('outputs: expected a non-empty list of [address, amount] pairs');
+  return list.map((item, i) => {
+    if (!Array.isArray(item) || item.length !== 2 || typeof item[0] !== 'string') throw badInput(`outputs[${i}]: expected [address, amount]`);
+    const parsed = btcAmountOrMax.safeParse(item[1]);
+    if (!parsed.success) throw badInput(`outputs[${i}]: invalid amount ${JSON.stringify(item[1])}`);
+    return { address: item[0], amountSat: parsed.data };
+  });
+}
 
 /** getbalance, Electrum's shape: keys other than `confirmed` only when non-zero. */
 export function balanceResult(ctx: CommandContext): BalanceResult {

@@ -5,6 +5,7 @@
  */
 import type { NetworkName } from '../bitcoin/network.js';
 import type { RequestStore } from '../wallet/requests.js';
+import type { CreatedTransaction, WalletUtxo } from '../wallet/wallet.js';
 import type { ChannelInfo } from './client-types.js';
 
 export interface WalletBalance {
@@ -54,6 +55,47 @@ export interface WalletFacade {
   /** Wallet transactions, newest first (unconfirmed first). */
   getOnchainHistory(): OnchainTx[];
   readonly requests: RequestStore;
+
+  /** 'bip39', 'electrum' (Electrum segwit seed) or 'xpub' (watch-only). */
+  readonly seedType: 'bip39' | 'electrum' | 'xpub';
+  readonly isWatchOnly: boolean;
+  /** Account key as zpub/vpub (Electrum getmpk). */
+  masterPublicKey(): string;
+  /** Unspent coins, largest first. */
+  listUnspent(): WalletUtxo[];
+  /** @throws FulmenError BAD_INPUT, NOT_FOUND. */
+  setCoinFrozen(outpoint: string, frozen: boolean): void;
+  /**
+   * Builds a transaction with coin control and PSBT output (Wallet.createTransaction);
+   * `feeSat` (absolute) wins over `feerateSatPerVbyte`.
+   */
+  createTransactionEx(req: {
+    outputs: { address: string; amountSat: number | 'max' }[];
+    feerateSatPerVbyte?: number;
+    feeSat?: number;
+    rbf: boolean;
+    fromCoins?: string[];
+    unsigned?: boolean;
+  }): Promise<CreatedTransaction>;
+  /** RBF (Electrum bumpfee). */
+  bumpFee(txid: string, feerateSatPerVbyte: number, unsigned: boolean): CreatedTransaction;
+  /** Double-spend to ourselves (Electrum dscancel). */
+  cancelTransaction(txid: string, feerateSatPerVbyte: number, unsigned: boolean): CreatedTransaction;
+  /** Child pays for parent. */
+  cpfp(txid: string, feerateSatPerVbyte: number, unsigned: boolean): Promise<CreatedTransaction>;
+  /** Signs our inputs of a PSBT; the raw tx once complete. */
+  signPsbt(psbt: string): { psbt: string; complete: boolean; txHex: string | null; signedInputs: number };
+  setLabel(key: string, text: string): void;
+  exportLabels(): string;
+  importLabels(jsonl: string): number;
+  exportHistoryCsv(): string;
+  signMessage(address: string, message: string, header: 'electrum' | 'bip137-p2wpkh'): string;
+  /** Whether an address (string) or scriptPubKey (bytes) belongs to the wallet. */
+  isMine(addressOrScript: string | Uint8Array): boolean;
+  /** An output of a stored transaction, or null. */
+  knownOutput(txid: string, vout: number): { valueSat: number; script: Uint8Array } | null;
+  /** The label of a txid, address or txid:vout ('' when none). */
+  getLabel(key: string): string;
 }
 
 export interface ChainStatus {
@@ -153,8 +195,11 @@ export interface CommandContext {
   walletLoaded(): boolean;
   /** @throws FulmenError WALLET_EXISTS. @returns the new mnemonic. */
   createWallet(opts: { passphrase?: string; password?: string }): Promise<{ mnemonic: string }>;
-  /** @throws FulmenError WALLET_EXISTS, BAD_INPUT (mnemonic). */
-  restoreWallet(opts: { mnemonic: string; passphrase?: string; password?: string }): Promise<void>;
+  /**
+   * Restores from a BIP39 mnemonic, an Electrum segwit seed or a zpub/vpub (watch-only).
+   * @throws FulmenError WALLET_EXISTS, BAD_INPUT (mnemonic). @returns what `text` was read as.
+   */
+  restoreWallet(opts: { mnemonic: string; passphrase?: string; password?: string; seedType?: 'electrum' | 'bip39' }): Promise<{ seedType: 'bip39' | 'electrum' | 'xpub' }>;
   /** Opens the wallet, attaches chain and starts Lightning (daemon). @throws WRONG_PASSWORD, NOT_FOUND. */
   loadWallet(password?: string): Promise<void>;
   closeWallet(): Promise<void>;
@@ -168,4 +213,11 @@ export interface CommandContext {
   lightningIfRunning(): LightningFacade | null;
   /** @throws FulmenError BAD_INPUT for a malformed invoice. */
   decodeInvoice(invoice: string): DecodedInvoice;
+  /**
+   * Server fee estimate for `targetBlocks` (blockchain.estimatefee), integer sat/vB.
+   * @throws FulmenError NETWORK when offline/disconnected.
+   */
+  estimateFeeSatPerVbyte(targetBlocks: number): Promise<number>;
+  /** Server mempool histogram ([sat/vB, vsize] pairs). @throws FulmenError NETWORK. */
+  feeHistogram(): Promise<[number, number][]>;
 }

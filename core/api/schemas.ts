@@ -45,6 +45,26 @@ function btcToSatOrIssue(value: string | number): number | null {
 }
 
 const password = z.string().optional().describe('wallet password');
+const txidParam = z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected a txid (64 hex digits)');
+/** Electrum's --from_coins: comma-separated txid:vout list (or a JSON array). */
+const fromCoins = z
+  .union([z.string(), z.array(z.string())])
+  .optional()
+  .transform((v, ctx): string[] | undefined => {
+    if (v === undefined) return undefined;
+    const list = (Array.isArray(v) ? v : v.split(',')).map((c) => c.trim()).filter((c) => c !== '');
+    for (const c of list) {
+      if (!/^[0-9a-fA-F]{64}:\d+$/.test(c)) {
+        ctx.issues.push({ code: 'custom', message: `invalid coin "${c}" (expected txid:vout)`, input: v });
+        return z.NEVER;
+      }
+    }
+    return list;
+  })
+  .describe('spend only these coins: txid:vout,txid:vout');
+const feeRateSatVb = z.number().positive().max(100_000);
+/** A PSBT (base64 or hex) or a raw transaction (hex). */
+const txOrPsbt = z.string().min(1).describe('PSBT (base64) or raw transaction (hex)');
 const channelPoint = z
   .string()
   .regex(/^[0-9a-fA-F]{64}:\d+$/, 'expected a channel point <funding txid>:<output index>')
@@ -106,11 +126,13 @@ export const declarations = {
   }),
   restore: declare({
     name: 'restore',
-    description: 'Restore a wallet from a BIP39 mnemonic.',
+    description:
+      'Restore a wallet from an Electrum segwit seed, a BIP39 mnemonic, or a zpub/vpub (watch-only). Detected as Electrum does: Electrum seed first, then BIP39.',
     params: z.object({
-      text: z.string().min(1).describe('the mnemonic (12 or 24 words)'),
-      passphrase: z.string().optional().describe('seed extension (BIP39 passphrase)'),
+      text: z.string().min(1).describe('the seed words, or an extended public key for a watch-only wallet'),
+      passphrase: z.string().optional().describe('seed extension (BIP39 or Electrum passphrase)'),
       password,
+      seed_type: z.enum(['electrum', 'bip39']).optional().describe('force how the words are read'),
     }),
     positional: ['text'],
     requires: {},
@@ -208,21 +230,29 @@ export const declarations = {
   }),
   payto: declare({
     name: 'payto',
-    description: 'Create and sign a transaction (not broadcast; use broadcast). Amount "!" sends everything.',
+    description:
+      'Create and sign a transaction (not broadcast; use broadcast). Amount "!" sends everything. --unsigned (or a watch-only wallet) returns a PSBT.',
     params: z.object({
       destination: z.string().min(1).describe('bitcoin address'),
       amount: btcAmountOrMax.describe('amount in BTC, or ! for max'),
       fee: btcAmount.optional().describe('absolute fee in BTC'),
       feerate: z.number().positive().optional().describe('fee rate in sat/vbyte'),
       rbf: z.boolean().default(true).describe('signal replace-by-fee (default true)'),
+      from_coins: fromCoins,
+      unsigned: z.boolean().default(false).describe('return an unsigned PSBT (base64)'),
     }),
     positional: ['destination', 'amount'],
     requires: { wallet: true, daemon: true },
   }),
   broadcast: declare({
     name: 'broadcast',
-    description: 'Broadcast a signed transaction; returns its txid.',
-    params: z.object({ tx: z.string().regex(/^[0-9a-fA-F]+$/, 'expected a raw transaction in hex').describe('raw transaction (hex)') }),
+    description: 'Broadcast a signed transaction (raw hex, or a complete PSBT); returns its txid.',
+    params: z.object({
+      tx: z
+        .string()
+        .regex(/^(?:[0-9a-fA-F]+|cHNidP8[A-Za-z0-9+/=\s]+)$/, 'expected a raw transaction in hex or a PSBT')
+        .describe('raw transaction (hex) or finalized PSBT (base64)'),
+    }),
     positional: ['tx'],
     requires: { wallet: true, daemon: true },
   }),
@@ -232,6 +262,188 @@ export const declarations = {
     params: z.object({}),
     positional: [],
     requires: { wallet: true },
+    offline: true,
+  }),
+  getmpk: declare({
+    name: 'getmpk',
+    description: 'Return the master public key of the wallet (zpub/vpub).',
+    params: z.object({}),
+    positional: [],
+    requires: { wallet: true },
+    offline: true,
+  }),
+  listunspent: declare({
+    name: 'listunspent',
+    description: 'List unspent outputs (coins), with their frozen state.',
+    params: z.object({}),
+    positional: [],
+    requires: { wallet: true },
+    offline: true,
+  }),
+  freeze_utxo: declare({
+    name: 'freeze_utxo',
+    description: 'Freeze a coin (txid:vout): it is never spent unless unfrozen.',
+    params: z.object({ coin: z.string().regex(/^[0-9a-fA-F]{64}:\d+$/, 'expected txid:vout').describe('coin txid:vout') }),
+    positional: ['coin'],
+    requires: { wallet: true },
+    offline: true,
+  }),
+  unfreeze_utxo: declare({
+    name: 'unfreeze_utxo',
+    description: 'Unfreeze a coin (txid:vout).',
+    params: z.object({ coin: z.string().regex(/^[0-9a-fA-F]{64}:\d+$/, 'expected txid:vout').describe('coin txid:vout') }),
+    positional: ['coin'],
+    requires: { wallet: true },
+    offline: true,
+  }),
+  paytomany: declare({
+    name: 'paytomany',
+    description: 'Create and sign a transaction with several outputs: [["address", amount], ...]; one amount may be "!".',
+    params: z.object({
+      outputs: z
+        .union([z.string(), z.array(z.tuple([z.string(), z.union([z.string(), z.number()])]))])
+        .describe('JSON list of [address, amount in BTC]'),
+      fee: btcAmount.optional().describe('absolute fee in BTC'),
+      feerate: z.number().positive().optional().describe('fee rate in sat/vbyte'),
+      rbf: z.boolean().default(true).describe('signal replace-by-fee (default true)'),
+      from_coins: fromCoins,
+      unsigned: z.boolean().default(false).describe('return an unsigned PSBT (base64)'),
+    }),
+    positional: ['outputs'],
+    requires: { wallet: true, daemon: true },
+  }),
+  getfeerate: declare({
+    name: 'getfeerate',
+    description: 'Suggested fee rate in sat/kvB: by confirmation target (eta) or by mempool depth (mempool).',
+    params: z.object({
+      fee_method: z.enum(['eta', 'mempool']).default('eta').describe('eta: server estimate; mempool: from the fee histogram'),
+      target: z.number().int().min(1).max(1008).default(2).describe('eta: confirmation target in blocks'),
+      depth: z.number().int().positive().default(1_000_000).describe('mempool: vbytes from the top of the mempool'),
+    }),
+    positional: [],
+    requires: { daemon: true },
+  }),
+  getfeehistogram: declare({
+    name: 'getfeehistogram',
+    description: "The server's mempool fee histogram ([sat/vB, vsize] pairs) and the ETA of a fee rate.",
+    params: z.object({ feerate: feeRateSatVb.optional().describe('fee rate in sat/vB to estimate the ETA of') }),
+    positional: ['feerate'],
+    requires: { daemon: true },
+  }),
+  bumpfee: declare({
+    name: 'bumpfee',
+    description: 'Replace an unconfirmed transaction of ours (RBF) with one paying new_fee_rate; returns it (not broadcast).',
+    params: z.object({
+      tx: z.string().min(1).describe('txid (or raw hex) of the transaction to replace'),
+      new_fee_rate: feeRateSatVb.describe('fee rate in sat/vB'),
+      unsigned: z.boolean().default(false).describe('return an unsigned PSBT'),
+    }),
+    positional: ['tx', 'new_fee_rate'],
+    requires: { wallet: true },
+    offline: true,
+  }),
+  dscancel: declare({
+    name: 'dscancel',
+    description: 'Cancel an unconfirmed transaction of ours: double-spend its inputs to ourselves at new_fee_rate; returns it (not broadcast).',
+    params: z.object({
+      tx: z.string().min(1).describe('txid (or raw hex) of the transaction to cancel'),
+      new_fee_rate: feeRateSatVb.describe('fee rate in sat/vB'),
+      unsigned: z.boolean().default(false).describe('return an unsigned PSBT'),
+    }),
+    positional: ['tx', 'new_fee_rate'],
+    requires: { wallet: true },
+    offline: true,
+  }),
+  cpfp: declare({
+    name: 'cpfp',
+    description: 'Child pays for parent: spend our outputs of an unconfirmed transaction so the pair pays fee_rate; returns the child (not broadcast).',
+    params: z.object({
+      txid: txidParam.describe('the unconfirmed parent'),
+      fee_rate: feeRateSatVb.describe('fee rate for parent and child together, sat/vB'),
+      unsigned: z.boolean().default(false).describe('return an unsigned PSBT'),
+    }),
+    positional: ['txid', 'fee_rate'],
+    requires: { wallet: true, daemon: true },
+  }),
+  signtransaction: declare({
+    name: 'signtransaction',
+    description: 'Sign the inputs of a PSBT that belong to this wallet; returns the raw transaction when complete, else the PSBT.',
+    params: z.object({ tx: txOrPsbt, password }),
+    positional: ['tx'],
+    requires: { wallet: true },
+    offline: true,
+  }),
+  serialize: declare({
+    name: 'serialize',
+    description: 'Finalize a fully signed PSBT and return the raw transaction (hex).',
+    params: z.object({ tx: txOrPsbt }),
+    positional: ['tx'],
+    requires: {},
+    offline: true,
+  }),
+  deserialize: declare({
+    name: 'deserialize',
+    description: 'Decode a raw transaction or PSBT (load a PSBT): inputs, outputs, fee, signing state.',
+    params: z.object({ tx: txOrPsbt }),
+    positional: ['tx'],
+    requires: {},
+    offline: true,
+  }),
+  setlabel: declare({
+    name: 'setlabel',
+    description: 'Set the label of a txid, address or coin (txid:vout); an empty label removes it.',
+    params: z.object({ key: z.string().min(1).describe('txid, address or txid:vout'), label: z.string().describe('label') }),
+    positional: ['key', 'label'],
+    requires: { wallet: true },
+    offline: true,
+  }),
+  export_labels: declare({
+    name: 'export_labels',
+    description: 'Export labels and frozen coins as BIP329 JSON Lines (print; redirect to a file).',
+    params: z.object({}),
+    positional: [],
+    requires: { wallet: true },
+    offline: true,
+  }),
+  import_labels: declare({
+    name: 'import_labels',
+    description: 'Import BIP329 JSON Lines labels (the file content); returns the number of records applied.',
+    params: z.object({ labels: z.string().describe('BIP329 JSON Lines') }),
+    positional: ['labels'],
+    requires: { wallet: true },
+    offline: true,
+  }),
+  export_history: declare({
+    name: 'export_history',
+    description: 'On-chain history as CSV (print; redirect to a file).',
+    params: z.object({}),
+    positional: [],
+    requires: { wallet: true },
+    offline: true,
+  }),
+  signmessage: declare({
+    name: 'signmessage',
+    description: 'Sign a message with the key of one of our addresses (base64 signature).',
+    params: z.object({
+      address: z.string().min(1).describe('bitcoin address of this wallet'),
+      message: z.string().describe('message'),
+      password,
+      bip137: z.boolean().default(false).describe('use the BIP137 P2WPKH header (39-42, Trezor) instead of Electrum\'s'),
+    }),
+    positional: ['address', 'message'],
+    requires: { wallet: true },
+    offline: true,
+  }),
+  verifymessage: declare({
+    name: 'verifymessage',
+    description: 'Verify a signed message against an address.',
+    params: z.object({
+      address: z.string().min(1).describe('bitcoin address'),
+      signature: z.string().min(1).describe('base64 signature'),
+      message: z.string().describe('message'),
+    }),
+    positional: ['address', 'signature', 'message'],
+    requires: {},
     offline: true,
   }),
   nodeid: declare({

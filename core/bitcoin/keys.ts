@@ -2,6 +2,8 @@ import * as bitcoin from 'bitcoinjs-lib';
 import * as ecc from '@bitcoinerlab/secp256k1';
 import { BIP32Factory, type BIP32Interface } from 'bip32';
 import * as bip39 from 'bip39';
+import { createBase58check } from '@scure/base';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { FulmenError, badInput } from '../util/errors.js';
 import { bip84CoinType, bitcoinNetwork, type NetworkName } from './network.js';
 
@@ -130,4 +132,87 @@ export function lightningRootSecretFromSeed(seed: Uint8Array): Uint8Array {
   const node = bip32.fromSeed(seed).derivePath("m/67'/0'/0'");
   if (!node.privateKey) throw new FulmenError('INTERNAL', 'Lightning root key has no private key');
   return new Uint8Array(node.privateKey);
+}
+
+/** Script type an account's extended public key stands for (SLIP-132 version bytes). */
+export type ExtendedKeyScriptType = 'p2wpkh' | 'p2wpkh-p2sh' | 'unspecified';
+
+/** SLIP-132 public version bytes → (mainnet?, script type). xpub/tpub say nothing of the script. */
+const SLIP132_PUBLIC_VERSIONS: Record<number, { mainnet: boolean; scriptType: ExtendedKeyScriptType }> = {
+  0x0488b21e: { mainnet: true, scriptType: 'unspecified' }, // xpub
+  0x049d7cb2: { mainnet: true, scriptType: 'p2wpkh-p2sh' }, // ypub
+  0x04b24746: { mainnet: true, scriptType: 'p2wpkh' }, // zpub
+  0x043587cf: { mainnet: false, scriptType: 'unspecified' }, // tpub
+  0x044a5262: { mainnet: false, scriptType: 'p2wpkh-p2sh' }, // upub
+  0x045f1cf6: { mainnet: false, scriptType: 'p2wpkh' }, // vpub
+};
+
+/** True when `text` looks like a base58 extended public key (xpub/ypub/zpub/tpub/upub/vpub). */
+export function looksLikeExtendedPublicKey(text: string): boolean {
+  return /^[xyztuv]pub[1-9A-HJ-NP-Za-km-z]{100,112}$/.test(text.trim());
+}
+
+/**
+ * Parses an account extended public key in any SLIP-132 encoding (xpub/zpub on mainnet,
+ * tpub/vpub on test networks) into a BIP32 node with the network's standard versions.
+ * zpub/vpub are P2WPKH (BIP84); xpub/tpub are taken as P2WPKH too, since Fulmen wallets are
+ * native segwit only (Electrum would read an xpub as P2PKH).
+ * @throws FulmenError BAD_INPUT for a bad checksum, a private key, another network, or a
+ *   ypub/upub (P2SH-wrapped segwit, not supported).
+ */
+export function parseAccountExtendedKey(text: string, network: NetworkName): BIP32Interface {
+  const trimmed = text.trim();
+  let payload: Uint8Array;
+  try {
+    payload = decodeBase58Check(trimmed);
+  } catch {
+    throw badInput('Invalid extended public key (bad base58 checksum)');
+  }
+  if (payload.length !== 78) throw badInput('Invalid extended public key (wrong length)');
+  const version = ((payload[0] << 24) | (payload[1] << 16) | (payload[2] << 8) | payload[3]) >>> 0;
+  const info = SLIP132_PUBLIC_VERSIONS[version];
+  if (!info) throw badInput('Not an extended public key (xpub/zpub/tpub/vpub expected; private keys are not accepted)');
+  if (info.mainnet !== (network === 'mainnet')) {
+    throw badInput(`This extended public key is for ${info.mainnet ? 'mainnet' : 'a test network'}, but the wallet is on ${network}`);
+  }
+  if (info.scriptType === 'p2wpkh-p2sh') throw badInput('P2SH-wrapped segwit keys (ypub/upub) are not supported; use a zpub/vpub');
+  const standard = new Uint8Array(payload);
+  const std = bitcoinNetwork(network).bip32.public;
+  standard.set([(std >>> 24) & 0xff, (std >>> 16) & 0xff, (std >>> 8) & 0xff, std & 0xff], 0);
+  try {
+    return bip32.fromBase58(encodeBase58Check(standard), bitcoinNetwork(network));
+  } catch {
+    throw badInput('Invalid extended public key (not a valid curve point)');
+  }
+}
+
+/**
+ * The account key in Electrum's SLIP-132 encoding for P2WPKH: zpub on mainnet, vpub on test
+ * networks (what Electrum's `getmpk` prints).
+ */
+export function toSegwitExtendedKey(account: BIP32Interface, network: NetworkName): string {
+  const payload = decodeBase58Check(account.neutered().toBase58());
+  const version = network === 'mainnet' ? 0x04b24746 : 0x045f1cf6;
+  payload.set([(version >>> 24) & 0xff, (version >>> 16) & 0xff, (version >>> 8) & 0xff, version & 0xff], 0);
+  return encodeBase58Check(payload);
+}
+
+/** BIP32 fingerprint (first 4 bytes of hash160 of the public key) of a seed's master key, hex. */
+export function masterFingerprint(seed: Uint8Array, network: NetworkName): string {
+  return Buffer.from(masterKeyFromSeed(seed, network).fingerprint).toString('hex');
+}
+
+const base58check = createBase58check(sha256);
+
+function decodeBase58Check(text: string): Uint8Array {
+  return new Uint8Array(base58check.decode(text));
+}
+
+function encodeBase58Check(payload: Uint8Array): string {
+  return base58check.encode(payload);
+}
+
+/** Private account node at `path` (e.g. "m/84'/1'/0'" or Electrum's "m/0'") of a BIP32 seed. */
+export function accountFromSeed(seed: Uint8Array, network: NetworkName, path: string): BIP32Interface {
+  return masterKeyFromSeed(seed, network).derivePath(path);
 }

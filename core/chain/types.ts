@@ -45,7 +45,20 @@ export type ChainEvent =
    */
   | { type: 'tip'; header: VerifiedHeader; forkHeight?: number }
   | { type: 'connection'; connected: boolean; server: string | null }
-  | { type: 'scripthash'; scripthash: string; status: string | null };
+  | { type: 'scripthash'; scripthash: string; status: string | null }
+  /**
+   * One Electrum server's state changed (several servers: see ChainNetwork). `banned`: it was
+   * caught lying (bad header, proof, transaction, history, JSON; `reason` says which) and is not
+   * used again this session. `stale`: it follows a chain with less work than ours (not used as
+   * main server). `main`: it became the server for wallet data. `connected`/`disconnected`:
+   * its connection went up or down (reconnects follow with backoff).
+   */
+  | {
+      type: 'server';
+      server: string;
+      status: 'connected' | 'disconnected' | 'main' | 'stale' | 'banned';
+      reason?: string;
+    };
 
 /**
  * What the wallet and Lightning layers may ask of the chain. Every method that returns chain
@@ -83,6 +96,11 @@ export interface ChainSource {
   estimateFeeSatPerVbyte(targetBlocks: number): Promise<number>;
   /** `blockchain.relayfee` as integer sat/vB (rounded up). */
   relayFeeSatPerVbyte(): Promise<number>;
+  /**
+   * `mempool.get_fee_histogram`: [feerate sat/vB, vsize] pairs, feerate descending; each vsize is
+   * the mempool weight (vbytes) paying about that feerate. Optional for ChainSource stand-ins.
+   */
+  getFeeHistogram?(): Promise<[number, number][]>;
   /** Validated header at `height` (downloaded if needed). */
   getHeader(height: number): Promise<VerifiedHeader>;
 }

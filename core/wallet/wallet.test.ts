@@ -303,7 +303,7 @@ describe('Wallet sync, balance and sending (against StandInChain)', () => {
     expect(wallet.getBalance()).toEqual({ confirmedSat: 100_000, unconfirmedSat: 0, unmaturedSat: 0 });
     const [item] = wallet.getOnchainHistory();
     expect(item).toMatchObject({ txid, height: 201, confirmations: 1, verified: true, timestamp: chain.header(201).timestamp });
-    expect(wallet.listUnspent()).toEqual([{ txid, vout: 0, valueSat: 100_000, address, height: 201 }]);
+    expect(wallet.listUnspent()).toEqual([{ txid, vout: 0, valueSat: 100_000, address, height: 201 , frozen: false, coinbase: false }]);
   });
 
   it('counts a server-reported confirmation only after the merkle proof checks out', async () => {
@@ -399,8 +399,10 @@ describe('Wallet sync, balance and sending (against StandInChain)', () => {
       expect(wallet.getBalance().confirmedSat).toBe(90_000);
     });
 
-    it('largest-first selection, change to a change address, valid signatures, exact fee', () => {
-      const result = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 40_000 }], feerateSatPerVbyte: 2 });
+    const coinOf = (valueSat: number) => wallet.listUnspent().filter((u) => u.valueSat === valueSat).map((u) => `${u.txid}:${u.vout}`);
+
+    it('coin control picks the named coin; change to a change address, valid signatures, exact fee', () => {
+      const result = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 40_000 }], feerateSatPerVbyte: 2, fromCoins: coinOf(60_000) });
       const tx = parseTransaction(result.txHex);
       expect(tx.getId()).toBe(result.txid);
       expect(tx.ins).toHaveLength(1);
@@ -456,7 +458,7 @@ describe('Wallet sync, balance and sending (against StandInChain)', () => {
 
     it('adds change below the dust limit to the fee', () => {
       // 60_000 - 59_700 = 300 sat: enough for the 110 vB fee, but change (300 - 141) would be dust.
-      const result = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 59_700 }], feerateSatPerVbyte: 1 });
+      const result = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 59_700 }], feerateSatPerVbyte: 1, fromCoins: coinOf(60_000) });
       expect(result.changeIndex).toBeNull();
       expect(result.vsize).toBeLessThanOrEqual(110);
       expect(result.feeSat).toBe(300);
@@ -587,5 +589,228 @@ describe('Wallet sync, balance and sending (against StandInChain)', () => {
     chain.emit({ type: 'connection', connected: true, server: 'stand-in' });
     await w2.waitUntilSynced(2000);
     expect(w2.isUpToDate()).toBe(true);
+  });
+});
+
+describe('Restore detection (Electrum segwit seed, BIP39, extended public key)', () => {
+  // Electrum's test_wallet_vertical.py vectors; BIP84 test vector (also in Electrum's tests).
+  const ELECTRUM_SEGWIT = 'bitter grass shiver impose acquire brush forget axis eager alone wine silver';
+  const BIP84_ZPUB = 'zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs';
+
+  it('an Electrum segwit seed restores m/0\' with Electrum\'s addresses and reopens', () => {
+    const db = openDatabase(':memory:');
+    const { wallet, seedType } = Wallet.restore(db, { network: 'mainnet', text: `  ${ELECTRUM_SEGWIT.toUpperCase()} `, password: 'pw' });
+    expect(seedType).toBe('electrum');
+    expect(wallet.accountPath).toBe("m/0'");
+    expect(wallet.masterPublicKey()).toBe('zpub6nsHdRuY92FsMKdbn9BfjBCG6X8pyhCibNP6uDvpnw2cyrVhecvHRMa3Ne8kdJZxjxgwnpbHLkcR4bfnhHy6auHPJyDTQ3kianeuVLdkCYQ');
+    const addresses = wallet.listAddresses();
+    expect(addresses.find((a) => a.kind === 'receive' && a.index === 0)?.address).toBe('bc1q3g5tmkmlvxryhh843v4dz026avatc0zzr6h3af');
+    expect(addresses.find((a) => a.kind === 'change' && a.index === 0)?.address).toBe('bc1qdy94n2q5qcp0kg7v9yzwe6wvfkhnvyzje7nx2p');
+    const reopened = Wallet.open(db, { password: 'pw' });
+    expect(reopened.seedType).toBe('electrum');
+    expect(reopened.getSeedPhrase('pw').mnemonic).toBe(ELECTRUM_SEGWIT);
+  });
+
+  it('a BIP39 mnemonic restores BIP84 account 0; seed_type bip39 forces the reading', () => {
+    const db = openDatabase(':memory:');
+    const { wallet, seedType } = Wallet.restore(db, { network: 'mainnet', text: BIP84_MNEMONIC });
+    expect(seedType).toBe('bip39');
+    expect(wallet.masterPublicKey()).toBe(BIP84_ZPUB);
+    expect(wallet.listAddresses()[0]!.address).toBe('bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu');
+  });
+
+  it('refuses Electrum standard seeds with a clear message and writes nothing', () => {
+    const db = openDatabase(':memory:');
+    const err = expectCode(
+      () => Wallet.restore(db, { network: 'mainnet', text: 'cycle rocket west magnet parrot shuffle foot correct salt library feed song' }),
+      'BAD_INPUT',
+    );
+    expect(err.message).toMatch(/Electrum "standard" seed/);
+    expect(Wallet.exists(db)).toBe(false);
+  });
+
+  it('a zpub makes a watch-only wallet: same addresses, no seed, no signing, no Lightning', () => {
+    const db = openDatabase(':memory:');
+    const { wallet, seedType } = Wallet.restore(db, { network: 'mainnet', text: BIP84_ZPUB });
+    expect(seedType).toBe('xpub');
+    expect(wallet.isWatchOnly).toBe(true);
+    expect(wallet.listAddresses()[0]!.address).toBe('bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu');
+    expectCode(() => wallet.getSeedPhrase(), 'BAD_INPUT');
+    expectCode(() => wallet.lightningRootSecret(), 'BAD_INPUT');
+    expectCode(() => wallet.signMessage('bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu', 'hi'), 'BAD_INPUT');
+    expect(Wallet.open(db).isWatchOnly).toBe(true);
+  });
+});
+
+describe('Coin control, selection, RBF, CPFP, PSBT, labels (against StandInChain)', () => {
+  const destination = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
+  let db: Db;
+  let chain: StandInChain;
+  let wallet: Wallet;
+
+  async function settle(w: Wallet = wallet): Promise<void> {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+    await w.waitUntilSynced(2000);
+  }
+
+  beforeEach(async () => {
+    db = openDatabase(':memory:');
+    chain = new StandInChain();
+    wallet = Wallet.create(db, { network: 'regtest', mnemonic: BIP84_MNEMONIC }).wallet;
+    await wallet.attachChain(chain);
+    const [a0, a1, a2] = wallet.listAddresses().filter((a) => a.kind === 'receive');
+    chain.add(externalPayment([{ address: a0!.address, valueSat: 100_000 }]));
+    chain.add(externalPayment([{ address: a1!.address, valueSat: 50_000 }, { address: a1!.address, valueSat: 20_000 }]));
+    chain.add(externalPayment([{ address: a2!.address, valueSat: 30_000 }]));
+    chain.mine();
+    await settle();
+    expect(wallet.getBalance().confirmedSat).toBe(200_000);
+  });
+
+  it('branch and bound finds the exact match: no change output', () => {
+    // One input at 1 sat/vB: 110 vB with one P2WPKH output; 30_000 - 110 pays exactly.
+    const result = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 30_000 - 110 }], feerateSatPerVbyte: 1 });
+    expect(result.selection).toBe('bnb');
+    expect(result.changeIndex).toBeNull();
+    expect(parseTransaction(result.txHex).outs).toHaveLength(1);
+    expect(result.feeSat).toBeGreaterThanOrEqual(result.vsize);
+  });
+
+  it('coins of one address are spent together', () => {
+    for (let i = 0; i < 10; i++) {
+      const result = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 45_000 }], feerateSatPerVbyte: 1 });
+      const a1Coins = wallet.listUnspent().filter((u) => u.valueSat === 50_000 || u.valueSat === 20_000).map((u) => `${u.txid}:${u.vout}`);
+      const spent = a1Coins.filter((c) => result.inputs.includes(c));
+      expect([0, 2]).toContain(spent.length);
+    }
+  });
+
+  it('frozen coins are listed but never selected; from_coins refuses them', () => {
+    const big = wallet.listUnspent().find((u) => u.valueSat === 100_000)!;
+    wallet.setCoinFrozen(`${big.txid}:${big.vout}`, true);
+    expect(wallet.listUnspent().find((u) => u.valueSat === 100_000)!.frozen).toBe(true);
+    for (let i = 0; i < 5; i++) {
+      const r = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 60_000 }], feerateSatPerVbyte: 1 });
+      expect(r.inputs).not.toContain(`${big.txid}:${big.vout}`);
+    }
+    expectCode(() => wallet.createTransaction({ outputs: [{ address: destination, amountSat: 100_000 }], feerateSatPerVbyte: 1 }), 'INSUFFICIENT_FUNDS');
+    expectCode(
+      () => wallet.createTransaction({ outputs: [{ address: destination, amountSat: 1000 }], feerateSatPerVbyte: 1, fromCoins: [`${big.txid}:${big.vout}`] }),
+      'BAD_INPUT',
+    );
+    const max = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 'max' }], feerateSatPerVbyte: 1 });
+    expect(max.inputs).toHaveLength(3);
+    wallet.setCoinFrozen(`${big.txid}:${big.vout}`, false);
+    expect(wallet.listUnspent().every((u) => !u.frozen)).toBe(true);
+    expectCode(() => wallet.setCoinFrozen('ab'.repeat(32) + ':0', true), 'NOT_FOUND');
+  });
+
+  it('bumpfee decreases the change; the broadcast replacement evicts the original', async () => {
+    const big = wallet.listUnspent().find((u) => u.valueSat === 100_000)!;
+    const original = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 40_000 }], feerateSatPerVbyte: 1, fromCoins: [`${big.txid}:${big.vout}`] });
+    await wallet.broadcast(original.txHex);
+    const bumped = wallet.bumpFee(original.txid, 5);
+    const tx = parseTransaction(bumped.txHex);
+    expect(bumped.inputs).toEqual(original.inputs);
+    expect(tx.outs).toHaveLength(2);
+    expect(outputValueSat(tx.outs.find((o) => !wallet.isMine(o.script))!)).toBe(40_000);
+    expect(bumped.feeSat).toBeGreaterThanOrEqual(5 * bumped.vsize);
+    expectValidSignatures(bumped.txHex, (txid, vout) => outputValueSat(parseTransaction(chain.txs.get(txid)!.hex).outs[vout]));
+    expectCode(() => wallet.bumpFee(original.txid, 1), 'BAD_INPUT');
+    await wallet.broadcast(bumped.txHex);
+    expect(wallet.getOnchainHistory().map((h) => h.txid)).not.toContain(original.txid);
+    expect(wallet.getBalance().unconfirmedSat).toBe(-40_000 - bumped.feeSat);
+  });
+
+  it('bumpfee adds a coin when the change cannot pay; dscancel pays everything back to us', async () => {
+    const small = wallet.listUnspent().find((u) => u.valueSat === 30_000)!;
+    const original = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 29_700 }], feerateSatPerVbyte: 1, fromCoins: [`${small.txid}:${small.vout}`] });
+    expect(original.changeIndex).toBeNull();
+    await wallet.broadcast(original.txHex);
+    const bumped = wallet.bumpFee(original.txid, 20);
+    expect(bumped.inputs.length).toBeGreaterThan(1);
+    expect(bumped.inputs[0]).toBe(original.inputs[0]);
+    expect(bumped.feeSat).toBeGreaterThanOrEqual(20 * bumped.vsize);
+    const cancel = wallet.cancelTransaction(original.txid, 5);
+    const ctx = parseTransaction(cancel.txHex);
+    expect(ctx.outs).toHaveLength(1);
+    expect(wallet.isMine(ctx.outs[0]!.script)).toBe(true);
+    expect(cancel.inputs).toEqual(original.inputs);
+  });
+
+  it('cpfp spends our output of an incoming unconfirmed tx so the package pays the feerate', async () => {
+    const address = wallet.getUnusedAddress();
+    // External parent: input value unknown to us, so the wallet fetches it from the chain.
+    const funding = externalPayment([{ address: destination, valueSat: 80_000 }]);
+    chain.add(funding, 150);
+    const parentTx = new bitcoin.Transaction();
+    parentTx.version = 2;
+    parentTx.addInput(hexToBytes(parseTransaction(funding).getId()).reverse(), 0, 0xfffffffd);
+    parentTx.addOutput(addressToScriptPubKey(address, 'regtest'), 79_900n);
+    const parentTxid = chain.add(parentTx.toHex());
+    await settle();
+    const child = await wallet.cpfp(parentTxid, 10);
+    const parentFee = 100;
+    expect(child.inputs).toEqual([`${parentTxid}:0`]);
+    expect(parentFee + child.feeSat).toBeGreaterThanOrEqual(10 * (parentTx.virtualSize() + child.vsize));
+  });
+
+  it('PSBT round trip: a watch-only wallet makes it, the seeded wallet signs it', async () => {
+    const watchDb = openDatabase(':memory:');
+    const watch = Wallet.restore(watchDb, { network: 'regtest', text: wallet.masterPublicKey() }).wallet;
+    await watch.attachChain(chain);
+    await settle(watch);
+    expect(watch.getBalance()).toEqual(wallet.getBalance());
+    const unsigned = watch.createTransaction({ outputs: [{ address: destination, amountSat: 25_000 }], feerateSatPerVbyte: 2 });
+    expect(unsigned.complete).toBe(false);
+    expect(unsigned.psbt.startsWith('cHNidP8')).toBe(true);
+    expectCode(() => watch.signPsbt(unsigned.psbt), 'BAD_INPUT');
+    const signed = wallet.signPsbt(unsigned.psbt);
+    expect(signed.complete).toBe(true);
+    expect(signed.signedInputs).toBe(unsigned.inputs.length);
+    const tx = parseTransaction(signed.txHex!);
+    expect(tx.getId()).toBe(unsigned.txid);
+    expectValidSignatures(signed.txHex!, (txid, vout) => outputValueSat(parseTransaction(chain.txs.get(txid)!.hex).outs[vout]));
+    expect(await watch.broadcast(signed.txHex!)).toBe(unsigned.txid);
+  });
+
+  it('BIP329 labels: export, import into another wallet, frozen state travels as spendable', () => {
+    const coin = wallet.listUnspent()[0]!;
+    wallet.setLabel(coin.txid, 'salary');
+    wallet.setLabel(coin.address, 'from work, "main" account');
+    wallet.setLabel(`${coin.txid}:${coin.vout}`, 'coin');
+    wallet.setCoinFrozen(`${coin.txid}:${coin.vout}`, true);
+    const jsonl = wallet.exportLabels();
+    const records = jsonl.trim().split('\n').map((l) => JSON.parse(l));
+    expect(records).toContainEqual({ type: 'tx', ref: coin.txid, label: 'salary' });
+    expect(records).toContainEqual({ type: 'addr', ref: coin.address, label: 'from work, "main" account' });
+    expect(records).toContainEqual({ type: 'output', ref: `${coin.txid}:${coin.vout}`, label: 'coin', spendable: false });
+
+    wallet.setLabel(coin.txid, '');
+    wallet.setCoinFrozen(`${coin.txid}:${coin.vout}`, false);
+    expect(wallet.importLabels(jsonl)).toBe(3);
+    expect(wallet.getLabel(coin.txid)).toBe('salary');
+    expect(wallet.listUnspent().find((u) => u.txid === coin.txid && u.vout === coin.vout)!.frozen).toBe(true);
+    expectCode(() => wallet.importLabels('{"type":"tx","ref":"x","label":"a"}\nnot json'), 'BAD_INPUT');
+    expect(wallet.getLabel('x')).toBe('');
+  });
+
+  it('history CSV: header, one row per transaction, quoted labels, running balance', () => {
+    const coin = wallet.listUnspent()[0]!;
+    wallet.setLabel(coin.txid, 'a, "quoted" label');
+    const lines = wallet.exportHistoryCsv().trim().split('\n');
+    expect(lines[0]).toBe('transaction_hash,label,confirmations,value,fee,balance,timestamp');
+    expect(lines).toHaveLength(4);
+    expect(lines.some((l) => l.startsWith(`${coin.txid},"a, ""quoted"" label",1,`))).toBe(true);
+    expect(lines[3]!.split(',')[5]).toBe('0.002');
+  });
+
+  it('signmessage verifies with verifyMessage', async () => {
+    const { verifyMessage } = await import('../bitcoin/message.js');
+    const address = wallet.listAddresses()[0]!.address;
+    const sig = wallet.signMessage(address, 'hello fulmen');
+    expect(verifyMessage(address, sig, 'hello fulmen', 'regtest')).toBe(true);
+    expect(verifyMessage(address, sig, 'hello fulmen!', 'regtest')).toBe(false);
+    expectCode(() => wallet.signMessage(destination, 'x'), 'BAD_INPUT');
   });
 });

@@ -5,36 +5,44 @@ import type { Db } from '../storage/db.js';
 import { deriveStorageKey, newSalt, seal, unseal } from '../storage/crypto.js';
 import type { ChainEvent, ChainSource, HistoryEntry } from '../chain/types.js';
 import { FulmenError, badInput } from '../util/errors.js';
-import { MAX_MONEY_SAT } from '../util/money.js';
+import { MAX_MONEY_SAT, formatSatAsBtc } from '../util/money.js';
 import { NETWORK_NAMES, type NetworkName } from '../bitcoin/network.js';
+import * as bitcoin from 'bitcoinjs-lib';
 import {
   CHANGE_CHAIN,
   RECEIVE_CHAIN,
+  accountFromSeed,
   accountFromXpub,
-  accountXpub,
-  bip84Account,
+  bip84AccountPath,
   deriveAccountKey,
   generateMnemonic,
+  isValidMnemonic,
   lightningRootSecretFromSeed,
+  looksLikeExtendedPublicKey,
+  masterFingerprint,
   mnemonicToSeed,
   normalizeMnemonic,
+  parseAccountExtendedKey,
+  toSegwitExtendedKey,
   type BIP32Interface,
   type KeyChain,
 } from '../bitcoin/keys.js';
+import { ELECTRUM_SEGWIT_ACCOUNT_PATH, electrumMnemonicToSeed, electrumSeedType, normalizeElectrumText } from '../bitcoin/electrum-seed.js';
+import { bitcoinNetwork } from '../bitcoin/network.js';
+import { signMessage } from '../bitcoin/message.js';
+import { selectCoins } from './coinselection.js';
+import { csvField, formatBip329, labelKey, parseBip329, recordOfKey, type Bip329Record } from './labels.js';
 import { addressToScriptPubKey, p2wpkhAddress, p2wpkhScript, scriptHash } from '../bitcoin/address.js';
 import {
   P2WPKH_INPUT,
   SEQUENCE_NO_RBF,
   SEQUENCE_RBF,
-  buildTransaction,
   dustThresholdSat,
   estimateTxVsize,
   feeForVsize,
   inputPrevTxid,
   outputValueSat,
   parseTransaction,
-  serializeTransaction,
-  signP2wpkhInput,
   type Transaction,
   type TxOutputSpec,
 } from '../bitcoin/transaction.js';
@@ -70,7 +78,13 @@ export interface WalletUtxo {
   address: string;
   /** Block height if merkle-verified, else 0 (mempool or not yet verified). */
   height: number;
+  /** Frozen by the user (freeze_utxo): never selected automatically. */
+  frozen: boolean;
+  coinbase: boolean;
 }
+
+/** How the wallet's keys came: BIP39 (BIP84 account), Electrum segwit seed (m/0'), or watch-only. */
+export type WalletSeedType = 'bip39' | 'electrum' | 'xpub';
 
 export interface WalletAddress {
   address: string;
@@ -100,6 +114,13 @@ export interface CreateTransactionRequest {
   lockTime?: number;
   /** Spend only merkle-verified confirmed coins. */
   excludeUnconfirmed?: boolean;
+  /**
+   * Coin control (Electrum `--from_coins`): "txid:vout" outpoints; selection only picks among
+   * them. Frozen coins are refused even here (unfreeze first).
+   */
+  fromCoins?: string[];
+  /** Return an unsigned PSBT instead of signing (watch-only wallets always do). */
+  unsigned?: boolean;
 }
 
 export interface CreatedTransaction {
@@ -111,6 +132,14 @@ export interface CreatedTransaction {
   outputIndexes: number[];
   /** vout of the change output, or null when there is none. */
   changeIndex: number | null;
+  /** BIP174 PSBT (base64): unsigned when `unsigned` was asked, else signed and finalized. */
+  psbt: string;
+  /** True when txHex is signed and ready to broadcast (false: unsigned PSBT only). */
+  complete: boolean;
+  /** Coin selection used: 'bnb' (exact match, no change), 'srd' (random draw), 'all' (max or fixed inputs). */
+  selection: 'bnb' | 'srd' | 'all';
+  /** Outpoints spent, "txid:vout", in input order. */
+  inputs: string[];
 }
 
 export interface OnchainHistoryItem {
@@ -134,6 +163,9 @@ interface KeysRow {
   xpub: string;
   password_salt: Uint8Array | null;
   secret_box: Uint8Array;
+  seed_type: WalletSeedType;
+  account_path: string | null;
+  root_fingerprint: string | null;
 }
 
 interface WalletSecret {
@@ -213,12 +245,18 @@ export class Wallet {
     private readonly db: Db,
     /** Bitcoin network of this wallet. */
     readonly network: NetworkName,
-    /** Account xpub (m/84'/coin'/0', standard BIP32 encoding: xpub/tpub). */
+    /** Account xpub (standard BIP32 encoding: xpub/tpub) at `accountPath`. */
     readonly xpub: string,
-    private readonly seed: Uint8Array,
-    private readonly secret: WalletSecret,
+    /** null for a watch-only wallet. */
+    private readonly seed: Uint8Array | null,
+    private readonly secret: WalletSecret | null,
     /** Whether the seed is encrypted with a password. */
     private passwordSalt: Uint8Array | null,
+    readonly seedType: WalletSeedType,
+    /** Derivation of the account from the seed ("m/84'/1'/0'", "m/0'"); null when watch-only. */
+    readonly accountPath: string | null,
+    /** BIP32 master key fingerprint (hex), or the account key's own when watch-only. */
+    readonly rootFingerprint: string,
   ) {
     this.account = accountFromXpub(xpub, network);
     this.requests = new RequestStore(db);
@@ -256,18 +294,97 @@ export class Wallet {
     const mnemonic = opts.mnemonic !== undefined ? normalizeMnemonic(opts.mnemonic) : generateMnemonic(12);
     const passphrase = opts.passphrase ?? '';
     const seed = mnemonicToSeed(mnemonic, passphrase);
-    const xpub = accountXpub(seed, opts.network);
-    const secret: WalletSecret = { mnemonic, passphrase, seed: bytesToHex(seed) };
-    const { salt, box } = sealSecret(secret, opts.password);
-    const wallet = db.transaction(() => {
+    const wallet = Wallet.store(db, opts.network, 'bip39', { mnemonic, passphrase, seed }, null, opts.password);
+    return { wallet, mnemonic };
+  }
+
+  /**
+   * Restores a wallet from `text`, detecting its kind the way Electrum does: an extended public
+   * key (zpub/vpub, or xpub/tpub read as P2WPKH) makes a watch-only wallet; an Electrum segwit
+   * seed (version prefix "100") restores Electrum's m/0' account; otherwise a valid BIP39
+   * mnemonic restores the BIP84 account 0 (with `passphrase` as BIP39 passphrase). Only account
+   * 0 is scanned (gap limit 20 on each chain), as Electrum does for a BIP39 seed at its default
+   * path; funds on other BIP84 accounts are not searched.
+   * `seedType` forces the reading of an ambiguous phrase ('electrum' or 'bip39').
+   * @throws FulmenError BAD_INPUT (not a seed we can restore: Electrum standard/2FA/old seeds,
+   *   bad BIP39 words or checksum, a bad key), WALLET_EXISTS. Nothing is written then.
+   */
+  static restore(
+    db: Db,
+    opts: { network: NetworkName; text: string; passphrase?: string; password?: string; seedType?: 'electrum' | 'bip39' },
+  ): { wallet: Wallet; seedType: WalletSeedType } {
+    if (!NETWORK_NAMES.includes(opts.network)) throw badInput(`Unknown network: ${String(opts.network)}`);
+    if (Wallet.exists(db)) throw new FulmenError('WALLET_EXISTS', 'A wallet already exists in this file');
+    const text = opts.text.trim();
+    const passphrase = opts.passphrase ?? '';
+    if (looksLikeExtendedPublicKey(text)) {
+      if (passphrase) throw badInput('A watch-only wallet (extended public key) has no passphrase');
+      const account = parseAccountExtendedKey(text, opts.network);
+      return { wallet: Wallet.store(db, opts.network, 'xpub', null, account, opts.password), seedType: 'xpub' };
+    }
+    const electrumType = electrumSeedType(text);
+    const bip39Valid = isValidMnemonic(text);
+    if (opts.seedType !== 'bip39' && electrumType === 'segwit') {
+      const mnemonic = normalizeElectrumText(text);
+      const seed = electrumMnemonicToSeed(mnemonic, passphrase);
+      return { wallet: Wallet.store(db, opts.network, 'electrum', { mnemonic, passphrase, seed }, null, opts.password), seedType: 'electrum' };
+    }
+    if (opts.seedType === 'electrum') {
+      throw badInput(
+        electrumType ? `This is an Electrum "${electrumType}" seed; only Electrum segwit seeds can be restored` : 'This is not an Electrum seed',
+      );
+    }
+    if (!bip39Valid && electrumType !== null) {
+      throw badInput(
+        `This is an Electrum "${electrumType}" seed; Fulmen restores Electrum segwit seeds and BIP39 seeds only`,
+        { reason: 'unsupported_electrum_seed', seedType: electrumType },
+      );
+    }
+    const { wallet } = Wallet.create(db, { network: opts.network, mnemonic: text, passphrase, password: opts.password });
+    return { wallet, seedType: 'bip39' };
+  }
+
+  /** Writes the keys row and derives the first addresses, in one SQLite transaction. */
+  private static store(
+    db: Db,
+    network: NetworkName,
+    seedType: WalletSeedType,
+    secret: { mnemonic: string; passphrase: string; seed: Uint8Array } | null,
+    watchAccount: BIP32Interface | null,
+    password: string | undefined,
+  ): Wallet {
+    let accountPath: string | null = null;
+    let xpub: string;
+    let fingerprint: string;
+    if (secret) {
+      accountPath = seedType === 'electrum' ? ELECTRUM_SEGWIT_ACCOUNT_PATH : bip84AccountPath(network);
+      xpub = accountFromSeed(secret.seed, network, accountPath).neutered().toBase58();
+      fingerprint = masterFingerprint(secret.seed, network);
+    } else {
+      xpub = watchAccount!.neutered().toBase58();
+      fingerprint = bytesToHex(watchAccount!.fingerprint);
+    }
+    const stored: WalletSecret | null = secret ? { mnemonic: secret.mnemonic, passphrase: secret.passphrase, seed: bytesToHex(secret.seed) } : null;
+    const { salt, box } = sealSecret(stored, password);
+    return db.transaction(() => {
       db.prepare(
-        'INSERT INTO wallet_keys (id, network, xpub, password_salt, secret_box, created_at) VALUES (1, ?, ?, ?, ?, ?)',
-      ).run(opts.network, xpub, salt, box, Math.floor(Date.now() / 1000));
-      const created = new Wallet(db, opts.network, xpub, seed, secret, salt);
+        `INSERT INTO wallet_keys (id, network, xpub, password_salt, secret_box, created_at, seed_type, account_path, root_fingerprint)
+         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(network, xpub, salt, box, Math.floor(Date.now() / 1000), seedType, accountPath, fingerprint);
+      const created = new Wallet(db, network, xpub, secret?.seed ?? null, stored, salt, seedType, accountPath, fingerprint);
       created.ensureGap();
       return created;
     })();
-    return { wallet, mnemonic };
+  }
+
+  /** True for a wallet restored from an extended public key: it can watch and make PSBTs, not sign. */
+  get isWatchOnly(): boolean {
+    return this.seed === null;
+  }
+
+  /** The account key as Electrum's `getmpk` prints it for P2WPKH: zpub (mainnet) or vpub. */
+  masterPublicKey(): string {
+    return toSegwitExtendedKey(this.account, this.network);
   }
 
   /**
@@ -276,9 +393,9 @@ export class Wallet {
    *   or wrong (for a wallet without password, any given password is ignored).
    */
   static open(db: Db, opts: { password?: string } = {}): Wallet {
-    const row = db.prepare('SELECT network, xpub, password_salt, secret_box FROM wallet_keys WHERE id = 1').get() as
-      | KeysRow
-      | undefined;
+    const row = db
+      .prepare('SELECT network, xpub, password_salt, secret_box, seed_type, account_path, root_fingerprint FROM wallet_keys WHERE id = 1')
+      .get() as KeysRow | undefined;
     if (!row) throw new FulmenError('NO_WALLET', 'No wallet in this file');
     let plaintext: Uint8Array;
     if (row.password_salt) {
@@ -288,12 +405,24 @@ export class Wallet {
     } else {
       plaintext = row.secret_box;
     }
-    const secret = JSON.parse(new TextDecoder().decode(plaintext)) as WalletSecret;
-    const seed = hexToBytes(secret.seed);
-    if (accountXpub(seed, row.network) !== row.xpub) {
+    const secret = JSON.parse(new TextDecoder().decode(plaintext)) as WalletSecret | null;
+    const seed = secret ? hexToBytes(secret.seed) : null;
+    const accountPath = secret ? (row.account_path ?? bip84AccountPath(row.network)) : null;
+    if (seed && accountFromSeed(seed, row.network, accountPath!).neutered().toBase58() !== row.xpub) {
       throw new FulmenError('INTERNAL', 'Wallet file is inconsistent: the stored xpub does not match the seed');
     }
-    const wallet = new Wallet(db, row.network, row.xpub, seed, secret, row.password_salt ? new Uint8Array(row.password_salt) : null);
+    const fingerprint = row.root_fingerprint ?? (seed ? masterFingerprint(seed, row.network) : bytesToHex(accountFromXpub(row.xpub, row.network).fingerprint));
+    const wallet = new Wallet(
+      db,
+      row.network,
+      row.xpub,
+      seed,
+      secret,
+      row.password_salt ? new Uint8Array(row.password_salt) : null,
+      row.seed_type ?? 'bip39',
+      accountPath,
+      fingerprint,
+    );
     wallet.ensureGap();
     return wallet;
   }
@@ -313,6 +442,7 @@ export class Wallet {
    * be given again. @throws FulmenError WRONG_PASSWORD.
    */
   getSeedPhrase(password?: string): { mnemonic: string; passphrase: string } {
+    if (!this.secret) throw badInput('This watch-only wallet has no seed');
     if (this.passwordSalt) {
       if (!password) throw new FulmenError('WRONG_PASSWORD', 'The password is required');
       const row = this.db.prepare('SELECT secret_box FROM wallet_keys WHERE id = 1').get() as { secret_box: Uint8Array };
@@ -326,6 +456,7 @@ export class Wallet {
    * and channel keys derive from it, so restoring the seed restores the node id.
    */
   lightningRootSecret(): Uint8Array {
+    if (!this.seed) throw badInput('A watch-only wallet has no keys for Lightning');
     return lightningRootSecretFromSeed(this.seed);
   }
 
@@ -485,6 +616,84 @@ export class Wallet {
   getLabel(key: string): string {
     const row = this.db.prepare('SELECT text FROM wallet_labels WHERE key = ?').get(key) as { text: string } | undefined;
     return row?.text ?? '';
+  }
+
+  /**
+   * Labels and frozen coins as BIP329 JSON Lines (Electrum's label export, in the standard
+   * format): every stored label, plus `spendable: false` for each frozen coin; origin is the
+   * wallet's key origin for the xpub record.
+   */
+  exportLabels(): string {
+    const rows = this.db.prepare('SELECT key, text FROM wallet_labels ORDER BY key').all() as { key: string; text: string }[];
+    const frozen = this.frozenOutpoints();
+    const records: Bip329Record[] = [];
+    for (const row of rows) {
+      const { type, ref } = recordOfKey(row.key);
+      const record: Bip329Record = { type, ref, label: row.text };
+      if (type === 'output') {
+        record.spendable = !frozen.has(ref);
+        frozen.delete(ref);
+      }
+      records.push(record);
+    }
+    for (const outpoint of frozen) records.push({ type: 'output', ref: outpoint, spendable: false });
+    return formatBip329(records);
+  }
+
+  /**
+   * Imports BIP329 JSON Lines in one SQLite transaction: labels are set (an empty label removes
+   * one), `spendable` on our outputs freezes/unfreezes them. @returns how many records were applied.
+   * @throws FulmenError BAD_INPUT (malformed line) — nothing is changed then.
+   */
+  importLabels(jsonl: string): number {
+    const records = parseBip329(jsonl);
+    let applied = 0;
+    this.db.transaction(() => {
+      for (const r of records) {
+        if (r.type === 'output') {
+          const { txid, vout } = parseOutpoint(r.ref);
+          const ours = this.db.prepare('SELECT 1 FROM wallet_txos WHERE txid = ? AND vout = ?').get(txid, vout);
+          if (ours && r.spendable !== undefined) {
+            if (r.spendable) this.db.prepare('DELETE FROM wallet_frozen_coins WHERE outpoint = ?').run(`${txid}:${vout}`);
+            else this.db.prepare('INSERT OR IGNORE INTO wallet_frozen_coins (outpoint) VALUES (?)').run(`${txid}:${vout}`);
+          }
+        }
+        if (r.label !== undefined) {
+          const key = labelKey(r.type, r.ref);
+          if (r.label === '') this.db.prepare('DELETE FROM wallet_labels WHERE key = ?').run(key);
+          else this.db.prepare('INSERT INTO wallet_labels (key, text) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET text = excluded.text').run(key, r.label);
+        }
+        applied++;
+      }
+    })();
+    this.emit({ type: 'history' });
+    return applied;
+  }
+
+  /**
+   * On-chain history as CSV (Electrum's GUI history export columns): transaction_hash, label,
+   * confirmations, value (BTC, signed), fee (BTC), balance (BTC), timestamp (ISO 8601, empty when
+   * unconfirmed); oldest first, RFC 4180 quoting.
+   */
+  exportHistoryCsv(): string {
+    const rows = [...this.getOnchainHistory()].reverse();
+    let balance = 0;
+    const lines = ['transaction_hash,label,confirmations,value,fee,balance,timestamp'];
+    for (const h of rows) {
+      balance += h.deltaSat;
+      lines.push(
+        [
+          csvField(h.txid),
+          csvField(h.label),
+          csvField(h.confirmations),
+          csvField(formatSatAsBtc(h.deltaSat)),
+          csvField(h.feeSat === null ? null : formatSatAsBtc(h.feeSat)),
+          csvField(formatSatAsBtc(balance)),
+          csvField(h.timestamp === null ? null : new Date(h.timestamp * 1000).toISOString()),
+        ].join(','),
+      );
+    }
+    return lines.join('\n') + '\n';
   }
 
   // ---------------------------------------------------------------- sync
@@ -940,9 +1149,10 @@ export class Wallet {
     return { confirmedSat, unconfirmedSat, unmaturedSat };
   }
 
-  /** Unspent outputs (not spent by any known transaction, local ones included). */
+  /** Unspent outputs (not spent by any known transaction, local ones included), largest first. */
   listUnspent(): WalletUtxo[] {
     const spends = this.spends();
+    const frozen = this.frozenOutpoints();
     return this.txos()
       .filter((o) => !spends.has(`${o.txid}:${o.vout}`))
       .map((o) => ({
@@ -951,30 +1161,61 @@ export class Wallet {
         valueSat: o.value_sat,
         address: this.addresses.get(o.script_hash)!.address,
         height: o.verified && o.height > 0 ? o.height : 0,
+        frozen: frozen.has(`${o.txid}:${o.vout}`),
+        coinbase: o.is_coinbase === 1,
       }))
       .sort((a, b) => b.valueSat - a.valueSat || a.txid.localeCompare(b.txid) || a.vout - b.vout);
   }
 
-  // ---------------------------------------------------------------- sending
+  // ---------------------------------------------------------------- coin control
 
-  private privateAccount(): BIP32Interface {
-    this.accountPrivate ??= bip84Account(this.seed, this.network);
-    return this.accountPrivate;
+  private frozenOutpoints(): Set<string> {
+    const rows = this.db.prepare('SELECT outpoint FROM wallet_frozen_coins').all() as { outpoint: string }[];
+    return new Set(rows.map((r) => r.outpoint));
   }
 
   /**
-   * Builds and signs a transaction paying `outputs` (largest-first coin selection over spendable
-   * coins: unspent, mature, merkle-verified when `excludeUnconfirmed`). Change goes to a fresh
-   * change address unless it would be dust (then it is added to the fee). Outputs are shuffled;
-   * `outputIndexes` maps them back.
-   * @throws FulmenError BAD_INPUT (bad/foreign address, bad amount, dust output, two 'max', bad
-   *   feerate), INSUFFICIENT_FUNDS (message: available vs needed).
+   * Freezes (Electrum `freeze_utxo`) or unfreezes (`unfreeze_utxo`) one of our coins, "txid:vout".
+   * A frozen coin is never selected automatically, nor through `fromCoins`.
+   * @throws FulmenError BAD_INPUT for a malformed outpoint, NOT_FOUND for a coin not ours.
    */
-  createTransaction(req: CreateTransactionRequest): CreatedTransaction {
-    const feerate = req.feerateSatPerVbyte;
+  setCoinFrozen(outpoint: string, frozen: boolean): void {
+    const key = parseOutpoint(outpoint);
+    const known = this.db.prepare('SELECT 1 FROM wallet_txos WHERE txid = ? AND vout = ?').get(key.txid, key.vout);
+    if (!known) throw new FulmenError('NOT_FOUND', `No coin ${key.txid}:${key.vout} in this wallet`);
+    if (frozen) this.db.prepare('INSERT OR IGNORE INTO wallet_frozen_coins (outpoint) VALUES (?)').run(`${key.txid}:${key.vout}`);
+    else this.db.prepare('DELETE FROM wallet_frozen_coins WHERE outpoint = ?').run(`${key.txid}:${key.vout}`);
+    this.emitChanges(false);
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /** The private account node. @throws FulmenError BAD_INPUT for a watch-only wallet. */
+  private privateAccount(): BIP32Interface {
+    if (!this.seed || !this.accountPath) throw badInput('This is a watch-only wallet: it cannot sign (use --unsigned and sign elsewhere)');
+    this.accountPrivate ??= accountFromSeed(this.seed, this.network, this.accountPath);
+    return this.accountPrivate;
+  }
+
+  private checkFeerate(feerate: number): void {
     if (typeof feerate !== 'number' || !Number.isFinite(feerate) || feerate <= 0 || feerate > 100_000) {
       throw badInput(`Invalid feerate: ${String(feerate)} sat/vB`);
     }
+  }
+
+  /**
+   * Builds a transaction paying `outputs`, then signs it (or, with `unsigned` or in a watch-only
+   * wallet, returns a PSBT). Coin selection (coinselection.ts) runs over spendable coins (unspent,
+   * mature, not frozen, merkle-verified when `excludeUnconfirmed`, restricted to `fromCoins` when
+   * given), coins of one address always together: branch and bound for a change-less exact
+   * match, else single random draw. Change goes to a fresh change address unless it would be dust
+   * (then it is added to the fee). Outputs are shuffled; `outputIndexes` maps them back.
+   * @throws FulmenError BAD_INPUT (bad/foreign address, bad amount, dust output, two 'max', bad
+   *   feerate, frozen or unknown coin in fromCoins), INSUFFICIENT_FUNDS (message: available vs needed).
+   */
+  createTransaction(req: CreateTransactionRequest): CreatedTransaction {
+    const feerate = req.feerateSatPerVbyte;
+    this.checkFeerate(feerate);
     if (!Array.isArray(req.outputs) || req.outputs.length === 0) throw badInput('A transaction needs at least one output');
     const lockTime = req.lockTime ?? this.tipHeight() ?? 0;
     if (!Number.isInteger(lockTime) || lockTime < 0 || lockTime > 0xffffffff) throw badInput(`Invalid lock time: ${lockTime}`);
@@ -990,7 +1231,8 @@ export class Wallet {
         script = o.scriptPubKey;
       } else throw badInput(`Output ${i + 1}: give either an address or a scriptPubKey`);
       if (o.amountSat !== 'max') {
-        if (!Number.isSafeInteger(o.amountSat) || o.amountSat <= 0 || o.amountSat > MAX_MONEY_SAT) {
+        const isOpReturn = script[0] === 0x6a; // data carrier (e.g. Lightning funding OP_RETURN): may carry 0 sat
+        if (!Number.isSafeInteger(o.amountSat) || o.amountSat < 0 || (o.amountSat === 0 && !isOpReturn) || o.amountSat > MAX_MONEY_SAT) {
           throw badInput(`Output ${i + 1}: invalid amount ${String(o.amountSat)} (integer satoshis expected)`);
         }
         const dust = dustThresholdSat(script);
@@ -1003,7 +1245,7 @@ export class Wallet {
     const fixedTotal = requested.reduce((s, o) => s + (o.amount === 'max' ? 0 : o.amount), 0);
     if (fixedTotal > MAX_MONEY_SAT) throw badInput('Total amount too large');
 
-    const coins = this.spendableCoins(req.excludeUnconfirmed ?? false);
+    const coins = req.fromCoins ? this.coinsFromOutpoints(req.fromCoins, req.excludeUnconfirmed ?? false) : this.spendableCoins(req.excludeUnconfirmed ?? false);
     const available = coins.reduce((s, c) => s + c.value_sat, 0);
     const outputScripts = requested.map((o) => o.script);
     const changeScript = addressToScriptPubKey(this.getNewChangeAddress(), this.network);
@@ -1012,6 +1254,7 @@ export class Wallet {
       feeForVsize(estimateTxVsize(Array(nInputs).fill(P2WPKH_INPUT), scripts), feerate);
 
     let selected: TxoRow[];
+    let selection: CreatedTransaction['selection'] = 'all';
     const amounts: number[] = [];
     let changeSat = 0;
     if (maxOutputs === 1) {
@@ -1028,25 +1271,19 @@ export class Wallet {
       }
       for (const o of requested) amounts.push(o.amount === 'max' ? maxAmount : o.amount);
     } else {
-      selected = [];
-      let sum = 0;
-      let done = false;
-      for (const coin of coins) {
-        selected.push(coin);
-        sum += coin.value_sat;
-        const feeWithChange = feeFor(selected.length, [...outputScripts, changeScript]);
-        const feeNoChange = feeFor(selected.length, outputScripts);
-        if (sum - fixedTotal - feeWithChange >= changeDust) {
-          changeSat = sum - fixedTotal - feeWithChange;
-          done = true;
-          break;
-        }
-        if (sum >= fixedTotal + feeNoChange) {
-          done = true;
-          break;
-        }
-      }
-      if (!done) {
+      // P2WPKH inputs weigh 272 WU = 68 vB exactly, so vsize(n inputs) = vsize(0) + 68n.
+      const inputVsize = estimateTxVsize([P2WPKH_INPUT, P2WPKH_INPUT], outputScripts) - estimateTxVsize([P2WPKH_INPUT], outputScripts);
+      const baseVsize = estimateTxVsize([P2WPKH_INPUT], outputScripts) - inputVsize;
+      const changeVsize = estimateTxVsize([P2WPKH_INPUT], [...outputScripts, changeScript]) - estimateTxVsize([P2WPKH_INPUT], outputScripts);
+      const result = selectCoins({
+        coins: coins.map((c) => ({ ...c, outpoint: `${c.txid}:${c.vout}`, valueSat: c.value_sat, address: this.addresses.get(c.script_hash)!.address })),
+        targetSat: fixedTotal + feeForVsize(baseVsize, feerate),
+        inputFeeSat: feeForVsize(inputVsize, feerate),
+        costOfChangeSat: feeForVsize(changeVsize, feerate) + feeForVsize(inputVsize, feerate),
+        changeOutputFeeSat: feeForVsize(changeVsize, feerate),
+        minChangeSat: changeDust,
+      });
+      if (!result) {
         const needed = fixedTotal + feeFor(Math.max(coins.length, 1), outputScripts);
         throw new FulmenError(
           'INSUFFICIENT_FUNDS',
@@ -1054,45 +1291,173 @@ export class Wallet {
           { availableSat: available, neededSat: needed },
         );
       }
+      selected = result.coins;
+      selection = result.algorithm;
+      const sum = selected.reduce((s, c) => s + c.value_sat, 0);
+      if (selection === 'srd') {
+        const change = sum - fixedTotal - feeFor(selected.length, [...outputScripts, changeScript]);
+        if (change >= changeDust) changeSat = change;
+      }
+      if (sum - fixedTotal - changeSat < feeFor(selected.length, changeSat > 0 ? [...outputScripts, changeScript] : outputScripts)) {
+        throw new FulmenError('INTERNAL', 'Coin selection produced a transaction below the feerate');
+      }
       for (const o of requested) amounts.push(o.amount as number);
     }
 
     const outputs: TxOutputSpec[] = requested.map((o, i) => ({ scriptPubKey: o.script, valueSat: amounts[i] }));
     if (changeSat > 0) outputs.push({ scriptPubKey: changeScript, valueSat: changeSat });
     const order = shuffledIndexes(outputs.length);
-    const tx = buildTransaction({
-      inputs: shuffle(selected).map((c) => ({ txid: c.txid, vout: c.vout, sequence })),
+    const built = this.finishTransaction({
+      inputs: shuffle(selected),
       outputs: order.map((i) => outputs[i]),
+      sequence,
       lockTime,
+      sign: !req.unsigned,
     });
-    const byOutpoint = new Map(selected.map((c) => [`${c.txid}:${c.vout}`, c]));
-    const account = this.privateAccount();
-    tx.ins.forEach((input, n) => {
-      const coin = byOutpoint.get(`${inputPrevTxid(input)}:${input.index}`)!;
-      const info = this.addresses.get(coin.script_hash)!;
-      signP2wpkhInput(tx, n, deriveAccountKey(account, info.chain, info.index), coin.value_sat);
-    });
-    const inputTotal = selected.reduce((s, c) => s + c.value_sat, 0);
-    const outputTotal = outputs.reduce((s, o) => s + o.valueSat, 0);
-    const { txHex, txid, vsize } = serializeTransaction(tx);
     const vout = (i: number) => order.indexOf(i);
     return {
-      txHex,
-      txid,
-      vsize,
-      feeSat: inputTotal - outputTotal,
+      ...built,
       outputIndexes: requested.map((_, i) => vout(i)),
       changeIndex: changeSat > 0 ? vout(outputs.length - 1) : null,
+      selection,
     };
+  }
+
+  /**
+   * Makes a PSBT of `inputs` (our coins) and `outputs` in the given order, with full previous
+   * transactions, witness UTXOs and BIP32 key origins (ours for change outputs too); signs and
+   * finalizes it when `sign`.
+   */
+  private finishTransaction(spec: {
+    inputs: TxoRow[];
+    outputs: TxOutputSpec[];
+    sequence: number;
+    lockTime: number;
+    sign: boolean;
+    version?: number;
+  }): Omit<CreatedTransaction, 'outputIndexes' | 'changeIndex' | 'selection'> {
+    const psbt = new bitcoin.Psbt({ network: bitcoinNetwork(this.network), maximumFeeRate: 100_001 });
+    psbt.setVersion(spec.version ?? 2);
+    psbt.setLocktime(spec.lockTime);
+    for (const coin of spec.inputs) {
+      const info = this.addresses.get(coin.script_hash)!;
+      psbt.addInput({
+        hash: hexToBytes(coin.txid).reverse(),
+        index: coin.vout,
+        sequence: spec.sequence,
+        nonWitnessUtxo: this.rawTx(coin.txid),
+        witnessUtxo: { script: info.scriptPubKey, value: BigInt(coin.value_sat) },
+        bip32Derivation: [this.keyOrigin(info)],
+      });
+    }
+    for (const out of spec.outputs) {
+      const info = this.byScript.get(bytesToHex(out.scriptPubKey));
+      psbt.addOutput({
+        script: out.scriptPubKey,
+        value: BigInt(out.valueSat),
+        ...(info ? { bip32Derivation: [this.keyOrigin(info)] } : {}),
+      });
+    }
+    const inputTotal = spec.inputs.reduce((s, c) => s + c.value_sat, 0);
+    const outputTotal = spec.outputs.reduce((s, o) => s + o.valueSat, 0);
+    const inputs = spec.inputs.map((c) => `${c.txid}:${c.vout}`);
+    if (!spec.sign || this.isWatchOnly) {
+      const unsignedTx = bitcoin.Transaction.fromBuffer(psbt.data.getTransaction());
+      const vsize = estimateTxVsize(Array(spec.inputs.length).fill(P2WPKH_INPUT), spec.outputs.map((o) => o.scriptPubKey));
+      return { txHex: unsignedTx.toHex(), txid: unsignedTx.getId(), vsize, feeSat: inputTotal - outputTotal, psbt: psbt.toBase64(), complete: false, inputs };
+    }
+    const signed = this.signPsbtObject(psbt);
+    if (signed.signedInputs !== spec.inputs.length) throw new FulmenError('INTERNAL', 'Could not sign every input of our own transaction');
+    psbt.finalizeAllInputs();
+    const tx = psbt.extractTransaction(true);
+    return { txHex: tx.toHex(), txid: tx.getId(), vsize: tx.virtualSize(), feeSat: inputTotal - outputTotal, psbt: psbt.toBase64(), complete: true, inputs };
+  }
+
+  /** BIP32 key origin of one of our addresses, for PSBT bip32Derivation fields. */
+  private keyOrigin(info: AddressInfo): { masterFingerprint: Uint8Array; path: string; pubkey: Uint8Array } {
+    const pubkey = deriveAccountKey(this.account, info.chain, info.index).publicKey;
+    const prefix = this.accountPath ?? 'm';
+    return { masterFingerprint: hexToBytes(this.rootFingerprint), path: `${prefix}/${info.chain}/${info.index}`, pubkey: new Uint8Array(pubkey) };
+  }
+
+  private rawTx(txid: string): Uint8Array {
+    const row = this.db.prepare('SELECT raw FROM wallet_txs WHERE txid = ?').get(txid) as { raw: Uint8Array } | undefined;
+    if (!row) throw new FulmenError('NOT_FOUND', `Unknown transaction ${txid}`);
+    return new Uint8Array(row.raw);
+  }
+
+  /** Signs every input of `psbt` that spends one of our P2WPKH outputs (not yet finalized). */
+  private signPsbtObject(psbt: bitcoin.Psbt): { signedInputs: number } {
+    const account = this.privateAccount();
+    let signedInputs = 0;
+    psbt.data.inputs.forEach((input, n) => {
+      if (input.finalScriptWitness || input.finalScriptSig) return;
+      const script = input.witnessUtxo?.script ?? prevOutputScript(psbt, n);
+      const info = script ? this.byScript.get(bytesToHex(script)) : undefined;
+      if (!info) return;
+      const key = deriveAccountKey(account, info.chain, info.index);
+      try {
+        psbt.signInput(n, { publicKey: new Uint8Array(key.publicKey), sign: (hash: Uint8Array, lowR?: boolean) => new Uint8Array(key.sign(hash, lowR ?? true)) });
+      } catch (err) {
+        // e.g. a sighash type other than SIGHASH_ALL, or a non-witness UTXO that does not match.
+        throw badInput(`Cannot sign PSBT input ${n}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      signedInputs++;
+    });
+    return { signedInputs };
+  }
+
+  /**
+   * Signs what this wallet can in a PSBT (Electrum `signtransaction`): every input spending one of
+   * our addresses gets a signature and is finalized.
+   * @returns the PSBT (base64) and, when every input is finalized, the raw transaction (`txHex`).
+   * @throws FulmenError BAD_INPUT for a malformed PSBT or a watch-only wallet.
+   */
+  signPsbt(psbtText: string): { psbt: string; complete: boolean; txHex: string | null; signedInputs: number } {
+    const psbt = parsePsbt(psbtText, this.network);
+    const { signedInputs } = this.signPsbtObject(psbt);
+    psbt.data.inputs.forEach((input, n) => {
+      if (input.finalScriptWitness || input.finalScriptSig || !input.partialSig?.length) return;
+      try {
+        psbt.finalizeInput(n);
+      } catch {
+        // Not finalizable by us (e.g. a multisig input): left for another signer.
+      }
+    });
+    const complete = psbt.data.inputs.every((i) => i.finalScriptWitness || i.finalScriptSig);
+    return { psbt: psbt.toBase64(), complete, txHex: complete ? psbt.extractTransaction(true).toHex() : null, signedInputs };
   }
 
   private spendableCoins(confirmedOnly: boolean): TxoRow[] {
     const spends = this.spends();
+    const frozen = this.frozenOutpoints();
     return this.txos()
       .filter((o) => !spends.has(`${o.txid}:${o.vout}`))
+      .filter((o) => !frozen.has(`${o.txid}:${o.vout}`))
       .filter((o) => !this.isImmatureCoinbase(o))
       .filter((o) => !confirmedOnly || (o.verified && o.height > 0))
       .sort((a, b) => b.value_sat - a.value_sat || a.txid.localeCompare(b.txid) || a.vout - b.vout);
+  }
+
+  /** Coin control: the named coins, each checked to be ours, unspent, mature and not frozen. */
+  private coinsFromOutpoints(outpoints: string[], confirmedOnly: boolean): TxoRow[] {
+    if (outpoints.length === 0) throw badInput('from_coins: give at least one coin (txid:vout)');
+    const all = new Map(this.txos().map((o) => [`${o.txid}:${o.vout}`, o]));
+    const spends = this.spends();
+    const frozen = this.frozenOutpoints();
+    const picked = new Map<string, TxoRow>();
+    for (const text of outpoints) {
+      const { txid, vout } = parseOutpoint(text);
+      const key = `${txid}:${vout}`;
+      const coin = all.get(key);
+      if (!coin) throw badInput(`Coin ${key} is not in this wallet`);
+      if (spends.has(key)) throw badInput(`Coin ${key} is already spent`);
+      if (frozen.has(key)) throw badInput(`Coin ${key} is frozen; unfreeze it first (unfreeze_utxo)`);
+      if (this.isImmatureCoinbase(coin)) throw badInput(`Coin ${key} is an immature coinbase output`);
+      if (confirmedOnly && !(coin.verified && coin.height > 0)) throw badInput(`Coin ${key} is unconfirmed`);
+      picked.set(key, coin);
+    }
+    return [...picked.values()];
   }
 
   /**
@@ -1113,10 +1478,221 @@ export class Wallet {
       this.db.transaction(() => {
         this.insertTx(txid, hexToBytes(txHex), 0, true, Math.floor(Date.now() / 1000));
       })();
+      // An accepted replacement (RBF, cancel) evicted the transactions it conflicts with.
+      this.removeConflicts(txid);
       this.ensureGap();
       this.emitChanges(true);
     }
     return txid;
+  }
+
+  /** Unconfirmed transactions other than `txid` spending an input of `txid`, with their descendants. */
+  private removeConflicts(txid: string): boolean {
+    const conflicts = this.db
+      .prepare(
+        `SELECT DISTINCT other.txid FROM wallet_txins mine
+         JOIN wallet_txins other ON other.prev_txid = mine.prev_txid AND other.prev_vout = mine.prev_vout
+         JOIN wallet_txs t ON t.txid = other.txid
+         WHERE mine.txid = ? AND other.txid != mine.txid AND t.height <= 0`,
+      )
+      .all(txid) as { txid: string }[];
+    if (conflicts.length === 0) return false;
+    this.db.transaction(() => {
+      for (const c of conflicts) this.removeTxAndDescendants(c.txid);
+    })();
+    return true;
+  }
+
+  // ---------------------------------------------------------------- fee bumping (RBF, CPFP)
+
+  /** An unconfirmed wallet transaction all of whose inputs are ours, with its coins and fee. */
+  private ownUnconfirmedTx(txid: string): { tx: Transaction; coins: TxoRow[]; feeSat: number } {
+    const row = this.db.prepare('SELECT height FROM wallet_txs WHERE txid = ?').get(txid) as { height: number } | undefined;
+    if (!row) throw new FulmenError('NOT_FOUND', `Unknown transaction ${txid}`);
+    if (row.height > 0) throw badInput(`Transaction ${txid} is already confirmed`);
+    const tx = this.parsed(txid);
+    const txos = new Map(this.txos().map((o) => [`${o.txid}:${o.vout}`, o]));
+    const coins = tx.ins.map((input) => txos.get(`${inputPrevTxid(input)}:${input.index}`));
+    if (coins.some((c) => c === undefined)) throw badInput('Only transactions whose inputs are all ours can be replaced');
+    const children = this.db
+      .prepare('SELECT DISTINCT txid FROM wallet_txins WHERE prev_txid = ? AND txid != ?')
+      .all(txid, txid) as { txid: string }[];
+    if (children.length > 0) {
+      throw badInput(`Transaction ${txid} has unconfirmed children in this wallet (${children[0]!.txid}); replacing it would drop them`);
+    }
+    const inputTotal = coins.reduce((s, c) => s + c!.value_sat, 0);
+    const outputTotal = tx.outs.reduce((s, o) => s + outputValueSat(o), 0);
+    return { tx, coins: coins as TxoRow[], feeSat: inputTotal - outputTotal };
+  }
+
+  /**
+   * BIP125 checks for a replacement paying `newFeeSat` for `newVsize` vbytes: the original must
+   * signal replaceability (or the node must run full RBF: we require the signal), the new feerate
+   * must be higher, and the fee must grow by at least the incremental relay fee (1 sat/vB) × new size.
+   */
+  private checkReplacement(original: Transaction, oldFeeSat: number, newFeeSat: number, newVsize: number): void {
+    if (!original.ins.some((i) => i.sequence < 0xfffffffe)) {
+      throw badInput('This transaction does not signal replace-by-fee (BIP125); use cpfp instead');
+    }
+    if (newFeeSat < oldFeeSat + newVsize) {
+      throw badInput(`The new fee (${newFeeSat} sat) must exceed the old one (${oldFeeSat} sat) by at least ${newVsize} sat (1 sat/vB); raise the feerate`);
+    }
+  }
+
+  /**
+   * Electrum `bumpfee`: replaces an unconfirmed transaction of ours (BIP125) with one paying
+   * `feerateSatPerVbyte`. Same inputs and outputs; the fee comes out of our change output, and
+   * when the change cannot pay it (or there is none) more coins are added (coin selection over
+   * spendable coins) with a new change output. Payment outputs are never reduced.
+   * @returns the replacement (signed, or a PSBT with `unsigned`); broadcast it to replace.
+   * @throws FulmenError NOT_FOUND, BAD_INPUT (confirmed, not ours, no RBF signal, feerate not
+   *   higher, has children), INSUFFICIENT_FUNDS.
+   */
+  bumpFee(txid: string, feerateSatPerVbyte: number, opts: { unsigned?: boolean } = {}): CreatedTransaction {
+    this.checkFeerate(feerateSatPerVbyte);
+    const { tx, coins, feeSat: oldFee } = this.ownUnconfirmedTx(txid);
+    const outputs: TxOutputSpec[] = tx.outs.map((o) => ({ scriptPubKey: new Uint8Array(o.script), valueSat: outputValueSat(o) }));
+    // Change: our outputs on the change chain (else any of our outputs, as Electrum does).
+    const ours = outputs.map((o, i) => ({ i, info: this.byScript.get(bytesToHex(o.scriptPubKey)) })).filter((x) => x.info);
+    const changePick = ours.find((x) => x.info!.chain === CHANGE_CHAIN) ?? (ours.length < outputs.length ? ours[0] : undefined);
+    const feeFor = (nInputs: number, outs: TxOutputSpec[]) =>
+      feeForVsize(estimateTxVsize(Array(nInputs).fill(P2WPKH_INPUT), outs.map((o) => o.scriptPubKey)), feerateSatPerVbyte);
+    const inputTotal = coins.reduce((s, c) => s + c.value_sat, 0);
+    const sequence = tx.ins[0]!.sequence;
+    const finish = (inputs: TxoRow[], outs: TxOutputSpec[], selection: CreatedTransaction['selection']): CreatedTransaction => {
+      const total = inputs.reduce((s, c) => s + c.value_sat, 0) - outs.reduce((s, o) => s + o.valueSat, 0);
+      const vsize = estimateTxVsize(Array(inputs.length).fill(P2WPKH_INPUT), outs.map((o) => o.scriptPubKey));
+      this.checkReplacement(tx, oldFee, total, vsize);
+      const built = this.finishTransaction({ inputs, outputs: outs, sequence, lockTime: tx.locktime, sign: !opts.unsigned, version: tx.version });
+      const changeIndex = outs.findIndex((o, k) => k === changePick?.i || (k >= outputs.length && this.isMine(o.scriptPubKey)));
+      return { ...built, outputIndexes: outs.map((_, k) => k), changeIndex: changeIndex >= 0 ? changeIndex : null, selection };
+    };
+
+    // 1. Decrease the change output.
+    if (changePick) {
+      const withoutChange = outputs.filter((_, k) => k !== changePick.i);
+      const fixed = withoutChange.reduce((s, o) => s + o.valueSat, 0);
+      const change = inputTotal - fixed - feeFor(coins.length, outputs);
+      const dust = dustThresholdSat(outputs[changePick.i]!.scriptPubKey);
+      if (change >= dust) {
+        const outs = outputs.map((o, k) => (k === changePick.i ? { ...o, valueSat: change } : o));
+        return finish(coins, outs, 'all');
+      }
+      // 1b. Drop the change entirely when that pays enough.
+      if (withoutChange.length > 0 && inputTotal - fixed >= feeFor(coins.length, withoutChange)) {
+        return finish(coins, withoutChange, 'all');
+      }
+    }
+    // 2. Add coins and a (new) change output.
+    const payments = changePick ? outputs.filter((_, k) => k !== changePick.i) : outputs;
+    const changeScript = changePick ? outputs[changePick.i]!.scriptPubKey : addressToScriptPubKey(this.getNewChangeAddress(), this.network);
+    const used = new Set(coins.map((c) => `${c.txid}:${c.vout}`));
+    // Coins spent by the original tx are free again once it is replaced.
+    const extra = this.spendableCoins(false).filter((c) => !used.has(`${c.txid}:${c.vout}`) && c.txid !== txid);
+    const paymentTotal = payments.reduce((s, o) => s + o.valueSat, 0);
+    const picked = [...coins];
+    for (const coin of extra) {
+      picked.push(coin);
+      const sum = picked.reduce((s, c) => s + c.value_sat, 0);
+      const withChange = [...payments, { scriptPubKey: changeScript, valueSat: 0 }];
+      const change = sum - paymentTotal - feeFor(picked.length, withChange);
+      if (change >= dustThresholdSat(changeScript)) {
+        withChange[withChange.length - 1]!.valueSat = change;
+        return finish(picked, withChange, 'srd');
+      }
+    }
+    throw new FulmenError('INSUFFICIENT_FUNDS', `Not enough funds to bump the fee of ${txid} to ${feerateSatPerVbyte} sat/vB`);
+  }
+
+  /**
+   * Cancels an unconfirmed transaction of ours by double-spending its inputs back to a fresh
+   * change address at `feerateSatPerVbyte` (Electrum's "Cancel (double-spend)", wallet.dscancel).
+   * @throws as bumpFee; BAD_INPUT when the inputs cannot pay the fee.
+   */
+  cancelTransaction(txid: string, feerateSatPerVbyte: number, opts: { unsigned?: boolean } = {}): CreatedTransaction {
+    this.checkFeerate(feerateSatPerVbyte);
+    const { tx, coins, feeSat: oldFee } = this.ownUnconfirmedTx(txid);
+    const script = addressToScriptPubKey(this.getNewChangeAddress(), this.network);
+    const inputTotal = coins.reduce((s, c) => s + c.value_sat, 0);
+    const vsize = estimateTxVsize(Array(coins.length).fill(P2WPKH_INPUT), [script]);
+    const fee = feeForVsize(vsize, feerateSatPerVbyte);
+    const value = inputTotal - fee;
+    if (value < dustThresholdSat(script)) throw badInput(`The inputs (${inputTotal} sat) cannot pay ${fee} sat of fee`);
+    this.checkReplacement(tx, oldFee, fee, vsize);
+    const built = this.finishTransaction({
+      inputs: coins,
+      outputs: [{ scriptPubKey: script, valueSat: value }],
+      sequence: tx.ins[0]!.sequence,
+      lockTime: tx.locktime,
+      sign: !opts.unsigned,
+    });
+    return { ...built, outputIndexes: [0], changeIndex: 0, selection: 'all' };
+  }
+
+  /**
+   * Child pays for parent: spends our unspent outputs of the unconfirmed `txid` (incoming or
+   * ours) to a fresh change address, with a fee such that parent and child together pay
+   * `feerateSatPerVbyte`: childFee = feerate × (parentVsize + childVsize) − parentFee, and at
+   * least 1 sat/vB of the child. The parent's fee is computed from its inputs (fetched from the
+   * server when they are not ours).
+   * @throws FulmenError NOT_FOUND, BAD_INPUT (confirmed, nothing of ours to spend, the outputs
+   *   cannot pay the fee), NETWORK (parent inputs unknown and no connection).
+   */
+  async cpfp(txid: string, feerateSatPerVbyte: number, opts: { unsigned?: boolean } = {}): Promise<CreatedTransaction> {
+    this.checkFeerate(feerateSatPerVbyte);
+    const row = this.db.prepare('SELECT height FROM wallet_txs WHERE txid = ?').get(txid) as { height: number } | undefined;
+    if (!row) throw new FulmenError('NOT_FOUND', `Unknown transaction ${txid}`);
+    if (row.height > 0) throw badInput(`Transaction ${txid} is already confirmed`);
+    const parent = this.parsed(txid);
+    const frozen = this.frozenOutpoints();
+    const spends = this.spends();
+    const coins = this.txos().filter((o) => o.txid === txid && !spends.has(`${o.txid}:${o.vout}`) && !frozen.has(`${o.txid}:${o.vout}`));
+    if (coins.length === 0) throw badInput(`Transaction ${txid} has no unspent output of ours to spend`);
+    let parentInputs = 0;
+    for (const input of parent.ins) {
+      const prevTxid = inputPrevTxid(input);
+      let prev: Transaction;
+      if (this.hasTx(prevTxid)) prev = this.parsed(prevTxid);
+      else {
+        if (!this.chain) throw new FulmenError('NETWORK', 'Not connected: cannot fetch the parent transaction inputs');
+        prev = parseTransaction(await this.chain.getTransaction(prevTxid));
+      }
+      parentInputs += outputValueSat(prev.outs[input.index]!);
+    }
+    const parentFee = parentInputs - parent.outs.reduce((s, o) => s + outputValueSat(o), 0);
+    const script = addressToScriptPubKey(this.getNewChangeAddress(), this.network);
+    const childVsize = estimateTxVsize(Array(coins.length).fill(P2WPKH_INPUT), [script]);
+    const childFee = Math.max(feeForVsize(parent.virtualSize() + childVsize, feerateSatPerVbyte) - parentFee, childVsize);
+    const value = coins.reduce((s, c) => s + c.value_sat, 0) - childFee;
+    if (value < dustThresholdSat(script)) throw badInput(`Our outputs of ${txid} cannot pay the ${childFee} sat child fee`);
+    const built = this.finishTransaction({
+      inputs: coins,
+      outputs: [{ scriptPubKey: script, valueSat: value }],
+      sequence: SEQUENCE_RBF,
+      lockTime: this.tipHeight() ?? 0,
+      sign: !opts.unsigned,
+    });
+    return { ...built, outputIndexes: [0], changeIndex: 0, selection: 'all' };
+  }
+
+  /** An output of a transaction the wallet stores (value and script), or null. */
+  knownOutput(txid: string, vout: number): { valueSat: number; script: Uint8Array } | null {
+    if (!this.hasTx(txid)) return null;
+    const out = this.parsed(txid).outs[vout];
+    return out ? { valueSat: outputValueSat(out), script: new Uint8Array(out.script) } : null;
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  /**
+   * Electrum `signmessage`: signs `message` with the key of one of our addresses (base64, see
+   * core/bitcoin/message.ts). @throws FulmenError BAD_INPUT (address not ours, watch-only).
+   */
+  signMessage(address: string, message: string, header: 'electrum' | 'bip137-p2wpkh' = 'electrum'): string {
+    const info = this.byAddress.get(address.trim());
+    if (!info) throw badInput(`Address ${address} is not in this wallet`);
+    const key = deriveAccountKey(this.privateAccount(), info.chain, info.index);
+    return signMessage(new Uint8Array(key.privateKey!), message, header);
   }
 
   // ---------------------------------------------------------------- history
@@ -1212,7 +1788,7 @@ export function electrumStatus(history: HistoryEntry[]): string | null {
   return bytesToHex(sha256(utf8ToBytes(history.map((h) => `${h.txid}:${h.height}:`).join(''))));
 }
 
-function sealSecret(secret: WalletSecret, password: string | undefined): { salt: Uint8Array | null; box: Uint8Array } {
+function sealSecret(secret: WalletSecret | null, password: string | undefined): { salt: Uint8Array | null; box: Uint8Array } {
   const plaintext = utf8ToBytes(JSON.stringify(secret));
   if (!password) return { salt: null, box: plaintext };
   const salt = newSalt();
@@ -1230,4 +1806,38 @@ function shuffle<T>(items: readonly T[]): T[] {
     [out[i], out[j]] = [out[j], out[i]];
   }
   return out;
+}
+
+/** Parses "txid:vout". @throws FulmenError BAD_INPUT. */
+export function parseOutpoint(text: string): { txid: string; vout: number } {
+  const m = /^([0-9a-fA-F]{64}):(\d{1,6})$/.exec(text.trim());
+  if (!m) throw badInput(`Invalid coin "${text}" (expected txid:vout)`);
+  return { txid: m[1]!.toLowerCase(), vout: Number(m[2]) };
+}
+
+/**
+ * Reads a PSBT (BIP174) from base64 or hex. @throws FulmenError BAD_INPUT when malformed.
+ */
+export function parsePsbt(text: string, network: NetworkName): bitcoin.Psbt {
+  const trimmed = text.trim();
+  const opts = { network: bitcoinNetwork(network), maximumFeeRate: 100_001 };
+  try {
+    return /^70736274ff/i.test(trimmed) ? bitcoin.Psbt.fromHex(trimmed, opts) : bitcoin.Psbt.fromBase64(trimmed, opts);
+  } catch (err) {
+    throw badInput(`Invalid PSBT: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** True when `text` is a PSBT in base64 ("cHNidP8") or hex ("70736274ff"). */
+export function looksLikePsbt(text: string): boolean {
+  const t = text.trim();
+  return t.startsWith('cHNidP8') || /^70736274ff/i.test(t);
+}
+
+/** scriptPubKey of input `n`'s previous output from its non-witness UTXO, if present. */
+function prevOutputScript(psbt: bitcoin.Psbt, n: number): Uint8Array | undefined {
+  const prev = psbt.data.inputs[n]?.nonWitnessUtxo;
+  if (!prev) return undefined;
+  const tx = bitcoin.Transaction.fromBuffer(prev);
+  return tx.outs[psbt.txInputs[n]!.index]?.script;
 }

@@ -80,4 +80,19 @@ export const walletMigrations: Migration[] = [
       CREATE INDEX payment_requests_address ON payment_requests (address);
     `,
   },
+  {
+    id: '002_wallet_seed_types_coin_control',
+    sql: `
+      -- seed_type: 'bip39' (BIP84 m/84'/coin'/0'), 'electrum' (Electrum segwit seed, m/0'), or
+      -- 'xpub' (watch-only, no secret). account_path: derivation of xpub from the seed (NULL for
+      -- xpub). root_fingerprint: BIP32 fingerprint of the master key (hex), for PSBT key origins.
+      ALTER TABLE wallet_keys ADD COLUMN seed_type TEXT NOT NULL DEFAULT 'bip39';
+      ALTER TABLE wallet_keys ADD COLUMN account_path TEXT;
+      ALTER TABLE wallet_keys ADD COLUMN root_fingerprint TEXT;
+      -- Coins the user froze (Electrum freeze_utxo): never selected automatically. "txid:vout".
+      CREATE TABLE wallet_frozen_coins (
+        outpoint TEXT PRIMARY KEY
+      );
+    `,
+  },
 ];
