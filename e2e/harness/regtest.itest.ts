@@ -73,6 +73,14 @@ describe('regtest harness: Bitcoin Knots + ElectrumX', () => {
     expect(rawTx).toBe(await network.rpc('getrawtransaction', [txid]));
   });
 
+  it('answers short requests at once, past the padded transport warm-up budget', async () => {
+    // ElectrumX >= 1.18 would hold each of these replies for up to 1 s (PaddedRSTransport);
+    // the harness launcher turns that wait off. 20 sequential pings: ~20 s held, well under 5 s not.
+    const started = Date.now();
+    for (let i = 0; i < 20; i++) await electrum.request('server.ping');
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('rpc() surfaces bitcoind errors with method and code', async () => {
     await expect(network.rpc('getblockhash', [10_000])).rejects.toThrow(/getblockhash: .*code -8/);
   });

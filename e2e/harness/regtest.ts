@@ -90,7 +90,11 @@ export async function waitFor<T>(
 }
 
 export interface StartRegtestOptions {
-  /** Directory for data and logs. Default: a fresh temp dir, deleted by stop(). A given dir is kept. */
+  /**
+   * Directory for data and logs. Default: a fresh temp dir, deleted by stop(). A given dir is
+   * kept; when it already holds a chain (bitcoind datadir with the miner wallet, ElectrumX db)
+   * that chain is resumed: the miner wallet is loaded and no blocks are mined.
+   */
   dir?: string;
 }
 
@@ -147,6 +151,7 @@ const ELECTRUMX_LAUNCHER = [
   'sys.argv = sys.argv[1:]',
   "runpy.run_path(sys.argv[0], run_name='__main__')",
 ].join('\n');
+
 const RPC_USER = 'fulmen';
 const LOG_TAIL_LINES = 40;
 
@@ -379,9 +384,11 @@ class RegtestNetwork implements Regtest {
 
     // ElectrumX syncs while the miner wallet is created and funded.
     this.startElectrumx();
-    await this.rpc('createwallet', [MINER_WALLET]);
+    // A dir holding the chain of an earlier run (e.g. a cached copy, bench/sync.ts) is resumed.
+    const resumed = fs.existsSync(path.join(bitcoindDir, 'regtest', 'wallets', MINER_WALLET));
+    await this.rpc(resumed ? 'loadwallet' : 'createwallet', [MINER_WALLET]);
     this.minerAddress = await this.rpc<string>('getnewaddress', ['miner', 'bech32'], MINER_WALLET);
-    await this.rpc('generatetoaddress', [101, this.minerAddress]);
+    if (!resumed) await this.rpc('generatetoaddress', [101, this.minerAddress]);
     try {
       await this.waitForElectrumTip(60_000);
     } catch (err) {
