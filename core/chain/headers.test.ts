@@ -9,9 +9,11 @@ import {
   checkHeader,
   expectedBits,
   HeaderChain,
+  headerWork,
   parseHeader,
   retargetBits,
   targetToBits,
+  targetWork,
   type ChainParams,
   type ParsedHeader,
 } from './headers.js';
@@ -282,5 +284,65 @@ describe('HeaderChain', () => {
     const [one] = mineBranch(chain.parsedAt(0)!, 1, 1);
     expect(() => chain.connect(0, [one!])).toThrow(/Cannot connect/);
     expect(() => chain.connect(2, [one!])).toThrow(/Cannot connect/);
+  });
+});
+
+describe('checkpoints', () => {
+  // The hash of each checkpoint, as published with it; a hash that meets the header's own target
+  // cannot be made up, so the header proves itself once its hash is the known one.
+  const KNOWN: Record<string, { height: number; hash: string }> = {
+    mainnet: { height: 864864, hash: '00000000000000000000ecfcf0073a9ae7fd9149d643fa462109f5b0777f5720' },
+    testnet: { height: 3612672, hash: '00000000000000000b030eae079897a2f81ec5da0b623bad6808bd64537cc103' },
+    signet: { height: 229824, hash: '000000bac742cfc8d76fda4ad387b7aafa577b17d3684c61d8a089dcd08fa374' },
+    regtest: { height: 0, hash: CHAIN_PARAMS.regtest.genesisHash },
+  };
+
+  for (const [network, known] of Object.entries(KNOWN)) {
+    it(`${network}: a period start whose hash is the known one and meets its target`, () => {
+      const params = CHAIN_PARAMS[network as keyof typeof CHAIN_PARAMS];
+      const parsed = header(params.checkpoint.rawHex);
+      expect(params.checkpoint.height).toBe(known.height);
+      expect(params.checkpoint.height % 2016).toBe(0);
+      expect(parsed.hash).toBe(known.hash);
+      expect(BigInt('0x' + parsed.hash) <= bitsToTarget(parsed.bits)).toBe(true);
+      expect(bitsToTarget(parsed.bits) <= params.powLimit).toBe(true);
+      // A new wallet starts at the checkpoint: nothing below it is ever asked for.
+      const chain = new HeaderChain(params.network, openDatabase(':memory:'));
+      expect(chain.baseHeight).toBe(known.height);
+      expect(chain.tipHeight()).toBe(known.height);
+      expect(chain.header(known.height - 1)).toBeUndefined();
+    });
+  }
+});
+
+describe('chain work', () => {
+  it('accumulates 2^256 / (target + 1) per header and measures a fork before it is adopted', () => {
+    const db = openDatabase(':memory:');
+    const chain = new HeaderChain('regtest', db);
+    const perBlock = targetWork(bitsToTarget(0x207fffff)); // 2 on regtest
+    expect(perBlock).toBe(2n);
+    expect(chain.workAt(0)).toBe(perBlock);
+    chain.connect(1, mineBranch(chain.parsedAt(0)!, 10, 1));
+    expect(chain.workAt(10)).toBe(11n * perBlock);
+    expect(chain.workAt(11)).toBeUndefined();
+
+    // A fork from 5 that is two headers longer: measured without storing, then adopted.
+    const fork = mineBranch(chain.parsedAt(5)!, 7, 2);
+    expect(chain.branchWork(6, fork)).toBe(13n * perBlock);
+    expect(chain.tipHeight()).toBe(10);
+    chain.connect(6, fork);
+    expect(chain.workAt(12)).toBe(13n * perBlock);
+    // The work survives a reload and a truncation.
+    expect(new HeaderChain('regtest', db).workAt(12)).toBe(13n * perBlock);
+    chain.truncate(8);
+    expect(chain.workAt(8)).toBe(9n * perBlock);
+
+    // An invalid branch is refused by branchWork as by connect.
+    const bad = mineBranch(chain.parsedAt(3)!, 2, 3);
+    expectMisbehaved(() => chain.branchWork(5, bad), /does not connect/);
+  });
+
+  it('mainnet work per header matches Core: 0x100010001 for difficulty 1', () => {
+    expect(headerWork(header(MAINNET[1]))).toBe(0x100010001n);
   });
 });

@@ -22,8 +22,12 @@ import type { VerifiedHeader } from './types.js';
  * (network, height), contiguous from the network's checkpoint. All headers are also kept in
  * memory (80 bytes + hash each) so lookups are synchronous.
  *
- * Fork choice: this class validates and stores whatever valid branch it is given; choosing
- * between servers' branches (by chain work) is the Network's job and comes with multi-server.
+ * Chain work: the cumulative work (sum of 2^256 / (target + 1) per header, Core `GetBlockProof`)
+ * of every stored height is kept in memory, counted from the checkpoint (the checkpoint's own work
+ * included). Only differences matter: two branches above a common ancestor compare by their sums.
+ *
+ * Fork choice: this class validates and stores whatever valid branch it is given and measures
+ * branches (`branchWork`); choosing between servers' branches is ChainNetwork's job.
  */
 
 /** Seconds in a retarget period (two weeks) and blocks per period. */
@@ -43,7 +47,9 @@ export interface ChainParams {
   genesisHash: string;
   /**
    * Trusted starting point: a header at a retarget-period start (height % 2016 == 0), or genesis.
-   * Headers below it are never downloaded or checked.
+   * HeaderChain never stores or checks headers below it: a new wallet's transactions are all
+   * above it. For an older transaction (a restored wallet) ChainNetwork proves the one header
+   * it needs by hash linkage down from the checkpoint (ChainNetwork.getHeader), not by PoW.
    */
   checkpoint: { height: number; rawHex: string };
 }
@@ -73,10 +79,13 @@ export const CHAIN_PARAMS: Record<NetworkName, ChainParams> = {
     retargeting: true,
     allowMinDifficultyBlocks: true,
     genesisHash: '000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943',
+    // Block 3612672 (= 1792 × 2016, a period start, Jan 2025),
+    // hash 00000000000000000b030eae079897a2f81ec5da0b623bad6808bd64537cc103. Source: bitcoinj's
+    // testnet checkpoint file (org.bitcoin.test.checkpoints.txt); the hash meets its own target.
     checkpoint: {
-      height: 0,
+      height: 3612672,
       rawHex:
-        '0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4adae5494dffff001d1aa4ae18',
+        '00404b2878f7adc4720f60656d31fd5111fa1b526026bf1084d496c90300000000000000552135cb71df767cb6425e703e8223dce06e4f8b60fece9aef7ad54e5e2361fa37ba7d679a0a011953099de5',
     },
   },
   signet: {
@@ -86,10 +95,13 @@ export const CHAIN_PARAMS: Record<NetworkName, ChainParams> = {
     retargeting: true,
     allowMinDifficultyBlocks: false,
     genesisHash: '00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6',
+    // Block 229824 (= 114 × 2016, a period start, Jan 2025),
+    // hash 000000bac742cfc8d76fda4ad387b7aafa577b17d3684c61d8a089dcd08fa374. Source: bitcoinj's
+    // signet checkpoint file (org.bitcoin.signet.checkpoints.txt); the hash meets its own target.
     checkpoint: {
-      height: 0,
+      height: 229824,
       rawHex:
-        '0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a008f4d5fae77031e8ad22203',
+        '000000204e1723c21130b4b77d390200eda865cb048c5586a701ac1e2e4d14fddf000000eb17b9fe7e04f19d26ed5860829edafcd8a217d22b18fdc74bff36da9ae76d1105477d67ad46011ec2283200',
     },
   },
   regtest: {
@@ -258,6 +270,8 @@ export class HeaderChain {
   /** Height of the first stored header (the checkpoint); nothing below it is known. */
   readonly baseHeight: number;
   private readonly headers: ParsedHeader[] = [];
+  /** cumulativeWork[i]: work of headers[0..i] (from the checkpoint up). */
+  private readonly cumulativeWork: bigint[] = [];
   private readonly db: Db;
   private readonly deleteFrom: { run(network: string, height: number): unknown };
   private readonly insert: { run(network: string, height: number, raw: Uint8Array): unknown };
@@ -286,7 +300,7 @@ export class HeaderChain {
         db.prepare('DELETE FROM chain_headers WHERE network = ?').run(network);
         this.insert.run(network, this.baseHeight, checkpoint.raw);
       })();
-      this.headers.push(checkpoint);
+      this.push(checkpoint);
       return;
     }
     for (const [height, raw] of rows) {
@@ -295,8 +309,47 @@ export class HeaderChain {
       if (height !== this.baseHeight + this.headers.length || (prev && header.prevHash !== prev.hash)) {
         throw new FulmenError('INTERNAL', `Stored header chain for ${network} is inconsistent at ${height}`);
       }
-      this.headers.push(header);
+      this.push(header);
     }
+  }
+
+  private push(header: ParsedHeader): void {
+    const below = this.cumulativeWork[this.cumulativeWork.length - 1] ?? 0n;
+    this.headers.push(header);
+    this.cumulativeWork.push(below + headerWork(header));
+  }
+
+  /**
+   * Cumulative work from the checkpoint (included) up to `height` (included), or undefined
+   * outside [baseHeight, tipHeight]. Comparable only between heights of this chain and branch
+   * sums built on it (see `branchWork`).
+   */
+  workAt(height: number): bigint | undefined {
+    if (!Number.isInteger(height) || height < this.baseHeight) return undefined;
+    return this.cumulativeWork[height - this.baseHeight];
+  }
+
+  /**
+   * Validates `raws` as consecutive headers from `startHeight` on top of our header at
+   * `startHeight - 1` (like `connect`, without storing anything) and returns the cumulative work
+   * the chain would have at the branch's last header: `workAt(startHeight - 1)` + the branch's work.
+   * Used to compare a server's fork against our chain before adopting it.
+   * @throws FulmenError SERVER_MISBEHAVED when a header is invalid or the branch does not connect;
+   *   BAD_INPUT when `startHeight` is not in [baseHeight+1, tip+1] or `raws` is empty.
+   */
+  branchWork(startHeight: number, raws: readonly Uint8Array[]): bigint {
+    const tipHeight = this.tipHeight();
+    if (!Number.isInteger(startHeight) || startHeight <= this.baseHeight || startHeight > tipHeight + 1 || raws.length === 0) {
+      throw new FulmenError('BAD_INPUT', `Cannot measure a branch at ${startHeight} (tip ${tipHeight})`);
+    }
+    const branch = raws.map((raw) => parseHeader(raw));
+    const at: HeaderAt = (h) => (h >= startHeight ? branch[h - startHeight] : this.parsedAt(h));
+    let work = this.workAt(startHeight - 1)!;
+    branch.forEach((header, i) => {
+      checkHeader(this.params, startHeight + i, header, at);
+      work += headerWork(header);
+    });
+    return work;
   }
 
   /** Height of the validated tip. */
@@ -350,7 +403,8 @@ export class HeaderChain {
       branch.forEach((header, i) => this.insert.run(network, forkHeight + i, header.raw));
     })();
     this.headers.length = forkHeight - this.baseHeight;
-    for (const header of branch) this.headers.push(header);
+    this.cumulativeWork.length = this.headers.length;
+    for (const header of branch) this.push(header);
     return { forkHeight, reorg };
   }
 
@@ -363,5 +417,11 @@ export class HeaderChain {
     if (height >= this.tipHeight()) return;
     this.deleteFrom.run(this.params.network, height + 1);
     this.headers.length = height - this.baseHeight + 1;
+    this.cumulativeWork.length = this.headers.length;
   }
+}
+
+/** Work of one (already validated) header: 2^256 / (target(nBits) + 1). */
+export function headerWork(header: ParsedHeader): bigint {
+  return targetWork(bitsToTarget(header.bits));
 }

@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { openDatabase } from '../storage/db.js';
 import { FulmenError } from '../util/errors.js';
-import { ElectrumInterface, parseServerString, ServerRpcError } from './interface.js';
-import { btcPerKvbToSatPerVbyte, ChainNetwork } from './network.js';
+import { ElectrumInterface, parseProxyString, parseServerString, ServerRpcError } from './interface.js';
+import { btcPerKvbToSatPerVbyte, ChainNetwork, historyStatus } from './network.js';
 import { CHAIN_PARAMS } from './headers.js';
+import type { ChainEvent } from './types.js';
 
 /**
  * A tiny fake Electrum server over loopback TCP, used ONLY for protocol edge cases that a real
@@ -169,13 +171,19 @@ describe('ChainNetwork (lying server, fake server)', () => {
       }),
     );
     const chain = new ChainNetwork({ network: 'regtest', server, oneserver: true, db: openDatabase(':memory:') });
+    const events: ChainEvent[] = [];
+    chain.on((event) => events.push(event));
     await chain.start();
     expect(chain.isConnected()).toBe(true);
+    expect(await chain.getTransaction(TXID_170)).toBe(RAW_TX_170);
+    expect(await chain.getTransaction(TXID_170)).toBe(RAW_TX_170);
+    expect(transactionRequests).toBe(1); // the second read of TXID_170 came from the cache
     const err = await rejection(chain.getTransaction('22'.repeat(32)));
     expect(err.code).toBe('SERVER_MISBEHAVED');
-    expect(await chain.getTransaction(TXID_170)).toBe(RAW_TX_170);
-    expect(await chain.getTransaction(TXID_170)).toBe(RAW_TX_170);
-    expect(transactionRequests).toBe(2); // the second read of TXID_170 came from the cache
+    // Caught lying: banned for the session, and with no other server, disconnected.
+    expect(events).toContainEqual(expect.objectContaining({ type: 'server', server, status: 'banned' }));
+    expect(chain.isConnected()).toBe(false);
+    expect(chain.serverStates()[0]!.bannedReason).toMatch(/does not hash/);
     await chain.stop();
   });
 });
@@ -194,5 +202,32 @@ describe('btcPerKvbToSatPerVbyte', () => {
     for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => btcPerKvbToSatPerVbyte(bad)).toThrow(FulmenError);
     }
+  });
+});
+
+describe('parseProxyString', () => {
+  it('parses socks5:host:port, with optional credentials (Electrum format)', () => {
+    expect(parseProxyString('socks5:127.0.0.1:9050')).toEqual({ host: '127.0.0.1', port: 9050 });
+    expect(parseProxyString('socks5:[::1]:9050')).toEqual({ host: '::1', port: 9050 });
+    expect(parseProxyString('socks5:localhost:1080:user:secret')).toEqual({ host: 'localhost', port: 1080, username: 'user', password: 'secret' });
+  });
+
+  it('refuses other schemes and bad ports with BAD_INPUT', () => {
+    for (const bad of ['socks4:127.0.0.1:9050', 'http:proxy:80', 'socks5:host', 'socks5:host:0', 'socks5:host:70000', '']) {
+      expect(() => parseProxyString(bad)).toThrow(FulmenError);
+    }
+  });
+});
+
+describe('historyStatus (Electrum protocol "Status")', () => {
+  it('is sha256 of the concatenated "txid:height:" in server order, null when empty', () => {
+    const history = [
+      { txid: 'aa'.repeat(32), height: 120 },
+      { txid: 'bb'.repeat(32), height: 0 },
+    ];
+    const expected = createHash('sha256').update(`${'aa'.repeat(32)}:120:${'bb'.repeat(32)}:0:`).digest('hex');
+    expect(historyStatus(history)).toBe(expected);
+    expect(historyStatus([history[1]!, history[0]!])).not.toBe(expected);
+    expect(historyStatus([])).toBeNull();
   });
 });

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
+import { SocksClient } from 'socks';
 import { z } from 'zod';
 import { FulmenError } from '../util/errors.js';
 
@@ -10,11 +12,17 @@ import { FulmenError } from '../util/errors.js';
  * (Electrum protocol 1.4, https://electrum-protocol.readthedocs.io). The first request is
  * `server.version("fulmen", "1.4")`; a `server.ping` keeps the session alive.
  *
- * TLS: the connection is encrypted but the server's certificate is accepted without checking it
- * (self-signed certificates are the norm for Electrum servers and on regtest). It is not used for
- * trust: every header, proof and transaction is verified by HeaderChain/SpvVerifier. Pinning the
- * certificate on first use (as Electrum does) is the planned next step; until then an active
- * attacker can read or drop traffic but cannot feed the wallet false chain data.
+ * TLS: self-signed certificates are the norm for Electrum servers, so no CA is required. Instead
+ * the certificate is pinned on first use (TOFU, as Electrum does): with a `certificatePins` store,
+ * the SHA-256 of the certificate's DER bytes is remembered on the first connection and any later
+ * certificate with another fingerprint is refused (SERVER_MISBEHAVED "certificate changed") before
+ * a single request is sent. TLS is not what the wallet's safety rests on: every header, proof and
+ * transaction is verified by HeaderChain/SpvVerifier; pinning stops a later man in the middle from
+ * reading the wallet's addresses or silently dropping its traffic.
+ *
+ * Proxy: with `proxy` set (`socks5:host:port`, e.g. Tor's 127.0.0.1:9050) the TCP connection goes
+ * through that SOCKS5 proxy (RFC 1928, CONNECT with the host name, so .onion names and DNS are
+ * resolved by the proxy, never locally); TLS, when asked, runs inside the tunnel.
  *
  * Errors: connection failures, closes and timeouts reject with FulmenError NETWORK; malformed
  * JSON, unknown response ids and results of the wrong shape reject with SERVER_MISBEHAVED and
@@ -64,6 +72,38 @@ export class ServerRpcError extends FulmenError {
   }
 }
 
+/** A SOCKS5 proxy (Tor's SOCKS port, or any RFC 1928 proxy); optional username/password auth (RFC 1929). */
+export interface ProxyAddress {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+}
+
+/**
+ * Parses a proxy setting `socks5:host:port` or `socks5:host:port:user:password` (Electrum's
+ * `proxy` config format; a trailing empty `::` is accepted).
+ * @throws FulmenError BAD_INPUT for other schemes or a malformed address.
+ */
+export function parseProxyString(proxy: string): ProxyAddress {
+  const m = /^socks5:(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):(\d{1,5})(?::([^:]*):([^:]*))?$/.exec(proxy.trim());
+  const port = m ? Number(m[2]) : 0;
+  if (!m || port < 1 || port > 65535) {
+    throw new FulmenError('BAD_INPUT', `Invalid proxy "${proxy}" (expected socks5:host:port)`);
+  }
+  const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
+  return m[3] ? { host, port, username: m[3], password: m[4] ?? '' } : { host, port };
+}
+
+/**
+ * Where TLS certificate fingerprints are remembered (trust on first use). Keys are `host:port`;
+ * values the lowercase hex SHA-256 of the certificate's DER encoding.
+ */
+export interface CertificatePinStore {
+  get(hostPort: string): string | null;
+  set(hostPort: string, sha256Hex: string): void;
+}
+
 export interface ElectrumInterfaceOptions {
   /** `host:port:t` or `host:port:s`. */
   server: string;
@@ -73,6 +113,10 @@ export interface ElectrumInterfaceOptions {
   keepaliveMs?: number;
   /** Timeout for the TCP/TLS connect and version handshake (default: requestTimeoutMs). */
   connectTimeoutMs?: number;
+  /** Connect through this SOCKS5 proxy (see `parseProxyString`). */
+  proxy?: ProxyAddress;
+  /** TLS certificate pins (TOFU); without it, TLS certificates are not pinned. */
+  certificatePins?: CertificatePinStore;
 }
 
 type NotificationHandler = (method: string, params: unknown) => void;
@@ -112,6 +156,10 @@ export class ElectrumInterface {
   private readonly requestTimeoutMs: number;
   private readonly keepaliveMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly proxy: ProxyAddress | undefined;
+  private readonly certificatePins: CertificatePinStore | undefined;
+  /** SHA-256 (hex) of the server's TLS certificate, set after a TLS `connect()`. */
+  certificateSha256: string | null = null;
   private socket: net.Socket | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, PendingRequest>();
@@ -128,44 +176,105 @@ export class ElectrumInterface {
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.keepaliveMs = options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? this.requestTimeoutMs;
+    this.proxy = options.proxy;
+    this.certificatePins = options.certificatePins;
+  }
+
+  /**
+   * TCP (direct or through the SOCKS5 proxy), then TLS for `:s` servers with the certificate
+   * pin checked. @throws FulmenError NETWORK (unreachable, proxy refused, timeout),
+   * SERVER_MISBEHAVED (certificate changed, or no certificate).
+   */
+  private async openTransport(): Promise<net.Socket> {
+    const { host, port, protocol } = this.address;
+    const deadline = Date.now() + this.connectTimeoutMs;
+    const remaining = () => Math.max(1, deadline - Date.now());
+    let tcp: net.Socket;
+    if (this.proxy) {
+      try {
+        const { socket } = await SocksClient.createConnection({
+          proxy: { host: this.proxy.host, port: this.proxy.port, type: 5, userId: this.proxy.username, password: this.proxy.password },
+          command: 'connect',
+          destination: { host, port },
+          timeout: remaining(),
+        });
+        tcp = socket;
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        throw new FulmenError('NETWORK', `Cannot connect to ${this.server} through proxy ${this.proxy.host}:${this.proxy.port}: ${sanitizeServerText(message)}`);
+      }
+    } else {
+      tcp = await this.waitConnected(net.createConnection({ host, port }), 'connect', remaining());
+    }
+    if (protocol === 't') return tcp;
+    // Certificates are not checked against CAs (see the class comment): the pin decides.
+    const secure = await this.waitConnected(
+      tls.connect({ socket: tcp, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: false }),
+      'secureConnect',
+      remaining(),
+    ).catch((err: unknown) => {
+      tcp.destroy();
+      throw err;
+    });
+    try {
+      this.checkCertificate(secure as tls.TLSSocket);
+    } catch (err) {
+      secure.destroy();
+      throw err;
+    }
+    return secure;
+  }
+
+  /** Resolves once `sock` emits `event`; NETWORK error on 'error' or after `timeoutMs`. */
+  private waitConnected(sock: net.Socket, event: 'connect' | 'secureConnect', timeoutMs: number): Promise<net.Socket> {
+    return new Promise<net.Socket>((resolve, reject) => {
+      const onError = (err: Error) => {
+        clearTimeout(timer);
+        sock.removeListener(event, onReady);
+        sock.destroy();
+        reject(new FulmenError('NETWORK', `Cannot connect to ${this.server}: ${err.message}`));
+      };
+      const onReady = () => {
+        clearTimeout(timer);
+        sock.removeListener('error', onError);
+        resolve(sock);
+      };
+      const timer = setTimeout(() => onError(new Error('timed out')), timeoutMs);
+      sock.once('error', onError);
+      sock.once(event, onReady);
+    });
+  }
+
+  /** Trust on first use: remember the certificate's SHA-256, refuse a different one later. */
+  private checkCertificate(socket: tls.TLSSocket): void {
+    const der = socket.getPeerCertificate(false)?.raw;
+    if (!der || der.length === 0) throw new FulmenError('SERVER_MISBEHAVED', `Server ${this.server} presented no TLS certificate`);
+    const fingerprint = createHash('sha256').update(der).digest('hex');
+    this.certificateSha256 = fingerprint;
+    if (!this.certificatePins) return;
+    const key = `${this.address.host}:${this.address.port}`;
+    const pinned = this.certificatePins.get(key);
+    if (pinned === null) {
+      this.certificatePins.set(key, fingerprint);
+    } else if (pinned !== fingerprint) {
+      throw new FulmenError(
+        'SERVER_MISBEHAVED',
+        `Server ${this.server}: certificate changed (pinned SHA-256 ${pinned.slice(0, 16)}…, got ${fingerprint.slice(0, 16)}…); refusing to connect`,
+        { server: this.server, pinned, presented: fingerprint },
+      );
+    }
   }
 
   /**
    * Opens the connection and negotiates `server.version`. An interface connects once; after a
    * close, create a new one.
-   * @throws FulmenError NETWORK when the server is unreachable or the handshake fails;
-   *   SERVER_MISBEHAVED when it answers with something that is not a version.
+   * @throws FulmenError NETWORK when the server (or the proxy) is unreachable or the handshake
+   *   fails; SERVER_MISBEHAVED when it answers with something that is not a version, or its TLS
+   *   certificate differs from the pinned one ("certificate changed").
    */
   async connect(): Promise<void> {
     if (this.socket || this.closed) throw new FulmenError('INTERNAL', 'ElectrumInterface.connect called twice');
-    const { host, port, protocol } = this.address;
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const ready = () => {
-        clearTimeout(timer);
-        sock.removeListener('error', onError);
-        resolve(sock);
-      };
-      const sock: net.Socket =
-        protocol === 's'
-          ? tls.connect(
-              {
-                host,
-                port,
-                servername: net.isIP(host) ? undefined : host,
-                // Certificate not checked: see the class comment (TOFU pinning planned).
-                rejectUnauthorized: false,
-              },
-              ready,
-            )
-          : net.createConnection({ host, port }, ready);
-      const onError = (err: Error) => {
-        clearTimeout(timer);
-        sock.destroy();
-        reject(new FulmenError('NETWORK', `Cannot connect to ${this.server}: ${err.message}`));
-      };
-      const timer = setTimeout(() => onError(new Error('timed out')), this.connectTimeoutMs);
-      sock.once('error', onError);
-    });
+    const socket = await this.openTransport();
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setEncoding('utf8');

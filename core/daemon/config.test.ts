@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigStore, dataPaths, normalizeConfigValue, parseServerString } from './config.js';
+import { parseServerString } from '../chain/interface.js';
+import { ConfigStore, dataPaths, normalizeConfigValue } from './config.js';
 
 describe('data directory layout (Electrum)', () => {
   it('keeps mainnet at the root and other networks in subdirectories', () => {

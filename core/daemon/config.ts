@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { NetworkName } from '../bitcoin/network.js';
 import { badInput, FulmenError } from '../util/errors.js';
+import { parseProxyString, parseServerString } from '../chain/interface.js';
 
 /**
  * Fulmen's data directory and config file, laid out like Electrum's:
@@ -48,24 +49,26 @@ export function dataPaths(baseDir: string, network: NetworkName): DataPaths {
 export const KNOWN_CONFIG_KEYS = {
   server: 'Electrum server host:port:t|s (t: TCP, s: TLS)',
   oneserver: 'connect to the configured server only (bool)',
+  servers: 'more Electrum servers for headers and cross-checks (JSON list of host:port:t|s)',
+  proxy: 'SOCKS5 proxy for Electrum connections, e.g. Tor: socks5:127.0.0.1:9050',
   rpcuser: 'JSON-RPC user name (generated when unset)',
   rpcpassword: 'JSON-RPC password (generated when unset)',
   rpcport: 'JSON-RPC port on 127.0.0.1 (random free port stored when unset)',
   rpchost: 'JSON-RPC host the CLI connects to (the daemon always binds 127.0.0.1)',
   lightning_listen: 'accept Lightning connections on host:port',
+  use_recoverable_channels: 'funding transactions carry an encrypted OP_RETURN so the seed alone finds our channels (bool, default true)',
 } as const;
 
 /** Keys whose values are kept as strings (Electrum does the same for rpcuser/rpcpassword). */
-const STRING_KEYS = new Set(['rpcuser', 'rpcpassword', 'rpchost', 'server', 'lightning_listen']);
+const STRING_KEYS = new Set(['rpcuser', 'rpcpassword', 'rpchost', 'server', 'lightning_listen', 'proxy']);
 
-const SERVER_RE = /^([^\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5}):([ts])$/;
 const HOST_PORT_RE = /^([^\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
 
 /**
  * Normalises a value given to `setconfig`, as Electrum does: a string that parses as JSON becomes
  * that JSON value ("7777" → 7777, "true" → true), other strings stay strings; rpcuser,
- * rpcpassword, rpchost, server and lightning_listen always stay strings. Known keys are checked.
- * @throws FulmenError BAD_INPUT for a malformed server, lightning_listen or rpcport.
+ * rpcpassword, rpchost, server, lightning_listen and proxy always stay strings. Known keys are checked.
+ * @throws FulmenError BAD_INPUT for a malformed server, servers, proxy, lightning_listen or rpcport.
  */
 export function normalizeConfigValue(key: string, value: unknown): unknown {
   let v = value;
@@ -80,11 +83,18 @@ export function normalizeConfigValue(key: string, value: unknown): unknown {
   }
   if (v === null) return null;
   switch (key) {
-    case 'server': {
-      const m = SERVER_RE.exec(v as string);
-      if (!m || !validPort(m[2]!)) throw badInput(`Invalid server "${String(v)}" (expected host:port:t or host:port:s)`);
+    case 'server':
+      parseServerString(v as string);
       break;
-    }
+    case 'servers':
+      if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) {
+        throw badInput('servers must be a JSON list of host:port:t|s strings');
+      }
+      v.forEach((s: string) => parseServerString(s));
+      break;
+    case 'proxy':
+      parseProxyString(v as string);
+      break;
     case 'lightning_listen': {
       const m = HOST_PORT_RE.exec(v as string);
       if (!m || !validPort(m[2]!)) throw badInput(`Invalid lightning_listen "${String(v)}" (expected host:port)`);
@@ -96,7 +106,8 @@ export function normalizeConfigValue(key: string, value: unknown): unknown {
       }
       break;
     case 'oneserver':
-      if (typeof v !== 'boolean') throw badInput('oneserver must be true or false');
+    case 'use_recoverable_channels':
+      if (typeof v !== 'boolean') throw badInput(`${key} must be true or false`);
       break;
   }
   return v;
@@ -105,13 +116,6 @@ export function normalizeConfigValue(key: string, value: unknown): unknown {
 function validPort(text: string): boolean {
   const port = Number(text);
   return Number.isInteger(port) && port >= 1 && port <= 65535;
-}
-
-/** Splits "host:port:t" into its parts (the format was checked by normalizeConfigValue). */
-export function parseServerString(server: string): { host: string; port: number; protocol: 't' | 's' } {
-  const m = SERVER_RE.exec(server);
-  if (!m) throw badInput(`Invalid server "${server}" (expected host:port:t or host:port:s)`);
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]), protocol: m[3] as 't' | 's' };
 }
 
 /** Splits "host:port". */

@@ -23,4 +23,14 @@ export const chainMigrations: Migration[] = [
       raw BLOB NOT NULL
     ) WITHOUT ROWID;`,
   },
+  {
+    // TLS certificate pins (trust on first use, ElectrumInterface): the SHA-256 of the DER
+    // certificate each Electrum server (host:port) presented on its first TLS connection.
+    id: 'chain_003_server_certificates',
+    sql: `CREATE TABLE chain_server_certificates (
+      host_port TEXT PRIMARY KEY,
+      sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+      first_seen INTEGER NOT NULL
+    ) WITHOUT ROWID;`,
+  },
 ];
