@@ -74,6 +74,8 @@ export class FulmenApp implements CommandContext {
   private readonly listeners = new Set<(message: FulmenEventMessage) => void>();
   /** Serialises wallet lifecycle commands (create, restore, load, close). */
   private lifecycle: Promise<unknown> = Promise.resolve();
+  /** Lightning-driven state events waiting to be emitted (scheduleLightningState). */
+  private lightningStatePending: { history: boolean } | null = null;
   private closed = false;
   private lockHeld = false;
 
@@ -113,6 +115,8 @@ export class FulmenApp implements CommandContext {
       network: this.network,
       server,
       oneserver: this.config.get('oneserver') === true,
+      servers: (this.config.get('servers') as string[] | null) ?? undefined,
+      proxy: this.config.getString('proxy') ?? undefined,
       db: this.chainDb,
     });
     this.chain = chain;
@@ -454,19 +458,20 @@ export class FulmenApp implements CommandContext {
         ? hmac(sha256, deriveStorageKey(password, new Uint8Array(saltRow.password_salt)), new TextEncoder().encode('fulmen/lightning-storage'))
         : null;
     const listen = this.config.getString('lightning_listen');
-    const node = new LightningNode({ db, wallet, chain: this.chain!, network: this.network, storageKey, listen });
+    // Electrum's use_recoverable_channels: funding OP_RETURN so the seed alone finds our channels.
+    const recoverableChannels = this.config.get('use_recoverable_channels') !== false;
+    const node = new LightningNode({ db, wallet, chain: this.chain!, network: this.network, storageKey, listen, recoverableChannels });
     await node.start();
     this.node = node;
     this.lightningNode = lightningFacade(node, listen);
     this.walletUnsubscribers.push(
       node.on((event) => {
         if (event.type === 'channel') {
-          this.emit('channels', this.lightningNode?.listChannels() ?? []);
-          this.emitWalletState(false);
+          this.scheduleLightningState(false);
           return;
         }
-        const record = node.listPayments().find((p) => p.paymentHash === event.paymentHash);
         const direction = event.type === 'payment_received' ? 'received' : 'sent';
+        const record = event.type === 'payment_failed' ? node.getPayment(event.paymentHash, direction) : undefined;
         this.emit('payment', {
           payment_hash: event.paymentHash,
           direction,
@@ -474,9 +479,29 @@ export class FulmenApp implements CommandContext {
           amount_msat: (event.type === 'payment_failed' ? (record?.amountMsat ?? 0n) : event.amountMsat).toString(),
           ...(event.type === 'payment_failed' ? { error: event.error } : {}),
         });
-        this.emitWalletState(true);
+        this.scheduleLightningState(true);
       }),
     );
+  }
+
+  /**
+   * `channels`, `balance` and (if `historyChanged`) `history` events after Lightning activity,
+   * at most once per 100 ms: each costs O(channels + history), and a busy channel changes state
+   * thousands of times per second.
+   */
+  private scheduleLightningState(historyChanged: boolean): void {
+    if (this.lightningStatePending) {
+      this.lightningStatePending.history ||= historyChanged;
+      return;
+    }
+    this.lightningStatePending = { history: historyChanged };
+    setTimeout(() => {
+      const pending = this.lightningStatePending;
+      this.lightningStatePending = null;
+      if (!pending || !this.lightningNode) return;
+      this.emit('channels', this.lightningNode.listChannels());
+      this.emitWalletState(pending.history);
+    }, 100).unref();
   }
 }
 
@@ -508,6 +533,9 @@ function lightningFacade(node: LightningNode, listen: string | null): LightningF
       return closed.closingTxid;
     },
     latestLocalCommitmentTx: (channelPoint) => node.latestLocalCommitmentTx(channelPoint),
+    exportChannelBackup: (channelPoint) => node.exportChannelBackup(channelPoint),
+    importChannelBackup: (text) => node.importChannelBackup(text),
+    requestForceClose: (channelPoint, connectionString) => node.requestForceClose(channelPoint, connectionString),
     createInvoice: (req) => node.createInvoice(req.amountMsat, req.description, req.expirySec),
     canReceiveMsat: () =>
       listChannels()

@@ -165,6 +165,8 @@ export interface ChannelInfo {
   /** Funding amount, sat. */
   capacity: number;
   closing_txid: string | null;
+  /** CHANNEL, or BACKUP for a channel known only from a backup (can only be force-closed by the peer). */
+  type?: 'CHANNEL' | 'BACKUP';
 }
 
 /** Electrum's request dict (add_request, list_requests). */
@@ -281,6 +283,9 @@ export interface CommandResults {
   list_channels: ChannelInfo[];
   close_channel: string;
   get_channel_ctx: string;
+  export_channel_backup: string;
+  import_channel_backup: string;
+  request_force_close: string;
   add_request: RequestResult;
   list_requests: RequestResult[];
   lnpay: LnPayResult;

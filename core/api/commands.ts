@@ -319,6 +319,20 @@ const handlers: Handlers = {
     return ctx.lightning().latestLocalCommitmentTx(p.channel_point.toLowerCase());
   },
 
+  async export_channel_backup(ctx, p) {
+    return ctx.lightning().exportChannelBackup(p.channel_point.toLowerCase());
+  },
+
+  async import_channel_backup(ctx, p) {
+    const channelPoint = ctx.lightning().importChannelBackup(p.encrypted);
+    return `Channel backup imported: ${channelPoint}`;
+  },
+
+  async request_force_close(ctx, p) {
+    await ctx.lightning().requestForceClose(p.channel_point.toLowerCase(), p.connection_string);
+    return 'Force close requested: the peer publishes its commitment, then our output is swept to the wallet';
+  },
+
   async add_request(ctx, p) {
     const wallet = ctx.wallet();
     const ln = ctx.lightningIfRunning();

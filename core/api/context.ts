@@ -154,6 +154,12 @@ export interface LightningFacade {
   closeChannel(channelPoint: string, force: boolean): Promise<string>;
   /** Our latest signed local commitment transaction (hex). */
   latestLocalCommitmentTx(channelPoint: string): string;
+  /** Static backup of a channel, encrypted with a key from the seed. @throws NOT_FOUND, CHANNEL_STATE. */
+  exportChannelBackup(channelPoint: string): string;
+  /** Imports a backup of this wallet; @returns its channel point. @throws BAD_INPUT (other seed, malformed). */
+  importChannelBackup(text: string): string;
+  /** Asks the peer of a backup channel to force close. @throws NOT_FOUND, BAD_INPUT, NETWORK. */
+  requestForceClose(channelPoint: string, connectionString?: string): Promise<void>;
   /** Creates a BOLT 11 invoice; the node keeps the preimage. */
   createInvoice(req: { amountMsat: bigint | null; description: string; expirySec: number }): { invoice: string; paymentHash: string };
   /** What we can receive over open channels. */

@@ -491,6 +491,30 @@ export const declarations = {
     positional: ['channel_point'],
     requires: { wallet: true, daemon: true },
   }),
+  export_channel_backup: declare({
+    name: 'export_channel_backup',
+    description: 'Export a static backup of a channel (encrypted with a key from the seed).',
+    params: z.object({ channel_point: channelPoint }),
+    positional: ['channel_point'],
+    requires: { wallet: true, daemon: true },
+  }),
+  import_channel_backup: declare({
+    name: 'import_channel_backup',
+    description: 'Import a channel backup made by this wallet (same seed); it is listed with type BACKUP.',
+    params: z.object({ encrypted: z.string().min(1).describe('the backup text (fulmen_backup:...)') }),
+    positional: ['encrypted'],
+    requires: { wallet: true, daemon: true },
+  }),
+  request_force_close: declare({
+    name: 'request_force_close',
+    description: 'Ask the peer of a backup channel to force close it; our to_remote is then swept.',
+    params: z.object({
+      channel_point: channelPoint,
+      connection_string: z.string().optional().describe('nodeid@host:port, when the backup has no usable address'),
+    }),
+    positional: ['channel_point'],
+    requires: { wallet: true, daemon: true },
+  }),
   add_request: declare({
     name: 'add_request',
     description: 'Create a payment request (Lightning invoice with on-chain fallback address).',

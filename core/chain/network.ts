@@ -166,6 +166,9 @@ export interface ServerState {
   bannedReason: string | null;
 }
 
+/** How long fetched transactions are buffered before their one cache write (see txWriteBuffer). */
+const TX_WRITE_DELAY_MS = 200;
+
 export class ChainNetwork implements ChainSource {
   readonly network: NetworkName;
   /** The preferred server (`server` option). The one in use is `mainServer()`. */
@@ -199,6 +202,12 @@ export class ChainNetwork implements ChainSource {
   private headerWork: Promise<void> = Promise.resolve();
   private readonly selectTx: { get(txid: string): unknown };
   private readonly insertTx: { run(txid: string, raw: Uint8Array): unknown };
+  /**
+   * Checked transactions not yet written to chain_transactions: written together in one SQLite
+   * transaction TX_WRITE_DELAY_MS later (one commit, not one fsync per transaction,
+   * when a wallet sync fetches thousands). It is a cache, so a crash before the write loses nothing.
+   */
+  private readonly txWriteBuffer = new Map<string, Uint8Array>();
 
   /**
    * Loads the stored header chain of `options.network`; does not connect (call `start()`).
@@ -252,6 +261,7 @@ export class ChainNetwork implements ChainSource {
     }
     this.main = null;
     this.scripthashes.clear();
+    this.flushTxWriteBuffer();
     await this.headerWork;
   }
 
@@ -950,6 +960,8 @@ export class ChainNetwork implements ChainSource {
 
   /** From the cache, or from `iface` checked against `txid` (then cached). */
   private async getCheckedTransaction(iface: ElectrumInterface, txid: string): Promise<{ raw: Uint8Array; tx: Transaction }> {
+    const buffered = this.txWriteBuffer.get(txid);
+    if (buffered) return { raw: buffered, tx: Transaction.fromBuffer(buffered) };
     const cached = this.selectTx.get(txid) as { raw: Buffer } | undefined;
     if (cached) {
       const raw = new Uint8Array(cached.raw);
@@ -967,8 +979,23 @@ export class ChainNetwork implements ChainSource {
       throw new FulmenError('SERVER_MISBEHAVED', `Server sent a transaction that does not hash to ${txid}`);
     }
     const raw = fromHex(hex);
-    this.insertTx.run(txid, raw);
+    if (this.txWriteBuffer.size === 0) setTimeout(() => this.flushTxWriteBuffer(), TX_WRITE_DELAY_MS);
+    this.txWriteBuffer.set(txid, raw);
     return { raw, tx };
+  }
+
+  /** Writes the buffered transactions in one SQLite transaction (best effort: a closed db skips the cache). */
+  private flushTxWriteBuffer(): void {
+    if (this.txWriteBuffer.size === 0) return;
+    const entries = [...this.txWriteBuffer];
+    this.txWriteBuffer.clear();
+    try {
+      this.db.transaction(() => {
+        for (const [txid, raw] of entries) this.insertTx.run(txid, raw);
+      })();
+    } catch {
+      // Only a cache: the transactions are fetched (and checked) again when needed.
+    }
   }
 
   private emit(event: ChainEvent): void {

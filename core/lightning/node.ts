@@ -32,13 +32,19 @@ import { Channel, defaultLocalConfig, type ChannelContext, type ChannelStateName
 import { ChannelStore } from './channel/store.js';
 import { deriveNodeSecret, pubkeyFromSecret } from './channel/keys.js';
 import { ChannelWatcher } from './watcher/watcher.js';
+import { ChannelBackups, type BackupRecord, type BackupState } from './backup/manager.js';
+import { encodeFundingOpReturn } from './backup/onchain.js';
+import { decodeChannelBackup, encodeChannelBackup } from './backup/static-backup.js';
+import { crashPoint } from './crashpoints.js';
 
 /** One channel as `list_channels` shows it (Electrum's field names; balances in sat). */
 export interface ChannelInfo {
   channel_id: string;
   channel_point: string | null;
   short_channel_id: string | null;
-  state: ChannelStateName;
+  state: ChannelStateName | BackupState;
+  /** Electrum's list_channels `type`: a usable channel, or one known only from a backup (request_force_close). */
+  type: 'CHANNEL' | 'BACKUP';
   peer_state: 'GOOD' | 'DISCONNECTED';
   remote_pubkey: string;
   local_balance: number;
@@ -89,6 +95,12 @@ export interface LightningNodeOptions {
   toSelfDelay?: number;
   /** Confirmations after which a closed channel is REDEEMED (watcher/watcher.ts, default 30). */
   redeemDepth?: number;
+  /**
+   * Electrum's `use_recoverable_channels` (default true): funding transactions we build carry an
+   * encrypted OP_RETURN naming the peer (backup/onchain.ts), so a wallet restored from its seed
+   * alone finds the channel. Off: no OP_RETURN (channel keys stay seed-derived either way).
+   */
+  recoverableChannels?: boolean;
   /** Ping/init options passed to Peer (tests shorten them). */
   peer?: { pingIntervalMs?: number; pongTimeoutMs?: number; initTimeoutMs?: number };
 }
@@ -102,6 +114,8 @@ export function parseConnectString(text: string): { nodeId: Uint8Array; host: st
   return { nodeId: hexToBytes(m[1]!.toLowerCase()), host: m[2]!.replace(/^\[|\]$/g, ''), port };
 }
 
+/** A valid point for our stale channel_reestablish (BOLT 2 requires one; any will do). */
+const STALE_STATE_POINT = pubkeyFromSecret(Uint8Array.from({ length: 32 }, (_, i) => (i === 31 ? 42 : 0)));
 /** Fee policy advertised in route hints until the peer's channel_update is processed (Electrum defaults). */
 const DEFAULT_HINT_POLICY = { feeBaseMsat: 1000, feeProportionalMillionths: 1, cltvExpiryDelta: 144 };
 const MIN_FINAL_CLTV_EXPIRY_DELTA = 18;
@@ -138,6 +152,11 @@ export class LightningNode {
   private readonly paymentWaiters = new Map<string, PaymentWaiter>();
   private readonly listeners = new Set<(e: LightningEvent) => void>();
   private readonly reconnectTimers = new Map<string, NodeJS.Timeout>();
+  /**
+   * The open commit group (see `joinGroup`): peers whose output is held until its SQLite
+   * transaction commits, channels to sign at commit, and what waits for the commit.
+   */
+  private group: CommitGroup | null = null;
   private server: PeerServer | null = null;
   private unsubscribeChain: (() => void) | null = null;
   private feerateSatPerKw = 253;
@@ -145,6 +164,8 @@ export class LightningNode {
   private chainWork: Promise<void> = Promise.resolve();
   /** BOLT 5: closes on chain, sweeps, justice transactions. */
   readonly watcher: ChannelWatcher;
+  /** Channels known only from a backup (imported, or found through the funding OP_RETURN). */
+  readonly backups: ChannelBackups;
 
   constructor(private readonly opts: LightningNodeOptions) {
     this.rootSecret = opts.wallet.lightningRootSecret();
@@ -166,6 +187,15 @@ export class LightningNode {
           ? this.updatePayment(e.paymentHash, 'sent', 'succeeded', e.outcome.preimage, null)
           : this.updatePayment(e.paymentHash, 'sent', 'failed', null, 'HTLC timed out on chain after a force close'),
       ...(opts.redeemDepth !== undefined ? { redeemDepth: opts.redeemDepth } : {}),
+    });
+    this.backups = new ChannelBackups({
+      db: opts.db,
+      chain: opts.chain,
+      wallet: opts.wallet,
+      network: opts.network,
+      lightningRootSecret: this.rootSecret,
+      hasChannel: (channelPoint) => [...this.channels.values()].some((c) => c.channelPoint === channelPoint),
+      onChanged: (r) => this.emit({ type: 'channel', channel: this.backupInfo(r) }),
     });
   }
 
@@ -211,10 +241,14 @@ export class LightningNode {
         ch.failChannel('abandoned before funding'); // never funded: nothing to remember (BOLT 2)
         continue;
       }
+      // A restart is a disconnection: drop the peer's unsigned updates, it retransmits them (BOLT 2).
+      if (ACTIVE_STATES.includes(ch.state)) ch.onDisconnected();
       this.channels.set(ch.keyIndex, ch);
     }
+    this.reconcilePendingPayments();
     this.unsubscribeChain = this.opts.chain.on((e) => this.onChainEvent(e));
     this.watcher.start();
+    this.backups.start();
     void this.refreshFeerate();
     if (this.opts.listen) {
       const i = this.opts.listen.lastIndexOf(':');
@@ -230,6 +264,7 @@ export class LightningNode {
   /** Closes peers and the listener; channels stay persisted. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.commitGroup(); // what is already decided is stored (and its messages sent) before closing
     this.unsubscribeChain?.();
     for (const t of this.reconnectTimers.values()) clearTimeout(t);
     this.reconnectTimers.clear();
@@ -239,6 +274,7 @@ export class LightningNode {
     this.server = null;
     await this.chainWork.catch(() => undefined);
     await this.watcher.stop();
+    await this.backups.stop();
   }
 
   private async refreshFeerate(): Promise<void> {
@@ -299,6 +335,7 @@ export class LightningNode {
   }
 
   private attachPeer(peer: Peer): void {
+    this.holdPeer(peer); // inside an open commit group, even channel_reestablish waits for its commit
     const id = bytesToHex(peer.remoteNodeId);
     const old = this.peers.get(id);
     if (old && old !== peer) old.close();
@@ -344,12 +381,87 @@ export class LightningNode {
   }
 
   private send(peer: Peer, msgs: (ChannelMessage | null | undefined)[]): void {
-    for (const m of msgs) if (m && !peer.isClosed) peer.send(m);
+    for (const m of msgs) {
+      if (!m || peer.isClosed) continue;
+      if (this.group) {
+        this.holdPeer(peer);
+        this.group.sentTypes.push(m.type); // crash points fire at commit (commitGroup)
+        peer.send(m);
+        continue;
+      }
+      crashPoint(`persisted:${m.type}`); // test hook (crashpoints.ts)
+      peer.send(m);
+      crashPoint(`sent:${m.type}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- commit groups
+
+  /**
+   * Joins (opening if needed) the commit group of this turn of the event loop: one SQLite
+   * transaction (ChannelStore.beginGroup) for every state change until `commitGroup` runs
+   * (setImmediate: after the messages already received are handled), while every peer's output
+   * is held. At commit the channels with pending updates sign one commitment_signed each (BOLT 2
+   * allows any number of updates per commitment), then the transaction commits (one fsync,
+   * synchronous=FULL) and only then the held messages leave. "Commit before send" holds per batch.
+   */
+  private joinGroup(): CommitGroup {
+    if (this.group) return this.group;
+    this.store.beginGroup();
+    const group: CommitGroup = { held: new Set(), toSign: new Map(), afterCommit: [], sentTypes: [], receivedTypes: [] };
+    this.group = group;
+    for (const p of this.peers.values()) this.holdPeer(p);
+    setImmediate(() => this.commitGroup());
+    return group;
+  }
+
+  private holdPeer(peer: Peer): void {
+    if (!this.group || this.group.held.has(peer)) return;
+    peer.hold();
+    this.group.held.add(peer);
+  }
+
+  /** Signs what the group collected, commits, then releases the held messages (in order). */
+  private commitGroup(): void {
+    const group = this.group;
+    if (!group) return;
+    try {
+      for (const [ch, peer] of group.toSign) if (!peer.isClosed && this.reestablished.has(ch.keyIndex)) this.send(peer, [ch.signNextCommitment()]);
+      this.store.commitGroup();
+    } catch {
+      // Storage failed: nothing of the group may leave. The channels resume from what is stored
+      // (restart) or through channel_reestablish; closing the connections drops the held output.
+      this.group = null;
+      for (const p of group.held) p.close();
+      for (const f of group.afterCommit) f(false);
+      return;
+    }
+    this.group = null;
+    for (const t of group.receivedTypes) crashPoint(`received-persisted:${t}`); // test hooks (crashpoints.ts)
+    for (const t of group.sentTypes) crashPoint(`persisted:${t}`);
+    for (const p of group.held) p.release();
+    for (const t of group.sentTypes) crashPoint(`sent:${t}`);
+    for (const f of group.afterCommit) f(true);
+  }
+
+  /** Resolves once what was written so far is committed (at once when no group is open); false when the commit failed. */
+  private committed(): Promise<boolean> {
+    const group = this.group;
+    if (!group) return Promise.resolve(true);
+    return new Promise((resolve) => group.afterCommit.push(resolve));
+  }
+
+  /** Signs `ch`'s next commitment now, or at the group's commit so all updates of the batch share it. */
+  private signSoon(peer: Peer, ch: Channel): void {
+    if (this.group && ch.state === 'OPEN') this.group.toSign.set(ch, peer);
+    else this.send(peer, [ch.signNextCommitment()]);
   }
 
   // ---------------------------------------------------------------- message handling
 
   private async onChannelMessage(peer: Peer, msg: ChannelMessage): Promise<void> {
+    crashPoint(`received:${msg.type}`); // test hook (crashpoints.ts)
+    this.joinGroup().receivedTypes.push(msg.type);
     const nodeId = bytesToHex(peer.remoteNodeId);
     if (msg.type === 'open_channel') return this.onOpenChannel(peer, msg);
     const channelId = 'channelId' in msg ? msg.channelId : msg.temporaryChannelId;
@@ -367,7 +479,7 @@ export class LightningNode {
       return;
     }
     try {
-      this.dispatch(peer, ch, msg);
+      this.dispatch(peer, ch, msg); // committed with its group; crash point `received-persisted:` fires there
     } catch (e) {
       const err = toFulmenError(e);
       if (err.code !== 'PROTOCOL') throw err; // disconnects; the channel resumes via reestablish
@@ -455,7 +567,7 @@ export class LightningNode {
       return;
     }
     this.resolveIncoming(peer, ch);
-    this.send(peer, [ch.signNextCommitment()]);
+    this.signSoon(peer, ch);
     if (ch.state === 'SHUTDOWN' && ch.shutdownReceived && !ch.shutdownSent && !ch.hasUnsignedLocalUpdates()) {
       this.send(peer, [ch.shutdown(this.closingScript())]);
     }
@@ -478,10 +590,16 @@ export class LightningNode {
     this.emitChannel(ch);
   }
 
+  /** Broadcasts a closing or commitment transaction once the state that produced it is committed. */
   private broadcast(txHex: string): void {
-    this.opts.chain.broadcast(txHex).catch(() => {
-      // retried by the next chain check (closing) or visible in the channel state
-    });
+    const send = (committed: boolean): void => {
+      if (!committed) return;
+      this.opts.chain.broadcast(txHex).catch(() => {
+        // retried by the next chain check (closing) or visible in the channel state
+      });
+    };
+    if (this.group) this.group.afterCommit.push(send);
+    else send(true);
   }
 
   // ---------------------------------------------------------------- opening
@@ -489,9 +607,21 @@ export class LightningNode {
   private onOpenChannel(peer: Peer, msg: OpenChannelMessage): void {
     const nodeId = bytesToHex(peer.remoteNodeId);
     try {
+      // Our keys derive from (peer, funding_pubkey): a reused funding_pubkey would reuse them.
+      const fundingPubkey = bytesToHex(msg.fundingPubkey);
+      if (this.channelsOf(nodeId).some((c) => c.keyDerivation?.scheme === 'accepted' && c.keyDerivation.remoteFundingPubkey === fundingPubkey)) {
+        throw new FulmenError('PROTOCOL', 'funding_pubkey already used in another channel with us');
+      }
       const { channel, message } = Channel.acceptInbound(
         msg,
-        { keyIndex: this.store.allocateKeyIndex(), remoteNodeId: nodeId, chainHash: this.chainHash, minimumDepth: this.opts.minimumDepth ?? 3, localConfig: this.localConfigFor(msg.fundingSatoshis) },
+        {
+          keyIndex: this.store.allocateKeyIndex(),
+          remoteNodeId: nodeId,
+          chainHash: this.chainHash,
+          minimumDepth: this.opts.minimumDepth ?? 3,
+          localConfig: this.localConfigFor(msg.fundingSatoshis),
+          recoverableKeys: true,
+        },
         this.ctx,
       );
       this.channels.set(channel.keyIndex, channel);
@@ -515,8 +645,18 @@ export class LightningNode {
     const peer = await this.connect(connectString);
     const nodeId = bytesToHex(peer.remoteNodeId);
     await this.refreshFeerate();
+    const fundingLocktime = this.fundingLocktimeFor(nodeId);
     const { channel, message } = Channel.openOutbound(
-      { keyIndex: this.store.allocateKeyIndex(), remoteNodeId: nodeId, chainHash: this.chainHash, fundingSat, pushMsat, feeratePerKw: this.feerateSatPerKw, localConfig: this.localConfigFor(fundingSat) },
+      {
+        keyIndex: this.store.allocateKeyIndex(),
+        remoteNodeId: nodeId,
+        chainHash: this.chainHash,
+        fundingSat,
+        pushMsat,
+        feeratePerKw: this.feerateSatPerKw,
+        localConfig: this.localConfigFor(fundingSat),
+        fundingLocktime,
+      },
       this.ctx,
     );
     this.channels.set(channel.keyIndex, channel);
@@ -528,12 +668,19 @@ export class LightningNode {
       const { accept } = await withTimeout(accepted, 30_000, 'The peer did not accept the channel');
       const output = channel.onAcceptChannel(accept);
       const feerateSatPerVbyte = Math.max(1, Math.ceil(this.feerateSatPerKw / SAT_PER_VBYTE_TO_PER_KW));
-      const funding = this.opts.wallet.createTransaction({ outputs: [{ scriptPubKey: output.scriptPubKey, amountSat: output.amountSat }], feerateSatPerVbyte });
+      const outputs = [{ scriptPubKey: output.scriptPubKey, amountSat: output.amountSat }];
+      if (this.opts.recoverableChannels ?? true) {
+        const { host, port } = parseConnectString(connectString);
+        outputs.push({ scriptPubKey: encodeFundingOpReturn(this.rootSecret, output.scriptPubKey, { remoteNodeId: nodeId, host, port }), amountSat: 0 });
+      }
+      const funding = this.opts.wallet.createTransaction({ outputs, feerateSatPerVbyte, lockTime: fundingLocktime });
       const outputIndex = funding.outputIndexes[0]!;
       const created = channel.fundingCreated(funding.txid, outputIndex);
       const signed = new Promise<void>((resolve, reject) => this.pendingFundingSigned.set(channel.channelId, { resolve, reject }));
       peer.send(created);
       await withTimeout(signed, 30_000, 'The peer did not sign the funding');
+      // funding_signed is handled in a commit group: its signature must be durable before the funding can confirm.
+      if (!(await this.committed())) throw new FulmenError('INTERNAL', 'Could not store the channel state');
       await this.opts.wallet.broadcast(funding.txHex);
       this.scheduleChainCheck(channel);
       this.emitChannel(channel);
@@ -547,6 +694,23 @@ export class LightningNode {
       }
       throw toFulmenError(e);
     }
+  }
+
+  /**
+   * nLockTime of a new funding transaction with `nodeId`: the tip height (anti fee sniping), or
+   * lower while a channel with this peer (same 16-byte node id prefix) already uses it, since the
+   * funding key derives from (peer prefix, nLockTime) alone (channel/keys.ts).
+   */
+  private fundingLocktimeFor(nodeId: string): number {
+    const used = new Set(
+      [...this.channels.values()].flatMap((c) =>
+        c.keyDerivation?.scheme === 'opened' && c.keyDerivation.remoteNodeId.slice(0, 32) === nodeId.slice(0, 32) ? [c.keyDerivation.fundingLocktime] : [],
+      ),
+    );
+    let locktime = this.opts.chain.tip()?.height ?? 0;
+    while (used.has(locktime) && locktime > 0) locktime--;
+    if (used.has(locktime)) throw new FulmenError('CHANNEL_STATE', 'Cannot open another channel with this peer now');
+    return locktime;
   }
 
   // ---------------------------------------------------------------- chain
@@ -734,19 +898,24 @@ export class LightningNode {
         unknownDetails();
         continue;
       }
-      this.savePayment({
-        paymentHash: h.paymentHash,
-        direction: 'received',
-        amountMsat: h.amountMsat,
-        feeMsat: 0n,
-        status: 'succeeded',
-        preimage: bytesToHex(inv.preimage),
-        invoice: inv.invoice,
-        memo: inv.memo,
-        error: null,
-        timestamp: now,
-      });
-      this.send(peer, [ch.fulfillHtlc(h.htlcId, inv.preimage)]);
+      // One transaction: a crash between the two must not leave the invoice paid with the HTLC
+      // unresolved (after a restart the HTLC would be failed as "already paid").
+      const fulfill = this.opts.db.transaction(() => {
+        this.savePayment({
+          paymentHash: h.paymentHash,
+          direction: 'received',
+          amountMsat: h.amountMsat,
+          feeMsat: 0n,
+          status: 'succeeded',
+          preimage: bytesToHex(inv.preimage),
+          invoice: inv.invoice,
+          memo: inv.memo,
+          error: null,
+          timestamp: now,
+        });
+        return ch.fulfillHtlc(h.htlcId, inv.preimage);
+      })();
+      this.send(peer, [fulfill]);
       this.emit({ type: 'payment_received', paymentHash: h.paymentHash, amountMsat: h.amountMsat });
     }
   }
@@ -781,6 +950,7 @@ export class LightningNode {
     });
     const onion = createOnionPacket(randomBytes(32), [{ pubkey: inv.payeeNodeId, payload }], inv.paymentHash);
     const now = Math.floor(Date.now() / 1000);
+    this.joinGroup(); // this payment's row, HTLC and commitment share one commit with the others of this tick
     this.savePayment({
       paymentHash,
       direction: 'sent',
@@ -803,12 +973,33 @@ export class LightningNode {
     const result = new Promise<{ success: boolean; preimage?: string; error?: string }>((resolve) =>
       this.paymentWaiters.set(`${ch.keyIndex}:${add.id}`, { paymentHash, sharedSecrets: onion.sharedSecrets, resolve }),
     );
-    this.send(peer, [add, ch.signNextCommitment()]);
+    this.send(peer, [add]);
+    this.signSoon(peer, ch);
     this.emitChannel(ch);
     const timeoutMs = this.opts.paymentTimeoutMs ?? 60_000;
-    const r = await Promise.race([result, new Promise<null>((resolve) => setTimeout(() => resolve(null), timeoutMs).unref?.())]);
+    let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([result, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)))]);
+    clearTimeout(timer);
     if (r === null) return { success: false, paymentHash, error: 'Payment still pending (timeout waiting for the peer)' };
+    await this.committed(); // the outcome is stored before it is reported
     return { paymentHash, ...r };
+  }
+
+  /**
+   * At start: settles sent payments that a crash left 'pending' from the channels' HTLC logs (the
+   * channel state and the payment row are two writes). Fulfilled HTLC → succeeded; every HTLC
+   * failed → failed; no HTLC at all (stopped before it was added) → failed, nothing was sent.
+   * Payments with an HTLC in flight stay pending until the peer settles it.
+   */
+  private reconcilePendingPayments(): void {
+    for (const p of this.listPayments()) {
+      if (p.direction !== 'sent' || p.status !== 'pending') continue;
+      const htlcs = [...this.channels.values()].flatMap((ch) => ch.outgoingHtlcOutcomes(p.paymentHash));
+      const fulfilled = htlcs.find((h) => h.outcome?.kind === 'fulfilled')?.outcome;
+      if (fulfilled?.kind === 'fulfilled') this.updatePayment(p.paymentHash, 'sent', 'succeeded', fulfilled.preimage, null);
+      else if (htlcs.length === 0) this.updatePayment(p.paymentHash, 'sent', 'failed', null, 'Not sent: the wallet stopped before the payment left');
+      else if (htlcs.every((h) => h.outcome !== null)) this.updatePayment(p.paymentHash, 'sent', 'failed', null, 'Payment failed');
+    }
   }
 
   private onOutgoingResolved(ch: Channel, r: ResolvedOutgoingHtlc): void {
@@ -849,36 +1040,15 @@ export class LightningNode {
       .run(status, preimage, error, Date.now(), paymentHash, direction);
   }
 
-  private getPayment(paymentHash: string, direction: 'sent' | 'received'): PaymentRecord | undefined {
-    return this.listPayments().find((p) => p.paymentHash === paymentHash && p.direction === direction);
+  /** One payment by (payment_hash, direction), or undefined. */
+  getPayment(paymentHash: string, direction: 'sent' | 'received'): PaymentRecord | undefined {
+    const row = this.opts.db.prepare('SELECT * FROM lightning_payments WHERE payment_hash = ? AND direction = ?').get(paymentHash, direction) as PaymentRow | undefined;
+    return row ? paymentFromRow(row) : undefined;
   }
 
   /** Lightning history, newest first. */
   listPayments(): PaymentRecord[] {
-    const rows = this.opts.db.prepare('SELECT * FROM lightning_payments ORDER BY created_at DESC, updated_at DESC').all() as {
-      payment_hash: string;
-      direction: 'sent' | 'received';
-      amount_msat: string;
-      fee_msat: string;
-      status: PaymentRecord['status'];
-      preimage: string | null;
-      invoice: string | null;
-      memo: string;
-      error: string | null;
-      created_at: number;
-    }[];
-    return rows.map((r) => ({
-      paymentHash: r.payment_hash,
-      direction: r.direction,
-      amountMsat: BigInt(r.amount_msat),
-      feeMsat: BigInt(r.fee_msat),
-      status: r.status,
-      preimage: r.preimage,
-      invoice: r.invoice,
-      memo: r.memo,
-      error: r.error,
-      timestamp: r.created_at,
-    }));
+    return (this.opts.db.prepare('SELECT * FROM lightning_payments ORDER BY created_at DESC, updated_at DESC').all() as PaymentRow[]).map(paymentFromRow);
   }
 
   // ---------------------------------------------------------------- closing and listing
@@ -966,6 +1136,7 @@ export class LightningNode {
       channel_point: ch.channelPoint,
       short_channel_id: ch.shortChannelId !== null ? formatScid(ch.shortChannelId) : null,
       state: ch.state,
+      type: 'CHANNEL',
       peer_state: this.peers.get(ch.remoteNodeId)?.isReady ? 'GOOD' : 'DISCONNECTED',
       remote_pubkey: ch.remoteNodeId,
       local_balance: Number(b.localMsat / 1000n),
@@ -992,10 +1163,158 @@ export class LightningNode {
     return { canSendMsat: ch.availableToSendMsat(), canReceiveMsat: ch.availableToReceiveMsat() };
   }
 
-  /** Electrum `list_channels`. */
+  /** Electrum `list_channels`: our channels, then the channels known only from a backup (type BACKUP). */
   listChannels(): ChannelInfo[] {
-    return [...this.channels.values()].filter((c) => c.state !== 'PREOPENING').map((c) => this.channelInfo(c));
+    const channels = [...this.channels.values()].filter((c) => c.state !== 'PREOPENING').map((c) => this.channelInfo(c));
+    const points = new Set(channels.map((c) => c.channel_point));
+    return [...channels, ...this.backups.list().filter((r) => !points.has(r.channelPoint)).map((r) => this.backupInfo(r))];
   }
+
+  private backupInfo(r: BackupRecord): ChannelInfo {
+    return {
+      channel_id: r.channelId,
+      channel_point: r.channelPoint,
+      short_channel_id: null,
+      state: r.state,
+      type: 'BACKUP',
+      peer_state: this.peers.get(r.remoteNodeId)?.isReady ? 'GOOD' : 'DISCONNECTED',
+      remote_pubkey: r.remoteNodeId,
+      local_balance: 0,
+      remote_balance: 0,
+      local_ctn: 0,
+      remote_ctn: 0,
+      local_reserve: 0,
+      remote_reserve: 0,
+      initiator: r.isInitiator ? 'local' : 'remote',
+      capacity: r.fundingSat,
+      closing_txid: r.closingTxid,
+    };
+  }
+
+  // ---------------------------------------------------------------- backups and recovery
+
+  /**
+   * Electrum `export_channel_backup`: the static backup of a channel, encrypted with a key from
+   * the seed (backup/static-backup.ts). @throws FulmenError NOT_FOUND, CHANNEL_STATE (no funding
+   * outpoint or remote parameters yet).
+   */
+  exportChannelBackup(channelPoint: string): string {
+    const ch = [...this.channels.values()].find((c) => c.channelPoint === channelPoint || c.channelId === channelPoint);
+    if (!ch) throw new FulmenError('NOT_FOUND', `Unknown channel ${channelPoint}`);
+    const d = ch.snapshot();
+    if (d.fundingTxid === null || d.fundingOutputIndex === null || !d.remoteBasepoints || !d.remoteConfig) {
+      throw new FulmenError('CHANNEL_STATE', 'The channel has no funding transaction yet');
+    }
+    const addr = this.peerAddress(d.remoteNodeId);
+    return encodeChannelBackup(this.rootSecret, {
+      version: 1,
+      network: this.opts.network,
+      channelId: d.channelId,
+      fundingTxid: d.fundingTxid,
+      fundingOutputIndex: d.fundingOutputIndex,
+      fundingSat: d.fundingSat,
+      fundingScriptPubKey: bytesToHex(ch.fundingOutput().scriptPubKey),
+      remoteNodeId: d.remoteNodeId,
+      host: addr?.host ?? null,
+      port: addr?.port ?? null,
+      isInitiator: d.isFunder,
+      keyIndex: d.keyDerivation ? null : d.keyIndex,
+      keyDerivation: d.keyDerivation ?? null,
+      remote: { ...d.remoteBasepoints, toSelfDelay: d.remoteConfig.toSelfDelay, dustLimitSat: d.remoteConfig.dustLimitSat },
+      local: { toSelfDelay: d.localConfig.toSelfDelay, dustLimitSat: d.localConfig.dustLimitSat },
+      createdAt: d.createdAt,
+    });
+  }
+
+  /**
+   * Electrum `import_channel_backup`: decrypts (same seed only) and keeps a channel backup; it is
+   * listed with type BACKUP and watched on chain. @returns its channel point.
+   * @throws FulmenError BAD_INPUT (not a backup, other seed, other network, channel already here).
+   */
+  importChannelBackup(text: string): string {
+    const contents = decodeChannelBackup(this.rootSecret, text, this.opts.network);
+    return this.backups.importBackup(contents).channelPoint;
+  }
+
+  /**
+   * Electrum `request_force_close`: for a channel known only from a backup, connects to the peer
+   * and sends channel_reestablish with a stale state (next_commitment_number 0,
+   * next_revocation_number 0, your_last_per_commitment_secret zero: BOLT 2 option_data_loss_protect)
+   * followed by an error for the channel, so the peer publishes its commitment; the backup
+   * watcher then sweeps our to_remote output (static key from the seed).
+   * @param connectString `nodeid@host:port` when the backup has no usable address.
+   * @throws FulmenError NOT_FOUND, BAD_INPUT (no address), NETWORK.
+   */
+  async requestForceClose(channelPoint: string, connectString?: string): Promise<void> {
+    const r = this.backups.get(channelPoint);
+    if (!r) {
+      const isChannel = [...this.channels.values()].some((c) => c.channelPoint === channelPoint || c.channelId === channelPoint);
+      throw new FulmenError('NOT_FOUND', isChannel ? 'This channel is not a backup: use close_channel --force' : `Unknown channel ${channelPoint}`);
+    }
+    let target = connectString;
+    if (!target) {
+      const addr = r.host !== null && r.port !== null ? { host: r.host, port: r.port } : this.peerAddress(r.remoteNodeId);
+      if (!addr) throw new FulmenError('BAD_INPUT', 'The peer address is unknown: give it as nodeid@host:port');
+      target = `${r.remoteNodeId}@${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`;
+    }
+    if (parseConnectString(target).nodeId.some((b, i) => b !== hexToBytes(r.remoteNodeId)[i])) throw new FulmenError('BAD_INPUT', 'That node is not the peer of this channel');
+    const peer = await this.connect(target);
+    const channelId = hexToBytes(r.channelId);
+    peer.send({
+      type: 'channel_reestablish',
+      channelId,
+      nextCommitmentNumber: 0,
+      nextRevocationNumber: 0,
+      yourLastPerCommitmentSecret: new Uint8Array(32),
+      myCurrentPerCommitmentPoint: STALE_STATE_POINT,
+    });
+    // Peers that do not close on a stale reestablish do on an error (BOLT 1: MUST fail the channel).
+    peer.sendError(channelId, 'We lost our channel state: please force close the channel');
+    this.backups.markForceCloseRequested(r.channelPoint);
+    void this.backups.checkNow();
+  }
+}
+
+/** A row of lightning_payments. */
+interface PaymentRow {
+  payment_hash: string;
+  direction: 'sent' | 'received';
+  amount_msat: string;
+  fee_msat: string;
+  status: PaymentRecord['status'];
+  preimage: string | null;
+  invoice: string | null;
+  memo: string;
+  error: string | null;
+  created_at: number;
+}
+
+function paymentFromRow(r: PaymentRow): PaymentRecord {
+  return {
+    paymentHash: r.payment_hash,
+    direction: r.direction,
+    amountMsat: BigInt(r.amount_msat),
+    feeMsat: BigInt(r.fee_msat),
+    status: r.status,
+    preimage: r.preimage,
+    invoice: r.invoice,
+    memo: r.memo,
+    error: r.error,
+    timestamp: r.created_at,
+  };
+}
+
+/** State of an open commit group (LightningNode.joinGroup). */
+interface CommitGroup {
+  /** Peers whose output is held until the commit. */
+  held: Set<Peer>;
+  /** Channels whose next commitment is signed at the commit, with their peer. */
+  toSign: Map<Channel, Peer>;
+  /** Called after the commit (true) or when it failed (false). */
+  afterCommit: ((committed: boolean) => void)[];
+  /** Types of the messages held and received in the group, for the crash-test hooks. */
+  sentTypes: string[];
+  receivedTypes: string[];
 }
 
 function invoiceAad(paymentHash: string): Uint8Array {

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import type Database from 'better-sqlite3';
 import type { Db } from '../storage/db.js';
 import { deriveStorageKey, newSalt, seal, unseal } from '../storage/crypto.js';
 import type { ChainEvent, ChainSource, HistoryEntry } from '../chain/types.js';
@@ -56,8 +57,13 @@ export const COINBASE_MATURITY = 100;
 const REORG_CHECK_DEPTH = 10;
 /** Delay before retrying a failed history fetch, ms. */
 const SYNC_RETRY_MS = 5_000;
-/** Parallel requests per batch when syncing. */
-const SYNC_BATCH = 10;
+/**
+ * Electrum requests in flight at once while syncing. ChainNetwork pipelines them on one
+ * connection, so the window hides the round-trip time without flooding the server.
+ */
+const SYNC_WINDOW = 256;
+/** Confirmations verified (merkle proofs) per worker pass; results are written in one SQLite transaction. */
+const VERIFY_CHUNK = 2_000;
 
 /** Electrum's three balance buckets, integer satoshis. */
 export interface WalletBalance {
@@ -215,6 +221,8 @@ interface SpendRow {
 
 const SECRET_AD = utf8ToBytes('fulmen/wallet-secret/v1');
 
+type Statement = Database.Statement<unknown[], unknown>;
+
 /**
  * A BIP84 (native segwit P2WPKH) single-account wallet over a SQLite database, synchronised with
  * an Electrum server through `ChainSource` (subscriptions, history, SPV-verified confirmations).
@@ -222,6 +230,9 @@ const SECRET_AD = utf8ToBytes('fulmen/wallet-secret/v1');
  */
 export class Wallet {
   private readonly listeners = new Set<(e: WalletEvent) => void>();
+  private readonly statements = new Map<string, Statement>();
+  /** getBalance() result and the database/tip state it was computed for (see balanceStateKey). */
+  private balanceCache: { key: string; balance: WalletBalance } | null = null;
   private readonly addresses = new Map<string, AddressInfo>();
   private readonly byAddress = new Map<string, AddressInfo>();
   private readonly byScript = new Map<string, AddressInfo>();
@@ -266,6 +277,16 @@ export class Wallet {
     for (const r of rows) {
       this.index({ scriptHash: r.script_hash, address: r.address, chain: r.chain, index: r.idx, scriptPubKey: new Uint8Array(r.script_pubkey), status: r.status });
     }
+  }
+
+  /** A prepared statement for `text`, compiled once per wallet (better-sqlite3 statements are reusable). */
+  private sql(text: string): Statement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
   }
 
   get hasPassword(): boolean {
@@ -433,7 +454,7 @@ export class Wallet {
    */
   setPassword(newPassword: string | null): void {
     const { salt, box } = sealSecret(this.secret, newPassword ?? undefined);
-    this.db.prepare('UPDATE wallet_keys SET password_salt = ?, secret_box = ? WHERE id = 1').run(salt, box);
+    this.sql('UPDATE wallet_keys SET password_salt = ?, secret_box = ? WHERE id = 1').run(salt, box);
     this.passwordSalt = salt;
   }
 
@@ -445,7 +466,7 @@ export class Wallet {
     if (!this.secret) throw badInput('This watch-only wallet has no seed');
     if (this.passwordSalt) {
       if (!password) throw new FulmenError('WRONG_PASSWORD', 'The password is required');
-      const row = this.db.prepare('SELECT secret_box FROM wallet_keys WHERE id = 1').get() as { secret_box: Uint8Array };
+      const row = this.sql('SELECT secret_box FROM wallet_keys WHERE id = 1').get() as { secret_box: Uint8Array };
       unseal(deriveStorageKey(password, this.passwordSalt), row.secret_box, SECRET_AD);
     }
     return { mnemonic: this.secret.mnemonic, passphrase: this.secret.passphrase };
@@ -544,7 +565,7 @@ export class Wallet {
 
   private storeAddresses(infos: AddressInfo[]): void {
     if (infos.length === 0) return;
-    const insert = this.db.prepare(
+    const insert = this.sql(
       'INSERT INTO wallet_addresses (script_hash, address, chain, idx, script_pubkey) VALUES (?, ?, ?, ?, ?)',
     );
     this.db.transaction(() => {
@@ -607,14 +628,14 @@ export class Wallet {
   /** Sets the label of a txid or address; an empty text removes it. */
   setLabel(key: string, text: string): void {
     if (!key) throw badInput('A label needs a key (txid or address)');
-    if (text === '') this.db.prepare('DELETE FROM wallet_labels WHERE key = ?').run(key);
-    else this.db.prepare('INSERT INTO wallet_labels (key, text) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET text = excluded.text').run(key, text);
+    if (text === '') this.sql('DELETE FROM wallet_labels WHERE key = ?').run(key);
+    else this.sql('INSERT INTO wallet_labels (key, text) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET text = excluded.text').run(key, text);
     this.emit({ type: 'history' });
   }
 
   /** The label of a txid or address, '' when none. */
   getLabel(key: string): string {
-    const row = this.db.prepare('SELECT text FROM wallet_labels WHERE key = ?').get(key) as { text: string } | undefined;
+    const row = this.sql('SELECT text FROM wallet_labels WHERE key = ?').get(key) as { text: string } | undefined;
     return row?.text ?? '';
   }
 
@@ -624,7 +645,7 @@ export class Wallet {
    * wallet's key origin for the xpub record.
    */
   exportLabels(): string {
-    const rows = this.db.prepare('SELECT key, text FROM wallet_labels ORDER BY key').all() as { key: string; text: string }[];
+    const rows = this.sql('SELECT key, text FROM wallet_labels ORDER BY key').all() as { key: string; text: string }[];
     const frozen = this.frozenOutpoints();
     const records: Bip329Record[] = [];
     for (const row of rows) {
@@ -652,16 +673,16 @@ export class Wallet {
       for (const r of records) {
         if (r.type === 'output') {
           const { txid, vout } = parseOutpoint(r.ref);
-          const ours = this.db.prepare('SELECT 1 FROM wallet_txos WHERE txid = ? AND vout = ?').get(txid, vout);
+          const ours = this.sql('SELECT 1 FROM wallet_txos WHERE txid = ? AND vout = ?').get(txid, vout);
           if (ours && r.spendable !== undefined) {
-            if (r.spendable) this.db.prepare('DELETE FROM wallet_frozen_coins WHERE outpoint = ?').run(`${txid}:${vout}`);
-            else this.db.prepare('INSERT OR IGNORE INTO wallet_frozen_coins (outpoint) VALUES (?)').run(`${txid}:${vout}`);
+            if (r.spendable) this.sql('DELETE FROM wallet_frozen_coins WHERE outpoint = ?').run(`${txid}:${vout}`);
+            else this.sql('INSERT OR IGNORE INTO wallet_frozen_coins (outpoint) VALUES (?)').run(`${txid}:${vout}`);
           }
         }
         if (r.label !== undefined) {
           const key = labelKey(r.type, r.ref);
-          if (r.label === '') this.db.prepare('DELETE FROM wallet_labels WHERE key = ?').run(key);
-          else this.db.prepare('INSERT INTO wallet_labels (key, text) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET text = excluded.text').run(key, r.label);
+          if (r.label === '') this.sql('DELETE FROM wallet_labels WHERE key = ?').run(key);
+          else this.sql('INSERT INTO wallet_labels (key, text) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET text = excluded.text').run(key, r.label);
         }
         applied++;
       }
@@ -780,13 +801,9 @@ export class Wallet {
   private async subscribeAll(chain: ChainSource): Promise<void> {
     this.wasUpToDate = false;
     const all = [...this.addresses.values()];
-    let failed = false;
-    for (let i = 0; i < all.length; i += 50) {
-      const results = await Promise.allSettled(all.slice(i, i + 50).map((a) => this.subscribe(a)));
-      if (results.some((r) => r.status === 'rejected')) failed = true;
-      if (this.chain !== chain) return;
-    }
-    this.subscriptionsPending = failed;
+    const results = await settleWindowed(all, SYNC_WINDOW, (a) => (this.chain === chain ? this.subscribe(a) : Promise.resolve()));
+    if (this.chain !== chain) return;
+    this.subscriptionsPending = results.some((r) => r.status === 'rejected');
     this.kick();
   }
 
@@ -816,9 +833,13 @@ export class Wallet {
     this.lastSyncError = err instanceof FulmenError ? err : new FulmenError('INTERNAL', err instanceof Error ? err.message : String(err));
   }
 
-  /** Starts the sync worker if idle. */
+  /**
+   * Starts the sync worker if idle. While subscriptions are in flight the worker waits for the
+   * last answer (unless a full window is already dirty), so one pass handles the whole wave.
+   */
   private kick(): void {
-    if (this.workerRunning || !this.chain) {
+    const waitForSubscriptions = this.subscriptionsInFlight > 0 && this.dirty.size < SYNC_WINDOW;
+    if (this.workerRunning || !this.chain || waitForSubscriptions) {
       this.checkSynced();
       return;
     }
@@ -831,21 +852,9 @@ export class Wallet {
     try {
       while (this.chain === chain) {
         if (this.dirty.size > 0) {
-          const batch = [...this.dirty].slice(0, SYNC_BATCH);
-          for (const sh of batch) this.dirty.delete(sh);
-          const results = await Promise.allSettled(batch.map((sh) => this.fetchHistory(chain, sh)));
-          let changed = false;
-          let failed = false;
-          results.forEach((r, i) => {
-            try {
-              if (r.status === 'rejected') throw r.reason;
-              if (this.chain === chain && this.applyHistory(batch[i], r.value.history, r.value.txs)) changed = true;
-            } catch (err) {
-              this.recordError(err);
-              this.dirty.add(batch[i]);
-              failed = true;
-            }
-          });
+          const batch = [...this.dirty];
+          this.dirty.clear();
+          const { changed, failed } = await this.syncHistories(chain, batch);
           if (changed) {
             const created = this.ensureGap();
             for (const a of created) this.dirty.add(a.scriptHash);
@@ -860,7 +869,7 @@ export class Wallet {
         }
         const pending = this.pendingVerifications(chain);
         if (pending.length === 0) break;
-        await this.verify(chain, pending.slice(0, SYNC_BATCH));
+        await this.verify(chain, pending.slice(0, VERIFY_CHUNK));
       }
     } finally {
       this.workerRunning = false;
@@ -878,21 +887,48 @@ export class Wallet {
     this.wasUpToDate = upToDate;
   }
 
-  /** `get_history` for one script hash plus the raw transactions we do not have yet. */
-  private async fetchHistory(
-    chain: ChainSource,
-    sh: string,
-  ): Promise<{ history: HistoryEntry[]; txs: Map<string, Uint8Array> }> {
-    const history = await chain.getHistory(sh);
-    const missing = history.filter((h) => !this.hasTx(h.txid)).map((h) => h.txid);
+  /**
+   * `get_history` of every script hash in `batch` and the raw transactions we do not have yet
+   * (each fetched once, `SYNC_WINDOW` requests in flight), then everything applied in one SQLite
+   * transaction. A script hash whose history or transactions could not be fetched or applied is
+   * marked dirty again (its stored status is left unchanged, so nothing half-applied is trusted).
+   */
+  private async syncHistories(chain: ChainSource, batch: string[]): Promise<{ changed: boolean; failed: boolean }> {
+    const histories = await settleWindowed(batch, SYNC_WINDOW, (sh) => chain.getHistory(sh));
+    const missing = new Set<string>();
+    for (const r of histories) {
+      if (r.status === 'fulfilled') for (const h of r.value) if (!this.hasTx(h.txid)) missing.add(h.txid);
+    }
+    const missingTxids = [...missing];
+    const raws = await settleWindowed(missingTxids, SYNC_WINDOW, (txid) => chain.getTransaction(txid));
     const txs = new Map<string, Uint8Array>();
-    const raws = await Promise.all(missing.map((txid) => chain.getTransaction(txid)));
-    missing.forEach((txid, i) => txs.set(txid, hexToBytes(raws[i])));
-    return { history, txs };
+    const txErrors = new Map<string, unknown>();
+    raws.forEach((r, i) => {
+      if (r.status === 'fulfilled') txs.set(missingTxids[i]!, hexToBytes(r.value));
+      else txErrors.set(missingTxids[i]!, r.reason);
+    });
+    let changed = false;
+    let failed = false;
+    if (this.chain !== chain) return { changed, failed };
+    this.db.transaction(() => {
+      batch.forEach((sh, i) => {
+        try {
+          const r = histories[i]!;
+          if (r.status === 'rejected') throw r.reason;
+          for (const h of r.value) if (txErrors.has(h.txid)) throw txErrors.get(h.txid);
+          if (this.applyHistory(sh, r.value, txs)) changed = true;
+        } catch (err) {
+          this.recordError(err);
+          this.dirty.add(sh);
+          failed = true;
+        }
+      });
+    })();
+    return { changed, failed };
   }
 
   private hasTx(txid: string): boolean {
-    return this.db.prepare('SELECT 1 FROM wallet_txs WHERE txid = ?').get(txid) !== undefined;
+    return this.sql('SELECT 1 FROM wallet_txs WHERE txid = ?').get(txid) !== undefined;
   }
 
   /**
@@ -906,7 +942,7 @@ export class Wallet {
     let changed = false;
     this.db.transaction(() => {
       const old = new Map(
-        (this.db.prepare('SELECT txid, height FROM wallet_address_history WHERE script_hash = ?').all(sh) as {
+        (this.sql('SELECT txid, height FROM wallet_address_history WHERE script_hash = ?').all(sh) as {
           txid: string;
           height: number;
         }[]).map((r) => [r.txid, r.height]),
@@ -919,7 +955,7 @@ export class Wallet {
           this.insertTx(entry.txid, raw, entry.height, false, now);
           changed = true;
         } else {
-          const row = this.db.prepare('SELECT height, local FROM wallet_txs WHERE txid = ?').get(entry.txid) as
+          const row = this.sql('SELECT height, local FROM wallet_txs WHERE txid = ?').get(entry.txid) as
             | { height: number; local: number }
             | undefined;
           if (!row) continue;
@@ -931,7 +967,7 @@ export class Wallet {
             changed = true;
           }
           if (row.local) {
-            this.db.prepare('UPDATE wallet_txs SET local = 0 WHERE txid = ?').run(entry.txid);
+            this.sql('UPDATE wallet_txs SET local = 0 WHERE txid = ?').run(entry.txid);
             changed = true;
           }
           this.indexOutputs(entry.txid, this.parsed(entry.txid));
@@ -947,13 +983,13 @@ export class Wallet {
         old.delete(entry.txid);
       }
       for (const vanished of old.keys()) {
-        this.db.prepare('DELETE FROM wallet_address_history WHERE script_hash = ? AND txid = ?').run(sh, vanished);
-        const stillKnown = this.db.prepare('SELECT 1 FROM wallet_address_history WHERE txid = ?').get(vanished);
+        this.sql('DELETE FROM wallet_address_history WHERE script_hash = ? AND txid = ?').run(sh, vanished);
+        const stillKnown = this.sql('SELECT 1 FROM wallet_address_history WHERE txid = ?').get(vanished);
         if (!stillKnown) this.removeTxAndDescendants(vanished);
         changed = true;
       }
       // The status of what we applied; a server status that differs triggers a refetch.
-      this.db.prepare('UPDATE wallet_addresses SET status = ? WHERE script_hash = ?').run(status, sh);
+      this.sql('UPDATE wallet_addresses SET status = ? WHERE script_hash = ?').run(status, sh);
     })();
     info.status = status;
     return changed;
@@ -968,7 +1004,7 @@ export class Wallet {
       )
       .run(txid, raw, height, tx.isCoinbase() ? 1 : 0, local ? 1 : 0, now);
     this.parsedTxs.set(txid, tx);
-    const insertIn = this.db.prepare('INSERT INTO wallet_txins (txid, n, prev_txid, prev_vout) VALUES (?, ?, ?, ?)');
+    const insertIn = this.sql('INSERT INTO wallet_txins (txid, n, prev_txid, prev_vout) VALUES (?, ?, ?, ?)');
     if (!tx.isCoinbase()) tx.ins.forEach((input, n) => insertIn.run(txid, n, inputPrevTxid(input), input.index));
     this.indexOutputs(txid, tx);
     return tx;
@@ -976,7 +1012,7 @@ export class Wallet {
 
   /** Records outputs of `tx` paying to our scripts (idempotent; new addresses may match later). */
   private indexOutputs(txid: string, tx: Transaction): void {
-    const insertOut = this.db.prepare('INSERT OR IGNORE INTO wallet_txos (txid, vout, script_hash, value_sat) VALUES (?, ?, ?, ?)');
+    const insertOut = this.sql('INSERT OR IGNORE INTO wallet_txos (txid, vout, script_hash, value_sat) VALUES (?, ?, ?, ?)');
     tx.outs.forEach((out, vout) => {
       const info = this.byScript.get(bytesToHex(out.script));
       if (info) insertOut.run(txid, vout, info.scriptHash, outputValueSat(out));
@@ -984,9 +1020,9 @@ export class Wallet {
   }
 
   private removeTxAndDescendants(txid: string): void {
-    const children = this.db.prepare('SELECT DISTINCT txid FROM wallet_txins WHERE prev_txid = ?').all(txid) as { txid: string }[];
-    this.db.prepare('DELETE FROM wallet_txs WHERE txid = ?').run(txid);
-    this.db.prepare('DELETE FROM wallet_address_history WHERE txid = ?').run(txid);
+    const children = this.sql('SELECT DISTINCT txid FROM wallet_txins WHERE prev_txid = ?').all(txid) as { txid: string }[];
+    this.sql('DELETE FROM wallet_txs WHERE txid = ?').run(txid);
+    this.sql('DELETE FROM wallet_address_history WHERE txid = ?').run(txid);
     this.parsedTxs.delete(txid);
     this.verifyFailedAt.delete(txid);
     for (const child of children) if (child.txid !== txid) this.removeTxAndDescendants(child.txid);
@@ -995,7 +1031,7 @@ export class Wallet {
   private parsed(txid: string): Transaction {
     let tx = this.parsedTxs.get(txid);
     if (!tx) {
-      const row = this.db.prepare('SELECT raw FROM wallet_txs WHERE txid = ?').get(txid) as { raw: Uint8Array } | undefined;
+      const row = this.sql('SELECT raw FROM wallet_txs WHERE txid = ?').get(txid) as { raw: Uint8Array } | undefined;
       if (!row) throw new FulmenError('NOT_FOUND', `Unknown transaction ${txid}`);
       tx = parseTransaction(bytesToHex(row.raw));
       this.parsedTxs.set(txid, tx);
@@ -1013,38 +1049,43 @@ export class Wallet {
     return rows.filter((r) => this.verifyFailedAt.get(r.txid) !== tip.height);
   }
 
+  /**
+   * Checks the merkle proofs of `items` (`SYNC_WINDOW` in flight) and records the verified ones
+   * in one SQLite transaction; a failure is retried at the next tip.
+   */
   private async verify(chain: ChainSource, items: { txid: string; height: number }[]): Promise<void> {
     const tipHeight = chain.tip()?.height ?? 0;
-    const results = await Promise.allSettled(items.map((i) => chain.verifyTransaction(i.txid, i.height)));
+    const results = await settleWindowed(items, SYNC_WINDOW, async (item) => {
+      const confirmation = await chain.verifyTransaction(item.txid, item.height);
+      if (!confirmation.verified || (confirmation.timestamp !== undefined && confirmation.blockHash !== undefined)) return confirmation;
+      const header = await chain.getHeader(item.height).catch((err: unknown) => {
+        this.recordError(err);
+        return null;
+      });
+      return { ...confirmation, timestamp: confirmation.timestamp ?? header?.timestamp, blockHash: confirmation.blockHash ?? header?.hash };
+    });
+    if (this.chain !== chain) return;
     let changed = false;
-    for (let i = 0; i < items.length; i++) {
-      const r = results[i];
-      const item = items[i];
-      if (r.status === 'rejected' || !r.value.verified) {
-        if (r.status === 'rejected') this.recordError(r.reason);
-        this.verifyFailedAt.set(item.txid, tipHeight);
-        continue;
-      }
-      let timestamp = r.value.timestamp ?? null;
-      let blockHash = r.value.blockHash ?? null;
-      if (timestamp === null || blockHash === null) {
-        try {
-          const header = await chain.getHeader(item.height);
-          timestamp ??= header.timestamp;
-          blockHash ??= header.hash;
-        } catch (err) {
-          this.recordError(err);
+    const verified: string[] = [];
+    const update = this.sql('UPDATE wallet_txs SET verified = 1, block_hash = ?, timestamp = ? WHERE txid = ? AND height = ?');
+    this.db.transaction(() => {
+      for (let i = 0; i < items.length; i++) {
+        const r = results[i]!;
+        const item = items[i]!;
+        if (r.status === 'rejected' || !r.value.verified) {
+          if (r.status === 'rejected') this.recordError(r.reason);
+          this.verifyFailedAt.set(item.txid, tipHeight);
+          continue;
+        }
+        const res = update.run(r.value.blockHash ?? null, r.value.timestamp ?? null, item.txid, item.height);
+        if (res.changes > 0) {
+          this.verifyFailedAt.delete(item.txid);
+          verified.push(item.txid);
+          changed = true;
         }
       }
-      const res = this.db
-        .prepare('UPDATE wallet_txs SET verified = 1, block_hash = ?, timestamp = ? WHERE txid = ? AND height = ?')
-        .run(blockHash, timestamp, item.txid, item.height);
-      if (res.changes > 0) {
-        this.verifyFailedAt.delete(item.txid);
-        this.dropConflictingLocalTxs(item.txid);
-        changed = true;
-      }
-    }
+      for (const txid of verified) this.dropConflictingLocalTxs(txid);
+    })();
     if (changed) this.emitChanges(true);
   }
 
@@ -1076,11 +1117,11 @@ export class Wallet {
     for (const row of recent) {
       const stale = row.height > tipHeight || (row.block_hash !== null && hashAt.get(row.height) !== row.block_hash);
       if (stale) {
-        this.db.prepare('UPDATE wallet_txs SET verified = 0, block_hash = NULL, timestamp = NULL WHERE txid = ?').run(row.txid);
+        this.sql('UPDATE wallet_txs SET verified = 0, block_hash = NULL, timestamp = NULL WHERE txid = ?').run(row.txid);
         changed = true;
       }
     }
-    const hasTxs = this.db.prepare('SELECT 1 FROM wallet_txs LIMIT 1').get() !== undefined;
+    const hasTxs = this.sql('SELECT 1 FROM wallet_txs LIMIT 1').get() !== undefined;
     // Confirmations and coinbase maturity move with every tip.
     this.emitChanges(changed || hasTxs);
     this.kick();
@@ -1132,6 +1173,25 @@ export class Wallet {
    * unconfirmed = mempool receipts minus mempool spends; unmatured = immature coinbase outputs.
    */
   getBalance(): WalletBalance {
+    const key = this.balanceStateKey();
+    if (this.balanceCache?.key === key) return { ...this.balanceCache.balance };
+    const balance = this.computeBalance();
+    this.balanceCache = { key, balance };
+    return { ...balance };
+  }
+
+  /**
+   * Identifies the state a balance depends on: every row this connection changed bumps SQLite's
+   * total_changes(), a commit of another connection bumps `data_version`, and coinbase maturity
+   * moves with the tip. Equal keys mean the stored balance is still exact.
+   */
+  private balanceStateKey(): string {
+    const changes = (this.sql('SELECT total_changes() AS n').get() as { n: number }).n;
+    const dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+    return `${changes}:${dataVersion}:${this.tipHeight() ?? -1}`;
+  }
+
+  private computeBalance(): WalletBalance {
     let confirmedSat = 0;
     let unconfirmedSat = 0;
     let unmaturedSat = 0;
@@ -1170,7 +1230,7 @@ export class Wallet {
   // ---------------------------------------------------------------- coin control
 
   private frozenOutpoints(): Set<string> {
-    const rows = this.db.prepare('SELECT outpoint FROM wallet_frozen_coins').all() as { outpoint: string }[];
+    const rows = this.sql('SELECT outpoint FROM wallet_frozen_coins').all() as { outpoint: string }[];
     return new Set(rows.map((r) => r.outpoint));
   }
 
@@ -1181,10 +1241,10 @@ export class Wallet {
    */
   setCoinFrozen(outpoint: string, frozen: boolean): void {
     const key = parseOutpoint(outpoint);
-    const known = this.db.prepare('SELECT 1 FROM wallet_txos WHERE txid = ? AND vout = ?').get(key.txid, key.vout);
+    const known = this.sql('SELECT 1 FROM wallet_txos WHERE txid = ? AND vout = ?').get(key.txid, key.vout);
     if (!known) throw new FulmenError('NOT_FOUND', `No coin ${key.txid}:${key.vout} in this wallet`);
-    if (frozen) this.db.prepare('INSERT OR IGNORE INTO wallet_frozen_coins (outpoint) VALUES (?)').run(`${key.txid}:${key.vout}`);
-    else this.db.prepare('DELETE FROM wallet_frozen_coins WHERE outpoint = ?').run(`${key.txid}:${key.vout}`);
+    if (frozen) this.sql('INSERT OR IGNORE INTO wallet_frozen_coins (outpoint) VALUES (?)').run(`${key.txid}:${key.vout}`);
+    else this.sql('DELETE FROM wallet_frozen_coins WHERE outpoint = ?').run(`${key.txid}:${key.vout}`);
     this.emitChanges(false);
   }
 
@@ -1381,7 +1441,7 @@ export class Wallet {
   }
 
   private rawTx(txid: string): Uint8Array {
-    const row = this.db.prepare('SELECT raw FROM wallet_txs WHERE txid = ?').get(txid) as { raw: Uint8Array } | undefined;
+    const row = this.sql('SELECT raw FROM wallet_txs WHERE txid = ?').get(txid) as { raw: Uint8Array } | undefined;
     if (!row) throw new FulmenError('NOT_FOUND', `Unknown transaction ${txid}`);
     return new Uint8Array(row.raw);
   }
@@ -1507,7 +1567,7 @@ export class Wallet {
 
   /** An unconfirmed wallet transaction all of whose inputs are ours, with its coins and fee. */
   private ownUnconfirmedTx(txid: string): { tx: Transaction; coins: TxoRow[]; feeSat: number } {
-    const row = this.db.prepare('SELECT height FROM wallet_txs WHERE txid = ?').get(txid) as { height: number } | undefined;
+    const row = this.sql('SELECT height FROM wallet_txs WHERE txid = ?').get(txid) as { height: number } | undefined;
     if (!row) throw new FulmenError('NOT_FOUND', `Unknown transaction ${txid}`);
     if (row.height > 0) throw badInput(`Transaction ${txid} is already confirmed`);
     const tx = this.parsed(txid);
@@ -1640,7 +1700,7 @@ export class Wallet {
    */
   async cpfp(txid: string, feerateSatPerVbyte: number, opts: { unsigned?: boolean } = {}): Promise<CreatedTransaction> {
     this.checkFeerate(feerateSatPerVbyte);
-    const row = this.db.prepare('SELECT height FROM wallet_txs WHERE txid = ?').get(txid) as { height: number } | undefined;
+    const row = this.sql('SELECT height FROM wallet_txs WHERE txid = ?').get(txid) as { height: number } | undefined;
     if (!row) throw new FulmenError('NOT_FOUND', `Unknown transaction ${txid}`);
     if (row.height > 0) throw badInput(`Transaction ${txid} is already confirmed`);
     const parent = this.parsed(txid);
@@ -1702,46 +1762,61 @@ export class Wallet {
    * confirmations count only merkle-verified blocks.
    */
   getOnchainHistory(): OnchainHistoryItem[] {
-    const txs = this.db.prepare('SELECT * FROM wallet_txs').all() as TxRow[];
-    const ours = new Map<string, number>();
-    const ourScript = new Map<string, string>();
-    for (const o of this.txos()) {
-      ours.set(`${o.txid}:${o.vout}`, o.value_sat);
-      ourScript.set(`${o.txid}:${o.vout}`, o.script_hash);
+    const txs = this.sql('SELECT txid, height, verified, timestamp, is_coinbase, first_seen FROM wallet_txs').all() as Omit<TxRow, 'raw' | 'block_hash' | 'local'>[];
+    // Our outputs by transaction (received amounts, addresses for label candidates).
+    const outputsByTx = new Map<string, { value_sat: number; script_hash: string }[]>();
+    for (const o of this.sql('SELECT txid, script_hash, value_sat FROM wallet_txos ORDER BY txid, vout').all() as {
+      txid: string;
+      script_hash: string;
+      value_sat: number;
+    }[]) {
+      let list = outputsByTx.get(o.txid);
+      if (!list) outputsByTx.set(o.txid, (list = []));
+      list.push(o);
     }
+    // Per transaction: inputs, what they spend of ours, and how many spend outputs of transactions we store.
+    const inputsByTx = new Map<string, { inputs: number; sent: number; prevKnown: number; prevOurs: number }>();
+    for (const r of this.sql(
+      `SELECT i.txid, COUNT(*) AS inputs, COALESCE(SUM(o.value_sat), 0) AS sent,
+              COUNT(p.txid) AS prev_known, COUNT(o.txid) AS prev_ours
+       FROM wallet_txins i
+       LEFT JOIN wallet_txos o ON o.txid = i.prev_txid AND o.vout = i.prev_vout
+       LEFT JOIN wallet_txs p ON p.txid = i.prev_txid
+       GROUP BY i.txid`,
+    ).all() as { txid: string; inputs: number; sent: number; prev_known: number; prev_ours: number }[]) {
+      inputsByTx.set(r.txid, { inputs: r.inputs, sent: r.sent, prevKnown: r.prev_known, prevOurs: r.prev_ours });
+    }
+    const labels = new Map((this.sql('SELECT key, text FROM wallet_labels').all() as { key: string; text: string }[]).map((r) => [r.key, r.text]));
     const tip = this.tipHeight();
     const requestMemoByAddress = new Map<string, string>();
     for (const r of this.requests.list()) if (r.address && r.memo && !requestMemoByAddress.has(r.address)) requestMemoByAddress.set(r.address, r.memo);
 
     const items = txs.map((row) => {
-      const tx = this.parsed(row.txid);
-      let received = 0;
-      let sent = 0;
-      let inputTotal: number | null = 0;
-      const labelCandidates: string[] = [];
-      tx.outs.forEach((_, vout) => {
-        const v = ours.get(`${row.txid}:${vout}`);
-        if (v !== undefined) {
-          received += v;
-          const address = this.addresses.get(ourScript.get(`${row.txid}:${vout}`)!)!.address;
-          labelCandidates.push(this.getLabel(address) || requestMemoByAddress.get(address) || '');
-        }
-      });
-      if (!tx.isCoinbase()) {
-        for (const input of tx.ins) {
-          const prevTxid = inputPrevTxid(input);
-          const v = ours.get(`${prevTxid}:${input.index}`);
-          if (v !== undefined) sent += v;
-          if (inputTotal !== null) {
-            const prev = this.hasTx(prevTxid) ? this.parsed(prevTxid) : null;
-            const prevOut = prev?.outs[input.index];
-            inputTotal = prevOut ? inputTotal + outputValueSat(prevOut) : null;
+      const outputs = outputsByTx.get(row.txid) ?? [];
+      const received = outputs.reduce((sum, o) => sum + o.value_sat, 0);
+      const inputs = inputsByTx.get(row.txid);
+      const sent = inputs?.sent ?? 0;
+      // The fee is known when every input spends an output of a stored transaction (and the tx
+      // is no coinbase): the transaction is parsed only then.
+      let feeSat: number | null = null;
+      if (!row.is_coinbase && inputs && inputs.prevKnown === inputs.inputs) {
+        const tx = this.parsed(row.txid);
+        let inputTotal: number | null = sent;
+        if (inputs.prevOurs !== inputs.inputs) {
+          inputTotal = 0;
+          for (const input of tx.ins) {
+            const prevOut = this.parsed(inputPrevTxid(input)).outs[input.index];
+            inputTotal = prevOut && inputTotal !== null ? inputTotal + outputValueSat(prevOut) : null;
           }
         }
-      } else {
-        inputTotal = null;
+        if (inputTotal !== null) feeSat = inputTotal - tx.outs.reduce((s, o) => s + outputValueSat(o), 0);
       }
-      const outputTotal = tx.outs.reduce((s, o) => s + outputValueSat(o), 0);
+      let label = labels.get(row.txid) ?? '';
+      for (const o of outputs) {
+        if (label) break;
+        const address = this.addresses.get(o.script_hash)!.address;
+        label = labels.get(address) || requestMemoByAddress.get(address) || '';
+      }
       const verified = row.verified === 1 && row.height > 0;
       return {
         txid: row.txid,
@@ -1749,9 +1824,9 @@ export class Wallet {
         confirmations: verified && tip !== null ? Math.max(0, tip - row.height + 1) : 0,
         timestamp: verified ? row.timestamp : null,
         deltaSat: received - sent,
-        feeSat: inputTotal === null ? null : inputTotal - outputTotal,
+        feeSat,
         verified,
-        label: this.getLabel(row.txid) || labelCandidates.find((l) => l !== '') || '',
+        label,
         firstSeen: row.first_seen,
       };
     });
@@ -1768,15 +1843,17 @@ export class Wallet {
    * merkle-verified transactions (any amount > 0 for open-amount requests).
    */
   private updateRequests(): void {
-    const received = new Map<string, number>();
-    for (const o of this.txos()) {
-      if (!(o.verified && o.height > 0)) continue;
-      const address = this.addresses.get(o.script_hash)!.address;
-      received.set(address, (received.get(address) ?? 0) + o.value_sat);
-    }
-    for (const r of this.requests.list()) {
-      if (!r.address || (r.status !== 'unpaid' && r.status !== 'expired')) continue;
-      const got = received.get(r.address) ?? 0;
+    const open = this.requests.list().filter((r) => r.address && (r.status === 'unpaid' || r.status === 'expired'));
+    if (open.length === 0) return;
+    const receivedByScriptHash = new Map(
+      (this.sql(
+        `SELECT o.script_hash, SUM(o.value_sat) AS received FROM wallet_txos o JOIN wallet_txs t ON t.txid = o.txid
+         WHERE t.verified = 1 AND t.height > 0 GROUP BY o.script_hash`,
+      ).all() as { script_hash: string; received: number }[]).map((r) => [r.script_hash, r.received]),
+    );
+    for (const r of open) {
+      const info = this.byAddress.get(r.address!);
+      const got = info ? (receivedByScriptHash.get(info.scriptHash) ?? 0) : 0;
       if (got > 0 && got >= (r.amountSat ?? 1)) this.requests.setStatus(r.rhash, 'paid');
     }
   }
@@ -1786,6 +1863,27 @@ export class Wallet {
 export function electrumStatus(history: HistoryEntry[]): string | null {
   if (history.length === 0) return null;
   return bytesToHex(sha256(utf8ToBytes(history.map((h) => `${h.txid}:${h.height}:`).join(''))));
+}
+
+/**
+ * Runs `work` over `items` with at most `window` promises pending; results in input order, as
+ * Promise.allSettled gives them.
+ */
+async function settleWindowed<T, R>(items: readonly T[], window: number, work: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        results[i] = { status: 'fulfilled', value: await work(items[i]!) };
+      } catch (reason) {
+        results[i] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(window, items.length) }, lane));
+  return results;
 }
 
 function sealSecret(secret: WalletSecret | null, password: string | undefined): { salt: Uint8Array | null; box: Uint8Array } {

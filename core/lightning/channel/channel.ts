@@ -25,7 +25,7 @@ import type {
 import { HtlcLog, otherSide, type HtlcLogState, type HtlcRecord, type Side } from './htlc-log.js';
 import {
   basepointsOf,
-  deriveChannelSecrets,
+  channelSecretsFor,
   derivePrivkey,
   derivePubkey,
   deriveRevocationPubkey,
@@ -35,6 +35,7 @@ import {
   pubkeyFromSecret,
   START_INDEX,
   type ChannelBasepoints,
+  type ChannelKeyDerivation,
   type ChannelSecrets,
 } from './keys.js';
 import { Shachain } from './shachain.js';
@@ -115,16 +116,38 @@ export function defaultLocalConfig(fundingSat: number): ChannelConfig {
     channelReserveSat: Math.max(Math.floor(fundingSat / 100), 546),
     htlcMinimumMsat: 1n,
     toSelfDelay: 144,
-    maxAcceptedHtlcs: 30,
+    // BOLT 2's maximum: a busy channel batches hundreds of HTLCs per commitment_signed (the
+    // funder still has to afford the fee of every HTLC output: checkProposal).
+    maxAcceptedHtlcs: 483,
   };
 }
 
 /** channel_type for option_static_remotekey (bit 12), the only type Fulmen opens or accepts now. */
 export const STATIC_REMOTEKEY_CHANNEL_TYPE = FeatureBits.fromBits([12]);
 
+/**
+ * Where channels commit their state (channel/store.ts ChannelStore over SQLite, synchronous=FULL).
+ * DESIGN safety rule: a change is durable before any message that depends on it is sent.
+ */
 export interface ChannelPersistence {
-  /** Writes the whole channel record in one transaction (synchronous=FULL); throws on failure. */
-  saveChannel(record: PersistedChannel): void;
+  /**
+   * `channel` changed. The store writes `channel.record()` and appends `channel.takeSettledHtlcs()`
+   * in one transaction, either at once or, inside a commit group (ChannelStore.beginGroup), at
+   * the group's commit, which the caller performs before it sends the group's messages.
+   * @throws on a storage failure.
+   */
+  channelChanged(channel: PersistableChannel): void;
+  /** Settled HTLCs taken out of the channel's live log, oldest first (append-only archive). */
+  settledHtlcs(keyIndex: number): HtlcRecord[];
+}
+
+/** What a ChannelPersistence needs from a channel. */
+export interface PersistableChannel {
+  readonly keyIndex: number;
+  /** The row to store; `data` holds the live state only (settled HTLCs are archived apart). */
+  record(): PersistedChannel;
+  /** Settled HTLCs not yet handed to the store (each is returned once). */
+  takeSettledHtlcs(): HtlcRecord[];
 }
 
 /** The row the store keeps per channel. `data` is the JSON state (sealed by the store if a key is set). */
@@ -156,6 +179,8 @@ export interface ChannelData {
   state: ChannelStateName;
   isFunder: boolean;
   keyIndex: number;
+  /** How our secrets derive from the seed (keys.ts); absent: legacy derivation from keyIndex. */
+  keyDerivation?: ChannelKeyDerivation;
   chainHash: string;
   fundingSat: number;
   pushMsat: bigint;
@@ -198,15 +223,24 @@ export interface ChannelData {
 
 const ZERO32 = new Uint8Array(32);
 
-/** JSON codec that keeps bigints. */
+/** JSON that keeps bigints (as `{ "$bigint": "<decimal>" }`): the stored form of channel state. */
+export function encodeStateJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v));
+}
+
+/** Inverse of encodeStateJson. @throws SyntaxError on malformed JSON. */
+export function decodeStateJson<T>(text: string): T {
+  return JSON.parse(text, (_k, v) =>
+    v && typeof v === 'object' && typeof (v as { $bigint?: unknown }).$bigint === 'string' ? BigInt((v as { $bigint: string }).$bigint) : v,
+  ) as T;
+}
+
 export function encodeChannelData(d: ChannelData): string {
-  return JSON.stringify(d, (_k, v) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v));
+  return encodeStateJson(d);
 }
 
 export function decodeChannelData(text: string): ChannelData {
-  return JSON.parse(text, (_k, v) =>
-    v && typeof v === 'object' && typeof (v as { $bigint?: unknown }).$bigint === 'string' ? BigInt((v as { $bigint: string }).$bigint) : v,
-  ) as ChannelData;
+  return decodeStateJson<ChannelData>(text);
 }
 
 function protocolError(message: string): FulmenError {
@@ -256,6 +290,11 @@ export interface OutboundParams {
   localConfig?: ChannelConfig;
   /** Announce the channel (channel_flags bit 0). Fulmen opens private channels. */
   announce?: boolean;
+  /**
+   * nLockTime the funding transaction will have: when given, the channel keys are recoverable
+   * from the seed (keys.ts ChannelKeyDerivation 'opened'); the funding tx MUST use it.
+   */
+  fundingLocktime?: number;
 }
 
 export interface InboundParams {
@@ -264,6 +303,8 @@ export interface InboundParams {
   chainHash: Uint8Array;
   minimumDepth: number;
   localConfig?: ChannelConfig;
+  /** Derive the channel keys from the remote funding pubkey (keys.ts ChannelKeyDerivation 'accepted'). */
+  recoverableKeys?: boolean;
 }
 
 /** An HTLC event the node acts on. */
@@ -274,11 +315,17 @@ export interface ResolvedOutgoingHtlc {
   outcome: { kind: 'fulfilled'; preimage: string } | { kind: 'failed'; reason: string } | { kind: 'malformed'; failureCode: number };
 }
 
-export class Channel {
+export class Channel implements PersistableChannel {
   private data: ChannelData;
   private log: HtlcLog;
   private readonly secrets: ChannelSecrets;
   private readonly basepoints: ChannelBasepoints;
+  /** Settled HTLCs taken out of `log` and not yet written to the store's archive. */
+  private settledToArchive: HtlcRecord[] = [];
+  /** Our per-commitment points by ctn (each costs up to 48 SHA256 + a point multiplication). */
+  private readonly localPointCache = new Map<number, Uint8Array>();
+  /** Byte forms of fixed channel parameters, computed once they are known. */
+  private fixed: { channelId: string; remoteBasepoints: ChannelBasepoints; fundingWitnessScript: Uint8Array; obscuringFactor: bigint } | null = null;
 
   private constructor(
     data: ChannelData,
@@ -286,7 +333,7 @@ export class Channel {
   ) {
     this.data = data;
     this.log = new HtlcLog(data.log);
-    this.secrets = deriveChannelSecrets(ctx.lightningRootSecret, data.keyIndex);
+    this.secrets = channelSecretsFor(ctx.lightningRootSecret, data);
     this.basepoints = basepointsOf(this.secrets);
   }
 
@@ -320,6 +367,7 @@ export class Channel {
       minimumDepth: 0,
       localConfig,
     });
+    if (p.fundingLocktime !== undefined) data.keyDerivation = { scheme: 'opened', remoteNodeId: p.remoteNodeId, fundingLocktime: p.fundingLocktime };
     const channel = new Channel(data, ctx);
     const toFunderSat = p.fundingSat - Number(p.pushMsat / 1000n);
     if (toFunderSat - commitmentFeeSat(p.feeratePerKw, 0) < localConfig.channelReserveSat) {
@@ -407,6 +455,7 @@ export class Channel {
       htlcBasepoint: bytesToHex(open.htlcBasepoint),
     };
     data.remoteCurrentPoint = bytesToHex(open.firstPerCommitmentPoint);
+    if (p.recoverableKeys) data.keyDerivation = { scheme: 'accepted', remoteNodeId: p.remoteNodeId, remoteFundingPubkey: bytesToHex(open.fundingPubkey) };
     const channel = new Channel(data, ctx);
     const bp = channel.basepoints;
     const message: AcceptChannelMessage = {
@@ -519,6 +568,10 @@ export class Channel {
   get keyIndex(): number {
     return this.data.keyIndex;
   }
+  /** How the channel keys derive from the seed (undefined: legacy key-index derivation). */
+  get keyDerivation(): ChannelKeyDerivation | undefined {
+    return this.data.keyDerivation;
+  }
   get fundingSat(): number {
     return this.data.fundingSat;
   }
@@ -568,9 +621,16 @@ export class Channel {
   get remoteCtn(): number {
     return this.data.remoteCtn;
   }
-  /** A copy of the full state (for tests and diagnostics; contains no secrets we own). */
+  /**
+   * A copy of the full state with the complete HTLC history (archived settled HTLCs included, no
+   * `settledMsat`), so any past commitment can be rebuilt: for the watcher, tests and diagnostics.
+   * Contains no secrets we own. Cost O(channel history): not for hot paths.
+   */
   snapshot(): ChannelData {
-    return decodeChannelData(encodeChannelData({ ...this.data, log: this.log.state() }));
+    const live = this.log.state();
+    const settled = [...this.ctx.persistence.settledHtlcs(this.data.keyIndex), ...this.settledToArchive];
+    const log: HtlcLogState = { htlcs: [...settled, ...live.htlcs], fees: live.fees, nextSeq: live.nextSeq };
+    return decodeChannelData(encodeChannelData({ ...this.data, log }));
   }
 
   /** P2WSH funding output (BOLT 3) once both funding pubkeys are known. */
@@ -580,12 +640,34 @@ export class Channel {
   }
 
   private fundingWitnessScript(): Uint8Array {
-    return fundingScript(this.basepoints.fundingPubkey, this.remoteBp('fundingPubkey'));
+    return this.fixedParams().fundingWitnessScript;
   }
 
   private remoteBp(name: keyof ChannelBasepoints): Uint8Array {
-    if (!this.data.remoteBasepoints) throw stateError('Remote channel parameters are not known yet');
-    return hexToBytes(this.data.remoteBasepoints[name]);
+    return this.fixedParams().remoteBasepoints[name];
+  }
+
+  /** Remote basepoints, funding script and obscuring factor as bytes, cached once known (they never change). */
+  private fixedParams(): NonNullable<Channel['fixed']> {
+    const rb = this.data.remoteBasepoints;
+    if (!rb) throw stateError('Remote channel parameters are not known yet');
+    if (this.fixed && this.fixed.channelId === this.data.channelId) return this.fixed;
+    const remoteBasepoints: ChannelBasepoints = {
+      fundingPubkey: hexToBytes(rb.fundingPubkey),
+      revocationBasepoint: hexToBytes(rb.revocationBasepoint),
+      paymentBasepoint: hexToBytes(rb.paymentBasepoint),
+      delayedPaymentBasepoint: hexToBytes(rb.delayedPaymentBasepoint),
+      htlcBasepoint: hexToBytes(rb.htlcBasepoint),
+    };
+    const mine = this.basepoints.paymentBasepoint;
+    const theirs = remoteBasepoints.paymentBasepoint;
+    this.fixed = {
+      channelId: this.data.channelId,
+      remoteBasepoints,
+      fundingWitnessScript: fundingScript(this.basepoints.fundingPubkey, remoteBasepoints.fundingPubkey),
+      obscuringFactor: this.data.isFunder ? commitmentObscuringFactor(mine, theirs) : commitmentObscuringFactor(theirs, mine),
+    };
+    return this.fixed;
   }
 
   private remoteCfg(): ChannelConfig {
@@ -622,23 +704,34 @@ export class Channel {
 
   // ---------------------------------------------------------------- persistence
 
-  /** Runs `fn`; on success persists the new state, on any throw restores the previous state. */
+  /**
+   * Runs `fn`; on success hands the new state to the persistence (committed before any message
+   * that depends on it leaves: ChannelPersistence), on any throw restores the previous state.
+   * The rollback point is a copy of the live state: O(HTLCs in flight), not O(history).
+   */
   private transact<T>(fn: () => T): T {
-    const before = encodeChannelData({ ...this.data, log: this.log.state() });
+    const { log: _staleLog, ...fields } = this.data;
+    const before = { fields: structuredClone(fields), log: this.log.clone(), archived: this.settledToArchive.length };
     try {
       const result = fn();
       this.persist();
       return result;
     } catch (err) {
-      this.data = decodeChannelData(before);
-      this.log = new HtlcLog(this.data.log);
+      this.data = { ...before.fields, log: this.data.log };
+      this.log = before.log;
+      this.settledToArchive.length = before.archived;
       throw err;
     }
   }
 
   private persist(): void {
+    this.ctx.persistence.channelChanged(this);
+  }
+
+  /** The stored row (PersistableChannel): the live state, JSON with bigints kept. */
+  record(): PersistedChannel {
     this.data.log = this.log.state();
-    this.ctx.persistence.saveChannel({
+    return {
       keyIndex: this.data.keyIndex,
       channelId: this.data.channelId,
       remoteNodeId: this.data.remoteNodeId,
@@ -648,7 +741,16 @@ export class Channel {
       fundingOutputIndex: this.data.fundingOutputIndex,
       shortChannelId: this.data.shortChannelId,
       data: encodeChannelData(this.data),
-    });
+    };
+  }
+
+  takeSettledHtlcs(): HtlcRecord[] {
+    return this.settledToArchive.splice(0);
+  }
+
+  /** Moves settled HTLCs (optionally only those offered by `offeredBy`) out of the live log. */
+  private archiveSettled(offeredBy?: Side): void {
+    for (const h of this.log.takeSettled(this.data.localCtn, this.data.remoteCtn, offeredBy)) this.settledToArchive.push({ ...h, onion: '' });
   }
 
   // ---------------------------------------------------------------- commitments
@@ -674,14 +776,23 @@ export class Channel {
   }
 
   private obscuringFactor(): bigint {
-    const mine = this.basepoints.paymentBasepoint;
-    const theirs = this.remoteBp('paymentBasepoint');
-    return this.data.isFunder ? commitmentObscuringFactor(mine, theirs) : commitmentObscuringFactor(theirs, mine);
+    return this.fixedParams().obscuringFactor;
+  }
+
+  /** Our per-commitment point for `ctn`, cached (only the few newest are kept). */
+  private localPoint(ctn: number): Uint8Array {
+    let point = this.localPointCache.get(ctn);
+    if (!point) {
+      point = perCommitmentPoint(this.secrets.perCommitmentSeed, BigInt(ctn));
+      this.localPointCache.set(ctn, point);
+      if (this.localPointCache.size > 8) this.localPointCache.delete(this.localPointCache.keys().next().value!);
+    }
+    return point;
   }
 
   /** Per-commitment point of `owner`'s commitment `ctn`. */
   private pointFor(owner: Side, ctn: number): Uint8Array {
-    if (owner === 'local') return perCommitmentPoint(this.secrets.perCommitmentSeed, BigInt(ctn));
+    if (owner === 'local') return this.localPoint(ctn);
     if (ctn === this.data.remoteCtn && this.data.remoteCurrentPoint) return hexToBytes(this.data.remoteCurrentPoint);
     if (ctn === this.data.remoteCtn + 1 && this.data.remoteNextPoint) return hexToBytes(this.data.remoteNextPoint);
     throw stateError(`No per-commitment point for remote commitment ${ctn}`);
@@ -1128,6 +1239,9 @@ export class Channel {
       this.data.localCtn = ctn;
       this.log.onRevoked('local', ctn, this.nextCtn('remote'));
       this.data.lastRevokeSentAt = ++this.data.msgCounter;
+      // Our removals of incoming HTLCs settle here; the peer's removals of ours settle on its
+      // revoke_and_ack (where their failures are reported), so only incoming ones are taken out.
+      this.archiveSettled('remote');
       return this.revokeMessage(ctn - 1);
     });
   }
@@ -1139,7 +1253,7 @@ export class Channel {
       type: 'revoke_and_ack',
       channelId: hexToBytes(this.data.channelId),
       perCommitmentSecret: perCommitmentSecret(seed, BigInt(revokedCtn)),
-      nextPerCommitmentPoint: perCommitmentPoint(seed, BigInt(revokedCtn + 2)),
+      nextPerCommitmentPoint: this.localPoint(revokedCtn + 2),
     };
   }
 
@@ -1168,7 +1282,9 @@ export class Channel {
       this.data.remoteCurrentPoint = this.data.remoteNextPoint;
       this.data.remoteNextPoint = bytesToHex(msg.nextPerCommitmentPoint);
       this.log.onRevoked('remote', this.data.remoteCtn, this.nextCtn('local'));
-      return this.finalFailures().filter((f) => !failedBefore.has(f.htlcId));
+      const newlyFailed = this.finalFailures().filter((f) => !failedBefore.has(f.htlcId));
+      this.archiveSettled();
+      return newlyFailed;
     });
   }
 
@@ -1196,6 +1312,28 @@ export class Channel {
   /** Outgoing HTLC by id (to look up its payment). */
   outgoingHtlc(htlcId: bigint): HtlcRecord | undefined {
     return this.log.get('local', htlcId);
+  }
+
+  /**
+   * Our HTLCs for `paymentHash` (hex) with their outcome: fulfilled (we hold the preimage),
+   * failed (the removal is irrevocably committed) or null while in flight. Archived (settled)
+   * HTLCs included. Lets the node settle payments a crash left pending (node.ts
+   * reconcilePendingPayments). Cost O(channel history): for start-up, not hot paths.
+   */
+  outgoingHtlcOutcomes(paymentHash: string): { htlcId: bigint; outcome: ResolvedOutgoingHtlc['outcome'] | null }[] {
+    const failed = new Map(this.finalFailures().map((f) => [f.htlcId, f.outcome]));
+    const outcomeOf = (h: HtlcRecord, settled: boolean): ResolvedOutgoingHtlc['outcome'] | null => {
+      const r = h.removal;
+      if (r?.kind === 'fulfill') return { kind: 'fulfilled', preimage: r.preimage };
+      if (!settled || !r) return failed.get(h.htlcId) ?? null;
+      return r.kind === 'fail' ? { kind: 'failed', reason: r.reason } : { kind: 'malformed', failureCode: r.failureCode };
+    };
+    const archived = [...this.ctx.persistence.settledHtlcs(this.data.keyIndex), ...this.settledToArchive];
+    const ours = (h: HtlcRecord) => h.offeredBy === 'local' && h.paymentHash === paymentHash;
+    return [
+      ...archived.filter(ours).map((h) => ({ htlcId: h.htlcId, outcome: outcomeOf(h, true) })),
+      ...this.log.all().filter(ours).map((h) => ({ htlcId: h.htlcId, outcome: outcomeOf(h, false) })),
+    ];
   }
 
   // ---------------------------------------------------------------- balances

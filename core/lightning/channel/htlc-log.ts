@@ -64,17 +64,74 @@ export interface HtlcLogState {
   htlcs: HtlcRecord[];
   fees: FeeUpdate[];
   nextSeq: number;
+  /**
+   * Net balance change (msat) of each side from settled HTLCs taken out of the log
+   * (`takeSettled`, kept append-only by the store); absent = none taken out.
+   */
+  settledMsat?: { local: bigint; remote: bigint };
+  /** Per offerer, one more than the highest htlc_id among the settled HTLCs taken out. */
+  settledNextHtlcId?: { local: bigint; remote: bigint };
 }
 
+/**
+ * Live HTLCs only: settled ones (removal irrevocably committed in both current commitments) are
+ * taken out by `takeSettled` and folded into `settledMsat`, so every update costs O(HTLCs in
+ * flight), not O(channel history). Commitments older than the current ones (the watcher's
+ * revoked states) need the full log: build it from the store's archive plus this (no
+ * settledMsat), as Channel.snapshot() does.
+ */
 export class HtlcLog {
   private readonly htlcs = new Map<string, HtlcRecord>();
   private fees: FeeUpdate[];
   private nextSeq: number;
+  private settledMsat: { local: bigint; remote: bigint };
+  private settledNextHtlcId: { local: bigint; remote: bigint };
 
   constructor(state: HtlcLogState) {
     for (const h of state.htlcs) this.htlcs.set(HtlcLog.key(h.offeredBy, h.htlcId), h);
     this.fees = state.fees;
     this.nextSeq = state.nextSeq;
+    this.settledMsat = state.settledMsat ? { ...state.settledMsat } : { local: 0n, remote: 0n };
+    this.settledNextHtlcId = state.settledNextHtlcId ? { ...state.settledNextHtlcId } : { local: 0n, remote: 0n };
+  }
+
+  /** An independent copy (records copied, onions shared): the rollback point of a channel transaction. */
+  clone(): HtlcLog {
+    const copyCtn = (c: CtnPair): CtnPair => ({ local: c.local, remote: c.remote });
+    return new HtlcLog({
+      htlcs: [...this.htlcs.values()].map((h) => {
+        const copy: HtlcRecord = { ...h, lockedIn: copyCtn(h.lockedIn) };
+        if (h.removal) copy.removal = { ...h.removal, ctn: copyCtn(h.removal.ctn) };
+        else delete copy.removal;
+        return copy;
+      }),
+      fees: this.fees.map((f) => ({ ...f, ctn: copyCtn(f.ctn) })),
+      nextSeq: this.nextSeq,
+      settledMsat: this.settledMsat,
+      settledNextHtlcId: this.settledNextHtlcId,
+    });
+  }
+
+  /**
+   * Takes out the HTLCs whose removal is in both current commitments (`localCtn`, `remoteCtn`),
+   * which both sides have revoked every commitment with the HTLC in: they can no longer change
+   * any current or future commitment. Their balance effect moves into `settledMsat`; the caller
+   * stores them append-only (the watcher needs them for revoked commitments).
+   */
+  takeSettled(localCtn: number, remoteCtn: number, offeredBy?: Side): HtlcRecord[] {
+    const out: HtlcRecord[] = [];
+    for (const [key, h] of this.htlcs) {
+      const r = h.removal;
+      if (!r || (offeredBy && h.offeredBy !== offeredBy)) continue;
+      if (!appearsBy(r.ctn.local, localCtn) || !appearsBy(r.ctn.remote, remoteCtn)) continue;
+      this.htlcs.delete(key);
+      this.settledMsat[h.offeredBy] -= h.amountMsat;
+      if (r.kind === 'fulfill') this.settledMsat[otherSide(h.offeredBy)] += h.amountMsat;
+      else this.settledMsat[h.offeredBy] += h.amountMsat;
+      if (h.htlcId >= this.settledNextHtlcId[h.offeredBy]) this.settledNextHtlcId[h.offeredBy] = h.htlcId + 1n;
+      out.push(h);
+    }
+    return out;
   }
 
   /** Log of a new channel whose commitments #0 use `feeratePerKw`. */
@@ -87,7 +144,13 @@ export class HtlcLog {
   }
 
   state(): HtlcLogState {
-    return { htlcs: [...this.htlcs.values()], fees: this.fees, nextSeq: this.nextSeq };
+    return {
+      htlcs: [...this.htlcs.values()],
+      fees: this.fees,
+      nextSeq: this.nextSeq,
+      settledMsat: { ...this.settledMsat },
+      settledNextHtlcId: { ...this.settledNextHtlcId },
+    };
   }
 
   get(offeredBy: Side, htlcId: bigint): HtlcRecord | undefined {
@@ -100,7 +163,7 @@ export class HtlcLog {
 
   /** Next htlc_id `offeredBy` must use (BOLT 2: 0, then +1 each offer, never reset). */
   nextHtlcId(offeredBy: Side): bigint {
-    let next = 0n;
+    let next = this.settledNextHtlcId[offeredBy];
     for (const h of this.htlcs.values()) if (h.offeredBy === offeredBy && h.htlcId >= next) next = h.htlcId + 1n;
     return next;
   }
@@ -170,7 +233,9 @@ export class HtlcLog {
 
   /** HTLCs in the commitment of `owner` at `ctn`. */
   htlcsIn(owner: Side, ctn: number): HtlcRecord[] {
-    return this.all().filter((h) => appearsBy(h.lockedIn[owner], ctn) && !(h.removal && appearsBy(h.removal.ctn[owner], ctn)));
+    const out: HtlcRecord[] = [];
+    for (const h of this.htlcs.values()) if (appearsBy(h.lockedIn[owner], ctn) && !(h.removal && appearsBy(h.removal.ctn[owner], ctn))) out.push(h);
+    return out;
   }
 
   /** Feerate of the commitment of `owner` at `ctn`. */
@@ -186,7 +251,7 @@ export class HtlcLog {
    * starting from the balances of commitment #0.
    */
   balancesIn(owner: Side, ctn: number, initial: { local: bigint; remote: bigint }): { local: bigint; remote: bigint } {
-    const bal = { ...initial };
+    const bal = { local: initial.local + this.settledMsat.local, remote: initial.remote + this.settledMsat.remote };
     for (const h of this.htlcs.values()) {
       if (!appearsBy(h.lockedIn[owner], ctn)) continue;
       bal[h.offeredBy] -= h.amountMsat;

@@ -1,5 +1,5 @@
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { ecdsaSign, ecdsaVerify, isCompressedPoint, pointAdd, pointAddTweak, pointMulTweak, publicKeyCreate } from './secp.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { concatBytes } from '@noble/hashes/utils.js';
 import { FulmenError } from '../../util/errors.js';
@@ -9,8 +9,8 @@ import { FulmenError } from '../../util/errors.js';
  * chain (generate_from_seed). All keys are 33-byte compressed points, secrets 32 bytes.
  */
 
-const Point = secp256k1.Point;
-const N = Point.CURVE().n;
+/** Order of the secp256k1 group. */
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
 /** Highest commitment index; the first per-commitment secret has this index (BOLT 3). */
 export const START_INDEX = 2n ** 48n - 1n;
@@ -38,18 +38,12 @@ function checkScalar(n: bigint): bigint {
 
 /** Compressed public key (33 bytes) of a 32-byte secret. @throws on an invalid secret. */
 export function pubkeyFromSecret(secret: Uint8Array): Uint8Array {
-  return secp256k1.getPublicKey(secret, true);
+  return publicKeyCreate(secret);
 }
 
 /** True if `bytes` is a valid compressed secp256k1 point. */
 export function isValidPoint(bytes: Uint8Array): boolean {
-  if (bytes.length !== 33) return false;
-  try {
-    Point.fromBytes(bytes).assertValidity();
-    return true;
-  } catch {
-    return false;
-  }
+  return isCompressedPoint(bytes);
 }
 
 /**
@@ -57,8 +51,9 @@ export function isValidPoint(bytes: Uint8Array): boolean {
  * Used for localpubkey, local/remote_htlcpubkey, local/remote_delayedpubkey.
  */
 export function derivePubkey(basepoint: Uint8Array, perCommitmentPoint: Uint8Array): Uint8Array {
-  const tweak = checkScalar(toScalar(sha256(concatBytes(perCommitmentPoint, basepoint))));
-  return Point.fromBytes(basepoint).add(Point.BASE.multiply(tweak)).toBytes(true);
+  const tweak = sha256(concatBytes(perCommitmentPoint, basepoint));
+  checkScalar(toScalar(tweak));
+  return pointAddTweak(basepoint, tweak);
 }
 
 /** BOLT 3 `privkey = basepoint_secret + SHA256(per_commitment_point || basepoint)` (mod n). */
@@ -73,10 +68,11 @@ export function derivePrivkey(basepointSecret: Uint8Array, perCommitmentPoint: U
  *                         + per_commitment_point * SHA256(per_commitment_point || revocation_basepoint).
  */
 export function deriveRevocationPubkey(revocationBasepoint: Uint8Array, perCommitmentPoint: Uint8Array): Uint8Array {
-  const a = checkScalar(toScalar(sha256(concatBytes(revocationBasepoint, perCommitmentPoint))));
-  const b = checkScalar(toScalar(sha256(concatBytes(perCommitmentPoint, revocationBasepoint))));
-  const p = Point.fromBytes(revocationBasepoint).multiply(a).add(Point.fromBytes(perCommitmentPoint).multiply(b));
-  return p.toBytes(true);
+  const a = sha256(concatBytes(revocationBasepoint, perCommitmentPoint));
+  const b = sha256(concatBytes(perCommitmentPoint, revocationBasepoint));
+  checkScalar(toScalar(a));
+  checkScalar(toScalar(b));
+  return pointAdd(pointMulTweak(revocationBasepoint, a), pointMulTweak(perCommitmentPoint, b));
 }
 
 /**
@@ -205,15 +201,118 @@ export function deriveNodeSecret(lightningRootSecret: Uint8Array): Uint8Array {
  * (r || s) form used on the Lightning wire (BOLT 1 `signature`).
  */
 export function signDigest(digest: Uint8Array, privkey: Uint8Array): Uint8Array {
-  return secp256k1.sign(digest, privkey, { prehash: false, lowS: true });
+  return ecdsaSign(digest, privkey);
 }
 
 /** Verifies a 64-byte compact signature over a 32-byte digest (low-S required). */
 export function verifyDigest(signature: Uint8Array, digest: Uint8Array, pubkey: Uint8Array): boolean {
-  if (signature.length !== 64) return false;
-  try {
-    return secp256k1.verify(signature, digest, pubkey, { prehash: false, lowS: true });
-  } catch {
-    return false;
+  return ecdsaVerify(signature, digest, pubkey);
+}
+
+// ---------------------------------------------------------------- recoverable channel keys
+
+/**
+ * How a channel's secrets derive from the Lightning root secret, recorded with the channel.
+ * Absent on channels made before recoverable keys existed: those use `deriveChannelSecrets(root,
+ * keyIndex)`.
+ *
+ * - `opened` (we are the funder): the funding key depends only on the remote node id's first 16
+ *   bytes and the funding transaction's nLockTime, both visible on chain (the node id in the
+ *   encrypted OP_RETURN of the funding transaction, backup/onchain.ts), so a wallet restored from
+ *   its seed re-derives it from its own funding transactions (Electrum's "recoverable channels",
+ *   lnutil.derive_multisig_funding_key_if_we_opened). The node never opens two channels with one
+ *   peer under the same nLockTime (node.ts picks a fresh one).
+ * - `accepted` (the peer funded): derived from the remote node id and the remote funding pubkey
+ *   of its open_channel (as Electrum's derive_multisig_funding_key_if_they_opened); recoverable
+ *   with a static channel backup. The node refuses a second channel with one peer reusing a
+ *   funding pubkey.
+ */
+export type ChannelKeyDerivation =
+  | { scheme: 'opened'; remoteNodeId: string; fundingLocktime: number }
+  | { scheme: 'accepted'; remoteNodeId: string; remoteFundingPubkey: string };
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+function hmacScalar(key: Uint8Array, msg: Uint8Array): Uint8Array {
+  const out = hmac(sha256, key, msg);
+  checkScalar(toScalar(out)); // probability of failure ~2^-128
+  return out;
+}
+
+function checkRoot(lightningRootSecret: Uint8Array): void {
+  if (lightningRootSecret.length !== 32) throw new FulmenError('INTERNAL', 'Lightning root secret must be 32 bytes');
+}
+
+function hexBytes(hex: string, length: number, what: string): Uint8Array {
+  if (!/^[0-9a-f]*$/i.test(hex) || hex.length !== length * 2) throw new FulmenError('BAD_INPUT', `Invalid ${what}`);
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/**
+ * The wallet-wide static payment secret: HMAC-SHA256(lightningRootSecret, "fulmen/static-payment-key").
+ * With option_static_remotekey the peer's commitments pay our to_remote to P2WPKH of its pubkey
+ * (our payment_basepoint in every recoverable channel), so a wallet restored from the seed alone
+ * can spend to_remote after a remote force close. (Like Electrum's static_payment_key; the cost is
+ * that our to_remote outputs share one script on chain.)
+ */
+export function deriveStaticPaymentSecret(lightningRootSecret: Uint8Array): Uint8Array {
+  checkRoot(lightningRootSecret);
+  return hmacScalar(lightningRootSecret, enc('fulmen/static-payment-key'));
+}
+
+/**
+ * Our multisig funding private key of a recoverable channel:
+ *
+ *     funding_root = HMAC-SHA256(lightningRootSecret, "fulmen/funding-root")
+ *     opened:   HMAC-SHA256(funding_root, "opened" || remote_node_id[0:16] || nLockTime (u32 LE))
+ *     accepted: HMAC-SHA256(funding_root, "accepted" || remote_node_id (33) || remote_funding_pubkey (33))
+ *
+ * @throws FulmenError BAD_INPUT for a malformed node id or pubkey, INTERNAL for a bad root.
+ */
+export function deriveRecoverableFundingKey(lightningRootSecret: Uint8Array, d: ChannelKeyDerivation): Uint8Array {
+  checkRoot(lightningRootSecret);
+  const fundingRoot = hmac(sha256, lightningRootSecret, enc('fulmen/funding-root'));
+  const nodeId = hexBytes(d.remoteNodeId, 33, 'remote node id');
+  if (d.scheme === 'opened') {
+    if (!Number.isInteger(d.fundingLocktime) || d.fundingLocktime < 0 || d.fundingLocktime > 0xffffffff) {
+      throw new FulmenError('BAD_INPUT', 'Invalid funding transaction lock time');
+    }
+    const locktime = new Uint8Array(4);
+    new DataView(locktime.buffer).setUint32(0, d.fundingLocktime, true);
+    return hmacScalar(fundingRoot, concatBytes(enc('opened'), nodeId.slice(0, 16), locktime));
   }
+  return hmacScalar(fundingRoot, concatBytes(enc('accepted'), nodeId, hexBytes(d.remoteFundingPubkey, 33, 'remote funding pubkey')));
+}
+
+/**
+ * The secrets of a recoverable channel: the funding key (deriveRecoverableFundingKey), the
+ * static payment secret as payment_basepoint secret, and the rest from the channel seed
+ *
+ *     channel_seed = HMAC-SHA256(funding_privkey, "fulmen/channel-seed")
+ *     secret(name) = HMAC-SHA256(channel_seed, name), name in revocation, delayed_payment, htlc, per_commitment_seed
+ *
+ * so the per-commitment secrets (needed to sweep to_local after a local force close) follow
+ * from the seed and the channel's funding information alone.
+ */
+export function deriveRecoverableChannelSecrets(lightningRootSecret: Uint8Array, d: ChannelKeyDerivation): ChannelSecrets {
+  const fundingPrivkey = deriveRecoverableFundingKey(lightningRootSecret, d);
+  const channelSeed = hmac(sha256, fundingPrivkey, enc('fulmen/channel-seed'));
+  return {
+    fundingPrivkey,
+    revocationBasepointSecret: hmacScalar(channelSeed, enc('revocation')),
+    paymentBasepointSecret: deriveStaticPaymentSecret(lightningRootSecret),
+    delayedPaymentBasepointSecret: hmacScalar(channelSeed, enc('delayed_payment')),
+    htlcBasepointSecret: hmacScalar(channelSeed, enc('htlc')),
+    perCommitmentSeed: hmac(sha256, channelSeed, enc('per_commitment_seed')),
+  };
+}
+
+/**
+ * A channel's secrets from what its record says: `keyDerivation` (recoverable channels) or the
+ * legacy per-key-index derivation.
+ */
+export function channelSecretsFor(lightningRootSecret: Uint8Array, ch: { keyIndex: number; keyDerivation?: ChannelKeyDerivation | undefined }): ChannelSecrets {
+  return ch.keyDerivation ? deriveRecoverableChannelSecrets(lightningRootSecret, ch.keyDerivation) : deriveChannelSecrets(lightningRootSecret, ch.keyIndex);
 }

@@ -4,7 +4,7 @@ import type { ChannelData } from '../channel/channel.js';
 import { HtlcLog, otherSide, type HtlcRecord, type Side } from '../channel/htlc-log.js';
 import {
   basepointsOf,
-  deriveChannelSecrets,
+  channelSecretsFor,
   derivePubkey,
   deriveRevocationPubkey,
   perCommitmentPoint,
@@ -41,7 +41,7 @@ export interface ChannelView {
 /** Builds the view of a channel whose remote parameters are known. @throws Error when they are not. */
 export function channelView(data: ChannelData, lightningRootSecret: Uint8Array): ChannelView {
   if (!data.remoteBasepoints || !data.remoteConfig) throw new Error('channel has no remote parameters');
-  const secrets = deriveChannelSecrets(lightningRootSecret, data.keyIndex);
+  const secrets = channelSecretsFor(lightningRootSecret, data);
   const rb = data.remoteBasepoints;
   return {
     data,

@@ -12,6 +12,9 @@ import type { Migration } from './index.js';
  *   sealed when the wallet has a password).
  * - lightning_payments: the lightning history (sent and received payments).
  * - lightning_peers: peers to reconnect to at start.
+ * - lightning_htlc_archive: settled HTLCs of each channel, append-only (channel/store.ts): taken
+ *   out of the channel's live state so updates do not re-serialize the history; the watcher
+ *   rebuilds revoked commitments from them. `data` is the HTLC JSON (sealed like channel rows).
  * - lightning_sweeps: the ChannelWatcher's spends of closed-channel outputs (BOLT 5): which
  *   output, its kind, from which height it is spendable, the signed transaction (written before
  *   it is broadcast, re-broadcast after a restart) and its confirmation. No key material.
@@ -90,6 +93,28 @@ export const lightningMigrations: Migration[] = [
         updated_at INTEGER NOT NULL
       );
       CREATE INDEX lightning_sweeps_channel ON lightning_sweeps (channel_key_index);
+    `,
+  },
+  {
+    id: '102_lightning_htlc_archive',
+    sql: `
+      CREATE TABLE lightning_htlc_archive (
+        channel_key_index INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        sealed INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (channel_key_index, seq)
+      );
+    `,
+  },
+  {
+    id: '103_lightning_channel_backups',
+    sql: `
+      CREATE TABLE lightning_channel_backups (
+        channel_point TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
     `,
   },
 ];

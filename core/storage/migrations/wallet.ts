@@ -95,4 +95,15 @@ export const walletMigrations: Migration[] = [
       );
     `,
   },
+  {
+    id: '003_wallet_sync_indexes',
+    sql: `
+      -- Confirmations still to merkle-verify (the sync worker asks after every pass).
+      CREATE INDEX wallet_txs_unverified ON wallet_txs (height) WHERE verified = 0;
+      -- Which script hashes list a transaction (reorgs, removal of vanished transactions).
+      CREATE INDEX wallet_address_history_txid ON wallet_address_history (txid);
+      -- Outputs of one address (requests paid, used addresses).
+      CREATE INDEX wallet_txos_script_hash ON wallet_txos (script_hash);
+    `,
+  },
 ];

@@ -1,0 +1,409 @@
+/**
+ * `npm run bench -- sync [--sizes 1000,10000] [--runs 3] [--no-electrum]`
+ *
+ * Wallet synchronisation on regtest (e2e/harness/regtest.ts: Knots + ElectrumX), Fulmen against
+ * Electrum 4.5.8 (Debian's, as in e2e/harness/electrum.ts), for a wallet with N transactions:
+ *   - restore: from the seed to fully synced and verified (every transaction fetched and
+ *     merkle-verified, confirmed balance equal to the expected sum). Fulmen: from opening an empty
+ *     db (Wallet.restore) to synced. Electrum: from the `restore` RPC call (daemon already up)
+ *     through `load_wallet` to `is_synchronized` (synchronizer and SPV verifier idle) with the
+ *     expected confirmed balance.
+ *   - start: an already synced wallet. Fulmen: open db + connect + up to date (in a fresh process;
+ *     `fulmen_start_process_s` also counts node + tsx startup). Electrum: from spawning the daemon,
+ *     through `load_wallet`, to synchronized.
+ * Both wallets are the same Electrum segwit seed (Fulmen restores those at m/0').
+ * After each sync the history is read: Fulmen's `onchain_history` command implementation (the
+ * GUI's history call) and Electrum's `onchain_history` RPC, timed, and checked: N transactions,
+ * all verified.
+ *
+ * The chain: each wallet transaction spends one output of a bench-owned funding key and pays one
+ * of N/5 receive addresses (round robin) and, one time in four, also one of N/40 change
+ * addresses; 1,000 transactions per block. Built once and cached (bitcoind datadir + ElectrumX db
+ * + meta.json) in ${FULMEN_CACHE:-~/.cache/fulmen}/bench-sync-<CHAIN_VERSION>/txs-<N>; each run
+ * copies it to a temp dir. Delete that directory to rebuild.
+ *
+ * Prints ONE JSON line:
+ *   {"bench":"sync","runs":R,"txs_1000":{"fulmen_restore_s":…,"electrum_restore_s":…,"fulmen_start_s":…,
+ *    "electrum_start_s":…,"ratio_restore":…,"ratio_start":…,"fulmen_start_process_s":…,
+ *    "fulmen_onchain_history_ms":…,"electrum_onchain_history_ms":…},"txs_10000":{…},"loadavg":[…]}
+ * Figures are medians over the runs; ratio = Electrum / Fulmen (higher is better for Fulmen).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { regtestCacheDir, startRegtest, type Regtest } from '../e2e/harness/regtest.js';
+import { makeElectrumSegwitSeed } from '../e2e/harness/electrum.js';
+import { ELECTRUM_SEGWIT_ACCOUNT_PATH, electrumMnemonicToSeed } from '../core/bitcoin/electrum-seed.js';
+import { accountFromSeed, bip32, deriveAccountKey, CHANGE_CHAIN, RECEIVE_CHAIN } from '../core/bitcoin/keys.js';
+import { p2wpkhAddress, p2wpkhScript } from '../core/bitcoin/address.js';
+import { buildTransaction, signP2wpkhInput } from '../core/bitcoin/transaction.js';
+import { formatSatAsBtc, parseBtcToSat } from '../core/util/money.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CHILD = path.join(ROOT, 'bench/support/sync-fulmen.ts');
+/** Bump when the chain layout changes: a new cache directory is built. */
+const CHAIN_VERSION = 'v1';
+const TXS_PER_BLOCK = 1_000;
+const FEE_SAT = 400;
+
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}
+const SIZES = option('sizes', '1000,10000').split(',').map(Number);
+const RUNS = Number(option('runs', '3'));
+const WITH_ELECTRUM = !process.argv.includes('--no-electrum');
+const log = (text: string): void => void process.stderr.write(`[bench sync] ${text}\n`);
+
+interface ChainMeta {
+  version: string;
+  txs: number;
+  seed: string;
+  balanceSat: number;
+  tipHeight: number;
+  /** Blocks mined on top of the last wallet transaction (Electrum rolls its gap limit forward only past 3 confirmations). */
+  settledBlocks?: number;
+}
+
+/** Electrum's address_is_old needs 3 confirmations before it derives past the gap; 6 for margin. */
+const SETTLE_BLOCKS = 6;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+
+/** JSON-RPC batch to bitcoind (one HTTP request for many calls). */
+async function rpcBatch(regtest: Regtest, calls: { method: string; params: unknown[] }[], wallet?: string): Promise<unknown[]> {
+  const url = wallet ? `${regtest.rpcUrl}wallet/${wallet}` : regtest.rpcUrl;
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Basic ' + Buffer.from(`${regtest.rpcUser}:${regtest.rpcPassword}`).toString('base64') },
+    body: JSON.stringify(calls.map((c, id) => ({ jsonrpc: '1.0', id, ...c }))),
+  });
+  const body = (await response.json()) as { id: number; result: unknown; error: { message: string } | null }[];
+  return body
+    .sort((a, b) => a.id - b.id)
+    .map((r) => {
+      if (r.error) throw new Error(`bitcoind batch: ${r.error.message}`);
+      return r.result;
+    });
+}
+
+/** Builds the chain of `txs` wallet transactions in `dir` (a fresh regtest) and returns its meta. */
+async function buildChain(dir: string, txs: number): Promise<ChainMeta> {
+  const seed = makeElectrumSegwitSeed();
+  const account = accountFromSeed(electrumMnemonicToSeed(seed), 'regtest', ELECTRUM_SEGWIT_ACCOUNT_PATH);
+  const receiveCount = Math.ceil(txs / 5);
+  const changeCount = Math.ceil(txs / 40);
+  const receive = Array.from({ length: receiveCount }, (_, i) => p2wpkhScript(deriveAccountKey(account, RECEIVE_CHAIN, i).publicKey));
+  const change = Array.from({ length: changeCount }, (_, i) => p2wpkhScript(deriveAccountKey(account, CHANGE_CHAIN, i).publicKey));
+
+  const regtest = await startRegtest({ dir });
+  try {
+    const funders = Math.min(txs, TXS_PER_BLOCK);
+    const rounds = Math.ceil(txs / funders);
+    const perFunderSat = rounds * 30_000 + 10_000;
+    const funderRoot = bip32.fromSeed(randomBytes(32));
+    const funderKeys = Array.from({ length: funders }, (_, i) => funderRoot.derive(i));
+    const funderScripts = funderKeys.map((k) => p2wpkhScript(k.publicKey));
+    await regtest.mine(10); // more mature coinbase for the funding
+    const amounts: Record<string, string> = {};
+    funderKeys.forEach((k) => (amounts[p2wpkhAddress(k.publicKey, 'regtest')] = formatSatAsBtc(perFunderSat)));
+    const fundingTxid = await regtest.rpc<string>('sendmany', ['', amounts], 'miner');
+    await regtest.mine(1);
+    const fundingTx = await regtest.rpc<{ vout: { n: number; scriptPubKey: { hex: string } }[] }>('getrawtransaction', [fundingTxid, true]);
+    const coins = funderScripts.map((script) => {
+      const hex = Buffer.from(script).toString('hex');
+      const out = fundingTx.vout.find((o) => o.scriptPubKey.hex === hex)!;
+      return { txid: fundingTxid, vout: out.n, valueSat: perFunderSat };
+    });
+
+    let balanceSat = 0;
+    let k = 0;
+    for (let round = 0; round < rounds; round++) {
+      const raws: string[] = [];
+      for (let f = 0; f < funders && k < txs; f++, k++) {
+        const coin = coins[f]!;
+        const outputs = [{ scriptPubKey: receive[k % receiveCount]!, valueSat: 10_000 + (k % 997) * 10 }];
+        if (k % 4 === 0) outputs.push({ scriptPubKey: change[(k / 4) % changeCount]!, valueSat: 5_000 });
+        const paid = outputs.reduce((s, o) => s + o.valueSat, 0);
+        balanceSat += paid;
+        const back = coin.valueSat - paid - FEE_SAT;
+        outputs.push({ scriptPubKey: funderScripts[f]!, valueSat: back });
+        const tx = buildTransaction({ inputs: [{ txid: coin.txid, vout: coin.vout }], outputs });
+        signP2wpkhInput(tx, 0, funderKeys[f]!, coin.valueSat);
+        raws.push(tx.toHex());
+        coins[f] = { txid: tx.getId(), vout: outputs.length - 1, valueSat: back };
+      }
+      for (let i = 0; i < raws.length; i += 100) {
+        await rpcBatch(regtest, raws.slice(i, i + 100).map((hex) => ({ method: 'sendrawtransaction', params: [hex] })));
+      }
+      await regtest.mine(1);
+      log(`built ${k}/${txs} transactions`);
+    }
+    await regtest.mine(SETTLE_BLOCKS);
+    const tipHeight = await regtest.rpc<number>('getblockcount');
+    return { version: CHAIN_VERSION, txs, seed, balanceSat, tipHeight, settledBlocks: SETTLE_BLOCKS };
+  } finally {
+    await regtest.stop();
+  }
+}
+
+/** The cached chain directory for `txs`, built when missing. */
+async function cachedChain(txs: number): Promise<{ dir: string; meta: ChainMeta }> {
+  const dir = path.join(regtestCacheDir(), `bench-sync-${CHAIN_VERSION}`, `txs-${txs}`);
+  const metaFile = path.join(dir, 'meta.json');
+  if (fs.existsSync(metaFile)) {
+    const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as ChainMeta;
+    if (!meta.settledBlocks) {
+      // A cache built before the settle blocks existed: mine them into the cache once.
+      const regtest = await startRegtest({ dir });
+      try {
+        await regtest.mine(SETTLE_BLOCKS);
+        meta.tipHeight = await regtest.rpc<number>('getblockcount');
+        meta.settledBlocks = SETTLE_BLOCKS;
+      } finally {
+        await regtest.stop();
+      }
+      fs.writeFileSync(metaFile, JSON.stringify(meta));
+    }
+    return { dir, meta };
+  }
+  log(`building the chain of ${txs} transactions (cached in ${dir})`);
+  const building = `${dir}.building-${process.pid}`;
+  fs.rmSync(building, { recursive: true, force: true });
+  fs.mkdirSync(building, { recursive: true });
+  const meta = await buildChain(building, txs);
+  fs.writeFileSync(path.join(building, 'meta.json'), JSON.stringify(meta));
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.renameSync(building, dir);
+  return { dir, meta };
+}
+
+// ---------------------------------------------------------------- Fulmen
+
+interface FulmenResult {
+  seconds: number;
+  txs: number;
+  balanceSat: number;
+  historyMs: number;
+  onchainHistoryMs: number;
+  balanceMs: number;
+  processSeconds: number;
+}
+
+function runFulmen(mode: 'restore' | 'start', dir: string, regtest: Regtest, meta: ChainMeta): Promise<FulmenResult> {
+  const began = performance.now();
+  const args = ['--import', 'tsx', CHILD, mode, path.join(dir, 'wallet.sqlite'), path.join(dir, 'chain.sqlite'), regtest.electrumServer, meta.seed, String(meta.txs), String(meta.balanceSat)];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { cwd: ROOT, timeout: 30 * 60_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`fulmen ${mode}: ${stderr || err.message}`));
+      resolve({ ...(JSON.parse(stdout.trim().split('\n').at(-1)!) as Omit<FulmenResult, 'processSeconds'>), processSeconds: (performance.now() - began) / 1000 });
+    });
+  });
+}
+
+// ---------------------------------------------------------------- Electrum
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Electrum 4.5.8's daemon on one data dir, restartable (the harness peer is start-once). */
+class ElectrumSyncDaemon {
+  private child: ChildProcess | null = null;
+  private exited = false;
+  private readonly password = randomBytes(16).toString('hex');
+  readonly walletPath: string;
+
+  constructor(
+    readonly dir: string,
+    private readonly rpcPort: number,
+    server: string,
+  ) {
+    const configDir = path.join(dir, 'regtest');
+    fs.mkdirSync(path.join(configDir, 'wallets'), { recursive: true, mode: 0o700 });
+    this.walletPath = path.join(configDir, 'wallets', 'default_wallet');
+    const config = {
+      config_version: 3,
+      server,
+      oneserver: true,
+      auto_connect: false,
+      rpcuser: 'fulmen',
+      rpcpassword: this.password,
+      rpchost: '127.0.0.1',
+      rpcport: rpcPort,
+      rpcsock: 'tcp',
+      check_updates: false,
+    };
+    fs.writeFileSync(path.join(configDir, 'config'), JSON.stringify(config, null, 4), { mode: 0o600 });
+  }
+
+  /** Spawns the daemon and waits for its RPC. */
+  async start(): Promise<void> {
+    const electrum = process.env.FULMEN_ELECTRUM ?? 'electrum';
+    const fd = fs.openSync(path.join(this.dir, 'daemon.log'), 'a');
+    this.exited = false;
+    this.child = spawn(electrum, ['--regtest', '-D', this.dir, 'daemon'], { stdio: ['ignore', fd, fd], env: { PATH: process.env.PATH, HOME: this.dir, LANG: 'C.UTF-8' } });
+    fs.closeSync(fd);
+    this.child.once('exit', () => (this.exited = true));
+    for (;;) {
+      if (this.exited) throw new Error(`electrum daemon exited; see ${this.dir}/daemon.log`);
+      try {
+        if (await this.call('ping')) return;
+      } catch {
+        await sleep(20);
+      }
+    }
+  }
+
+  async call<T = unknown>(method: string, params: unknown[] | Record<string, unknown> = []): Promise<T> {
+    const response = await fetch(`http://127.0.0.1:${this.rpcPort}/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Basic ' + Buffer.from(`fulmen:${this.password}`).toString('base64') },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    });
+    const body = (await response.json()) as { result?: T; error?: { message: string } | null };
+    if (body.error) throw new Error(`electrum ${method}: ${body.error.message}`);
+    return body.result as T;
+  }
+
+  /** Polls until synchronized (synchronizer + verifier idle) at `tipHeight` with `balanceSat` confirmed. */
+  async waitSynced(tipHeight: number, balanceSat: number): Promise<void> {
+    const deadline = Date.now() + 60 * 60_000;
+    for (;;) {
+      const info = await this.call<{ connected: boolean; blockchain_height: number }>('getinfo');
+      if (info.connected && info.blockchain_height === tipHeight && (await this.call<boolean>('is_synchronized'))) {
+        const balance = await this.call<{ confirmed: string; unconfirmed?: string }>('getbalance');
+        if (parseBtcToSat(balance.confirmed) === balanceSat && !balance.unconfirmed) return;
+      }
+      if (Date.now() > deadline) throw new Error('electrum did not sync');
+      await sleep(50);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.child || this.exited) return;
+    const exited = new Promise((r) => this.child!.once('exit', r));
+    await this.call('stop').catch(() => undefined);
+    await Promise.race([exited, sleep(20_000)]);
+    if (!this.exited) this.child.kill('SIGKILL');
+  }
+}
+
+interface ElectrumResult {
+  restoreSeconds: number;
+  startSeconds: number;
+  onchainHistoryMs: number;
+}
+
+async function runElectrum(dir: string, regtest: Regtest, meta: ChainMeta): Promise<ElectrumResult> {
+  const daemon = new ElectrumSyncDaemon(dir, await freePort(), regtest.electrumServer);
+  try {
+    await daemon.start();
+    let began = performance.now();
+    await daemon.call('restore', { text: meta.seed, wallet_path: daemon.walletPath });
+    await daemon.call('load_wallet', { wallet_path: daemon.walletPath });
+    await daemon.waitSynced(meta.tipHeight, meta.balanceSat);
+    const restoreSeconds = (performance.now() - began) / 1000;
+    await daemon.stop();
+
+    began = performance.now();
+    await daemon.start();
+    await daemon.call('load_wallet', { wallet_path: daemon.walletPath });
+    await daemon.waitSynced(meta.tipHeight, meta.balanceSat);
+    const startSeconds = (performance.now() - began) / 1000;
+
+    const t = performance.now();
+    const history = await daemon.call<{ transactions: { confirmations: number }[] }>('onchain_history');
+    const onchainHistoryMs = performance.now() - t;
+    const verified = history.transactions.filter((h) => h.confirmations > 0).length;
+    if (history.transactions.length !== meta.txs || verified !== meta.txs) {
+      throw new Error(`electrum history: ${history.transactions.length} txs, ${verified} confirmed, expected ${meta.txs}`);
+    }
+    return { restoreSeconds, startSeconds, onchainHistoryMs };
+  } finally {
+    await daemon.stop();
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+async function measure(txs: number): Promise<Record<string, number>> {
+  const cached = await cachedChain(txs);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), `fulmen-bench-sync-${txs}-`));
+  fs.cpSync(cached.dir, path.join(work, 'chain'), { recursive: true });
+  const regtest = await startRegtest({ dir: path.join(work, 'chain') });
+  const f = { restore: [] as number[], start: [] as number[], startProcess: [] as number[], history: [] as number[], balance: [] as number[] };
+  const e = { restore: [] as number[], start: [] as number[], history: [] as number[] };
+  try {
+    if ((await regtest.rpc<number>('getblockcount')) !== cached.meta.tipHeight) throw new Error('cached chain has an unexpected height');
+    for (let run = 0; run < RUNS; run++) {
+      const fdir = path.join(work, `fulmen-${run}`);
+      fs.mkdirSync(fdir);
+      const restore = await runFulmen('restore', fdir, regtest, cached.meta);
+      const start = await runFulmen('start', fdir, regtest, cached.meta);
+      f.restore.push(restore.seconds);
+      f.start.push(start.seconds);
+      f.startProcess.push(start.processSeconds);
+      f.history.push(start.onchainHistoryMs);
+      f.balance.push(start.balanceMs);
+      log(`txs ${txs} run ${run + 1}: fulmen restore ${restore.seconds.toFixed(2)} s, start ${start.seconds.toFixed(2)} s, onchain_history ${start.onchainHistoryMs.toFixed(0)} ms`);
+      if (WITH_ELECTRUM) {
+        const electrum = await runElectrum(path.join(work, `electrum-${run}`), regtest, cached.meta);
+        e.restore.push(electrum.restoreSeconds);
+        e.start.push(electrum.startSeconds);
+        e.history.push(electrum.onchainHistoryMs);
+        log(`txs ${txs} run ${run + 1}: electrum restore ${electrum.restoreSeconds.toFixed(2)} s, start ${electrum.startSeconds.toFixed(2)} s, onchain_history ${electrum.onchainHistoryMs.toFixed(0)} ms`);
+      }
+    }
+  } finally {
+    await regtest.stop();
+    if (!process.env.FULMEN_KEEP_REGTEST) fs.rmSync(work, { recursive: true, force: true });
+  }
+  const out: Record<string, number> = {
+    fulmen_restore_s: round(median(f.restore)),
+    electrum_restore_s: round(median(e.restore)),
+    fulmen_start_s: round(median(f.start)),
+    electrum_start_s: round(median(e.start)),
+    ratio_restore: round(median(e.restore) / median(f.restore), 2),
+    ratio_start: round(median(e.start) / median(f.start), 2),
+    fulmen_start_process_s: round(median(f.startProcess)),
+    ratio_start_process: round(median(e.start) / median(f.startProcess), 2),
+    fulmen_onchain_history_ms: round(median(f.history), 1),
+    electrum_onchain_history_ms: round(median(e.history), 1),
+    fulmen_getbalance_ms: round(median(f.balance), 2),
+  };
+  return out;
+}
+
+async function main(): Promise<void> {
+  const result: Record<string, unknown> = { bench: 'sync', runs: RUNS };
+  for (const txs of SIZES) result[`txs_${txs}`] = await measure(txs);
+  result.loadavg = os.loadavg().map((x) => round(x, 2));
+  result.cpus = os.cpus().length;
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exit(1);
+  },
+);
