@@ -19,6 +19,7 @@ import { openDatabase, type Db } from './storage/db.js';
 import { badInput, FulmenError, toFulmenError } from './util/errors.js';
 import { Wallet } from './wallet/wallet.js';
 import { LightningNode } from './lightning/node.js';
+import { Watchtower } from './lightning/watchtower/tower.js';
 import { decodeInvoice, fallbackToAddress } from './lightning/invoice/index.js';
 import { deriveStorageKey } from './storage/crypto.js';
 import { hmac } from '@noble/hashes/hmac.js';
@@ -68,6 +69,8 @@ export class FulmenApp implements CommandContext {
   private walletView: WalletFacade | null = null;
   private lightningNode: LightningFacade | null = null;
   private node: LightningNode | null = null;
+  /** Our watchtower for other wallets (config `run_watchtower`), on the app's chain connection. */
+  private tower: Watchtower | null = null;
   private feeEstimateSatPerVbyte: number | null = null;
   private readonly unsubscribers: (() => void)[] = [];
   private readonly walletUnsubscribers: (() => void)[] = [];
@@ -127,6 +130,29 @@ export class FulmenApp implements CommandContext {
       }),
     );
     void chain.start().catch(() => this.emitStatus());
+    if (this.config.get('run_watchtower') === true) await this.startWatchtower(chain);
+  }
+
+  /**
+   * Starts the watchtower (core/lightning/watchtower/) on 127.0.0.1:`watchtower_port` with basic
+   * auth `watchtower_user`/`watchtower_password`, storing into `<dir>/watchtower.sqlite`.
+   * @throws FulmenError BAD_INPUT when a setting is missing, or the port cannot be bound.
+   */
+  private async startWatchtower(chain: ChainNetwork): Promise<void> {
+    const port = this.config.getNumber('watchtower_port');
+    const user = this.config.getString('watchtower_user');
+    const password = this.config.getString('watchtower_password');
+    if (port === null || user === null || password === null) {
+      throw badInput('run_watchtower needs watchtower_port, watchtower_user and watchtower_password');
+    }
+    const tower = new Watchtower({ chain, dbPath: `${this.paths.dir}/watchtower.sqlite`, port, user, password });
+    try {
+      await tower.start();
+    } catch (err) {
+      await tower.stop();
+      throw badInput(`Cannot start the watchtower on port ${port}: ${(err as Error).message}`);
+    }
+    this.tower = tower;
   }
 
   /** Stops Lightning, the wallet and the chain; closes the databases. Idempotent. */
@@ -135,6 +161,8 @@ export class FulmenApp implements CommandContext {
     this.closed = true;
     await this.closeWallet();
     for (const off of this.unsubscribers.splice(0)) off();
+    await this.tower?.stop();
+    this.tower = null;
     await this.chain?.stop();
     this.chain = null;
     this.chainDb?.close();
@@ -460,7 +488,8 @@ export class FulmenApp implements CommandContext {
     const listen = this.config.getString('lightning_listen');
     // Electrum's use_recoverable_channels: funding OP_RETURN so the seed alone finds our channels.
     const recoverableChannels = this.config.get('use_recoverable_channels') !== false;
-    const node = new LightningNode({ db, wallet, chain: this.chain!, network: this.network, storageKey, listen, recoverableChannels });
+    const watchtowerUrl = this.config.getString('watchtower_url');
+    const node = new LightningNode({ db, wallet, chain: this.chain!, network: this.network, storageKey, listen, recoverableChannels, watchtowerUrl });
     await node.start();
     this.node = node;
     this.lightningNode = lightningFacade(node, listen);

@@ -57,10 +57,15 @@ export const KNOWN_CONFIG_KEYS = {
   rpchost: 'JSON-RPC host the CLI connects to (the daemon always binds 127.0.0.1)',
   lightning_listen: 'accept Lightning connections on host:port',
   use_recoverable_channels: 'funding transactions carry an encrypted OP_RETURN so the seed alone finds our channels (bool, default true)',
+  run_watchtower: 'run a watchtower for other wallets in the daemon (bool; Electrum name; protocol: core/lightning/watchtower/protocol.ts)',
+  watchtower_port: 'port of our watchtower on 127.0.0.1 (needed with run_watchtower)',
+  watchtower_user: 'user name clients of our watchtower authenticate with',
+  watchtower_password: 'password clients of our watchtower authenticate with',
+  watchtower_url: 'watchtower we send justice transactions to: http://user:pass@host:port',
 } as const;
 
 /** Keys whose values are kept as strings (Electrum does the same for rpcuser/rpcpassword). */
-const STRING_KEYS = new Set(['rpcuser', 'rpcpassword', 'rpchost', 'server', 'lightning_listen', 'proxy']);
+const STRING_KEYS = new Set(['rpcuser', 'rpcpassword', 'rpchost', 'server', 'lightning_listen', 'proxy', 'watchtower_user', 'watchtower_password', 'watchtower_url']);
 
 const HOST_PORT_RE = /^([^\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
 
@@ -101,12 +106,24 @@ export function normalizeConfigValue(key: string, value: unknown): unknown {
       break;
     }
     case 'rpcport':
+    case 'watchtower_port':
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) {
-        throw badInput(`Invalid rpcport ${JSON.stringify(v)} (expected 1-65535)`);
+        throw badInput(`Invalid ${key} ${JSON.stringify(v)} (expected 1-65535)`);
       }
       break;
+    case 'watchtower_url': {
+      let url: URL | null = null;
+      try {
+        url = new URL(v as string);
+      } catch {
+        // reported below
+      }
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.port) throw badInput('watchtower_url must look like http://user:pass@host:port');
+      break;
+    }
     case 'oneserver':
     case 'use_recoverable_channels':
+    case 'run_watchtower':
       if (typeof v !== 'boolean') throw badInput(`${key} must be true or false`);
       break;
   }

@@ -32,6 +32,8 @@ import { Channel, defaultLocalConfig, type ChannelContext, type ChannelStateName
 import { ChannelStore } from './channel/store.js';
 import { deriveNodeSecret, pubkeyFromSecret } from './channel/keys.js';
 import { ChannelWatcher } from './watcher/watcher.js';
+import type { SweepFeePolicy } from './watcher/fee-policy.js';
+import { WatchtowerClient } from './watchtower/client.js';
 import { ChannelBackups, type BackupRecord, type BackupState } from './backup/manager.js';
 import { encodeFundingOpReturn } from './backup/onchain.js';
 import { decodeChannelBackup, encodeChannelBackup } from './backup/static-backup.js';
@@ -101,6 +103,10 @@ export interface LightningNodeOptions {
    * alone finds the channel. Off: no OP_RETURN (channel keys stay seed-derived either way).
    */
   recoverableChannels?: boolean;
+  /** Electrum's `watchtower_url` (http://user:pass@host:port): justice transactions of revoked states go there (watchtower/client.ts). */
+  watchtowerUrl?: string | null;
+  /** Overrides of the watcher's sweep fee policy (watcher/fee-policy.ts; regtest tests shorten bumpAfterBlocks). */
+  sweepFeePolicy?: Partial<SweepFeePolicy>;
   /** Ping/init options passed to Peer (tests shorten them). */
   peer?: { pingIntervalMs?: number; pongTimeoutMs?: number; initTimeoutMs?: number };
 }
@@ -166,6 +172,8 @@ export class LightningNode {
   readonly watcher: ChannelWatcher;
   /** Channels known only from a backup (imported, or found through the funding OP_RETURN). */
   readonly backups: ChannelBackups;
+  /** The remote watchtower we send justice transactions to, when `watchtowerUrl` is set. */
+  readonly watchtower: WatchtowerClient | null;
 
   constructor(private readonly opts: LightningNodeOptions) {
     this.rootSecret = opts.wallet.lightningRootSecret();
@@ -187,7 +195,18 @@ export class LightningNode {
           ? this.updatePayment(e.paymentHash, 'sent', 'succeeded', e.outcome.preimage, null)
           : this.updatePayment(e.paymentHash, 'sent', 'failed', null, 'HTLC timed out on chain after a force close'),
       ...(opts.redeemDepth !== undefined ? { redeemDepth: opts.redeemDepth } : {}),
+      ...(opts.sweepFeePolicy ? { feePolicy: opts.sweepFeePolicy } : {}),
     });
+    this.watchtower = opts.watchtowerUrl
+      ? new WatchtowerClient({
+          url: opts.watchtowerUrl,
+          chain: opts.chain,
+          wallet: opts.wallet,
+          network: opts.network,
+          lightningRootSecret: this.rootSecret,
+          channels: () => this.channels.values(),
+        })
+      : null;
     this.backups = new ChannelBackups({
       db: opts.db,
       chain: opts.chain,
@@ -248,6 +267,7 @@ export class LightningNode {
     this.reconcilePendingPayments();
     this.unsubscribeChain = this.opts.chain.on((e) => this.onChainEvent(e));
     this.watcher.start();
+    this.watchtower?.start();
     this.backups.start();
     void this.refreshFeerate();
     if (this.opts.listen) {
@@ -274,6 +294,7 @@ export class LightningNode {
     this.server = null;
     await this.chainWork.catch(() => undefined);
     await this.watcher.stop();
+    await this.watchtower?.stop();
     await this.backups.stop();
   }
 
@@ -425,18 +446,27 @@ export class LightningNode {
   private commitGroup(): void {
     const group = this.group;
     if (!group) return;
+    for (const [ch, peer] of group.toSign) {
+      if (peer.isClosed || !this.reestablished.has(ch.keyIndex)) continue;
+      try {
+        this.send(peer, [ch.signNextCommitment()]);
+      } catch (e) {
+        // As when a message handler throws: drop the connection, the channel resumes via reestablish.
+        console.error(`lightning: cannot sign the next commitment of ${ch.channelId}: ${toFulmenError(e).message}`);
+        peer.close();
+      }
+    }
+    this.group = null;
     try {
-      for (const [ch, peer] of group.toSign) if (!peer.isClosed && this.reestablished.has(ch.keyIndex)) this.send(peer, [ch.signNextCommitment()]);
       this.store.commitGroup();
-    } catch {
+    } catch (e) {
       // Storage failed: nothing of the group may leave. The channels resume from what is stored
       // (restart) or through channel_reestablish; closing the connections drops the held output.
-      this.group = null;
+      console.error(`lightning: storing channel state failed: ${toFulmenError(e).message}`);
       for (const p of group.held) p.close();
       for (const f of group.afterCommit) f(false);
       return;
     }
-    this.group = null;
     for (const t of group.receivedTypes) crashPoint(`received-persisted:${t}`); // test hooks (crashpoints.ts)
     for (const t of group.sentTypes) crashPoint(`persisted:${t}`);
     for (const p of group.held) p.release();
@@ -542,6 +572,7 @@ export class LightningNode {
         return;
       case 'revoke_and_ack':
         for (const r of ch.onRevokeAndAck(msg)) this.onOutgoingResolved(ch, r);
+        this.watchtower?.notifyRevoked(); // async: payments never wait for the tower
         return;
       case 'shutdown':
         ch.onShutdown(msg);

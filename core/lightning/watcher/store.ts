@@ -20,6 +20,12 @@ export interface SweepRow {
   rawTx: string | null;
   status: SweepStatus;
   confirmedHeight: number | null;
+  /** Feerate `rawTx` pays (fee-policy.ts), null for pre-signed transactions and rows older than the policy. */
+  feerateSatPerVbyte: number | null;
+  /** Tip height when `rawTx` was signed and first broadcast (RBF: bump after N blocks). */
+  broadcastHeight: number | null;
+  /** Earlier versions of our sweep replaced by RBF (any of them may still confirm). */
+  priorTxids: string[];
 }
 
 interface DbRow {
@@ -32,6 +38,9 @@ interface DbRow {
   raw_tx: string | null;
   status: SweepStatus;
   confirmed_height: number | null;
+  feerate_sat_per_vbyte: number | null;
+  broadcast_height: number | null;
+  prior_txids: string;
 }
 
 function fromDb(r: DbRow): SweepRow {
@@ -45,6 +54,9 @@ function fromDb(r: DbRow): SweepRow {
     rawTx: r.raw_tx,
     status: r.status,
     confirmedHeight: r.confirmed_height,
+    feerateSatPerVbyte: r.feerate_sat_per_vbyte,
+    broadcastHeight: r.broadcast_height,
+    priorTxids: JSON.parse(r.prior_txids) as string[],
   };
 }
 
@@ -67,11 +79,29 @@ export class SweepStore {
     const now = Date.now();
     this.db
       .prepare(
-        `INSERT INTO lightning_sweeps (outpoint, channel_key_index, kind, value_sat, spendable_height, txid, raw_tx, status, confirmed_height, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO lightning_sweeps (outpoint, channel_key_index, kind, value_sat, spendable_height, txid, raw_tx, status, confirmed_height,
+           feerate_sat_per_vbyte, broadcast_height, prior_txids, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (outpoint) DO UPDATE SET kind = excluded.kind, spendable_height = excluded.spendable_height, txid = excluded.txid,
-           raw_tx = excluded.raw_tx, status = excluded.status, confirmed_height = excluded.confirmed_height, updated_at = excluded.updated_at`,
+           raw_tx = excluded.raw_tx, status = excluded.status, confirmed_height = excluded.confirmed_height,
+           feerate_sat_per_vbyte = excluded.feerate_sat_per_vbyte, broadcast_height = excluded.broadcast_height,
+           prior_txids = excluded.prior_txids, updated_at = excluded.updated_at`,
       )
-      .run(row.outpoint, row.channelKeyIndex, row.kind, row.valueSat, row.spendableHeight, row.txid, row.rawTx, row.status, row.confirmedHeight, now, now);
+      .run(
+        row.outpoint,
+        row.channelKeyIndex,
+        row.kind,
+        row.valueSat,
+        row.spendableHeight,
+        row.txid,
+        row.rawTx,
+        row.status,
+        row.confirmedHeight,
+        row.feerateSatPerVbyte,
+        row.broadcastHeight,
+        JSON.stringify(row.priorTxids),
+        now,
+        now,
+      );
   }
 }

@@ -76,6 +76,12 @@ export interface OutputResolution {
   /** Our outgoing HTLC's id when this output carries one (to fail or fulfill the payment). */
   outgoingHtlcId: bigint | null;
   /**
+   * When the other side can spend this output too (the deadline of an urgent sweep, fee-policy.ts):
+   * `csvDelay` blocks after the parent confirmed and from block `cltvExpiry` (0: no such lock;
+   * both 0: at any time). Null: nobody races us for it.
+   */
+  raceFrom: { csvDelay: number; cltvExpiry: number } | null;
+  /**
    * Builds our signed spend, or null when the output would be dust after the fee. Second-stage
    * HTLC transactions are pre-signed by the peer and ignore `params`.
    */
@@ -218,7 +224,7 @@ export function extractPreimage(spender: Transaction, prevout: { txid: string; v
 // ---------------------------------------------------------------- resolutions of a closing transaction
 
 function resolution(base: Partial<OutputResolution> & Pick<OutputResolution, 'prevout' | 'scriptPubKey' | 'kind' | 'build'>): OutputResolution {
-  return { csvDelay: 0, cltvExpiry: 0, paymentHash: null, outgoingHtlcId: null, next: null, ...base };
+  return { csvDelay: 0, cltvExpiry: 0, paymentHash: null, outgoingHtlcId: null, raceFrom: null, next: null, ...base };
 }
 
 function prevoutOf(tx: Transaction, vout: number): Prevout {
@@ -232,12 +238,13 @@ function secondStageOutput(
   kind: 'htlc_tx_output' | 'justice_htlc_tx_output',
   build: (prevout: Prevout) => (params: SweepBuildParams) => Transaction | null,
   csvDelay: number,
+  raceFrom: OutputResolution['raceFrom'] = null,
 ): OutputResolution | null {
   const out = spender.outs[0];
   const scriptPubKey = p2wsh(witnessScript);
   if (!out || bytesToHex(out.script) !== bytesToHex(scriptPubKey)) return null;
   const prevout = prevoutOf(spender, 0);
-  return resolution({ prevout, scriptPubKey, kind, csvDelay, build: build(prevout) });
+  return resolution({ prevout, scriptPubKey, kind, csvDelay, raceFrom, build: build(prevout) });
 }
 
 function ourCommitmentResolutions(view: ChannelView, rebuilt: RebuiltCommitment, tx: Transaction, withHtlcs: boolean): OutputResolution[] {
@@ -324,6 +331,7 @@ function remoteCommitmentResolutions(view: ChannelView, rebuilt: RebuiltCommitme
           scriptPubKey,
           kind: preimage ? 'htlc_claim_preimage' : null,
           paymentHash: record.paymentHash,
+          raceFrom: { csvDelay: 0, cltvExpiry: o.htlc.cltvExpiry },
           build: preimage ? (params) => claimHtlcWithPreimage({ prevout, witnessScript: o.witnessScript, htlcPrivkey, preimage }, params) : null,
         }),
       );
@@ -335,6 +343,7 @@ function remoteCommitmentResolutions(view: ChannelView, rebuilt: RebuiltCommitme
           scriptPubKey,
           kind: 'htlc_claim_timeout',
           cltvExpiry: o.htlc.cltvExpiry,
+          raceFrom: { csvDelay: 0, cltvExpiry: 0 }, // the peer may know the preimage
           paymentHash: record.paymentHash,
           outgoingHtlcId: record.htlcId,
           build: (params) => claimHtlcAfterTimeout({ prevout, witnessScript: o.witnessScript, htlcPrivkey, cltvExpiry: o.htlc.cltvExpiry }, params),
@@ -351,14 +360,17 @@ function breachResolutions(view: ChannelView, rebuilt: RebuiltCommitment, tx: Tr
   const theirDelay = toSelfDelayOf(view, 'remote');
   const theirSecondStageScript = toLocalScript(rebuilt.keys.revocationPubkey, theirDelay, rebuilt.keys.localDelayedPubkey);
   const justiceSecondStage = (spender: Transaction) =>
-    secondStageOutput(spender, theirSecondStageScript, 'justice_htlc_tx_output', (prevout) => (params) => sweepRevokedDelayedOutput({ prevout, witnessScript: theirSecondStageScript, revocationPrivkey }, params), 0);
+    secondStageOutput(spender, theirSecondStageScript, 'justice_htlc_tx_output', (prevout) => (params) => sweepRevokedDelayedOutput({ prevout, witnessScript: theirSecondStageScript, revocationPrivkey }, params), 0, {
+      csvDelay: theirDelay,
+      cltvExpiry: 0,
+    });
   const toRemote = toRemoteResolution(view, tx);
   if (toRemote) out.push(toRemote);
   for (const o of rebuilt.commitment.outputs) {
     const prevout = prevoutOf(tx, o.index);
     const scriptPubKey = tx.outs[o.index]!.script;
     if (o.kind === 'to_local') {
-      out.push(resolution({ prevout, scriptPubKey, kind: 'justice_to_local', build: (params) => sweepRevokedDelayedOutput({ prevout, witnessScript: o.witnessScript, revocationPrivkey }, params) }));
+      out.push(resolution({ prevout, scriptPubKey, kind: 'justice_to_local', raceFrom: { csvDelay: theirDelay, cltvExpiry: 0 }, build: (params) => sweepRevokedDelayedOutput({ prevout, witnessScript: o.witnessScript, revocationPrivkey }, params) }));
     } else if (o.kind === 'htlc') {
       const record = rebuilt.htlcRecords[rebuilt.commitment.htlcOutputs.findIndex((h) => h.index === o.index)]!;
       out.push(
@@ -367,6 +379,8 @@ function breachResolutions(view: ChannelView, rebuilt: RebuiltCommitment, tx: Tr
           scriptPubKey,
           kind: 'justice_htlc',
           paymentHash: record.paymentHash,
+          // Offered by them: their HTLC-timeout after cltv_expiry; offered by us: their HTLC-success at any time.
+          raceFrom: { csvDelay: 0, cltvExpiry: o.htlc.direction === 'offered' ? o.htlc.cltvExpiry : 0 },
           build: (params) => sweepRevokedHtlcOutput({ prevout, witnessScript: o.witnessScript, revocationPrivkey }, params),
           next: justiceSecondStage,
         }),

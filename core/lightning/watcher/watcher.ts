@@ -5,7 +5,9 @@
  * that is ours or contested is resolved: swept to a fresh wallet address once its CSV/CLTV lock
  * allows, by the peer-signed HTLC transactions and then their delayed outputs, or by justice
  * transactions through the revocation key. Each sweep is written to `lightning_sweeps` before it
- * is broadcast and re-broadcast until it confirms (also after a restart).
+ * is broadcast and re-broadcast until it confirms (also after a restart). Feerates follow
+ * fee-policy.ts: patient sweeps wait for low fees, urgent ones are replaced (RBF) with a higher
+ * fee while they stay unconfirmed.
  *
  * Channel states: FORCE_CLOSING when a commitment spends the funding output, CLOSED once that
  * spend is confirmed (SPV-verified), REDEEMED once the spend and every resolution are
@@ -22,6 +24,7 @@ import type { ChannelData, ChannelStateName } from '../channel/channel.js';
 import { channelView, classifyFundingSpend, type FundingSpend } from './commitments.js';
 import { extractPreimage, resolutionsFor, type OutputResolution, type SweepKind } from './sweeps.js';
 import { SweepStore, type SweepRow } from './store.js';
+import { DEFAULT_SWEEP_FEE_POLICY, decideSweepFee, maxFeerateForValue, sweepFeeTarget, urgencyOf, type SweepFeePolicy } from './fee-policy.js';
 
 /** What the watcher needs of a channel (implemented by channel/channel.ts `Channel`). */
 export interface WatchedChannel {
@@ -56,13 +59,11 @@ export interface ChannelWatcherOptions {
   onHtlcResolved?: (e: OnchainHtlcResolution) => void;
   /** Confirmations after which the channel is REDEEMED. Default 30 (reorg safety margin). */
   redeemDepth?: number;
+  /** Overrides of DEFAULT_SWEEP_FEE_POLICY (fee-policy.ts); regtest tests shorten bumpAfterBlocks. */
+  feePolicy?: Partial<SweepFeePolicy>;
 }
 
 const NEED_NO_WATCHING: readonly ChannelStateName[] = ['PREOPENING', 'REDEEMED'];
-/** Justice and HTLC claims race the peer: aim for the next blocks; delayed outputs can wait. */
-const URGENT_KINDS: ReadonlySet<SweepKind> = new Set(['justice_to_local', 'justice_htlc', 'justice_htlc_tx_output', 'htlc_claim_preimage', 'htlc_claim_timeout']);
-/** Second-stage HTLC transactions: pre-signed, they pay a channel script, not the wallet. */
-const PRESIGNED_KINDS: ReadonlySet<SweepKind> = new Set(['htlc_timeout_tx', 'htlc_success_tx']);
 
 interface SpendInfo {
   tx: Transaction;
@@ -77,6 +78,7 @@ export class ChannelWatcher {
   private readonly verified = new Set<string>();
   private readonly reportedHtlcs = new Set<string>();
   private readonly redeemDepth: number;
+  private readonly feePolicy: SweepFeePolicy;
   private unsubscribe: (() => void) | null = null;
   private work: Promise<void> = Promise.resolve();
   private queued = false;
@@ -85,6 +87,7 @@ export class ChannelWatcher {
   constructor(private readonly opts: ChannelWatcherOptions) {
     this.store = new SweepStore(opts.db);
     this.redeemDepth = opts.redeemDepth ?? 30;
+    this.feePolicy = { ...DEFAULT_SWEEP_FEE_POLICY, ...opts.feePolicy };
   }
 
   /** Starts listening to the chain and checks every channel (re-broadcasts pending sweeps). */
@@ -215,21 +218,28 @@ export class ChannelWatcher {
   /**
    * Resolves one output: finds who spent it (learning a preimage from the peer's spend), follows
    * a second-stage output, or builds, records and broadcasts our sweep once it is valid in the
-   * next block. Returns true when the output is settled `redeemDepth` deep (or not worth a sweep).
+   * next block, at the feerate of the fee policy (an urgent sweep still unconfirmed is replaced
+   * by RBF). Returns true when the output is settled `redeemDepth` deep (or not worth a sweep).
    */
   private async resolve(ch: WatchedChannel, r: OutputResolution, parentHeight: number | null): Promise<boolean> {
     const outpoint = `${r.prevout.txid}:${r.prevout.vout}`;
-    const row = this.store.get(outpoint);
+    let row = this.store.get(outpoint);
     const spender = await this.findSpender(r.scriptPubKey, r.prevout.txid, r.prevout.vout);
     if (spender) {
       const spenderTxid = spender.tx.getId();
-      const ours = row?.txid === spenderTxid;
+      const ours = row !== null && (row.txid === spenderTxid || row.priorTxids.includes(spenderTxid));
       if (r.paymentHash && r.outgoingHtlcId !== null) this.reportHtlc(ch, r, spender, ours);
       if (row) {
         const status = ours ? (spender.confirmed ? 'confirmed' : 'broadcast') : 'spent_by_other';
         const confirmedHeight = spender.confirmed ? spender.height : null;
-        if (row.status !== status || row.confirmedHeight !== confirmedHeight) this.store.save({ ...row, status, confirmedHeight });
+        // An earlier version (replaced by RBF) confirmed after all: it becomes the row's transaction.
+        const version = ours && row.txid !== spenderTxid ? { txid: spenderTxid, rawTx: spender.tx.toHex(), priorTxids: row.priorTxids.filter((t) => t !== spenderTxid).concat(row.txid ?? []) } : {};
+        if (row.status !== status || row.confirmedHeight !== confirmedHeight || 'txid' in version) {
+          row = { ...row, ...version, status, confirmedHeight };
+          this.store.save(row);
+        }
       }
+      if (ours && !spender.confirmed && row && r.build && urgencyOf(r.kind!) === 'urgent') await this.feeStep(r, row, parentHeight);
       let settled = spender.confirmed && this.depthOf(spender.height) >= this.redeemDepth;
       const next = r.next?.(spender.tx) ?? null;
       if (next) settled = (await this.resolve(ch, next, spender.confirmed ? spender.height : null)) && settled;
@@ -249,24 +259,76 @@ export class ChannelWatcher {
       rawTx: null,
       status: 'waiting',
       confirmedHeight: null,
+      feerateSatPerVbyte: null,
+      broadcastHeight: null,
+      priorTxids: [],
     };
     if (current.spendableHeight !== spendableHeight && current.rawTx === null) current = { ...current, spendableHeight };
     if (!row || row.spendableHeight !== current.spendableHeight) this.store.save(current);
     if (spendableHeight === null || tip.height + 1 < spendableHeight) return false;
-    if (current.rawTx === null) {
-      const tx = await this.buildSweep(r);
-      if (!tx) {
-        this.store.save({ ...current, status: 'dust' });
-        return true;
-      }
-      current = { ...current, txid: tx.getId(), rawTx: tx.toHex(), status: 'broadcast' };
-      this.store.save(current); // recorded before it leaves the process
-    } else if (current.status !== 'broadcast') {
+    if (current.rawTx !== null && current.status !== 'broadcast') {
       current = { ...current, status: 'broadcast', confirmedHeight: null }; // its earlier spend vanished (reorg or eviction)
       this.store.save(current);
     }
-    await this.broadcast(r.kind, current.rawTx!);
+    if (urgencyOf(r.kind) === 'presigned') {
+      if (current.rawTx === null) {
+        const tx = r.build({ feerateSatPerVbyte: 0, destination: new Uint8Array(0) })!;
+        current = { ...current, txid: tx.getId(), rawTx: tx.toHex(), status: 'broadcast', broadcastHeight: tip.height };
+        this.store.save(current); // recorded before it leaves the process
+      }
+      await this.broadcast(r.kind, current.rawTx!);
+      return false;
+    }
+    const result = await this.feeStep(r, current, parentHeight);
+    if (result === 'dust') return true;
+    if (result === 'keep' && current.rawTx !== null) await this.broadcast(r.kind, current.rawTx);
     return false;
+  }
+
+  /**
+   * Applies the fee policy to a wallet-paying sweep: signs its first version, or replaces the
+   * unconfirmed one with a higher feerate (same input, BIP 125), recording the new version before
+   * broadcasting it. Returns 'dust' when the output is not worth a sweep, 'wait' when a patient
+   * sweep waits for lower fees, 'keep' when the current version stays, 'signed' after a broadcast.
+   */
+  private async feeStep(r: OutputResolution, row: SweepRow, parentHeight: number | null): Promise<'dust' | 'wait' | 'keep' | 'signed'> {
+    const urgency = urgencyOf(r.kind!);
+    if (urgency === 'presigned') return 'keep';
+    const tip = this.opts.chain.tip()!;
+    const destination = addressToScriptPubKey(this.opts.wallet.getUnusedAddress(), this.opts.network);
+    const probe = r.build!({ feerateSatPerVbyte: 1, destination });
+    if (!probe) {
+      if (row.rawTx !== null) return 'keep';
+      this.store.save({ ...row, status: 'dust' });
+      return 'dust';
+    }
+    const percent = urgency === 'urgent' ? this.feePolicy.urgentMaxFeePercent : this.feePolicy.patientMaxFeePercent;
+    const valueCapSatPerVbyte = maxFeerateForValue(r.prevout.valueSat, probe.virtualSize(), percent);
+    const targetBlocks = sweepFeeTarget(urgency, tip.height, this.deadlineHeight(r, parentHeight), this.feePolicy);
+    const estimateSatPerVbyte = await this.opts.chain.estimateFeeSatPerVbyte(targetBlocks);
+    const current = row.rawTx !== null ? { feerateSatPerVbyte: row.feerateSatPerVbyte ?? this.feerateOf(row), broadcastHeight: row.broadcastHeight ?? tip.height } : null;
+    const decision = decideSweepFee({ urgency, estimateSatPerVbyte, valueCapSatPerVbyte, tipHeight: tip.height, current }, this.feePolicy);
+    if (decision.action !== 'sign') return decision.action;
+    const tx = r.build!({ feerateSatPerVbyte: decision.feerateSatPerVbyte, destination });
+    if (!tx) return row.rawTx !== null ? 'keep' : 'wait';
+    const priorTxids = row.txid !== null ? [...row.priorTxids, row.txid] : row.priorTxids;
+    this.store.save({ ...row, txid: tx.getId(), rawTx: tx.toHex(), status: 'broadcast', confirmedHeight: null, feerateSatPerVbyte: decision.feerateSatPerVbyte, broadcastHeight: tip.height, priorTxids });
+    await this.broadcast(r.kind!, tx.toHex()); // recorded before it leaves the process
+    return 'signed';
+  }
+
+  /** Feerate (sat/vB, rounded down) a signed single-input sweep pays: rows signed before the policy existed. */
+  private feerateOf(row: SweepRow): number {
+    const tx = Transaction.fromHex(row.rawTx!);
+    const fee = row.valueSat - tx.outs.reduce((sum, o) => sum + Number(o.value), 0);
+    return Math.max(1, Math.floor(fee / (tx.virtualSize() + 1)));
+  }
+
+  /** First block in which the other side can take `r` (fee-policy.ts deadline), null when unknown or not raced. */
+  private deadlineHeight(r: OutputResolution, parentHeight: number | null): number | null {
+    if (!r.raceFrom) return null;
+    if (r.raceFrom.csvDelay > 0) return parentHeight === null ? null : Math.max(parentHeight + r.raceFrom.csvDelay, r.raceFrom.cltvExpiry);
+    return r.raceFrom.cltvExpiry;
   }
 
   /** First block height in which our spend of `r` is valid: parent confirmed + CSV, and cltv_expiry + 1. */
@@ -279,16 +341,9 @@ export class ChannelWatcher {
     return height;
   }
 
-  private async buildSweep(r: OutputResolution): Promise<Transaction | null> {
-    if (PRESIGNED_KINDS.has(r.kind!)) return r.build!({ feerateSatPerVbyte: 0, destination: new Uint8Array(0) });
-    const feerateSatPerVbyte = await this.opts.chain.estimateFeeSatPerVbyte(URGENT_KINDS.has(r.kind!) ? 2 : 6);
-    const destination = addressToScriptPubKey(this.opts.wallet.getUnusedAddress(), this.opts.network);
-    return r.build!({ feerateSatPerVbyte, destination });
-  }
-
   private async broadcast(kind: SweepKind, rawTx: string): Promise<void> {
     try {
-      if (PRESIGNED_KINDS.has(kind)) await this.opts.chain.broadcast(rawTx);
+      if (urgencyOf(kind) === 'presigned') await this.opts.chain.broadcast(rawTx);
       else await this.opts.wallet.broadcast(rawTx);
     } catch {
       // Rejected (e.g. a conflicting spend not seen yet) or offline: retried on the next check.

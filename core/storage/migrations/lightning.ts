@@ -117,4 +117,14 @@ export const lightningMigrations: Migration[] = [
       );
     `,
   },
+  {
+    // Sweep fee policy (watcher/fee-policy.ts): the feerate and broadcast height of the signed
+    // sweep (RBF bumps after N blocks) and the txids it replaced (one of them may still confirm).
+    id: '110_lightning_sweep_fee_policy',
+    sql: `
+      ALTER TABLE lightning_sweeps ADD COLUMN feerate_sat_per_vbyte INTEGER;
+      ALTER TABLE lightning_sweeps ADD COLUMN broadcast_height INTEGER;
+      ALTER TABLE lightning_sweeps ADD COLUMN prior_txids TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
 ];
