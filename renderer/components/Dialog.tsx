@@ -1,0 +1,24 @@
+import { useEffect, useId, type ReactNode } from 'react';
+
+/** A modal dialog (role="dialog", labelled by its title). Escape and the backdrop close it. */
+export function Dialog(props: { title: string; onClose(): void; children: ReactNode }) {
+  const titleId = useId();
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && props.onClose();
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [props]);
+  return (
+    <div className="backdrop" onMouseDown={(e) => e.target === e.currentTarget && props.onClose()}>
+      <div className="dialog" role="dialog" aria-modal="true" aria-labelledby={titleId}>
+        <div className="dialog-header">
+          <h2 id={titleId}>{props.title}</h2>
+          <button type="button" className="icon-btn" aria-label="Close dialog" onClick={props.onClose}>
+            ×
+          </button>
+        </div>
+        {props.children}
+      </div>
+    </div>
+  );
+}
