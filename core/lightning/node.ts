@@ -371,12 +371,13 @@ export class LightningNode {
     });
     peer.onChannelMessage((msg) => this.onChannelMessage(peer, msg));
     for (const ch of this.channelsOf(id)) {
-      if (ACTIVE_STATES.includes(ch.state)) peer.send(ch.reestablishMessage());
+      if (ACTIVE_STATES.includes(ch.state)) { const rm = ch.reestablishMessage(); dbgLog('attach', dbgPeer(peer), 'group', !!this.group, 'send reest N', rm.nextCommitmentNumber, 'R', rm.nextRevocationNumber); peer.send(rm); }
       this.emitChannel(ch);
     }
   }
 
   private onPeerClosed(id: string, peer: Peer): void {
+    dbgLog('closed', dbgPeer(peer), 'current', this.peers.get(id) === peer);
     if (this.peers.get(id) !== peer) return;
     this.peers.delete(id);
     for (const ch of this.channelsOf(id)) {
@@ -469,6 +470,7 @@ export class LightningNode {
     }
     for (const t of group.receivedTypes) crashPoint(`received-persisted:${t}`); // test hooks (crashpoints.ts)
     for (const t of group.sentTypes) crashPoint(`persisted:${t}`);
+    dbgLog('release', group.sentTypes.join(), [...group.held].map((p) => dbgPeer(p) + (p.isClosed ? 'x' : '')).join());
     for (const p of group.held) p.release();
     for (const t of group.sentTypes) crashPoint(`sent:${t}`);
     for (const f of group.afterCommit) f(true);
@@ -491,6 +493,7 @@ export class LightningNode {
 
   private async onChannelMessage(peer: Peer, msg: ChannelMessage): Promise<void> {
     crashPoint(`received:${msg.type}`); // test hook (crashpoints.ts)
+    dbgLog('recv', dbgPeer(peer), msg.type, msg.type === 'channel_reestablish' ? `N ${msg.nextCommitmentNumber} R ${msg.nextRevocationNumber}` : '', 'closed', peer.isClosed, 'current', this.peers.get(bytesToHex(peer.remoteNodeId)) === peer, [...this.channels.values()].map((c) => `${c.localCtn}/${c.remoteCtn}`).join());
     this.joinGroup().receivedTypes.push(msg.type);
     const nodeId = bytesToHex(peer.remoteNodeId);
     if (msg.type === 'open_channel') return this.onOpenChannel(peer, msg);
@@ -541,6 +544,7 @@ export class LightningNode {
         return;
       case 'channel_reestablish': {
         const out = ch.onChannelReestablish(msg);
+        dbgLog('reest out', dbgPeer(peer), out.map((m) => m.type).join());
         this.reestablished.add(ch.keyIndex);
         if (ch.weAreBehind) {
           peer.sendError(hexToBytes(ch.channelId), 'We lost channel state: please force close');
@@ -1346,6 +1350,17 @@ interface CommitGroup {
   /** Types of the messages held and received in the group, for the crash-test hooks. */
   sentTypes: string[];
   receivedTypes: string[];
+}
+
+const dbgPeers = new WeakMap<Peer, number>();
+let dbgNext = 1;
+function dbgPeer(p: Peer): number {
+  let n = dbgPeers.get(p);
+  if (n === undefined) dbgPeers.set(p, (n = dbgNext++));
+  return n;
+}
+function dbgLog(...args: unknown[]): void {
+  console.error('FULMENDBG', Date.now(), ...args);
 }
 
 function invoiceAad(paymentHash: string): Uint8Array {

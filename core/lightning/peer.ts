@@ -84,6 +84,8 @@ export class Peer {
   private channelHandler: ChannelMessageHandler | undefined;
   private readonly queuedChannelMessages: ChannelMessage[] = [];
   private dispatching = false;
+  /** Encoded messages held by `hold()` until `release()`; null when sending directly. */
+  private heldOutput: Uint8Array[] | null = null;
   private readonly unheardRemoteErrors: RemoteError[] = [];
   private readonly unheardGossip: UnknownMessage[] = [];
   private ready = false;
@@ -226,7 +228,23 @@ export class Peer {
   send(msg: LightningMessage | UnknownMessage): void {
     if (this.closedWith) throw new FulmenError('NETWORK', 'Peer is disconnected');
     if (!this.ready && msg.type !== 'init') throw new FulmenError('NETWORK', 'Peer is not ready (init not exchanged)');
-    this.conn.send(encodeMessage(msg));
+    if (this.heldOutput) this.heldOutput.push(encodeMessage(msg));
+    else this.conn.send(encodeMessage(msg));
+  }
+
+  /**
+   * Holds every message sent from now on until `release()`: the node commits the state a batch
+   * of messages depends on (one SQLite transaction) before any of them leaves (DESIGN safety rule).
+   */
+  hold(): void {
+    this.heldOutput ??= [];
+  }
+
+  /** Sends the held messages, in order, with one socket write; afterwards sends go out at once. */
+  release(): void {
+    const held = this.heldOutput;
+    this.heldOutput = null;
+    if (held && held.length > 0 && !this.closedWith) this.conn.sendMany(held);
   }
 
   /** Sends `error` (BOLT 1); all-zero channelId means all channels. */
@@ -418,6 +436,7 @@ export class Peer {
   private finish(error: FulmenError | undefined): void {
     if (this.closedWith) return;
     this.closedWith = { error };
+    this.heldOutput = null; // never sent: what they depended on may not be committed
     clearTimeout(this.initTimer);
     clearTimeout(this.pongTimer);
     clearInterval(this.pingTimer);

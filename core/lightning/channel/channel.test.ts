@@ -426,3 +426,42 @@ describe('Channel rejects what BOLT 2 forbids, and changes nothing', () => {
     expect(p.b.channel.isCleanForClosing()).toBe(false); // an HTLC is still in flight
   });
 });
+
+describe('Settled-HTLC archive and commit groups (channel/store.ts)', () => {
+  const storedRow = (s: Side) => JSON.parse((s.db.prepare('SELECT data FROM lightning_channels').get() as { data: Buffer }).data.toString()) as { log: { htlcs: unknown[] } };
+
+  it('settles 20 HTLCs in one commitment dance, archives them apart from the row and keeps balances and htlc ids across reload', () => {
+    const p = openPair();
+    const adds = Array.from({ length: 20 }, () => addHtlc(p, p.a, 1_000_000n));
+    const ctnBefore = p.b.channel.localCtn;
+    p.send(p.a, [p.a.channel.signNextCommitment()]);
+    p.run();
+    expect(p.b.channel.localCtn - ctnBefore).toBe(1); // one commitment_signed carried all 20 adds
+    expect(p.b.channel.pendingIncomingHtlcs()).toHaveLength(20);
+    for (const { id, preimage } of adds) p.send(p.b, [p.b.channel.fulfillHtlc(id, preimage)]);
+    p.run();
+    expect(p.fulfilled).toHaveLength(20);
+    expect(p.a.channel.balances()).toEqual({ localMsat: 880_000_000n, remoteMsat: 120_000_000n });
+    for (const s of [p.a, p.b]) {
+      expect(storedRow(s).log.htlcs).toHaveLength(0);
+      expect((s.db.prepare('SELECT COUNT(*) AS n FROM lightning_htlc_archive').get() as { n: number }).n).toBe(20);
+      expect(s.channel.snapshot().log.htlcs).toHaveLength(20); // full history for the watcher
+      const balances = s.channel.balances();
+      reload(s);
+      expect(s.channel.balances()).toEqual(balances);
+    }
+    expect(addHtlc(p, p.a, 1_000_000n).id).toBe(20n);
+  });
+
+  it('inside a commit group a channel row is written once, at commitGroup', () => {
+    const p = openPair();
+    const store = p.a.ctx.persistence as ChannelStore;
+    const before = storedRow(p.a).log.htlcs.length;
+    store.beginGroup();
+    for (let i = 0; i < 3; i++) addHtlc(p, p.a, 1_000_000n);
+    expect(storedRow(p.a).log.htlcs).toHaveLength(before);
+    store.commitGroup();
+    expect(storedRow(p.a).log.htlcs).toHaveLength(before + 3);
+    expect(p.a.db.inTransaction).toBe(false);
+  });
+});

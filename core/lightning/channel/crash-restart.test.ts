@@ -143,6 +143,39 @@ describe('restart after a crash (channel state as last committed)', () => {
     expect(p.b.channel.balances().localMsat).toBe(10_000_000n);
   });
 
+  it('payer killed twice around a received update_fail_htlc, then restarted: one revoke_and_ack per commitment, no duplicate', () => {
+    const p = openPair();
+    const first = payAtoB(p, 5_000_000n);
+    // A offers a second HTLC and signs; B revokes, fails the first HTLC and signs: [RAA, fail, CS].
+    const add = p.a.channel.addHtlc({ amountMsat: 7_000_000n, paymentHash: sha256(randomBytes(32)), cltvExpiry: 500, onion: randomBytes(1366) });
+    const signedByA = p.a.channel.signNextCommitment()!;
+    p.b.channel.onUpdateAddHtlc(add);
+    const revokeByB = p.b.channel.onCommitmentSigned(signedByA);
+    const fail = p.b.channel.failHtlc(first.id, new Uint8Array(292));
+    const signedByB = p.b.channel.signNextCommitment()!;
+    void revokeByB;
+    void fail;
+    void signedByB;
+    // Kill 1 (received:update_fail_htlc): A's batch with B's revoke_and_ack never committed.
+    restart(p.a);
+    p.a.channel.onDisconnected();
+    p.b.channel.onDisconnected();
+    const second = reestablish(p);
+    console.log('run2 toA', second.toA.map((m) => m.type), 'toB', second.toB.map((m) => m.type));
+    // A handles everything and commits, then is killed before anything leaves (received-persisted).
+    const fromA: ChannelMessage[] = [];
+    for (const m of second.toA) fromA.push(...handle(p.a.channel, m));
+    const sa = p.a.channel.signNextCommitment();
+    console.log('run2 A would send', fromA.map((m) => m.type), sa?.type);
+    restart(p.a);
+    p.a.channel.onDisconnected();
+    p.b.channel.onDisconnected();
+    const third = reestablish(p);
+    console.log('run3 toA', third.toA.map((m) => m.type), 'toB', third.toB.map((m) => m.type));
+    run(p, third.toB, third.toA);
+    expect(p.a.channel.outgoingHtlcOutcomes(first.paymentHash)[0]!.outcome?.kind).toBe('failed');
+  });
+
   it('reports outgoing HTLC outcomes per payment hash: in flight, then failed once irrevocably removed', () => {
     const p = openPair();
     const { id, paymentHash } = payAtoB(p, 5_000_000n);

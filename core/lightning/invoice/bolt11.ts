@@ -4,6 +4,7 @@
  */
 import { bech32, bech32m, createBase58check } from '@scure/base';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { ecdsaRecover, ecdsaVerify, isCompressedPoint } from '../channel/secp.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { FulmenError, badInput } from '../../util/errors.js';
 import { FeatureBits } from '../wire/features.js';
@@ -347,13 +348,13 @@ export function decodeInvoice(text: string, expectedNetwork?: InvoiceNetwork): I
     if (nodeId) {
       if (!isValidPubkey(nodeId)) throw new Error('bad n');
       if (sig.hasHighS()) throw invalid('signature is not canonical (high S)');
-      if (!secp256k1.verify(sigBytes.subarray(0, 64), hash, nodeId, { prehash: false, lowS: true })) throw new Error('bad signature');
+      if (!ecdsaVerify(sigBytes.subarray(0, 64), hash, nodeId)) throw new Error('bad signature');
       payeeNodeId = nodeId;
     } else {
       // The spec's "Public-key recovery with high-S signature" vector expects a high S to be
       // normalised to low S, keeping the recovery id, before recovering.
       const lowS = sig.hasHighS() ? new secp256k1.Signature(sig.r, secp256k1.Point.Fn.neg(sig.s)) : sig;
-      payeeNodeId = lowS.addRecoveryBit(recid).recoverPublicKey(hash).toBytes(true);
+      payeeNodeId = ecdsaRecover(lowS.toBytes('compact'), recid, hash);
     }
   } catch (e) {
     if (e instanceof FulmenError) throw e;
@@ -382,12 +383,7 @@ export function decodeInvoice(text: string, expectedNetwork?: InvoiceNetwork): I
 }
 
 function isValidPubkey(p: Uint8Array): boolean {
-  try {
-    secp256k1.Point.fromBytes(p);
-    return p.length === 33;
-  } catch {
-    return false;
-  }
+  return isCompressedPoint(p);
 }
 
 /** Default `9` field for Fulmen invoices: var_onion_optin and payment_secret required. */

@@ -3,6 +3,7 @@
  * hop. Packet: version (1) || public_key (33) || hop_payloads (1300) || hmac (32) = 1366 bytes.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { ecdhSha256, pointMulTweak, publicKeyCreate } from '../channel/secp.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { chacha20 } from '@noble/ciphers/chacha.js';
@@ -40,8 +41,7 @@ function scalarFromBytes(b: Uint8Array): bigint {
 
 /** Shared secret (BOLT 4 "Shared Secret"): SHA256(compressed(priv * pub)). */
 function onionEcdh(priv: bigint, pub: Uint8Array): Uint8Array {
-  const point = secp256k1.Point.fromBytes(pub).multiply(priv);
-  return sha256(point.toBytes(true));
+  return ecdhSha256(pub, Fn.toBytes(priv));
 }
 
 export interface OnionHop {
@@ -76,10 +76,10 @@ export function createOnionPacket(sessionKey: Uint8Array, hops: readonly OnionHo
   // Ephemeral keys and shared secrets per hop.
   let ephemeralPriv = scalarFromBytes(sessionKey);
   if (ephemeralPriv === 0n) throw new FulmenError('BAD_INPUT', 'Invalid onion session key');
-  const firstEphemeralPub = secp256k1.Point.BASE.multiply(ephemeralPriv).toBytes(true);
+  const firstEphemeralPub = publicKeyCreate(Fn.toBytes(ephemeralPriv));
   const sharedSecrets: Uint8Array[] = [];
   for (const hop of hops) {
-    const ephemeralPub = secp256k1.Point.BASE.multiply(ephemeralPriv).toBytes(true);
+    const ephemeralPub = publicKeyCreate(Fn.toBytes(ephemeralPriv));
     const ss = onionEcdh(ephemeralPriv, hop.pubkey);
     sharedSecrets.push(ss);
     const blinding = scalarFromBytes(sha256(new Uint8Array([...ephemeralPub, ...ss])));
@@ -220,7 +220,7 @@ export function processOnionPacket(packet: Uint8Array, nodePrivkey: Uint8Array, 
   if (isFinal) return { type: 'final', sharedSecret: ss, payload };
 
   const blinding = scalarFromBytes(sha256(new Uint8Array([...publicKey, ...ss])));
-  const nextPublicKey = secp256k1.Point.fromBytes(publicKey).multiply(blinding).toBytes(true);
+  const nextPublicKey = pointMulTweak(publicKey, Fn.toBytes(blinding));
   const nextPacket = new Uint8Array(ONION_PACKET_LENGTH);
   nextPacket[0] = 0;
   nextPacket.set(nextPublicKey, 1);

@@ -172,6 +172,17 @@ export class NoiseConnection {
     this.socket.write(this.cipher.encrypt(message));
   }
 
+  /**
+   * Encrypts `messages` in order and writes them with one socket write (one TCP send for a
+   * batch of BOLT 2 updates instead of one per message).
+   * @throws FulmenError NETWORK when the connection is closed.
+   */
+  sendMany(messages: readonly Uint8Array[]): void {
+    if (this.closed) throw new FulmenError('NETWORK', 'Peer connection is closed');
+    if (messages.length === 0) return;
+    this.socket.write(Buffer.concat(messages.map((m) => this.cipher.encrypt(m))));
+  }
+
   /** Closes the connection (after flushing queued writes). */
   close(): void {
     if (this.closed) return;
