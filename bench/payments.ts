@@ -18,11 +18,10 @@
  */
 import { execFile, fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRegtest, waitFor, type Regtest } from '../e2e/harness/regtest.js';
+import { freePort, startRegtest, waitFor, type Regtest } from '../e2e/harness/regtest.js';
 import { SECP256K1_BACKEND } from '../core/lightning/channel/secp.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -46,17 +45,6 @@ function offline(dir: string, ...args: string[]): Promise<string> {
     execFile(BIN, ['--regtest', '-D', dir, '--offline', ...args], { timeout: 120_000 }, (err, stdout, stderr) =>
       err ? reject(new Error(`fulmen ${args.join(' ')}: ${stderr}`)) : resolve(stdout.trim()),
     );
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
   });
 }
 

@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRegtest, waitFor, type Regtest } from '../../e2e/harness/regtest.js';
+import { freePort, startRegtest, waitFor, type Regtest } from '../../e2e/harness/regtest.js';
 
 // Two Fulmen daemons driven only through the real `bin/fulmen` binary on regtest:
 // open_channel, add_request, lnpay, list_channels, close_channel.
@@ -28,17 +27,6 @@ async function ok(dir: string, ...args: string[]): Promise<string> {
 
 async function json<T = any>(dir: string, ...args: string[]): Promise<T> {
   return JSON.parse(await ok(dir, ...args)) as T;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 describe('Lightning round trip through the CLI (two daemons)', () => {

@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test as base, expect, type Page } from '@playwright/test';
 import jsQRModule from 'jsqr';
-import { startRegtest, type Regtest } from '../harness/regtest.js';
+import { freePort, startRegtest, type Regtest } from '../harness/regtest.js';
 
 /**
  * Fixtures of the GUI specs: a regtest network (bitcoind + ElectrumX, one per worker) and Fulmen
@@ -20,17 +19,6 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 const fulmenBin = path.join(repoRoot, 'bin', 'fulmen');
 const run = promisify(execFile);
 
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface FulmenNode {
   readonly name: string;

@@ -20,11 +20,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import * as bip39 from 'bip39';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseBtcToSat } from '../../core/util/money.js';
-import { waitFor, type Regtest } from './regtest.js';
+import { freePort, waitFor, type Regtest } from './regtest.js';
 
 export interface StartElectrumPeerOptions {
   /** Name used in the data dir and in error messages. Default "electrum". */
@@ -168,19 +167,6 @@ function locateElectrum(): string {
     'Electrum is not installed (no `electrum` on PATH, FULMEN_ELECTRUM unset). ' +
       'Run `bash scripts/setup-regtest.sh` (installs Electrum 4.5.8 from bookworm-backports).',
   );
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function tailOf(text: string, lines: number): string {

@@ -167,7 +167,8 @@ function installExitHook(): void {
   });
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 (the harness's one helper for picking ports). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();

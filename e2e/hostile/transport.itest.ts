@@ -11,7 +11,7 @@ import { SqliteCertificatePins } from '../../core/chain/pins.js';
 import type { ChainEvent } from '../../core/chain/types.js';
 import { openDatabase } from '../../core/storage/db.js';
 import { FulmenError } from '../../core/util/errors.js';
-import { startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
+import { freePort, startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
 
 // Transport security against real servers on loopback: TLS with trust-on-first-use certificate
 // pinning (a Node TLS terminator with a self-signed certificate made by openssl at test time, in
@@ -67,14 +67,6 @@ describe('transport: TLS pinning and SOCKS5 (real servers on loopback)', () => {
     };
     closers.push(close);
     return { port: (server.address() as net.AddressInfo).port, close };
-  }
-
-  async function freePort(): Promise<number> {
-    const probe = net.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const port = (probe.address() as net.AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
-    return port;
   }
 
   it('TLS: pins the certificate on first use, reconnects with it, refuses a changed one', async () => {
