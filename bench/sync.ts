@@ -9,8 +9,9 @@
  *     through `load_wallet` to `is_synchronized` (synchronizer and SPV verifier idle) with the
  *     expected confirmed balance.
  *   - start: an already synced wallet. Fulmen: open db + connect + up to date (in a fresh process;
- *     `fulmen_start_process_s` also counts node + tsx startup). Electrum: from spawning the daemon,
- *     through `load_wallet`, to synchronized.
+ *     `fulmen_start_process_s` also counts starting node and loading the code, bundled by
+ *     build/build.mjs as bin/fulmen's is). Electrum: from spawning the daemon, through
+ *     `load_wallet`, to synchronized.
  * Both wallets are the same Electrum segwit seed (Fulmen restores those at m/0').
  * After each sync the history is read: Fulmen's `onchain_history` command implementation (the
  * GUI's history call) and Electrum's `onchain_history` RPC, timed, and checked: N transactions,
@@ -28,9 +29,10 @@
  *    "fulmen_onchain_history_ms":…,"electrum_onchain_history_ms":…},"txs_10000":{…},"loadavg":[…]}
  * Figures are medians over the runs; ratio = Electrum / Fulmen (higher is better for Fulmen).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,7 +48,8 @@ import { buildTransaction, signP2wpkhInput } from '../core/bitcoin/transaction.j
 import { formatSatAsBtc, parseBtcToSat } from '../core/util/money.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CHILD = path.join(ROOT, 'bench/support/sync-fulmen.ts');
+/** The Fulmen child, bundled by build/build.mjs (as bin/fulmen runs dist/cli/fulmen.js: no TypeScript compiled at start). */
+const CHILD = path.join(ROOT, 'dist/bench/sync-fulmen.js');
 /** Bump when the chain layout changes: a new cache directory is built. */
 const CHAIN_VERSION = 'v1';
 const TXS_PER_BLOCK = 1_000;
@@ -80,21 +83,56 @@ const median = (xs: number[]): number => {
 };
 const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
 
-/** JSON-RPC batch to bitcoind (one HTTP request for many calls). */
+/** sendrawtransaction errors that mean "already accepted" (a retried batch resends them). */
+const ALREADY_SENT = /txn-already-in-mempool|txn-already-known|already in block ?chain|Transaction outputs already in utxo set/i;
+
+/**
+ * One HTTP POST to bitcoind on a fresh connection (no keep-alive: bitcoind closes idle
+ * connections, and undici's fetch then fails with "fetch failed" on the reused socket).
+ */
+function postJson(url: string, auth: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', authorization: auth, connection: 'close' } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (c: Buffer) => chunks.push(c));
+      response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      response.on('error', reject);
+    });
+    request.setTimeout(120_000, () => request.destroy(new Error('bitcoind RPC timed out')));
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+/**
+ * JSON-RPC batch to bitcoind (one HTTP request for many calls), retried up to 5 times on a
+ * transport failure; on a retry, a sendrawtransaction answered "already in mempool/chain" counts
+ * as sent (the first attempt may have reached bitcoind).
+ */
 async function rpcBatch(regtest: Regtest, calls: { method: string; params: unknown[] }[], wallet?: string): Promise<unknown[]> {
   const url = wallet ? `${regtest.rpcUrl}wallet/${wallet}` : regtest.rpcUrl;
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Basic ' + Buffer.from(`${regtest.rpcUser}:${regtest.rpcPassword}`).toString('base64') },
-    body: JSON.stringify(calls.map((c, id) => ({ jsonrpc: '1.0', id, ...c }))),
-  });
-  const body = (await response.json()) as { id: number; result: unknown; error: { message: string } | null }[];
-  return body
-    .sort((a, b) => a.id - b.id)
-    .map((r) => {
-      if (r.error) throw new Error(`bitcoind batch: ${r.error.message}`);
-      return r.result;
-    });
+  const auth = 'Basic ' + Buffer.from(`${regtest.rpcUser}:${regtest.rpcPassword}`).toString('base64');
+  const payload = JSON.stringify(calls.map((c, id) => ({ jsonrpc: '1.0', id, ...c })));
+  for (let attempt = 1; ; attempt++) {
+    let text: string;
+    try {
+      text = await postJson(url, auth, payload);
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      log(`bitcoind batch failed (${err instanceof Error ? err.message : String(err)}), retry ${attempt}`);
+      await sleep(500 * attempt);
+      continue;
+    }
+    const body = JSON.parse(text) as { id: number; result: unknown; error: { message: string } | null }[];
+    return body
+      .sort((a, b) => a.id - b.id)
+      .map((r) => {
+        if (r.error && !(attempt > 1 && calls[r.id]!.method === 'sendrawtransaction' && ALREADY_SENT.test(r.error.message))) {
+          throw new Error(`bitcoind batch: ${r.error.message}`);
+        }
+        return r.result;
+      });
+  }
 }
 
 /** Builds the chain of `txs` wallet transactions in `dir` (a fresh regtest) and returns its meta. */
@@ -202,7 +240,7 @@ interface FulmenResult {
 
 function runFulmen(mode: 'restore' | 'start', dir: string, regtest: Regtest, meta: ChainMeta): Promise<FulmenResult> {
   const began = performance.now();
-  const args = ['--import', 'tsx', CHILD, mode, path.join(dir, 'wallet.sqlite'), path.join(dir, 'chain.sqlite'), regtest.electrumServer, meta.seed, String(meta.txs), String(meta.balanceSat)];
+  const args = [CHILD, mode, path.join(dir, 'wallet.sqlite'), path.join(dir, 'chain.sqlite'), regtest.electrumServer, meta.seed, String(meta.txs), String(meta.balanceSat)];
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { cwd: ROOT, timeout: 30 * 60_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`fulmen ${mode}: ${stderr || err.message}`));
@@ -393,6 +431,8 @@ async function measure(txs: number): Promise<Record<string, number>> {
 }
 
 async function main(): Promise<void> {
+  const built = spawnSync(process.execPath, [path.join(ROOT, 'build/build.mjs'), 'bench'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (built.status !== 0) throw new Error('node build/build.mjs bench failed');
   const result: Record<string, unknown> = { bench: 'sync', runs: RUNS };
   for (const txs of SIZES) result[`txs_${txs}`] = await measure(txs);
   result.loadavg = os.loadavg().map((x) => round(x, 2));

@@ -515,7 +515,7 @@ export class FulmenApp implements CommandContext {
 
   /**
    * `channels`, `balance` and (if `historyChanged`) `history` events after Lightning activity,
-   * at most once per 100 ms: each costs O(channels + history), and a busy channel changes state
+   * at most once per 500 ms: each costs O(channels + history), and a busy channel changes state
    * thousands of times per second.
    */
   private scheduleLightningState(historyChanged: boolean): void {
@@ -530,7 +530,7 @@ export class FulmenApp implements CommandContext {
       if (!pending || !this.lightningNode) return;
       this.emit('channels', this.lightningNode.listChannels());
       this.emitWalletState(pending.history);
-    }, 100).unref();
+    }, 500).unref();
   }
 }
 

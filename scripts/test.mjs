@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: typecheck, unit tests, integration tests (real regtest network), Playwright e2e.
+// `npm test`: typecheck, CLI bundle, unit tests, integration tests (real regtest network), Playwright e2e.
 // Stops at the first failing step, exits non-zero, and always prints one summary line.
 // The regtest binaries are installed by `bash scripts/setup-regtest.sh` (.ci/run does it);
 // this script only checks that they are there.
@@ -26,10 +26,14 @@ function missingRegtestBinaries() {
 
 const steps = [
   { name: 'typecheck', cmd: ['npx', 'tsc', '--noEmit', '-p', 'tsconfig.json'] },
+  // bin/fulmen runs this bundle (falls back to compiling the sources with tsx when it is stale).
+  { name: 'build', cmd: ['node', 'build/build.mjs', 'cli'] },
   { name: 'unit', cmd: ['npx', 'vitest', 'run'] },
   { name: 'integration', cmd: ['npx', 'vitest', 'run', '-c', 'vitest.integration.config.ts'], needsRegtest: true },
 ];
 if (existsSync(path.join(root, 'playwright.config.ts'))) {
+  // The daemon serves the GUI from dist/renderer.
+  steps.push({ name: 'build:renderer', cmd: ['npm', 'run', '--silent', 'build:renderer'] });
   steps.push({ name: 'e2e', cmd: ['npx', 'playwright', 'test'], needsRegtest: true });
 }
 

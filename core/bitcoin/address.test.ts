@@ -6,11 +6,13 @@ import {
   addressToScriptPubKey,
   isValidAddress,
   p2wpkhAddress,
+  p2wpkhOutput,
   p2wpkhScript,
   p2wshScript,
   scriptHash,
   scriptPubKeyToAddress,
 } from './address.js';
+import { publicKeyCreate } from '../lightning/channel/secp.js';
 import bip350 from './testdata/bip350-segwit-addresses.json' with { type: 'json' };
 
 describe('addresses', () => {
@@ -103,5 +105,20 @@ describe('address codec properties (fast-check)', () => {
         }
       }),
     );
+  });
+
+  it('p2wpkhOutput equals p2wpkhScript and p2wpkhAddress on every network', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }).filter((k) => k.some((b) => b !== 0) && k[0]! < 0xff), (secret) => {
+        const pubkey = publicKeyCreate(secret);
+        for (const network of ['mainnet', 'testnet', 'regtest', 'signet'] as const) {
+          const out = p2wpkhOutput(pubkey, network);
+          expect(bytesToHex(out.scriptPubKey)).toBe(bytesToHex(p2wpkhScript(pubkey)));
+          expect(out.address).toBe(p2wpkhAddress(pubkey, network));
+        }
+      }),
+      { numRuns: 50 },
+    );
+    expect(() => p2wpkhOutput(new Uint8Array(65), 'mainnet')).toThrow(FulmenError);
   });
 });

@@ -1,6 +1,6 @@
 import * as bitcoin from 'bitcoinjs-lib';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
+import { createHash } from 'node:crypto';
+import { bech32 } from '@scure/base';
 import { badInput } from '../util/errors.js';
 import { bitcoinNetwork, type NetworkName } from './network.js';
 import './keys.js'; // initialises bitcoinjs-lib's ECC library (needed for taproot addresses)
@@ -17,6 +17,23 @@ export function p2wpkhAddress(pubkey: Uint8Array, network: NetworkName): string 
   const address = bitcoin.payments.p2wpkh({ pubkey, network: bitcoinNetwork(network) }).address;
   if (!address) throw badInput('Invalid public key for P2WPKH');
   return address;
+}
+
+/**
+ * P2WPKH scriptPubKey and address of a 33-byte compressed public key, hashed with node:crypto
+ * (OpenSSL sha256 + ripemd160) and bech32-encoded (BIP173) directly: the same results as
+ * p2wpkhScript / p2wpkhAddress at a fraction of the cost, for deriving many addresses.
+ * @throws FulmenError BAD_INPUT when `pubkey` is not 33 bytes with prefix 02/03 (not checked on the curve:
+ *   callers pass keys from BIP32 derivation).
+ */
+export function p2wpkhOutput(pubkey: Uint8Array, network: NetworkName): { scriptPubKey: Uint8Array; address: string } {
+  if (pubkey.length !== 33 || (pubkey[0] !== 2 && pubkey[0] !== 3)) throw badInput('Invalid public key for P2WPKH');
+  const keyHash = createHash('ripemd160').update(createHash('sha256').update(pubkey).digest()).digest();
+  const scriptPubKey = new Uint8Array(22);
+  scriptPubKey[1] = 20;
+  scriptPubKey.set(keyHash, 2);
+  const address = bech32.encode(bitcoinNetwork(network).bech32, [0, ...bech32.toWords(keyHash)]);
+  return { scriptPubKey, address };
 }
 
 /** P2WSH scriptPubKey `OP_0 <sha256(witnessScript)>` (BIP141), e.g. a Lightning funding output. */
@@ -100,5 +117,5 @@ export function scriptPubKeyToAddress(scriptPubKey: Uint8Array, network: Network
  * (Electrum protocol, "Script Hashes").
  */
 export function scriptHash(scriptPubKey: Uint8Array): string {
-  return bytesToHex(sha256(scriptPubKey).reverse());
+  return createHash('sha256').update(scriptPubKey).digest().reverse().toString('hex');
 }

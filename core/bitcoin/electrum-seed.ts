@@ -1,7 +1,7 @@
 import { hmac } from '@noble/hashes/hmac.js';
-import { pbkdf2 } from '@noble/hashes/pbkdf2.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { pbkdf2Sha512 } from './keys.js';
 
 /**
  * Electrum's own seed format ("version 2" seeds, Electrum ≥ 2.0; electrum/mnemonic.py). Unlike
@@ -75,8 +75,7 @@ export function electrumSeedType(text: string): ElectrumSeedType | null {
  * PBKDF2-HMAC-SHA512(normalized mnemonic, "electrum" + normalized passphrase, 2048 rounds).
  */
 export function electrumMnemonicToSeed(mnemonic: string, passphrase = ''): Uint8Array {
-  const salt = utf8ToBytes('electrum' + normalizeElectrumText(passphrase));
-  return pbkdf2(sha512, utf8ToBytes(normalizeElectrumText(mnemonic)), salt, { c: 2048, dkLen: 64 });
+  return pbkdf2Sha512(normalizeElectrumText(mnemonic), 'electrum' + normalizeElectrumText(passphrase));
 }
 
 /** Electrum's account path for segwit seeds: m/0' (addresses at m/0'/{0,1}/i, P2WPKH). */

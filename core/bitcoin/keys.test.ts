@@ -3,6 +3,11 @@ import { createBase58check } from '@scure/base';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import * as bip39lib from 'bip39';
+import * as bitcoin from 'bitcoinjs-lib';
+import * as ecc from 'tiny-secp256k1';
+import { pbkdf2 } from '@noble/hashes/pbkdf2.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { FulmenError } from '../util/errors.js';
 import {
   accountFromXpub,
@@ -10,6 +15,7 @@ import {
   bip84Account,
   bip84AccountPath,
   deriveAccountKey,
+  deriveAccountPublicKeys,
   generateMnemonic,
   isValidMnemonic,
   lightningRootSecretFromSeed,
@@ -104,6 +110,24 @@ describe('BIP84 (vectors from the BIP)', () => {
     });
   }
 
+  it('deriveAccountPublicKeys gives the vectors and the same keys as deriveAccountKey', () => {
+    const watch = accountFromXpub(accountXpub(seed, 'mainnet'), 'mainnet');
+    for (const v of bip84Vectors.keys) {
+      const [pubkey] = deriveAccountPublicKeys(watch, v.chain as 0 | 1, v.index, 1);
+      expect(bytesToHex(pubkey!)).toBe(v.pubkey);
+    }
+    for (const chain of [0, 1] as const) {
+      const fast = deriveAccountPublicKeys(watch, chain, 5, 40).map((k) => bytesToHex(k));
+      const slow = Array.from({ length: 40 }, (_, i) => bytesToHex(deriveAccountKey(watch, chain, 5 + i).publicKey));
+      expect(fast).toEqual(slow);
+    }
+    // From the private account node too (same public keys).
+    expect(bytesToHex(deriveAccountPublicKeys(bip84Account(seed, 'mainnet'), 0, 0, 1)[0]!)).toBe(bip84Vectors.keys[0]!.pubkey);
+    expect(deriveAccountPublicKeys(watch, 0, 3, 0)).toEqual([]);
+    expect(() => deriveAccountPublicKeys(watch, 0, 0x7fffffff, 2)).toThrow(FulmenError);
+    expect(() => deriveAccountPublicKeys(watch, 0, -1, 1)).toThrow(FulmenError);
+  });
+
   it('uses coin type 1 and tpub on test networks', () => {
     expect(bip84AccountPath('regtest')).toBe("m/84'/1'/0'");
     expect(accountXpub(seed, 'regtest').startsWith('tpub')).toBe(true);
@@ -119,5 +143,17 @@ describe('lightningRootSecretFromSeed', () => {
     expect(bytesToHex(secret)).toBe(bytesToHex(masterKeyFromSeed(seed, 'mainnet').derivePath("m/67'/0'/0'").privateKey!));
     expect(bytesToHex(lightningRootSecretFromSeed(mnemonicToSeed(bip84Vectors.mnemonic)))).toBe(bytesToHex(secret));
     expect(bytesToHex(secret)).not.toBe(bytesToHex(bip84Account(seed, 'mainnet').privateKey!));
+  });
+});
+
+describe('crypto backends', () => {
+  it('mnemonicToSeed (node:crypto PBKDF2) equals the pure-JS PBKDF2 of BIP39', () => {
+    const mnemonic = bip39Vectors.english[3]![1]!;
+    const expected = pbkdf2(sha512, utf8ToBytes(mnemonic), utf8ToBytes('mnemonic' + 'pässphrase'.normalize('NFKD')), { c: 2048, dkLen: 64 });
+    expect(bytesToHex(mnemonicToSeed(mnemonic, 'pässphrase'))).toBe(bytesToHex(expected));
+  });
+
+  it('the ECC library passes bitcoinjs-lib self-test (skipped at run time in keys.ts)', () => {
+    expect(() => bitcoin.initEccLib(ecc)).not.toThrow();
   });
 });

@@ -16,6 +16,7 @@ import {
   accountFromXpub,
   bip84AccountPath,
   deriveAccountKey,
+  deriveAccountPublicKeys,
   generateMnemonic,
   isValidMnemonic,
   lightningRootSecretFromSeed,
@@ -33,7 +34,7 @@ import { bitcoinNetwork } from '../bitcoin/network.js';
 import { signMessage } from '../bitcoin/message.js';
 import { selectCoins } from './coinselection.js';
 import { csvField, formatBip329, labelKey, parseBip329, recordOfKey, type Bip329Record } from './labels.js';
-import { addressToScriptPubKey, p2wpkhAddress, p2wpkhScript, scriptHash } from '../bitcoin/address.js';
+import { addressToScriptPubKey, p2wpkhOutput, scriptHash } from '../bitcoin/address.js';
 import {
   P2WPKH_INPUT,
   SEQUENCE_NO_RBF,
@@ -62,6 +63,8 @@ const SYNC_RETRY_MS = 5_000;
  * connection, so the window hides the round-trip time without flooding the server.
  */
 const SYNC_WINDOW = 256;
+/** Most addresses derived past the gap limit in one sync wave (see Wallet.lookahead). */
+const LOOKAHEAD_MAX = 500;
 /** Confirmations verified (merkle proofs) per worker pass; results are written in one SQLite transaction. */
 const VERIFY_CHUNK = 2_000;
 
@@ -242,9 +245,12 @@ export class Wallet {
   private chain: ChainSource | null = null;
   private unsubscribeChain: (() => void) | null = null;
   private readonly dirty = new Set<string>();
+  /** Look-ahead addresses derived past the gap limit during this sync (see ensureGap, trimLookahead). */
+  private readonly speculative = new Set<string>();
   private subscriptionsPending = true;
   private subscriptionsInFlight = 0;
   private workerRunning = false;
+  private verifierRunning = false;
   /** txid → tip height at which verification last failed (retried on the next tip). */
   private readonly verifyFailedAt = new Map<string, number>();
   private lastBalance: WalletBalance | null = null;
@@ -526,41 +532,82 @@ export class Wallet {
   }
 
   private deriveAddress(chain: KeyChain, index: number): AddressInfo {
-    const pubkey = deriveAccountKey(this.account, chain, index).publicKey;
-    const scriptPubKey = p2wpkhScript(pubkey);
-    return {
-      scriptHash: scriptHash(scriptPubKey),
-      address: p2wpkhAddress(pubkey, this.network),
-      chain,
-      index,
-      scriptPubKey,
-      status: null,
-    };
+    return this.deriveAddresses(chain, index, 1)[0]!;
+  }
+
+  /** Addresses `from` … `from + count - 1` of `chain` (BIP32 CKDpub on native libsecp256k1). */
+  private deriveAddresses(chain: KeyChain, from: number, count: number): AddressInfo[] {
+    return deriveAccountPublicKeys(this.account, chain, from, count).map((pubkey, i) => {
+      const { scriptPubKey, address } = p2wpkhOutput(pubkey, this.network);
+      return { scriptHash: scriptHash(scriptPubKey), address, chain, index: from + i, scriptPubKey, status: null };
+    });
   }
 
   private usedScriptHashes(): Set<string> {
-    const rows = this.db
-      .prepare('SELECT script_hash FROM wallet_address_history UNION SELECT script_hash FROM wallet_txos')
-      .all() as { script_hash: string }[];
+    const rows = this.sql('SELECT script_hash FROM wallet_address_history UNION SELECT script_hash FROM wallet_txos').all() as {
+      script_hash: string;
+    }[];
     return new Set(rows.map((r) => r.script_hash));
   }
 
-  /** Derives addresses until each chain has GAP_LIMIT unused ones after its last used one. */
-  private ensureGap(): AddressInfo[] {
-    const used = this.usedScriptHashes();
+  /** Per chain: highest used index (-1 when none) and number of derived addresses. */
+  private chainUsage(used: Set<string>): Map<KeyChain, { lastUsed: number; count: number }> {
+    const usage = new Map<KeyChain, { lastUsed: number; count: number }>([
+      [RECEIVE_CHAIN, { lastUsed: -1, count: 0 }],
+      [CHANGE_CHAIN, { lastUsed: -1, count: 0 }],
+    ]);
+    for (const a of this.addresses.values()) {
+      const u = usage.get(a.chain)!;
+      u.count = Math.max(u.count, a.index + 1);
+      if (used.has(a.scriptHash)) u.lastUsed = Math.max(u.lastUsed, a.index);
+    }
+    return usage;
+  }
+
+  /**
+   * Derives addresses until each chain has GAP_LIMIT unused ones after its last used one, plus
+   * `lookahead[chain]` speculative ones (sync look-ahead, see runWorker; trimmed once synced).
+   */
+  private ensureGap(lookahead?: Map<KeyChain, number>): AddressInfo[] {
     const created: AddressInfo[] = [];
-    for (const chain of [RECEIVE_CHAIN, CHANGE_CHAIN]) {
-      const onChain = [...this.addresses.values()].filter((a) => a.chain === chain);
-      let lastUsed = -1;
-      let count = 0;
-      for (const a of onChain) {
-        count = Math.max(count, a.index + 1);
-        if (used.has(a.scriptHash)) lastUsed = Math.max(lastUsed, a.index);
-      }
-      for (let i = count; i <= lastUsed + GAP_LIMIT; i++) created.push(this.deriveAddress(chain, i));
+    for (const [chain, { lastUsed, count }] of this.chainUsage(this.usedScriptHashes())) {
+      const gapEnd = lastUsed + GAP_LIMIT; // last index the gap limit asks for
+      const end = gapEnd + (lookahead?.get(chain) ?? 0);
+      if (end < count) continue;
+      const infos = this.deriveAddresses(chain, count, end - count + 1);
+      for (const a of infos) if (a.index > gapEnd) this.speculative.add(a.scriptHash);
+      created.push(...infos);
     }
     this.storeAddresses(created);
     return created;
+  }
+
+  /**
+   * Once synchronised: forgets the look-ahead addresses that stayed unused beyond the gap limit,
+   * so the wallet keeps exactly GAP_LIMIT unused addresses after its last used one (as Electrum).
+   * Their server subscriptions are left; notifications for unknown script hashes are ignored.
+   */
+  private trimLookahead(): void {
+    if (this.speculative.size === 0) return;
+    const used = this.usedScriptHashes();
+    const usage = this.chainUsage(used);
+    const requested = new Set(this.requests.list().map((r) => r.address));
+    const droppable = (a: AddressInfo): boolean =>
+      this.speculative.has(a.scriptHash) && !used.has(a.scriptHash) && a.status === null && !requested.has(a.address) && a.index > usage.get(a.chain)!.lastUsed + GAP_LIMIT;
+    // Only a contiguous tail of each chain goes, so indexes stay 0..n-1.
+    const keptUpTo = new Map<KeyChain, number>([[RECEIVE_CHAIN, -1], [CHANGE_CHAIN, -1]]);
+    for (const a of this.addresses.values()) if (!droppable(a)) keptUpTo.set(a.chain, Math.max(keptUpTo.get(a.chain)!, a.index));
+    const drop = [...this.addresses.values()].filter((a) => droppable(a) && a.index > keptUpTo.get(a.chain)!);
+    const remove = this.sql('DELETE FROM wallet_addresses WHERE script_hash = ? AND status IS NULL');
+    this.db.transaction(() => {
+      for (const a of drop) remove.run(a.scriptHash);
+    })();
+    for (const a of drop) {
+      this.addresses.delete(a.scriptHash);
+      this.byAddress.delete(a.address);
+      this.byScript.delete(bytesToHex(a.scriptPubKey));
+    }
+    this.speculative.clear();
   }
 
   private storeAddresses(infos: AddressInfo[]): void {
@@ -747,7 +794,7 @@ export class Wallet {
   isUpToDate(): boolean {
     const chain = this.chain;
     if (!chain || !chain.isConnected() || !chain.tip()) return false;
-    if (this.subscriptionsPending || this.subscriptionsInFlight > 0 || this.workerRunning || this.dirty.size > 0) return false;
+    if (this.subscriptionsPending || this.subscriptionsInFlight > 0 || this.workerRunning || this.verifierRunning || this.dirty.size > 0) return false;
     return this.pendingVerifications(chain).length === 0;
   }
 
@@ -854,10 +901,11 @@ export class Wallet {
         if (this.dirty.size > 0) {
           const batch = [...this.dirty];
           this.dirty.clear();
+          const before = this.chainUsage(this.usedScriptHashes());
           const { changed, failed } = await this.syncHistories(chain, batch);
           if (changed) {
-            const created = this.ensureGap();
-            for (const a of created) this.dirty.add(a.scriptHash);
+            // New addresses are subscribed; those with history come back dirty for the next wave.
+            this.ensureGap(this.lookahead(before));
             this.emitChanges(true);
           }
           if (failed) {
@@ -865,21 +913,61 @@ export class Wallet {
             setTimeout(() => this.kick(), SYNC_RETRY_MS).unref();
             break;
           }
+          // Merkle proofs of this wave are fetched while the next wave's subscriptions run.
+          this.startVerifier(chain);
           continue;
         }
-        const pending = this.pendingVerifications(chain);
-        if (pending.length === 0) break;
-        await this.verify(chain, pending.slice(0, VERIFY_CHUNK));
+        break;
       }
     } finally {
       this.workerRunning = false;
     }
+    this.startVerifier(chain);
     this.checkSynced();
+  }
+
+  /**
+   * Verifies pending confirmations (merkle proofs, `VERIFY_CHUNK` per SQLite transaction) in its
+   * own loop, alongside the history worker, until none is left; at most one loop runs.
+   */
+  private startVerifier(chain: ChainSource): void {
+    if (this.verifierRunning || this.chain !== chain) return;
+    this.verifierRunning = true;
+    this.wasUpToDate = false;
+    const run = async (): Promise<void> => {
+      try {
+        while (this.chain === chain) {
+          const pending = this.pendingVerifications(chain);
+          if (pending.length === 0) break;
+          await this.verify(chain, pending.slice(0, VERIFY_CHUNK));
+        }
+      } finally {
+        this.verifierRunning = false;
+      }
+      this.checkSynced();
+    };
+    run().catch((err) => this.recordError(err));
+  }
+
+  /**
+   * Look-ahead for the next wave, per chain: when the wave just applied moved the last used index
+   * by at least half the gap limit (a densely used chain, as in a restore), derive twice that many
+   * addresses beyond the gap at once (capped at LOOKAHEAD_MAX), so a wallet of N used addresses
+   * syncs in O(log N) waves of subscriptions instead of N / GAP_LIMIT.
+   */
+  private lookahead(before: Map<KeyChain, { lastUsed: number }>): Map<KeyChain, number> {
+    const result = new Map<KeyChain, number>();
+    for (const [chain, { lastUsed }] of this.chainUsage(this.usedScriptHashes())) {
+      const growth = lastUsed - before.get(chain)!.lastUsed;
+      if (growth >= GAP_LIMIT / 2) result.set(chain, Math.min(LOOKAHEAD_MAX, 2 * growth));
+    }
+    return result;
   }
 
   private checkSynced(): void {
     const upToDate = this.isUpToDate();
     if (upToDate && !this.wasUpToDate) {
+      this.trimLookahead();
       this.lastSyncError = null;
       this.emitChanges(false);
       this.emit({ type: 'synced' });
@@ -960,8 +1048,7 @@ export class Wallet {
             | undefined;
           if (!row) continue;
           if (row.height !== entry.height) {
-            this.db
-              .prepare('UPDATE wallet_txs SET height = ?, verified = 0, block_hash = NULL, timestamp = NULL WHERE txid = ?')
+            this.sql('UPDATE wallet_txs SET height = ?, verified = 0, block_hash = NULL, timestamp = NULL WHERE txid = ?')
               .run(entry.height, entry.txid);
             this.verifyFailedAt.delete(entry.txid);
             changed = true;
@@ -973,8 +1060,7 @@ export class Wallet {
           this.indexOutputs(entry.txid, this.parsed(entry.txid));
         }
         if (old.get(entry.txid) !== entry.height) {
-          this.db
-            .prepare(
+          this.sql(
               'INSERT INTO wallet_address_history (script_hash, txid, height) VALUES (?, ?, ?) ON CONFLICT(script_hash, txid) DO UPDATE SET height = excluded.height',
             )
             .run(sh, entry.txid, entry.height);
@@ -998,8 +1084,7 @@ export class Wallet {
   private insertTx(txid: string, raw: Uint8Array, height: number, local: boolean, now: number): Transaction {
     const tx = parseTransaction(bytesToHex(raw));
     if (tx.getId() !== txid) throw new FulmenError('SERVER_MISBEHAVED', `Transaction bytes do not match txid ${txid}`);
-    this.db
-      .prepare(
+    this.sql(
         'INSERT INTO wallet_txs (txid, raw, height, verified, is_coinbase, local, first_seen) VALUES (?, ?, ?, 0, ?, ?, ?)',
       )
       .run(txid, raw, height, tx.isCoinbase() ? 1 : 0, local ? 1 : 0, now);
@@ -1043,8 +1128,7 @@ export class Wallet {
   private pendingVerifications(chain: ChainSource): { txid: string; height: number }[] {
     const tip = chain.tip();
     if (!tip) return [];
-    const rows = this.db
-      .prepare('SELECT txid, height FROM wallet_txs WHERE height > 0 AND height <= ? AND verified = 0')
+    const rows = this.sql('SELECT txid, height FROM wallet_txs WHERE height > 0 AND height <= ? AND verified = 0')
       .all(tip.height) as { txid: string; height: number }[];
     return rows.filter((r) => this.verifyFailedAt.get(r.txid) !== tip.height);
   }
@@ -1091,8 +1175,7 @@ export class Wallet {
 
   /** A verified transaction wins over local (never seen by the server) ones spending the same coins. */
   private dropConflictingLocalTxs(txid: string): void {
-    const conflicts = this.db
-      .prepare(
+    const conflicts = this.sql(
         `SELECT DISTINCT other.txid FROM wallet_txins mine
          JOIN wallet_txins other ON other.prev_txid = mine.prev_txid AND other.prev_vout = mine.prev_vout
          JOIN wallet_txs t ON t.txid = other.txid
@@ -1107,8 +1190,7 @@ export class Wallet {
 
   /** New tip: undo verification of transactions whose block left the best chain, verify pending ones. */
   private async onTip(chain: ChainSource, tipHeight: number): Promise<void> {
-    const recent = this.db
-      .prepare('SELECT txid, height, block_hash FROM wallet_txs WHERE verified = 1 AND height > ?')
+    const recent = this.sql('SELECT txid, height, block_hash FROM wallet_txs WHERE verified = 1 AND height > ?')
       .all(tipHeight - REORG_CHECK_DEPTH) as { txid: string; height: number; block_hash: string | null }[];
     const heights = [...new Set(recent.filter((r) => r.height <= tipHeight).map((r) => r.height))];
     const headers = await Promise.all(heights.map((h) => chain.getHeader(h)));
@@ -1130,8 +1212,7 @@ export class Wallet {
   // ---------------------------------------------------------------- balance and coins
 
   private txos(): TxoRow[] {
-    return this.db
-      .prepare(
+    return this.sql(
         `SELECT o.txid, o.vout, o.script_hash, o.value_sat, t.height, t.verified, t.is_coinbase
          FROM wallet_txos o JOIN wallet_txs t ON t.txid = o.txid`,
       )
@@ -1140,8 +1221,7 @@ export class Wallet {
 
   /** outpoint "txid:vout" → the spending transaction (a verified confirmed one preferred). */
   private spends(): Map<string, SpendRow> {
-    const rows = this.db
-      .prepare(
+    const rows = this.sql(
         `SELECT i.prev_txid, i.prev_vout, i.txid, t.height, t.verified
          FROM wallet_txins i JOIN wallet_txs t ON t.txid = i.txid
          JOIN wallet_txos o ON o.txid = i.prev_txid AND o.vout = i.prev_vout`,
@@ -1548,8 +1628,7 @@ export class Wallet {
 
   /** Unconfirmed transactions other than `txid` spending an input of `txid`, with their descendants. */
   private removeConflicts(txid: string): boolean {
-    const conflicts = this.db
-      .prepare(
+    const conflicts = this.sql(
         `SELECT DISTINCT other.txid FROM wallet_txins mine
          JOIN wallet_txins other ON other.prev_txid = mine.prev_txid AND other.prev_vout = mine.prev_vout
          JOIN wallet_txs t ON t.txid = other.txid
@@ -1574,8 +1653,7 @@ export class Wallet {
     const txos = new Map(this.txos().map((o) => [`${o.txid}:${o.vout}`, o]));
     const coins = tx.ins.map((input) => txos.get(`${inputPrevTxid(input)}:${input.index}`));
     if (coins.some((c) => c === undefined)) throw badInput('Only transactions whose inputs are all ours can be replaced');
-    const children = this.db
-      .prepare('SELECT DISTINCT txid FROM wallet_txins WHERE prev_txid = ? AND txid != ?')
+    const children = this.sql('SELECT DISTINCT txid FROM wallet_txins WHERE prev_txid = ? AND txid != ?')
       .all(txid, txid) as { txid: string }[];
     if (children.length > 0) {
       throw badInput(`Transaction ${txid} has unconfirmed children in this wallet (${children[0]!.txid}); replacing it would drop them`);
