@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startRegtest, waitFor, type Regtest } from '../e2e/harness/regtest.js';
-import { SECP256K1_BACKEND } from '../core/lightning/channel/secp.js';
+import { SECP256K1_BACKEND } from '../core/bitcoin/secp256k1.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'bin/fulmen');

@@ -12,7 +12,7 @@ import {
   scriptHash,
   scriptPubKeyToAddress,
 } from './address.js';
-import { publicKeyCreate } from '../lightning/channel/secp.js';
+import { publicKeyCreate } from './secp256k1.js';
 import bip350 from './testdata/bip350-segwit-addresses.json' with { type: 'json' };
 
 describe('addresses', () => {

@@ -9,7 +9,7 @@ import { FulmenError, badInput } from '../util/errors.js';
 import { bip84CoinType, bitcoinNetwork, type NetworkName } from './network.js';
 // The native libsecp256k1 backend chosen for Lightning (a leaf module with no Lightning
 // dependency); reused here for the hot path of address derivation.
-import { pointAddTweak } from '../lightning/channel/secp.js';
+import { pointAddTweak } from './secp256k1.js';
 
 // bitcoinjs' self-test of the library (50-200 ms at every start, CLI included) is skipped here;
 // keys.test.ts runs it, so the pinned library is still checked.

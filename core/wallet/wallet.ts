@@ -1211,10 +1211,11 @@ export class Wallet {
 
   // ---------------------------------------------------------------- balance and coins
 
+  /** Every output paying us with its transaction's state (the covering index keeps the raw blobs unread). */
   private txos(): TxoRow[] {
     return this.sql(
         `SELECT o.txid, o.vout, o.script_hash, o.value_sat, t.height, t.verified, t.is_coinbase
-         FROM wallet_txos o JOIN wallet_txs t ON t.txid = o.txid`,
+         FROM wallet_txos o JOIN wallet_txs t INDEXED BY wallet_txs_state ON t.txid = o.txid`,
       )
       .all() as TxoRow[];
   }
@@ -1223,7 +1224,7 @@ export class Wallet {
   private spends(): Map<string, SpendRow> {
     const rows = this.sql(
         `SELECT i.prev_txid, i.prev_vout, i.txid, t.height, t.verified
-         FROM wallet_txins i JOIN wallet_txs t ON t.txid = i.txid
+         FROM wallet_txins i JOIN wallet_txs t INDEXED BY wallet_txs_state ON t.txid = i.txid
          JOIN wallet_txos o ON o.txid = i.prev_txid AND o.vout = i.prev_vout`,
       )
       .all() as SpendRow[];

@@ -1,5 +1,5 @@
 import { sha256 } from '@noble/hashes/sha2.js';
-import { ecdsaSign, ecdsaVerify, isCompressedPoint, pointAdd, pointAddTweak, pointMulTweak, publicKeyCreate } from './secp.js';
+import { ecdsaSign, ecdsaVerify, isCompressedPoint, pointAdd, pointAddTweak, pointMulTweak, publicKeyCreate } from '../../bitcoin/secp256k1.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { concatBytes } from '@noble/hashes/utils.js';
 import { FulmenError } from '../../util/errors.js';

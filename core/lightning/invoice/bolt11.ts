@@ -4,7 +4,7 @@
  */
 import { bech32, bech32m, createBase58check } from '@scure/base';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { ecdsaRecover, ecdsaVerify, isCompressedPoint } from '../channel/secp.js';
+import { ecdsaRecover, ecdsaVerify, isCompressedPoint } from '../../bitcoin/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { FulmenError, badInput } from '../../util/errors.js';
 import { FeatureBits } from '../wire/features.js';

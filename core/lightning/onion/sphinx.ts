@@ -3,7 +3,7 @@
  * hop. Packet: version (1) || public_key (33) || hop_payloads (1300) || hmac (32) = 1366 bytes.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { ecdhSha256, pointMulTweak, publicKeyCreate } from '../channel/secp.js';
+import { ecdhSha256, pointMulTweak, publicKeyCreate } from '../../bitcoin/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { chacha20 } from '@noble/ciphers/chacha.js';

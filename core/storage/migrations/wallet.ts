@@ -106,4 +106,12 @@ export const walletMigrations: Migration[] = [
       CREATE INDEX wallet_txos_script_hash ON wallet_txos (script_hash);
     `,
   },
+  {
+    id: '004_wallet_tx_state_index',
+    sql: `
+      -- The state columns of wallet_txs without its raw blobs: balance and coin queries join
+      -- every output with its transaction and would otherwise read each raw transaction's pages.
+      CREATE INDEX wallet_txs_state ON wallet_txs (txid, height, verified, is_coinbase);
+    `,
+  },
 ];

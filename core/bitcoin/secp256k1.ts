@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 
 /**
- * The secp256k1 backend of the channel engine: ECDSA over 32-byte digests (RFC 6979 nonces,
+ * The secp256k1 backend of Fulmen (BIP32 derivation, Lightning channels, onion, invoices): ECDSA over 32-byte digests (RFC 6979 nonces,
  * low-S, 64-byte compact r||s as on the Lightning wire, BOLT 1 `signature`) and the point
  * operations of BOLT 3 key derivation. One module so the backend can be swapped.
  *
