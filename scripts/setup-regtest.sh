@@ -4,6 +4,7 @@
 #     added to the system), unpacked with dpkg -x and run through sid's own ld-linux loader;
 #   - ElectrumX (PyPI package e-x) + plyvel in a Python venv;
 #   - Debian's chromium (Playwright) and Electrum from bookworm-backports (interop peer).
+#   - lnd (interop peer) built from source with Go through the Go module proxy (see its section).
 #
 # Idempotent. Warm runs touch no network. Cache: ${FULMEN_CACHE:-$HOME/.cache/fulmen}, keyed by
 # version (knots-<debian version>/, electrumx-<version>/). Stable entry points in <cache>/bin:
@@ -11,6 +12,7 @@
 #
 # Env: FULMEN_CACHE (cache root), FULMEN_REFRESH=1 (re-resolve Knots from sid even if cached),
 #      ELECTRUMX_VERSION (default 1.20.0), FULMEN_SKIP_SYSTEM=1 (skip chromium/electrum apt installs).
+#      LND_VERSION (default v0.19.3-beta), FULMEN_SKIP_LND=1 (skip building lnd).
 set -euo pipefail
 
 CACHE="${FULMEN_CACHE:-$HOME/.cache/fulmen}"
@@ -217,6 +219,39 @@ EOF
   log "electrum: $(command -v electrum) ($ELECTRUM_VERSION)"
 fi
 
+# ---------------------------------------------------------------------------------------------
+# lnd (interop peer, e2e/harness/lnd.ts), built from source with Go through the module proxy
+# ---------------------------------------------------------------------------------------------
+# `go install lnd@version` is refused because lnd's go.mod has replace directives, so the module
+# is downloaded (go mod download) and built inside its own module directory, which honours them.
+# Cache: $CACHE/lnd-<version>/bin/{lnd,lncli}; stable entry points $CACHE/bin/{lnd,lncli}.
+# Env: LND_VERSION (default below), FULMEN_SKIP_LND=1 (skip; the lnd interop tests then skip).
+LND_VERSION="${LND_VERSION:-v0.19.3-beta}"
+LND_DIR="$CACHE/lnd-$LND_VERSION"
+lnd_ok() { [ -f "$LND_DIR/.complete" ] && "$LND_DIR/bin/lnd" --version >/dev/null 2>&1 && "$LND_DIR/bin/lncli" --version >/dev/null 2>&1; }
+if [ "${FULMEN_SKIP_LND:-0}" != 1 ]; then
+  if ! lnd_ok; then
+    command -v go >/dev/null 2>&1 || die "go not found: lnd $LND_VERSION is built from source (install Go >= 1.23, or FULMEN_SKIP_LND=1)"
+    log "building lnd $LND_VERSION with $(go version | awk '{print $3}') (cold build: ~13 min of CPU; 50 min wall on a busy 2-core box)"
+    lnd_started=$(date +%s)
+    lnd_log="$CACHE/lnd-$LND_VERSION.build.log"
+    lnd_src="$(go mod download -json "github.com/lightningnetwork/lnd@$LND_VERSION" 2>"$lnd_log" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+    [ -n "$lnd_src" ] && [ -d "$lnd_src" ] || { tail -20 "$lnd_log" >&2; die "go mod download lnd@$LND_VERSION failed"; }
+    lnd_tmp="$LND_DIR.tmp.$$"
+    rm -rf "$lnd_tmp"; mkdir -p "$lnd_tmp/bin"
+    ( cd "$lnd_src" && go build -trimpath -ldflags "-s -w -X github.com/lightningnetwork/lnd/build.Commit=$LND_VERSION" \
+        -o "$lnd_tmp/bin/" ./cmd/lnd ./cmd/lncli ) >>"$lnd_log" 2>&1 \
+      || { tail -30 "$lnd_log" >&2; rm -rf "$lnd_tmp"; die "building lnd $LND_VERSION failed (log: $lnd_log)"; }
+    "$lnd_tmp/bin/lnd" --version >/dev/null || die "the built lnd does not run"
+    echo "$LND_VERSION" > "$lnd_tmp/.complete"
+    rm -rf "$LND_DIR"; mv "$lnd_tmp" "$LND_DIR"
+    log "lnd $LND_VERSION built in $(( $(date +%s) - lnd_started )) s"
+  fi
+  ln -sfn "$LND_DIR/bin/lnd" "$CACHE/bin/lnd"
+  ln -sfn "$LND_DIR/bin/lncli" "$CACHE/bin/lncli"
+  log "lnd: $("$CACHE/bin/lnd" --version | head -1)"
+fi
+
 cat > "$CACHE/regtest.env" <<EOF
 FULMEN_CACHE=$CACHE
 KNOTS_VERSION=$KNOTS_VERSION
@@ -226,6 +261,7 @@ ELECTRUMX_VERSION=$ELECTRUMX_VERSION
 ELECTRUMX_SERVER=$CACHE/bin/electrumx_server
 CHROMIUM=$(command -v chromium || true)
 ELECTRUM=$(command -v electrum || true)
+LND=$( [ -x "$CACHE/bin/lnd" ] && echo "$CACHE/bin/lnd" || true)
 EOF
 log "ready; summary in $CACHE/regtest.env:"
 sed 's/^/  /' "$CACHE/regtest.env" >&2

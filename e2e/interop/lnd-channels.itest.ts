@@ -1,0 +1,229 @@
+/**
+ * Channels between Fulmen and a real lnd (built by scripts/setup-regtest.sh) on regtest, both
+ * directions: open, payments both ways (amount and amountless invoices), cooperative close by
+ * the side that opened. One regtest network and one lnd serve the whole file. Skipped, with the
+ * reason in the suite name, only when lnd is not installed.
+ *
+ * lnd behaviour this relies on (v0.19): Fulmen advertises no option_anchors, so lnd negotiates
+ * channel_type option_static_remotekey itself (no `--protocol.no-anchors` needed); lnd is
+ * started with `--bitcoin.defaultchanconfs=1`, so it asks for minimum_depth 1 as fundee and
+ * Fulmen (minimumDepth 1) asks the same; lnd reports balances net of the commitment fee on the
+ * funder's side (`commit_fee`), Fulmen reports them gross. lnd routes even its own payments
+ * over a direct private channel only through its graph, where it adds a new channel up to 1 s
+ * after both channel_ready (funding manager poll), so the tests wait for that edge after opening.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { openDatabase, type Db } from '../../core/storage/db.js';
+import { ChainNetwork } from '../../core/chain/network.js';
+import { Wallet } from '../../core/wallet/wallet.js';
+import { LightningNode, type ChannelInfo } from '../../core/lightning/node.js';
+import { decodeInvoice } from '../../core/lightning/invoice/bolt11.js';
+import { locateLnd, startLnd, type LndChannel, type LndNode } from '../harness/lnd.js';
+import { startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
+
+const FULMEN_FUNDING_SAT = 1_000_000;
+const LND_FUNDING_SAT = 800_000;
+
+const lndMissing = locateLnd().missing;
+
+describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd channels on regtest${lndMissing ? ` — skipped: ${lndMissing}` : ''}`, () => {
+  let regtest: Regtest;
+  let lnd: LndNode;
+  let db: Db;
+  let wallet: Wallet;
+  let chain: ChainNetwork;
+  let node: LightningNode;
+
+  const lndChannel = async (channelPoint: string): Promise<LndChannel | undefined> => (await lnd.listChannels()).find((c) => c.channel_point === channelPoint);
+  const fulmenChannel = (channelPoint: string): ChannelInfo | undefined => node.listChannels().find((c) => c.channel_point === channelPoint);
+
+  /**
+   * Waits until both sides show the same balances (lnd's view mirrored, its funder side plus the
+   * commitment fee) with no HTLC in flight and, if given, Fulmen's view passing `expected`.
+   */
+  async function expectBalancesAgree(channelPoint: string, expected?: (fulmen: ChannelInfo) => boolean): Promise<{ fulmen: ChannelInfo; lnd: LndChannel }> {
+    return waitFor(
+      async () => {
+        const l = await lndChannel(channelPoint);
+        const f = fulmenChannel(channelPoint);
+        if (!l || !f) return false;
+        if (expected && !expected(f)) return false;
+        if (l.pending_htlcs.length > 0) return false;
+        const fee = Number(l.commit_fee);
+        const lndLocal = Number(l.local_balance) + (l.initiator ? fee : 0);
+        const lndRemote = Number(l.remote_balance) + (l.initiator ? 0 : fee);
+        return lndLocal === f.remote_balance && lndRemote === f.local_balance && { fulmen: f, lnd: l };
+      },
+      { what: 'balances to agree on both sides', timeoutMs: 20_000, intervalMs: 100 },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n${lnd.logTail(60)}`);
+    });
+  }
+
+  async function mineUntil(what: string, check: () => Promise<boolean> | boolean, maxBlocks = 6): Promise<void> {
+    for (let i = 0; i <= maxBlocks; i++) {
+      try {
+        await waitFor(async () => (await check()) || undefined, { what, timeoutMs: 4_000, intervalMs: 100 });
+        return;
+      } catch (err) {
+        if (i === maxBlocks) throw new Error(`${(err as Error).message}\n${lnd.logTail(60)}`);
+        await regtest.mine(1);
+      }
+    }
+  }
+
+  const inMempool = async (txid: string): Promise<boolean> => (await regtest.rpc<string[]>('getrawmempool')).includes(txid);
+
+  beforeAll(async () => {
+    const began = Date.now();
+    regtest = await startRegtest();
+    lnd = await startLnd(regtest, { name: 'carol' });
+    db = openDatabase(':memory:');
+    ({ wallet } = Wallet.create(db, { network: 'regtest' }));
+    chain = new ChainNetwork({ network: 'regtest', server: regtest.electrumServer, oneserver: true, db });
+    await chain.start();
+    await wallet.attachChain(chain);
+    await wallet.waitUntilSynced(20_000);
+    node = new LightningNode({ db, wallet, chain, network: 'regtest', listen: '127.0.0.1:0', minimumDepth: 1, paymentTimeoutMs: 30_000 });
+    await node.start();
+    await regtest.sendToAddress(wallet.getUnusedAddress(), '0.05');
+    await regtest.sendToAddress(await lnd.newAddress(), '0.05');
+    await regtest.mine(1);
+    await waitFor(() => wallet.getBalance().confirmedSat === 5_000_000, { what: 'Fulmen funded', timeoutMs: 30_000 });
+    await lnd.waitForBalance(5_000_000);
+    console.info(`[lnd-channels] setup (regtest, lnd ${(await lnd.getInfo()).version} in ${lnd.startupMs} ms, Fulmen): ${Date.now() - began} ms`);
+  });
+
+  afterAll(async () => {
+    await node?.stop();
+    await chain?.stop();
+    await lnd?.stop();
+    await regtest?.stop();
+  });
+
+  describe('Fulmen opens, Fulmen closes', () => {
+    let channelPoint: string;
+
+    it('opens a channel Fulmen → lnd (static_remotekey); both sides see it open', async () => {
+      const opened = await node.openChannel(lnd.connectString, FULMEN_FUNDING_SAT, 0n);
+      channelPoint = opened.channelPoint;
+      await waitFor(() => inMempool(opened.fundingTxid), { what: 'funding tx in mempool' });
+      await regtest.mine(1);
+      await mineUntil('channel open on both sides', async () => fulmenChannel(channelPoint)?.state === 'OPEN' && (await lndChannel(channelPoint))?.active === true);
+      const { fulmen, lnd: l } = await expectBalancesAgree(channelPoint);
+      expect(fulmen).toMatchObject({ initiator: 'local', capacity: FULMEN_FUNDING_SAT, remote_pubkey: lnd.nodeId, remote_balance: 0 });
+      expect(l).toMatchObject({ remote_pubkey: node.nodeIdHex, initiator: false, local_balance: '0', commitment_type: 'STATIC_REMOTE_KEY', private: true });
+      expect(l.chan_id).not.toBe('0');
+      await waitFor(() => lnd.hasGraphEdge(l.chan_id), { what: 'lnd to add the channel to its graph', timeoutMs: 10_000, intervalMs: 100 });
+    });
+
+    it('Fulmen pays an lnd invoice', async () => {
+      const { invoice, paymentHash } = await lnd.addInvoice(100_000_000n, 'fulmen pays lnd');
+      const result = await node.pay(invoice);
+      expect(result, lnd.logTail(40)).toMatchObject({ success: true, paymentHash });
+      expect(bytesToHex(sha256(hexToBytes(result.preimage!)))).toBe(paymentHash);
+      const { fulmen } = await expectBalancesAgree(channelPoint, (f) => f.remote_balance === 100_000);
+      expect(fulmen.remote_balance).toBe(100_000);
+      expect(await lnd.lookupInvoice(paymentHash)).toMatchObject({ state: 'SETTLED', amt_paid_msat: '100000000' });
+    });
+
+    it('Fulmen pays an lnd invoice without amount, giving the amount', async () => {
+      const { invoice, paymentHash } = await lnd.addInvoice(null, 'any amount');
+      expect(decodeInvoice(invoice, 'regtest').amountMsat).toBeUndefined();
+      const result = await node.pay(invoice, { amountMsat: 12_345_000n });
+      expect(result, lnd.logTail(40)).toMatchObject({ success: true });
+      const { fulmen } = await expectBalancesAgree(channelPoint, (f) => f.remote_balance === 112_345);
+      expect(fulmen.remote_balance).toBe(112_345);
+      expect(await lnd.lookupInvoice(paymentHash)).toMatchObject({ state: 'SETTLED', amt_paid_msat: '12345000' });
+    });
+
+    it('lnd pays a Fulmen invoice over the private channel (route hint)', async () => {
+      const { invoice, paymentHash } = node.createInvoice(30_000_000n, 'lnd pays fulmen', 3600);
+      const result = await lnd.payInvoice(invoice);
+      expect(result, lnd.logTail(60)).toMatchObject({ status: 'SUCCEEDED', payment_hash: paymentHash, fee_msat: '0' });
+      const { fulmen } = await expectBalancesAgree(channelPoint, (f) => f.remote_balance === 82_345);
+      expect(fulmen.remote_balance).toBe(82_345);
+      expect(node.listPayments().find((p) => p.paymentHash === paymentHash)).toMatchObject({ direction: 'received', status: 'succeeded', amountMsat: 30_000_000n });
+    });
+
+    it('Fulmen closes cooperatively; the funds arrive on chain on both sides', async () => {
+      const { fulmen } = await expectBalancesAgree(channelPoint);
+      const lndBefore = (await lnd.walletBalance()).confirmedSat;
+      const fulmenBefore = wallet.getBalance().confirmedSat;
+      const { closingTxid } = await node.closeChannel(channelPoint);
+      await waitFor(() => inMempool(closingTxid), { what: 'closing tx in mempool' });
+      await regtest.mine(1);
+      await mineUntil(
+        'closed on both sides',
+        async () => fulmenChannel(channelPoint)?.state === 'CLOSED' && (await lnd.closedChannels()).some((c) => c.channel_point === channelPoint),
+        3,
+      );
+      const closed = (await lnd.closedChannels()).find((c) => c.channel_point === channelPoint)!;
+      expect(closed).toMatchObject({ closing_tx_hash: closingTxid, close_type: 'COOPERATIVE_CLOSE', close_initiator: 'INITIATOR_REMOTE', settled_balance: String(fulmen.remote_balance) });
+      const tx = await regtest.rpc<{ vout: { value: number }[] }>('getrawtransaction', [closingTxid, true]);
+      const values = tx.vout.map((o) => Math.round(o.value * 1e8));
+      expect(values).toHaveLength(2);
+      expect(values).toContain(fulmen.remote_balance);
+      // Fulmen, the funder, paid the closing fee out of its side.
+      const fulmenOutput = values.find((v) => v !== fulmen.remote_balance)!;
+      expect(fulmenOutput).toBeLessThan(fulmen.local_balance);
+      expect(fulmenOutput).toBeGreaterThan(fulmen.local_balance - 5_000);
+      await lnd.waitForBalance(lndBefore + fulmen.remote_balance);
+      await waitFor(() => wallet.getBalance().confirmedSat === fulmenBefore + fulmenOutput, { what: 'Fulmen wallet got its side back' });
+    });
+  });
+
+  describe('lnd opens, lnd closes (Fulmen as fundee)', () => {
+    let channelPoint: string;
+
+    it('lnd opens a private channel to Fulmen; both sides see it open', async () => {
+      await lnd.connect(node.nodeIdHex, '127.0.0.1', node.listenPort!);
+      channelPoint = await lnd.openChannel(node.nodeIdHex, LND_FUNDING_SAT, { private: true });
+      await waitFor(() => inMempool(channelPoint.split(':')[0]!), { what: 'funding tx in mempool' });
+      await regtest.mine(1);
+      await mineUntil('channel open on both sides', async () => fulmenChannel(channelPoint)?.state === 'OPEN' && (await lndChannel(channelPoint))?.active === true);
+      const { fulmen, lnd: l } = await expectBalancesAgree(channelPoint);
+      expect(fulmen).toMatchObject({ initiator: 'remote', capacity: LND_FUNDING_SAT, remote_pubkey: lnd.nodeId, local_balance: 0 });
+      expect(l).toMatchObject({ initiator: true, commitment_type: 'STATIC_REMOTE_KEY', remote_balance: '0', private: true });
+      await waitFor(() => lnd.hasGraphEdge(l.chan_id), { what: 'lnd to add the channel to its graph', timeoutMs: 10_000, intervalMs: 100 });
+    });
+
+    it('lnd pays a Fulmen invoice, Fulmen pays an lnd invoice', async () => {
+      const { invoice, paymentHash } = node.createInvoice(200_000_000n, 'lnd pays fulmen again', 3600);
+      const paid = await lnd.payInvoice(invoice);
+      expect(paid, lnd.logTail(60)).toMatchObject({ status: 'SUCCEEDED', payment_hash: paymentHash });
+      expect((await expectBalancesAgree(channelPoint, (f) => f.local_balance === 200_000)).fulmen.local_balance).toBe(200_000);
+
+      const back = await lnd.addInvoice(50_000_000n, 'fulmen pays back');
+      expect(await node.pay(back.invoice), lnd.logTail(60)).toMatchObject({ success: true });
+      expect((await expectBalancesAgree(channelPoint, (f) => f.local_balance === 150_000)).fulmen.local_balance).toBe(150_000);
+      expect(await lnd.lookupInvoice(back.paymentHash)).toMatchObject({ state: 'SETTLED' });
+    });
+
+    it('lnd pays a Fulmen invoice without amount, giving the amount', async () => {
+      const { invoice, paymentHash } = node.createInvoice(null, 'lnd chooses the amount', 3600);
+      const paid = await lnd.payInvoice(invoice, { amountMsat: 7_000_000n });
+      expect(paid, lnd.logTail(60)).toMatchObject({ status: 'SUCCEEDED', payment_hash: paymentHash, value_msat: '7000000' });
+      expect((await expectBalancesAgree(channelPoint, (f) => f.local_balance === 157_000)).fulmen.local_balance).toBe(157_000);
+    });
+
+    it('lnd closes cooperatively; the funds arrive on chain on both sides', async () => {
+      const { fulmen } = await expectBalancesAgree(channelPoint);
+      const fulmenBefore = wallet.getBalance().confirmedSat;
+      const closingTxid = await lnd.closeChannel(channelPoint);
+      await waitFor(() => inMempool(closingTxid), { what: 'closing tx in mempool' });
+      await regtest.mine(1);
+      await mineUntil(
+        'closed on both sides',
+        async () => fulmenChannel(channelPoint)?.state === 'CLOSED' && (await lnd.closedChannels()).some((c) => c.channel_point === channelPoint),
+        3,
+      );
+      expect(fulmenChannel(channelPoint)?.closing_txid).toBe(closingTxid);
+      const tx = await regtest.rpc<{ vout: { value: number }[] }>('getrawtransaction', [closingTxid, true]);
+      expect(tx.vout.map((o) => Math.round(o.value * 1e8))).toContain(fulmen.local_balance);
+      await waitFor(() => wallet.getBalance().confirmedSat === fulmenBefore + fulmen.local_balance, { what: 'Fulmen wallet got its side' });
+    });
+  });
+});
