@@ -369,15 +369,19 @@ export class LightningNode {
         if (all || ch.channelId === bytesToHex(err.channelId)) this.failChannel(ch, null, `peer sent error: ${err.text}`);
       }
     });
-    peer.onChannelMessage((msg) => this.onChannelMessage(peer, msg));
+    // Our channel_reestablish goes first (BOLT 2), before registering the handler: registering
+    // handles at once the peer's messages that arrived during init, and the retransmissions its
+    // channel_reestablish asks for must follow ours. Otherwise the peer takes our revoke_and_ack and
+    // commitment_signed before our channel_reestablish, answers the commitment_signed, then
+    // retransmits that revoke_and_ack again because our (earlier) next_revocation_number asks for it.
     for (const ch of this.channelsOf(id)) {
-      if (ACTIVE_STATES.includes(ch.state)) { const rm = ch.reestablishMessage(); dbgLog('attach', dbgPeer(peer), 'group', !!this.group, 'send reest N', rm.nextCommitmentNumber, 'R', rm.nextRevocationNumber); peer.send(rm); }
+      if (ACTIVE_STATES.includes(ch.state)) peer.send(ch.reestablishMessage());
       this.emitChannel(ch);
     }
+    peer.onChannelMessage((msg) => this.onChannelMessage(peer, msg));
   }
 
   private onPeerClosed(id: string, peer: Peer): void {
-    dbgLog('closed', dbgPeer(peer), 'current', this.peers.get(id) === peer);
     if (this.peers.get(id) !== peer) return;
     this.peers.delete(id);
     for (const ch of this.channelsOf(id)) {
@@ -470,7 +474,6 @@ export class LightningNode {
     }
     for (const t of group.receivedTypes) crashPoint(`received-persisted:${t}`); // test hooks (crashpoints.ts)
     for (const t of group.sentTypes) crashPoint(`persisted:${t}`);
-    dbgLog('release', group.sentTypes.join(), [...group.held].map((p) => dbgPeer(p) + (p.isClosed ? 'x' : '')).join());
     for (const p of group.held) p.release();
     for (const t of group.sentTypes) crashPoint(`sent:${t}`);
     for (const f of group.afterCommit) f(true);
@@ -493,7 +496,6 @@ export class LightningNode {
 
   private async onChannelMessage(peer: Peer, msg: ChannelMessage): Promise<void> {
     crashPoint(`received:${msg.type}`); // test hook (crashpoints.ts)
-    dbgLog('recv', dbgPeer(peer), msg.type, msg.type === 'channel_reestablish' ? `N ${msg.nextCommitmentNumber} R ${msg.nextRevocationNumber}` : '', 'closed', peer.isClosed, 'current', this.peers.get(bytesToHex(peer.remoteNodeId)) === peer, [...this.channels.values()].map((c) => `${c.localCtn}/${c.remoteCtn}`).join());
     this.joinGroup().receivedTypes.push(msg.type);
     const nodeId = bytesToHex(peer.remoteNodeId);
     if (msg.type === 'open_channel') return this.onOpenChannel(peer, msg);
@@ -544,7 +546,6 @@ export class LightningNode {
         return;
       case 'channel_reestablish': {
         const out = ch.onChannelReestablish(msg);
-        dbgLog('reest out', dbgPeer(peer), out.map((m) => m.type).join());
         this.reestablished.add(ch.keyIndex);
         if (ch.weAreBehind) {
           peer.sendError(hexToBytes(ch.channelId), 'We lost channel state: please force close');
@@ -1350,17 +1351,6 @@ interface CommitGroup {
   /** Types of the messages held and received in the group, for the crash-test hooks. */
   sentTypes: string[];
   receivedTypes: string[];
-}
-
-const dbgPeers = new WeakMap<Peer, number>();
-let dbgNext = 1;
-function dbgPeer(p: Peer): number {
-  let n = dbgPeers.get(p);
-  if (n === undefined) dbgPeers.set(p, (n = dbgNext++));
-  return n;
-}
-function dbgLog(...args: unknown[]): void {
-  console.error('FULMENDBG', Date.now(), ...args);
 }
 
 function invoiceAad(paymentHash: string): Uint8Array {

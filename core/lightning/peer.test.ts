@@ -189,6 +189,72 @@ describe('Peer over loopback TCP', () => {
     expect(closed?.message).toMatch(/did not answer ping/);
   });
 
+  it('hold/release: batches of held messages, sends between release and the next hold, pings and socket backpressure lose and reorder nothing', async () => {
+    // The node's group commit: hold at the first send of a turn, release at setImmediate. Both
+    // sides do it at once, with batches far above the socket's high-water mark (write() returns false).
+    const { server, inbound } = await startBob({ pingIntervalMs: 5 });
+    const alice = await connectAlice(server.port, { pingIntervalMs: 5 });
+    const bob = await inbound;
+    cleanups.push(() => alice.close(), () => bob.close());
+    const holdForThisTurn = (peer: Peer, state: { held: boolean }) => {
+      if (state.held) return;
+      state.held = true;
+      peer.hold();
+      setImmediate(() => {
+        state.held = false;
+        peer.release();
+      });
+    };
+    const total = 3000;
+    const bobSaw: bigint[] = [];
+    const aliceSaw: number[] = [];
+    const bobTurn = { held: false };
+    const aliceTurn = { held: false };
+    const done = new Promise<void>((resolve) => {
+      bob.onChannelMessage((msg: ChannelMessage) => {
+        if (msg.type !== 'update_add_htlc') return;
+        bobSaw.push(msg.id);
+        holdForThisTurn(bob, bobTurn);
+        bob.send(updateFee(Number(msg.id) + 253)); // answered in Bob's next batch
+      });
+      alice.onChannelMessage((msg: ChannelMessage) => {
+        if (msg.type === 'update_fee') aliceSaw.push(msg.feeratePerKw - 253);
+        if (aliceSaw.length === total) resolve();
+      });
+    });
+    for (let i = 0; i < total; i++) {
+      // Every third message opens no hold itself: sent directly when no hold is open.
+      if (i % 3 !== 0) holdForThisTurn(alice, aliceTurn);
+      alice.send({ type: 'update_add_htlc', channelId, id: BigInt(i), amountMsat: 1000n, paymentHash: new Uint8Array(32), cltvExpiry: 500, onionRoutingPacket: new Uint8Array(1366) });
+      if (i % 250 === 249) await new Promise((r) => setImmediate(r));
+    }
+    await done;
+    expect(bobSaw).toEqual(Array.from({ length: total }, (_, i) => BigInt(i)));
+    expect(aliceSaw).toEqual(Array.from({ length: total }, (_, i) => i));
+    expect(alice.isReady && bob.isReady).toBe(true);
+  });
+
+  it('keeps the connection when a turn longer than the pong timeout delays reading the pong', async () => {
+    // Timers run before sockets are read: without care, the expired pong timer fires while the
+    // pong already waits in the socket (a busy node spuriously drops its peer).
+    const { server, inbound } = await startBob();
+    const alice = await connectAlice(server.port, { pingIntervalMs: 40, pongTimeoutMs: 100 });
+    const bob = await inbound;
+    cleanups.push(() => alice.close(), () => bob.close());
+    let closedWith: FulmenError | undefined | 'open' = 'open';
+    alice.on('closed', (e) => (closedWith = e));
+    for (let turn = 0; turn < 5; turn++) {
+      await new Promise((r) => setTimeout(r, 50)); // a ping goes out
+      const start = Date.now();
+      while (Date.now() - start < 300) {
+        // one busy turn, three times the pong timeout
+      }
+    }
+    await alice.ping();
+    expect(closedWith).toBe('open');
+    expect(alice.isReady).toBe(true);
+  });
+
   it('fails the connection when the peer talks before init', async () => {
     const { port } = await scriptedRemote(() => undefined, updateFee(5));
     await expect(connectAlice(port)).rejects.toThrow(/sent update_fee before init/);

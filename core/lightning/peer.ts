@@ -304,12 +304,31 @@ export class Peer {
   private sendPing(waiters: (() => void)[]): void {
     // num_pong_bytes varies so traffic is not trivially fingerprinted; ignored is zeros (BOLT 1).
     const numPongBytes = randomBytes(1)[0]!;
-    this.pendingPong = { numPongBytes, waiters };
+    const pending = { numPongBytes, waiters };
+    this.pendingPong = pending;
     this.send({ type: 'ping', numPongBytes, ignored: new Uint8Array(randomBytes(1)[0]! % 32) });
-    this.pongTimer = setTimeout(
-      () => this.fail(new FulmenError('NETWORK', 'Peer did not answer ping')),
-      this.opts.pongTimeoutMs ?? 20_000,
-    );
+    this.armPongTimer(pending);
+  }
+
+  /**
+   * Closes the connection when `pending`'s pong does not come within pongTimeoutMs of silence.
+   * Node runs expired timers before it reads sockets, so after a turn longer than the timeout
+   * (a busy node: hundreds of HTLCs per commit group) the timer would fire while the pong already
+   * waits in the socket, unread. So the verdict waits for the next poll phase (setImmediate runs
+   * after it), and the wait restarts when the peer sent anything meanwhile (alive, merely busy)
+   * or when the timer fired late (our own event loop was blocked: the peer had no fair chance).
+   */
+  private armPongTimer(pending: NonNullable<Peer['pendingPong']>): void {
+    const timeoutMs = this.opts.pongTimeoutMs ?? 20_000;
+    const armedAt = Date.now();
+    this.pongTimer = setTimeout(() => {
+      const firedLate = Date.now() - armedAt - timeoutMs > timeoutMs / 4;
+      setImmediate(() => {
+        if (this.pendingPong !== pending || this.closedWith) return;
+        if (firedLate || this.lastReceivedAt >= armedAt) this.armPongTimer(pending);
+        else this.fail(new FulmenError('NETWORK', 'Peer did not answer ping'));
+      });
+    }, timeoutMs);
   }
 
   private schedulePings(): void {

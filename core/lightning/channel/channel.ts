@@ -322,6 +322,11 @@ export class Channel implements PersistableChannel {
   private readonly basepoints: ChannelBasepoints;
   /** Settled HTLCs taken out of `log` and not yet written to the store's archive. */
   private settledToArchive: HtlcRecord[] = [];
+  /**
+   * Set by `onDisconnected` (a restart is one too: node.ts start), cleared by the peer's
+   * channel_reestablish. Not stored: it describes the connection, not the channel.
+   */
+  private awaitingReestablish = false;
   /** Our per-commitment points by ctn (each costs up to 48 SHA256 + a point multiplication). */
   private readonly localPointCache = new Map<number, Uint8Array>();
   /** Byte forms of fixed channel parameters, computed once they are known. */
@@ -1058,6 +1063,7 @@ export class Channel implements PersistableChannel {
 
   /** Receives update_add_htlc (BOLT 2 receiving requirements). @throws PROTOCOL. */
   onUpdateAddHtlc(msg: UpdateAddHtlcMessage): void {
+    this.requireReestablished(msg.type);
     this.transact(() => {
       if (!['OPEN', 'SHUTDOWN'].includes(this.data.state)) throw protocolError('update_add_htlc on a channel that is not open');
       if (this.shutdownReceived) throw protocolError('update_add_htlc after shutdown');
@@ -1136,6 +1142,7 @@ export class Channel implements PersistableChannel {
 
   /** Receives update_fulfill_htlc; returns the preimage so the payment can be marked paid at once. */
   onUpdateFulfillHtlc(msg: UpdateFulfillHtlcMessage): ResolvedOutgoingHtlc {
+    this.requireReestablished(msg.type);
     return this.transact(() => {
       this.checkRemovalState();
       const h = this.requireOutgoingInCurrent(msg.id);
@@ -1148,6 +1155,7 @@ export class Channel implements PersistableChannel {
 
   /** Receives update_fail_htlc (the failure becomes final once irrevocably committed). */
   onUpdateFailHtlc(msg: UpdateFailHtlcMessage): void {
+    this.requireReestablished(msg.type);
     this.transact(() => {
       this.checkRemovalState();
       this.requireOutgoingInCurrent(msg.id);
@@ -1157,6 +1165,7 @@ export class Channel implements PersistableChannel {
 
   /** Receives update_fail_malformed_htlc (BADONION bit required). */
   onUpdateFailMalformedHtlc(msg: UpdateFailMalformedHtlcMessage): void {
+    this.requireReestablished(msg.type);
     this.transact(() => {
       this.checkRemovalState();
       if (!(msg.failureCode & 0x8000)) throw protocolError('update_fail_malformed_htlc without BADONION bit');
@@ -1183,6 +1192,7 @@ export class Channel implements PersistableChannel {
 
   /** Receives update_fee (BOLT 2: only from the funder, within sane bounds, affordable). */
   onUpdateFee(msg: UpdateFeeMessage): void {
+    this.requireReestablished(msg.type);
     this.transact(() => {
       if (this.data.isFunder) throw protocolError('update_fee from the non-funder');
       if (!['OPEN', 'SHUTDOWN'].includes(this.data.state)) throw protocolError('update_fee on a channel that is not open');
@@ -1231,6 +1241,7 @@ export class Channel implements PersistableChannel {
    * every HTLC signature, then revokes our previous commitment (revoke_and_ack).
    */
   onCommitmentSigned(msg: CommitmentSignedMessage): RevokeAndAckMessage {
+    this.requireReestablished(msg.type);
     return this.transact(() => {
       if (!['OPEN', 'SHUTDOWN'].includes(this.data.state)) throw protocolError('commitment_signed on a channel that is not open');
       const ctn = this.data.localCtn + 1;
@@ -1263,6 +1274,7 @@ export class Channel implements PersistableChannel {
    * just became final.
    */
   onRevokeAndAck(msg: RevokeAndAckMessage): ResolvedOutgoingHtlc[] {
+    this.requireReestablished(msg.type);
     return this.transact(() => {
       if (!this.data.remoteCommitPending) throw protocolError('Unexpected revoke_and_ack');
       if (!isValidPoint(msg.nextPerCommitmentPoint)) throw protocolError('Invalid next_per_commitment_point');
@@ -1384,13 +1396,27 @@ export class Channel implements PersistableChannel {
 
   /**
    * Called when the connection dropped: BOLT 2 "MUST reverse any uncommitted updates sent by the
-   * other side". Closing fee negotiation restarts after reconnection.
+   * other side". Closing fee negotiation restarts after reconnection. Until the peer's next
+   * channel_reestablish, its updates are refused (requireReestablished).
    */
   onDisconnected(): void {
     this.transact(() => {
       this.log.reverseUnsigned('remote', this.data.localCtn);
       if (this.data.closing) this.data.closing = { ...this.data.closing, lastSentFee: null, ourRange: null };
     });
+    this.awaitingReestablish = true;
+  }
+
+  /**
+   * BOLT 2: after a reconnection the peer's channel_reestablish comes first. An update,
+   * commitment_signed or revoke_and_ack before it is refused: what the peer retransmits (and
+   * what we retransmit to it) is decided by the two channel_reestablish, so a message taken
+   * before ours was read would be answered twice (a duplicate revoke_and_ack fails the channel).
+   * @throws FulmenError CHANNEL_STATE (not PROTOCOL: the node drops the connection, the channel
+   * resumes with the next channel_reestablish).
+   */
+  private requireReestablished(what: string): void {
+    if (this.awaitingReestablish) throw stateError(`${what} before channel_reestablish on this connection`);
   }
 
   /** Our channel_reestablish (with option_data_loss_protect fields). */
@@ -1419,6 +1445,12 @@ export class Channel implements PersistableChannel {
    * throws CHANNEL_STATE.
    */
   onChannelReestablish(msg: ChannelReestablishMessage): ChannelMessage[] {
+    const out = this.retransmissionsFor(msg);
+    this.awaitingReestablish = false;
+    return out;
+  }
+
+  private retransmissionsFor(msg: ChannelReestablishMessage): ChannelMessage[] {
     return this.transact(() => {
       if (['PREOPENING', 'CLOSED', 'REDEEMED', 'FORCE_CLOSING'].includes(this.data.state)) throw protocolError('channel_reestablish on an inactive channel');
       const d = this.data;

@@ -143,37 +143,62 @@ describe('restart after a crash (channel state as last committed)', () => {
     expect(p.b.channel.balances().localMsat).toBe(10_000_000n);
   });
 
-  it('payer killed twice around a received update_fail_htlc, then restarted: one revoke_and_ack per commitment, no duplicate', () => {
+  it('payer killed twice around a received update_fail_htlc: the peer answers its retransmitted commitment_signed with one revoke_and_ack', () => {
+    // e2e/crash/kill-points.itest.ts: alice received:update_fail_htlc:1, then
+    // received-persisted:update_fail_htlc:1 during the recovery, then a restart.
     const p = openPair();
-    const first = payAtoB(p, 5_000_000n);
-    // A offers a second HTLC and signs; B revokes, fails the first HTLC and signs: [RAA, fail, CS].
-    const add = p.a.channel.addHtlc({ amountMsat: 7_000_000n, paymentHash: sha256(randomBytes(32)), cltvExpiry: 500, onion: randomBytes(1366) });
-    const signedByA = p.a.channel.signNextCommitment()!;
-    p.b.channel.onUpdateAddHtlc(add);
-    const revokeByB = p.b.channel.onCommitmentSigned(signedByA);
-    const fail = p.b.channel.failHtlc(first.id, new Uint8Array(292));
+    const paid = payAtoB(p, 3_000_000n);
+    run(p, [], [p.b.channel.fulfillHtlc(paid.id, paid.preimage)]);
+    const { id, paymentHash } = payAtoB(p, 5_000_000n);
+    const fail = p.b.channel.failHtlc(id, new Uint8Array(292));
     const signedByB = p.b.channel.signNextCommitment()!;
-    void revokeByB;
-    void fail;
-    void signedByB;
-    // Kill 1 (received:update_fail_htlc): A's batch with B's revoke_and_ack never committed.
+    // Kill 1: A dies on receiving B's update_fail_htlc (nothing of it stored).
     restart(p.a);
     p.a.channel.onDisconnected();
     p.b.channel.onDisconnected();
     const second = reestablish(p);
-    console.log('run2 toA', second.toA.map((m) => m.type), 'toB', second.toB.map((m) => m.type));
-    // A handles everything and commits, then is killed before anything leaves (received-persisted).
-    const fromA: ChannelMessage[] = [];
-    for (const m of second.toA) fromA.push(...handle(p.a.channel, m));
-    const sa = p.a.channel.signNextCommitment();
-    console.log('run2 A would send', fromA.map((m) => m.type), sa?.type);
+    expect(second.toA).toEqual([fail, signedByB]);
+    expect(second.toB).toEqual([]);
+    // Kill 2: A stores the failure, its revoke_and_ack and its commitment_signed, and dies before sending them.
+    const revokeByA = handle(p.a.channel, fail).concat(handle(p.a.channel, signedByB));
+    expect(revokeByA.map((m) => m.type)).toEqual(['revoke_and_ack']);
+    expect(p.a.channel.signNextCommitment()?.type).toBe('commitment_signed');
     restart(p.a);
     p.a.channel.onDisconnected();
     p.b.channel.onDisconnected();
-    const third = reestablish(p);
-    console.log('run3 toA', third.toA.map((m) => m.type), 'toB', third.toB.map((m) => m.type));
-    run(p, third.toB, third.toA);
-    expect(p.a.channel.outgoingHtlcOutcomes(first.paymentHash)[0]!.outcome?.kind).toBe('failed');
+
+    // Restart: A reads B's channel_reestablish first and retransmits, in the original order.
+    const toB = p.a.channel.onChannelReestablish(p.b.channel.reestablishMessage());
+    expect(toB.map((m) => m.type)).toEqual(['revoke_and_ack', 'commitment_signed']);
+    // Had they reached B before A's channel_reestablish, B would answer the commitment_signed and
+    // then retransmit that revoke_and_ack for A's next_revocation_number: a duplicate that fails
+    // the channel. B refuses them instead (the node drops the connection) and changes nothing.
+    const before = p.b.channel.snapshot();
+    expect(() => handle(p.b.channel, toB[0]!)).toThrow(/before channel_reestablish/);
+    expect(() => handle(p.b.channel, toB[1]!)).toThrow(/before channel_reestablish/);
+    expect(p.b.channel.snapshot()).toEqual(before);
+
+    // In order (node.ts attachPeer sends channel_reestablish first): nothing to retransmit from B.
+    expect(p.b.channel.onChannelReestablish(p.a.channel.reestablishMessage())).toEqual([]);
+    const toA: ChannelMessage[] = [];
+    for (const m of toB) toA.push(...handle(p.b.channel, m));
+    expect(toA.map((m) => m.type)).toEqual(['revoke_and_ack']);
+    run(p, [], toA);
+    expect(p.a.channel.outgoingHtlcOutcomes(paymentHash)).toEqual([{ htlcId: id, outcome: { kind: 'failed', reason: bytesToHex(new Uint8Array(292)) } }]);
+    expect(p.a.channel.balances()).toEqual({ localMsat: 997_000_000n, remoteMsat: 3_000_000n });
+    expect(p.b.channel.balances()).toEqual({ localMsat: 3_000_000n, remoteMsat: 997_000_000n });
+    expect([p.a.channel.localCtn, p.a.channel.remoteCtn]).toEqual([p.b.channel.remoteCtn, p.b.channel.localCtn]);
+  });
+
+  it('refuses updates on a reconnected channel until the peer sent channel_reestablish', () => {
+    const p = openPair();
+    p.a.channel.onDisconnected();
+    p.b.channel.onDisconnected();
+    const add = p.a.channel.addHtlc({ amountMsat: 1_000_000n, paymentHash: sha256(randomBytes(32)), cltvExpiry: 500, onion: randomBytes(1366) });
+    expect(() => p.b.channel.onUpdateAddHtlc(add)).toThrow(expect.objectContaining({ code: 'CHANNEL_STATE' }));
+    const { toA, toB } = reestablish(p);
+    run(p, [...toB, add], toA);
+    expect(p.b.channel.pendingIncomingHtlcs().map((h) => h.htlcId)).toEqual([add.id]);
   });
 
   it('reports outgoing HTLC outcomes per payment hash: in flight, then failed once irrevocably removed', () => {
