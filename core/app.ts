@@ -17,6 +17,7 @@ import { ChainNetwork } from './chain/network.js';
 import { ConfigStore, dataPaths, defaultBaseDir, type DataPaths } from './daemon/config.js';
 import { openDatabase, type Db } from './storage/db.js';
 import { badInput, FulmenError, toFulmenError } from './util/errors.js';
+import { processAlive } from './util/process.js';
 import { Wallet } from './wallet/wallet.js';
 import { LightningNode } from './lightning/node.js';
 import { Watchtower } from './lightning/watchtower/tower.js';
@@ -619,15 +620,6 @@ function acquireLock(file: string): void {
     }
   }
   throw new FulmenError('INTERNAL', `Cannot take the lock ${file}`);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Deletes a SQLite database and its WAL/SHM side files (a wallet whose creation failed). */

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +7,8 @@ import Database from 'better-sqlite3';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
+import { freePort, startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
+import { processAlive } from '../../core/util/process.js';
 import { ConfigStore, dataPaths } from '../../core/daemon/config.js';
 import { rpcCall, rpcEndpointFromConfig } from '../../core/daemon/rpc-client.js';
 
@@ -80,35 +80,10 @@ async function ok(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): Pro
   return r.stdout;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Integer satoshis as a BTC string (the JSON-RPC amount format). */
 function btc(sat: number): string {
   return (sat / 1e8).toFixed(8);
-}
-
-/**
- * Whether the daemon process still runs. A SIGKILLed detached daemon can linger as a zombie until
- * something reaps it (in a container, PID 1 may never do so), and signal 0 still reaches a zombie,
- * so the process state is read from /proc: 'Z' (zombie) and 'X' (dead) count as gone.
- */
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
 }
 
 interface ChannelRow {
@@ -158,12 +133,12 @@ class Daemon {
   async stop(): Promise<void> {
     const t0 = Date.now();
     await fulmen(this.dir, ['stop']);
-    await waitFor(() => !alive(this.pid), { what: `${this.name} stopped`, timeoutMs: 30_000, intervalMs: 100 });
+    await waitFor(() => !processAlive(this.pid), { what: `${this.name} stopped`, timeoutMs: 30_000, intervalMs: 100 });
     if (process.env.FULMEN_CRASH_TRACE) console.log(`[crash] ${this.name} stop ${Date.now() - t0} ms`);
   }
 
   get isAlive(): boolean {
-    return alive(this.pid);
+    return processAlive(this.pid);
   }
 
   async channel(): Promise<ChannelRow> {
