@@ -229,14 +229,24 @@ describe('crash at every point of the update protocol (two daemons, SIGKILL + re
 
   const specOf = (p: KillPoint) => `${p.point}:${p.occurrence}`;
 
+  /**
+   * Whether `d` is dying: an RPC to a daemon being SIGKILLed fails (ECONNRESET) a moment before
+   * the process is gone, so wait briefly for the exit before treating the error as real.
+   */
+  async function died(pid: number): Promise<boolean> {
+    for (let i = 0; i < 40 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    return !processAlive(pid);
+  }
+
   /** lnpay, retried while Alice has not yet reestablished the channel after a restart. */
   async function pay(invoice: string): Promise<void> {
     for (let i = 0; i < 120; i++) {
+      const [alicePid, bobPid] = [alice.pid, bob.pid];
       try {
         await alice.call('lnpay', { invoice, timeout: 30 }, 40_000);
         return;
       } catch (e) {
-        if (!alice.isAlive || !bob.isAlive) return;
+        if ((await died(alicePid)) || !processAlive(bobPid)) return;
         if (!/No open channel/.test((e as Error).message)) return; // outcome checked from the histories
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -250,10 +260,11 @@ describe('crash at every point of the update protocol (two daemons, SIGKILL + re
       if (!victim.isAlive) return;
       const amountSat = 1000 + round * 10 + i;
       let request: { lightning_invoice: string; rhash: string };
+      const bobPid = bob.pid;
       try {
         request = await bob.call('add_request', { amount: btc(amountSat), memo: `crash ${round}.${i}`, force: true });
       } catch (e) {
-        if (!bob.isAlive) return;
+        if (await died(bobPid)) return;
         throw e;
       }
       if (mustFail) bob.forgetInvoice(request.rhash);
@@ -317,11 +328,15 @@ describe('crash at every point of the update protocol (two daemons, SIGKILL + re
     }
     // The hook counts from the daemon's start: it may fire while the previous kill is recovered.
     const ready = await settleOrKill(`${name} armed`);
+    // The stream's failure is kept and rethrown after the restart (never left unhandled meanwhile).
+    let streamError: unknown = null;
     let streaming: Promise<void> = Promise.resolve();
     let phase = 'recovery of the previous kill';
     if (ready !== 'killed') {
       await checkPayments(ready.a, ready.b, `before ${name}`);
-      streaming = stream(victim, i);
+      streaming = stream(victim, i).catch((e: unknown) => {
+        streamError = e;
+      });
       await waitFor(() => !victim.isAlive, { what: `${p.victim} killed at ${specOf(p)}`, timeoutMs: 120_000, intervalMs: 50 });
       phase = 'payment stream';
     }
@@ -331,6 +346,7 @@ describe('crash at every point of the update protocol (two daemons, SIGKILL + re
     armed = next?.victim === p.victim ? { who: p.victim, index: i + 1 } : null;
     await victim.start(armed ? specOf(next!) : undefined);
     await streaming;
+    if (streamError) throw streamError;
     const after = await settleOrKill(`after ${name}`);
     if (after !== 'killed') await checkPayments(after.a, after.b, name);
     console.log(`[crash] ${name}: killed during the ${phase}; round ${Date.now() - started} ms, recovery ${Date.now() - killedAt} ms` + (after === 'killed' ? ' (next point fired during recovery)' : ''));
