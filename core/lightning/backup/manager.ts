@@ -16,9 +16,10 @@
  * Sweeps are built deterministically from the chain and the seed, recorded before broadcast and
  * re-broadcast on every check until the output is spent.
  */
+import { chainEventConcerns, SerialCheck } from '../watcher/serial-check.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { Transaction } from 'bitcoinjs-lib';
-import type { ChainEvent, ChainSource } from '../../chain/types.js';
+import type { ChainSource } from '../../chain/types.js';
 import type { Db } from '../../storage/db.js';
 import type { NetworkName } from '../../bitcoin/network.js';
 import { addressToScriptPubKey, scriptHash } from '../../bitcoin/address.js';
@@ -87,9 +88,8 @@ export class ChannelBackups {
   private readonly scanned = new Set<string>();
   private readonly subscribed = new Set<string>();
   private unsubscribers: (() => void)[] = [];
-  private work: Promise<void> = Promise.resolve();
-  private queued = false;
   private stopped = false;
+  private readonly checks = new SerialCheck(() => this.checkAll(), () => this.stopped);
 
   /** `opts.db` has the table lightning_channel_backups (migration 103). */
   constructor(private readonly opts: ChannelBackupsOptions) {}
@@ -97,9 +97,9 @@ export class ChannelBackups {
   /** Starts watching (chain tips, watched scripts, wallet history) and runs a first check. */
   start(): void {
     this.stopped = false;
-    this.unsubscribers.push(this.opts.chain.on((e) => this.onChainEvent(e)));
-    this.unsubscribers.push(this.opts.wallet.on((e) => e.type === 'history' && this.schedule()));
-    this.schedule();
+    this.unsubscribers.push(this.opts.chain.on((e) => chainEventConcerns(e, this.subscribed) && this.checks.schedule()));
+    this.unsubscribers.push(this.opts.wallet.on((e) => e.type === 'history' && this.checks.schedule()));
+    this.checks.schedule();
   }
 
   /** Stops watching; waits for a check in progress. */
@@ -107,13 +107,12 @@ export class ChannelBackups {
     this.stopped = true;
     for (const u of this.unsubscribers) u();
     this.unsubscribers = [];
-    await this.work.catch(() => undefined);
+    await this.checks.runNow();
   }
 
   /** Runs one wallet scan and check of every backup now; resolves when done (tests, commands). */
   checkNow(): Promise<void> {
-    this.schedule();
-    return this.work;
+    return this.checks.runNow();
   }
 
   /** Every backup record, by channel point. */
@@ -162,7 +161,7 @@ export class ChannelBackups {
       sweeps: existing?.sweeps ?? {},
     };
     this.save(record);
-    this.schedule();
+    this.checks.schedule();
     return record;
   }
 
@@ -172,22 +171,6 @@ export class ChannelBackups {
     if (r && r.state === 'BACKUP') this.save({ ...r, state: 'FORCE_CLOSE_REQUESTED' });
   }
 
-  private onChainEvent(e: ChainEvent): void {
-    if (e.type === 'tip' || (e.type === 'connection' && e.connected) || (e.type === 'scripthash' && this.subscribed.has(e.scripthash))) this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.queued || this.stopped) return;
-    this.queued = true;
-    this.work = this.work
-      .then(async () => {
-        this.queued = false;
-        await this.checkAll();
-      })
-      .catch(() => {
-        this.queued = false; // network errors: the next event retries
-      });
-  }
 
   private async checkAll(): Promise<void> {
     const chain = this.opts.chain;

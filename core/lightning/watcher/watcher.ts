@@ -13,9 +13,10 @@
  * spend is confirmed (SPV-verified), REDEEMED once the spend and every resolution are
  * `redeemDepth` blocks deep (Electrum semantics: the channel needs no more watching).
  */
+import { chainEventConcerns, SerialCheck } from './serial-check.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { Transaction } from 'bitcoinjs-lib';
-import type { ChainEvent, ChainSource } from '../../chain/types.js';
+import type { ChainSource } from '../../chain/types.js';
 import type { Db } from '../../storage/db.js';
 import type { NetworkName } from '../../bitcoin/network.js';
 import { addressToScriptPubKey, scriptHash } from '../../bitcoin/address.js';
@@ -80,9 +81,8 @@ export class ChannelWatcher {
   private readonly redeemDepth: number;
   private readonly feePolicy: SweepFeePolicy;
   private unsubscribe: (() => void) | null = null;
-  private work: Promise<void> = Promise.resolve();
-  private queued = false;
   private stopped = false;
+  private readonly checks = new SerialCheck(() => this.checkAll(), () => this.stopped);
 
   constructor(private readonly opts: ChannelWatcherOptions) {
     this.store = new SweepStore(opts.db);
@@ -93,8 +93,8 @@ export class ChannelWatcher {
   /** Starts listening to the chain and checks every channel (re-broadcasts pending sweeps). */
   start(): void {
     this.stopped = false;
-    this.unsubscribe = this.opts.chain.on((e) => this.onChainEvent(e));
-    this.schedule();
+    this.unsubscribe = this.opts.chain.on((e) => chainEventConcerns(e, this.subscribed) && this.checks.schedule());
+    this.checks.schedule();
   }
 
   /** Stops listening; waits for a check in progress. */
@@ -102,7 +102,7 @@ export class ChannelWatcher {
     this.stopped = true;
     this.unsubscribe?.();
     this.unsubscribe = null;
-    await this.work.catch(() => undefined);
+    await this.checks.runNow();
   }
 
   /** The sweeps recorded for a channel (by key index), for list_channels details and tests. */
@@ -112,27 +112,9 @@ export class ChannelWatcher {
 
   /** Runs one check of every channel now; resolves when it is done (tests, after a broadcast). */
   checkNow(): Promise<void> {
-    this.schedule();
-    return this.work;
+    return this.checks.runNow();
   }
 
-  private onChainEvent(e: ChainEvent): void {
-    if (e.type === 'tip' || (e.type === 'connection' && e.connected) || (e.type === 'scripthash' && this.subscribed.has(e.scripthash))) this.schedule();
-  }
-
-  /** Serializes checks; a check requested while one runs is coalesced into one more pass. */
-  private schedule(): void {
-    if (this.queued || this.stopped) return;
-    this.queued = true;
-    this.work = this.work
-      .then(async () => {
-        this.queued = false;
-        await this.checkAll();
-      })
-      .catch(() => {
-        this.queued = false; // network errors: the next tip or notification retries
-      });
-  }
 
   private async checkAll(): Promise<void> {
     const chain = this.opts.chain;

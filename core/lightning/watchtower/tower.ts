@@ -1,7 +1,8 @@
 import http from 'node:http';
+import { chainEventConcerns, SerialCheck } from '../watcher/serial-check.js';
 import { timingSafeEqual } from 'node:crypto';
 import { Transaction } from 'bitcoinjs-lib';
-import type { ChainEvent, ChainSource } from '../../chain/types.js';
+import type { ChainSource } from '../../chain/types.js';
 import { scriptHash } from '../../bitcoin/address.js';
 import { inputPrevTxid } from '../../bitcoin/transaction.js';
 import { RPC_ERRORS, towerMethods, type TowerMethod } from './protocol.js';
@@ -35,9 +36,8 @@ export class Watchtower {
   private server: http.Server | null = null;
   private readonly subscribed = new Map<string, string>(); // scripthash -> funding outpoint
   private unsubscribe: (() => void) | null = null;
-  private work: Promise<void> = Promise.resolve();
-  private queued = false;
   private stopped = false;
+  private readonly checks = new SerialCheck(() => this.checkAll(), () => this.stopped);
 
   constructor(private readonly opts: WatchtowerOptions) {
     this.store = new TowerStore(opts.dbPath);
@@ -52,14 +52,14 @@ export class Watchtower {
   /** Starts the HTTP server and the chain watch. @throws on a listen error (port in use). */
   async start(): Promise<void> {
     this.stopped = false;
-    this.unsubscribe = this.opts.chain.on((e) => this.onChainEvent(e));
+    this.unsubscribe = this.opts.chain.on((e) => chainEventConcerns(e, this.subscribed) && this.checks.schedule());
     const server = http.createServer((req, res) => void this.handle(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.opts.port, this.opts.host ?? '127.0.0.1', () => resolve());
     });
     this.server = server;
-    this.schedule();
+    this.checks.schedule();
   }
 
   async stop(): Promise<void> {
@@ -69,14 +69,13 @@ export class Watchtower {
     const server = this.server;
     this.server = null;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-    await this.work.catch(() => undefined);
+    await this.checks.runNow();
     this.store.close();
   }
 
   /** Runs one pass over the watched channels now (tests). */
   checkNow(): Promise<void> {
-    this.schedule();
-    return this.work;
+    return this.checks.runNow();
   }
 
   // ------------------------------------------------------------------ HTTP / JSON-RPC
@@ -148,27 +147,11 @@ export class Watchtower {
     const parents = new Set(tx.ins.map((i) => inputPrevTxid(i)));
     if (tx.ins.length === 0 || parents.size !== 1 || tx.outs.length === 0) throw new Error('sweep_tx must spend outputs of one commitment transaction');
     const [commitmentTxid] = parents;
-    if (this.store.addSweep({ fundingOutpoint, ctn, commitmentTxid: commitmentTxid!, txid: tx.getId(), rawTx: sweepTxHex })) this.schedule();
+    if (this.store.addSweep({ fundingOutpoint, ctn, commitmentTxid: commitmentTxid!, txid: tx.getId(), rawTx: sweepTxHex })) this.checks.schedule();
   }
 
   // ------------------------------------------------------------------ chain watch
 
-  private onChainEvent(e: ChainEvent): void {
-    if (e.type === 'tip' || (e.type === 'connection' && e.connected) || (e.type === 'scripthash' && this.subscribed.has(e.scripthash))) this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.queued || this.stopped) return;
-    this.queued = true;
-    this.work = this.work
-      .then(async () => {
-        this.queued = false;
-        await this.checkAll();
-      })
-      .catch(() => {
-        this.queued = false; // network errors: the next tip or notification retries
-      });
-  }
 
   private async checkAll(): Promise<void> {
     const chain = this.opts.chain;
