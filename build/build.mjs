@@ -51,9 +51,9 @@ async function bundleNode(entry, outfile) {
     entryPoints: [entry],
     outfile: tmp,
     format: 'esm',
-    // Native addons and tiny-secp256k1 (they load files next to their own module) and the
+    // Native addons (they load files next to their own module) and the
     // optional native speed-ups of ws.
-    external: ['better-sqlite3', 'secp256k1', 'tiny-secp256k1', 'bufferutil', 'utf-8-validate'],
+    external: ['better-sqlite3', 'secp256k1', 'bufferutil', 'utf-8-validate'],
     // Bundled CommonJS packages call require(); give the ES module bundle one.
     banner: { js: "import { createRequire as fulmenCreateRequire } from 'node:module'; const require = fulmenCreateRequire(import.meta.url);" },
     metafile: true,

@@ -1,5 +1,4 @@
 import * as bitcoin from 'bitcoinjs-lib';
-import * as ecc from 'tiny-secp256k1';
 import { BIP32Factory, type BIP32Interface } from 'bip32';
 import * as bip39 from 'bip39';
 import { createHmac, pbkdf2Sync } from 'node:crypto';
@@ -7,20 +6,14 @@ import { createBase58check } from '@scure/base';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { FulmenError, badInput } from '../util/errors.js';
 import { bip84CoinType, bitcoinNetwork, type NetworkName } from './network.js';
-// The native libsecp256k1 backend chosen for Lightning (a leaf module with no Lightning
-// dependency); reused here for the hot path of address derivation.
-import { pointAddTweak } from './secp256k1.js';
+import { bitcoinjsEcc, pointAddTweak } from './secp256k1.js';
 
-// bitcoinjs' self-test of the library (50-200 ms at every start, CLI included) is skipped here;
-// keys.test.ts runs it, so the pinned library is still checked.
-bitcoin.initEccLib(ecc, { DANGER_DO_NOT_VERIFY_ECCLIB: true });
+// bitcoinjs' self-test of the library (tens of ms at every start, CLI included) is skipped here;
+// keys.test.ts runs it, so the adapter is still checked.
+bitcoin.initEccLib(bitcoinjsEcc, { DANGER_DO_NOT_VERIFY_ECCLIB: true });
 
-/**
- * BIP32 factory bound to libsecp256k1 compiled to WASM (tiny-secp256k1, bitcoinjs' reference
- * backend): ~10x cheaper to load and self-test than the pure-JS @bitcoinerlab/secp256k1, ~2-4x
- * faster per operation. Address derivation uses native libsecp256k1 (deriveAccountPublicKeys).
- */
-export const bip32 = BIP32Factory(ecc);
+/** BIP32 factory bound to Fulmen's one secp256k1 backend (native libsecp256k1, core/bitcoin/secp256k1.ts). */
+export const bip32 = BIP32Factory(bitcoinjsEcc);
 export type { BIP32Interface };
 
 /** Receive (external) and change (internal) chains of a BIP44-style account. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ECPairFactory } from 'ecpair';
-import * as ecc from '@bitcoinerlab/secp256k1';
+import { bitcoinjsEcc as ecc } from './secp256k1.js';
 import { signMessage, verifyMessage } from './message.js';
 
 const ECPair = ECPairFactory(ecc);

@@ -1,9 +1,9 @@
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 import * as bitcoin from 'bitcoinjs-lib';
 import { badInput } from '../util/errors.js';
 import { bitcoinNetwork, type NetworkName } from './network.js';
+import { bitcoinjsEcc, ecdsaRecover, ecdsaSignRecoverable, pointUncompressed } from './secp256k1.js';
 import './keys.js';
 
 /**
@@ -39,10 +39,10 @@ export function messageHash(message: string | Uint8Array): Uint8Array {
  *   for native segwit addresses.
  */
 export function signMessage(privateKey: Uint8Array, message: string, header: 'electrum' | 'bip137-p2wpkh' = 'electrum'): string {
-  const recovered = secp256k1.sign(messageHash(message), privateKey, { prehash: false, format: 'recovered', lowS: true });
+  const { signature, recoveryId } = ecdsaSignRecoverable(messageHash(message), privateKey);
   const out = new Uint8Array(65);
-  out[0] = 27 + recovered[0] + 4 + (header === 'bip137-p2wpkh' ? 8 : 0);
-  out.set(recovered.subarray(1), 1);
+  out[0] = 27 + recoveryId + 4 + (header === 'bip137-p2wpkh' ? 8 : 0);
+  out.set(signature, 1);
   return Buffer.from(out).toString('base64');
 }
 
@@ -81,12 +81,9 @@ export function verifyMessage(address: string, signatureBase64: string, message:
   const hash = messageHash(message);
   let publicKey: Uint8Array;
   try {
-    const recoverable = new Uint8Array(65);
-    recoverable[0] = recid;
-    recoverable.set(sig.subarray(1), 1);
-    publicKey = secp256k1.recoverPublicKey(recoverable, hash, { prehash: false });
-    if (!compressed) publicKey = secp256k1.Point.fromBytes(publicKey).toBytes(false);
-    if (!secp256k1.verify(sig.subarray(1), hash, publicKey, { prehash: false, lowS: false })) return false;
+    publicKey = ecdsaRecover(sig.subarray(1), recid, hash);
+    if (!bitcoinjsEcc.verify(hash, publicKey, sig.subarray(1))) return false;
+    if (!compressed) publicKey = pointUncompressed(publicKey);
   } catch {
     return false;
   }

@@ -12,15 +12,20 @@ import { createRequire } from 'node:module';
  * throws when the addon is missing (no silent fallback to its slow JS build).
  */
 interface NativeSecp256k1 {
+  privateKeyVerify(seckey: Uint8Array): boolean;
+  privateKeyTweakAdd(seckey: Uint8Array, tweak: Uint8Array): Uint8Array;
+  privateKeyNegate(seckey: Uint8Array): Uint8Array;
   publicKeyVerify(pubkey: Uint8Array): boolean;
+  publicKeyConvert(pubkey: Uint8Array, compressed: boolean): Uint8Array;
   publicKeyCreate(seckey: Uint8Array, compressed: boolean): Uint8Array;
   publicKeyCombine(pubkeys: Uint8Array[], compressed: boolean): Uint8Array;
   publicKeyTweakAdd(pubkey: Uint8Array, tweak: Uint8Array, compressed: boolean): Uint8Array;
   publicKeyTweakMul(pubkey: Uint8Array, tweak: Uint8Array, compressed: boolean): Uint8Array;
-  ecdsaSign(msg32: Uint8Array, seckey: Uint8Array): { signature: Uint8Array; recid: number };
+  ecdsaSign(msg32: Uint8Array, seckey: Uint8Array, options?: { data?: Uint8Array }): { signature: Uint8Array; recid: number };
   ecdsaVerify(sig: Uint8Array, msg32: Uint8Array, pubkey: Uint8Array): boolean;
   ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed: boolean): Uint8Array;
   ecdh(pubkey: Uint8Array, seckey: Uint8Array): Uint8Array;
+  signatureNormalize(sig: Uint8Array): Uint8Array;
 }
 
 const native = createRequire(import.meta.url)('secp256k1/bindings') as NativeSecp256k1;
@@ -68,6 +73,12 @@ export function ecdsaVerify(signature: Uint8Array, digest: Uint8Array, pubkey: U
   }
 }
 
+/** 64-byte compact signature and recovery id (0..3) of a 32-byte digest (RFC 6979, low-S): Bitcoin signed messages. */
+export function ecdsaSignRecoverable(digest: Uint8Array, privkey: Uint8Array): { signature: Uint8Array; recoveryId: number } {
+  const { signature, recid } = native.ecdsaSign(digest, privkey);
+  return { signature, recoveryId: recid };
+}
+
 /** Compressed public key recovered from a 64-byte compact low-S signature and its recovery id (0..3). @throws Error when none. */
 export function ecdsaRecover(signature: Uint8Array, recoveryId: number, digest: Uint8Array): Uint8Array {
   return native.ecdsaRecover(signature, recoveryId, digest, true);
@@ -77,3 +88,60 @@ export function ecdsaRecover(signature: Uint8Array, recoveryId: number, digest: 
 export function ecdhSha256(point: Uint8Array, secret: Uint8Array): Uint8Array {
   return native.ecdh(point, secret);
 }
+
+/** The same point, uncompressed (65 bytes). @throws Error on an invalid point. */
+export function pointUncompressed(point: Uint8Array): Uint8Array {
+  return native.publicKeyConvert(point, false);
+}
+
+/** The operation's result, or null when libsecp256k1 refuses it (zero key, point at infinity). */
+function orNull(operation: () => Uint8Array): Uint8Array | null {
+  try {
+    return operation();
+  } catch {
+    return null;
+  }
+}
+
+/** BIP340 lift_x: the point with x-coordinate `xOnly` and even y, compressed (0x02 || x). */
+function liftXOnly(xOnly: Uint8Array): Uint8Array {
+  const point = new Uint8Array(33);
+  point[0] = 0x02;
+  point.set(xOnly, 1);
+  return point;
+}
+
+/**
+ * The native backend in the shape bitcoinjs-lib (`initEccLib`), bip32 (`BIP32Factory`) and ecpair take
+ * (tiny-secp256k1's interface), so BIP32 derivation and address checks (P2TR's x-only keys, BIP340
+ * lift_x with even y) run on the same libsecp256k1 as the rest of Fulmen. Results follow
+ * tiny-secp256k1: null for an invalid result (zero key, point at infinity), throws on malformed input.
+ * Schnorr signing is not offered: Fulmen signs no taproot inputs.
+ */
+export const bitcoinjsEcc = {
+  isPoint: (p: Uint8Array): boolean =>
+    (p.length === 33 && (p[0] === 2 || p[0] === 3)) || (p.length === 65 && p[0] === 4) ? native.publicKeyVerify(p) : false,
+  isPrivate: (d: Uint8Array): boolean => d.length === 32 && native.privateKeyVerify(d),
+  isXOnlyPoint: (p: Uint8Array): boolean => p.length === 32 && native.publicKeyVerify(liftXOnly(p)),
+  pointCompress: (p: Uint8Array, compressed = true): Uint8Array => native.publicKeyConvert(p, compressed),
+  pointFromScalar: (d: Uint8Array, compressed = true): Uint8Array | null => orNull(() => native.publicKeyCreate(d, compressed)),
+  pointAddScalar: (p: Uint8Array, tweak: Uint8Array, compressed = true): Uint8Array | null =>
+    orNull(() => native.publicKeyTweakAdd(p, tweak, compressed)),
+  privateAdd: (d: Uint8Array, tweak: Uint8Array): Uint8Array | null =>
+    orNull(() => native.privateKeyTweakAdd(Uint8Array.from(d), tweak)),
+  privateNegate: (d: Uint8Array): Uint8Array => native.privateKeyNegate(Uint8Array.from(d)),
+  xOnlyPointAddTweak: (p: Uint8Array, tweak: Uint8Array): { parity: 0 | 1; xOnlyPubkey: Uint8Array } | null => {
+    const tweaked = orNull(() => native.publicKeyTweakAdd(liftXOnly(p), tweak, true));
+    return tweaked === null ? null : { parity: tweaked[0] === 3 ? 1 : 0, xOnlyPubkey: tweaked.subarray(1) };
+  },
+  sign: (h: Uint8Array, d: Uint8Array, e?: Uint8Array): Uint8Array => native.ecdsaSign(h, d, e ? { data: e } : {}).signature,
+  verify: (h: Uint8Array, q: Uint8Array, signature: Uint8Array, strict = false): boolean => {
+    if (signature.length !== 64 || h.length !== 32) return false;
+    const lowS = strict ? signature : native.signatureNormalize(Uint8Array.from(signature));
+    try {
+      return native.ecdsaVerify(lowS, h, q);
+    } catch {
+      return false;
+    }
+  },
+};

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import * as ecc from '@bitcoinerlab/secp256k1';
+import { bitcoinjsEcc as ecc } from './secp256k1.js';
 import { ECPairFactory } from 'ecpair';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { FulmenError } from '../util/errors.js';

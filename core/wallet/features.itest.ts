@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ECPairFactory } from 'ecpair';
-import * as ecc from '@bitcoinerlab/secp256k1';
+import { bitcoinjsEcc as ecc } from '../bitcoin/secp256k1.js';
 import * as bitcoin from 'bitcoinjs-lib';
 import { startRegtest, waitFor, type Regtest } from '../../e2e/harness/regtest.js';
 import { openDatabase } from '../storage/db.js';

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it, beforeEach } from 'vitest';
 import * as bitcoin from 'bitcoinjs-lib';
-import * as ecc from '@bitcoinerlab/secp256k1';
+import { bitcoinjsEcc as ecc } from '../bitcoin/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
 import { openDatabase, type Db } from '../storage/db.js';
