@@ -12,7 +12,8 @@
  * Prints ONE JSON line:
  *   {"bench":"payments","payments":N,"payments_per_s":…,"p50_ms":…,"p99_ms":…,
  *    "sequential":{"payments":…,"p50_ms":…,"p99_ms":…},"first_1000_per_s":…,"last_1000_per_s":…,
- *    "secp256k1":"<backend>","failures":…,"loadavg":[…]}
+ *    "secp256k1":"<backend>","failures":…,"cpu_ms_per_payment":{"alice":…,"bob":…},
+ *    "commitments_per_payment":…,"loadavg":[…]}
  * `--profile DIR` runs both daemons with `node --cpu-prof` (profiles in DIR/alice, DIR/bob; one per thread,
  * the largest is the main thread: tsx runs its loader in a worker).
  */
@@ -112,6 +113,13 @@ function percentile(sorted: number[], p: number): number {
 
 const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
 
+/** Sum of both commitment numbers (local_ctn + remote_ctn) of the channel, as `d` lists it. */
+async function commitments(d: BenchDaemon, channelPoint: string): Promise<number> {
+  const c = (await d.call<{ channel_point: string; local_ctn: number; remote_ctn: number }[]>('list_channels')).find((x) => x.channel_point === channelPoint);
+  if (!c) throw new Error(`${d.name}: channel ${channelPoint} not listed`);
+  return c.local_ctn + c.remote_ctn;
+}
+
 /** Payments per second over completions [from, to) of a run (completion times sorted). */
 function rateBetween(doneAtMs: number[], from: number, to: number): number {
   const sorted = [...doneAtMs].sort((a, b) => a - b);
@@ -144,9 +152,11 @@ try {
   log(`paying ${PAYMENTS} with concurrency ${CONCURRENCY}`);
   const loadBefore = os.loadavg();
   const cpuBefore = await Promise.all([alice!.request<number>({ op: 'cpu' }), bob!.request<number>({ op: 'cpu' })]);
+  const ctnBefore = await commitments(alice!, channelPoint);
   const concurrent = await alice!.request<PayResult>({ op: 'pay', invoices: invoices.slice(0, PAYMENTS), concurrency: CONCURRENCY });
   const cpuAfter = await Promise.all([alice!.request<number>({ op: 'cpu' }), bob!.request<number>({ op: 'cpu' })]);
   const cpuMsPerPayment = cpuAfter.map((after, i) => (after - cpuBefore[i]!) / PAYMENTS);
+  const commitmentsPerPayment = ((await commitments(alice!, channelPoint)) - ctnBefore) / PAYMENTS;
   log(`concurrent: ${concurrent.totalMs.toFixed(0)} ms, ${concurrent.failures.length} failures ${concurrent.failures.slice(0, 3).join('; ')}`);
   const sequential = await alice!.request<PayResult>({ op: 'pay', invoices: invoices.slice(PAYMENTS), concurrency: 1 });
   const loadAfter = os.loadavg();
@@ -170,6 +180,9 @@ try {
       // daemon is one thread, so 1000 / the larger one bounds payments/s on an idle machine.
       cpu_ms_per_payment: { alice: round(cpuMsPerPayment[0]!, 3), bob: round(cpuMsPerPayment[1]!, 3) },
       cpu_bound_payments_per_s: round(1000 / Math.max(cpuMsPerPayment[0]!, cpuMsPerPayment[1]!), 0),
+      // New commitments (both sides' ctn) per payment during the concurrent run: the batching
+      // figure (each one costs a signature per HTLC in it on one side and a check on the other).
+      commitments_per_payment: round(commitmentsPerPayment, 3),
       loadavg: [round(loadBefore[0]!), round(loadAfter[0]!)],
     }),
   );

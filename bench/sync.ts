@@ -26,7 +26,12 @@
  * Prints ONE JSON line:
  *   {"bench":"sync","runs":R,"txs_1000":{"fulmen_restore_s":…,"electrum_restore_s":…,"fulmen_start_s":…,
  *    "electrum_start_s":…,"ratio_restore":…,"ratio_start":…,"fulmen_start_process_s":…,
- *    "fulmen_onchain_history_ms":…,"electrum_onchain_history_ms":…},"txs_10000":{…},"loadavg":[…]}
+ *    "fulmen_onchain_history_ms":…,"electrum_onchain_history_ms":…,"fulmen_restore_cpu_s":…,
+ *    "fulmen_restore_electrumx_cpu_s":…,"fulmen_restore_bitcoind_cpu_s":…,"electrum_restore_cpu_s":…,…},
+ *    "txs_10000":{…},"electrumx_settings":{"COST_SOFT_LIMIT":…,…},"loadavg":[…]}
+ * `*_cpu_s`: CPU seconds (user + system, /proc) spent during the restore by the wallet process,
+ * ElectrumX and bitcoind: wall time well above their sum means waiting (or a loaded machine).
+ * `electrumx_settings`: ElectrumX's session-throttling environment (one server for both wallets).
  * Figures are medians over the runs; ratio = Electrum / Fulmen (higher is better for Fulmen).
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -226,10 +231,95 @@ async function cachedChain(txs: number): Promise<{ dir: string; meta: ChainMeta 
   return { dir, meta };
 }
 
+// ---------------------------------------------------------------- CPU accounting
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/** User + system CPU seconds used so far by process `pid` (Linux /proc/<pid>/stat), 0 when unreadable. */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at index 2 (state);
+    // utime and stime are fields 14 and 15 (1-based).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The pids of this regtest's ElectrumX and bitcoind: the processes whose command line or
+ * environment names its directory (`-datadir=<dir>/bitcoind`, `DB_DIRECTORY=<dir>/electrumx-db`).
+ */
+function serverPids(regtest: Regtest): { electrumx: number[]; bitcoind: number[] } {
+  const found = { electrumx: [] as number[], bitcoind: [] as number[] };
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.includes(`-datadir=${path.join(regtest.dir, 'bitcoind')}`)) found.bitcoind.push(Number(entry));
+      else if (cmdline.includes('electrumx') && fs.readFileSync(`/proc/${entry}/environ`, 'utf8').includes(`DB_DIRECTORY=${path.join(regtest.dir, 'electrumx-db')}`)) {
+        found.electrumx.push(Number(entry));
+      }
+    } catch {
+      // A process that ended meanwhile, or one we may not read.
+    }
+  }
+  return found;
+}
+
+/** ElectrumX's session-throttling and polling settings, as read from the running process's environment. */
+const THROTTLE_SETTINGS = [
+  'COST_SOFT_LIMIT',
+  'COST_HARD_LIMIT',
+  'INITIAL_CONCURRENT',
+  'REQUEST_SLEEP',
+  'BANDWIDTH_UNIT_COST',
+  'MAX_SESSIONS',
+  'MAX_SEND',
+  'MAX_RECV',
+  'DAEMON_POLL_INTERVAL_BLOCKS',
+  'DAEMON_POLL_INTERVAL_MEMPOOL',
+];
+
+/**
+ * The bench's chain does not change while it runs, so ElectrumX polls bitcoind once a second
+ * instead of the harness's every 20 ms (which costs ElectrumX and bitcoind about 0.15 CPU-second
+ * per second, taken from both wallets' syncs on a 2-core machine). Same server for both wallets.
+ */
+const BENCH_ELECTRUMX_ENV = { DAEMON_POLL_INTERVAL_BLOCKS: '1000', DAEMON_POLL_INTERVAL_MEMPOOL: '1000' };
+
+/**
+ * The throttling settings the regtest's ElectrumX runs with (the one server both wallets use, so
+ * the same for both). Unset ones are absent (ElectrumX's defaults apply).
+ */
+function electrumxSettings(regtest: Regtest): Record<string, string> {
+  const pid = serverPids(regtest).electrumx[0];
+  if (pid === undefined) return {};
+  const settings: Record<string, string> = {};
+  for (const entry of fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0 && THROTTLE_SETTINGS.includes(entry.slice(0, eq))) settings[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return settings;
+}
+
+/** CPU seconds used by the regtest's servers between `start()` and the returned function's call. */
+function serverCpuMeter(regtest: Regtest): () => { electrumx: number; bitcoind: number } {
+  const pids = serverPids(regtest);
+  const sum = (list: number[]) => list.reduce((s, pid) => s + cpuSecondsOf(pid), 0);
+  const before = { electrumx: sum(pids.electrumx), bitcoind: sum(pids.bitcoind) };
+  return () => ({ electrumx: sum(pids.electrumx) - before.electrumx, bitcoind: sum(pids.bitcoind) - before.bitcoind });
+}
+
 // ---------------------------------------------------------------- Fulmen
 
 interface FulmenResult {
   seconds: number;
+  /** The Fulmen process's CPU seconds over `seconds`. */
+  cpuSeconds: number;
   txs: number;
   balanceSat: number;
   historyMs: number;
@@ -310,6 +400,11 @@ class ElectrumSyncDaemon {
     }
   }
 
+  /** The daemon's pid (for CPU accounting), or 0 when not running. */
+  pid(): number {
+    return this.child && !this.exited ? (this.child.pid ?? 0) : 0;
+  }
+
   async call<T = unknown>(method: string, params: unknown[] | Record<string, unknown> = []): Promise<T> {
     const response = await fetch(`http://127.0.0.1:${this.rpcPort}/`, {
       method: 'POST',
@@ -346,6 +441,10 @@ class ElectrumSyncDaemon {
 
 interface ElectrumResult {
   restoreSeconds: number;
+  /** The Electrum daemon's CPU seconds during the restore. */
+  restoreCpuSeconds: number;
+  /** ElectrumX's and bitcoind's CPU seconds during the restore. */
+  restoreServerCpu: { electrumx: number; bitcoind: number };
   startSeconds: number;
   onchainHistoryMs: number;
 }
@@ -354,11 +453,15 @@ async function runElectrum(dir: string, regtest: Regtest, meta: ChainMeta): Prom
   const daemon = new ElectrumSyncDaemon(dir, await freePort(), regtest.electrumServer);
   try {
     await daemon.start();
+    const meter = serverCpuMeter(regtest);
+    const cpuBefore = cpuSecondsOf(daemon.pid());
     let began = performance.now();
     await daemon.call('restore', { text: meta.seed, wallet_path: daemon.walletPath });
     await daemon.call('load_wallet', { wallet_path: daemon.walletPath });
     await daemon.waitSynced(meta.tipHeight, meta.balanceSat);
     const restoreSeconds = (performance.now() - began) / 1000;
+    const restoreCpuSeconds = cpuSecondsOf(daemon.pid()) - cpuBefore;
+    const restoreServerCpu = meter();
     await daemon.stop();
 
     began = performance.now();
@@ -374,7 +477,7 @@ async function runElectrum(dir: string, regtest: Regtest, meta: ChainMeta): Prom
     if (history.transactions.length !== meta.txs || verified !== meta.txs) {
       throw new Error(`electrum history: ${history.transactions.length} txs, ${verified} confirmed, expected ${meta.txs}`);
     }
-    return { restoreSeconds, startSeconds, onchainHistoryMs };
+    return { restoreSeconds, restoreCpuSeconds, restoreServerCpu, startSeconds, onchainHistoryMs };
   } finally {
     await daemon.stop();
   }
@@ -382,32 +485,44 @@ async function runElectrum(dir: string, regtest: Regtest, meta: ChainMeta): Prom
 
 // ---------------------------------------------------------------- main
 
+/** ElectrumX settings of the last measured regtest (printed in the JSON line). */
+let serverSettings: Record<string, string> = {};
+
 async function measure(txs: number): Promise<Record<string, number>> {
   const cached = await cachedChain(txs);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `fulmen-bench-sync-${txs}-`));
   fs.cpSync(cached.dir, path.join(work, 'chain'), { recursive: true });
-  const regtest = await startRegtest({ dir: path.join(work, 'chain') });
-  const f = { restore: [] as number[], start: [] as number[], startProcess: [] as number[], history: [] as number[], balance: [] as number[] };
-  const e = { restore: [] as number[], start: [] as number[], history: [] as number[] };
+  const regtest = await startRegtest({ dir: path.join(work, 'chain'), electrumxEnv: BENCH_ELECTRUMX_ENV });
+  const f = { restore: [] as number[], restoreCpu: [] as number[], restoreElectrumx: [] as number[], restoreBitcoind: [] as number[], start: [] as number[], startProcess: [] as number[], history: [] as number[], balance: [] as number[] };
+  const e = { restore: [] as number[], restoreCpu: [] as number[], restoreElectrumx: [] as number[], restoreBitcoind: [] as number[], start: [] as number[], history: [] as number[] };
   try {
     if ((await regtest.rpc<number>('getblockcount')) !== cached.meta.tipHeight) throw new Error('cached chain has an unexpected height');
+    serverSettings = electrumxSettings(regtest);
     for (let run = 0; run < RUNS; run++) {
       const fdir = path.join(work, `fulmen-${run}`);
       fs.mkdirSync(fdir);
+      const meter = serverCpuMeter(regtest);
       const restore = await runFulmen('restore', fdir, regtest, cached.meta);
+      const serverCpu = meter();
       const start = await runFulmen('start', fdir, regtest, cached.meta);
       f.restore.push(restore.seconds);
+      f.restoreCpu.push(restore.cpuSeconds);
+      f.restoreElectrumx.push(serverCpu.electrumx);
+      f.restoreBitcoind.push(serverCpu.bitcoind);
       f.start.push(start.seconds);
       f.startProcess.push(start.processSeconds);
       f.history.push(start.onchainHistoryMs);
       f.balance.push(start.balanceMs);
-      log(`txs ${txs} run ${run + 1}: fulmen restore ${restore.seconds.toFixed(2)} s, start ${start.seconds.toFixed(2)} s, onchain_history ${start.onchainHistoryMs.toFixed(0)} ms`);
+      log(`txs ${txs} run ${run + 1}: fulmen restore ${restore.seconds.toFixed(2)} s (cpu: fulmen ${restore.cpuSeconds.toFixed(2)} s, electrumx ${serverCpu.electrumx.toFixed(2)} s, bitcoind ${serverCpu.bitcoind.toFixed(2)} s), start ${start.seconds.toFixed(2)} s, onchain_history ${start.onchainHistoryMs.toFixed(0)} ms`);
       if (WITH_ELECTRUM) {
         const electrum = await runElectrum(path.join(work, `electrum-${run}`), regtest, cached.meta);
         e.restore.push(electrum.restoreSeconds);
+        e.restoreCpu.push(electrum.restoreCpuSeconds);
+        e.restoreElectrumx.push(electrum.restoreServerCpu.electrumx);
+        e.restoreBitcoind.push(electrum.restoreServerCpu.bitcoind);
         e.start.push(electrum.startSeconds);
         e.history.push(electrum.onchainHistoryMs);
-        log(`txs ${txs} run ${run + 1}: electrum restore ${electrum.restoreSeconds.toFixed(2)} s, start ${electrum.startSeconds.toFixed(2)} s, onchain_history ${electrum.onchainHistoryMs.toFixed(0)} ms`);
+        log(`txs ${txs} run ${run + 1}: electrum restore ${electrum.restoreSeconds.toFixed(2)} s (cpu: electrum ${electrum.restoreCpuSeconds.toFixed(2)} s, electrumx ${electrum.restoreServerCpu.electrumx.toFixed(2)} s, bitcoind ${electrum.restoreServerCpu.bitcoind.toFixed(2)} s), start ${electrum.startSeconds.toFixed(2)} s, onchain_history ${electrum.onchainHistoryMs.toFixed(0)} ms`);
       }
     }
   } finally {
@@ -426,6 +541,13 @@ async function measure(txs: number): Promise<Record<string, number>> {
     fulmen_onchain_history_ms: round(median(f.history), 1),
     electrum_onchain_history_ms: round(median(e.history), 1),
     fulmen_getbalance_ms: round(median(f.balance), 2),
+    // CPU seconds spent during the restore by the wallet process and by the servers it talked to.
+    fulmen_restore_cpu_s: round(median(f.restoreCpu)),
+    fulmen_restore_electrumx_cpu_s: round(median(f.restoreElectrumx)),
+    fulmen_restore_bitcoind_cpu_s: round(median(f.restoreBitcoind)),
+    electrum_restore_cpu_s: round(median(e.restoreCpu)),
+    electrum_restore_electrumx_cpu_s: round(median(e.restoreElectrumx)),
+    electrum_restore_bitcoind_cpu_s: round(median(e.restoreBitcoind)),
   };
   return out;
 }
@@ -435,6 +557,7 @@ async function main(): Promise<void> {
   if (built.status !== 0) throw new Error('node build/build.mjs bench failed');
   const result: Record<string, unknown> = { bench: 'sync', runs: RUNS };
   for (const txs of SIZES) result[`txs_${txs}`] = await measure(txs);
+  result.electrumx_settings = serverSettings;
   result.loadavg = os.loadavg().map((x) => round(x, 2));
   result.cpus = os.cpus().length;
   process.stdout.write(JSON.stringify(result) + '\n');

@@ -10,7 +10,7 @@ import type {
   LightningFacade,
   WalletFacade,
 } from './api/context.js';
-import type { ChannelInfo } from './api/client-types.js';
+import type { ChannelInfo, ChannelSweepsResult } from './api/client-types.js';
 import type { FulmenEventMessage, FulmenEventName, FulmenEvents, StatusEvent } from './api/events.js';
 import type { NetworkName } from './bitcoin/network.js';
 import { ChainNetwork } from './chain/network.js';
@@ -34,6 +34,8 @@ export const FULMEN_VERSION = '0.1.0';
 const DEFAULT_SERVERS: Record<NetworkName, string | null> = {
   mainnet: 'electrum.blockstream.info:50002:s',
   testnet: 'electrum.blockstream.info:60002:s',
+  // One of Electrum's testnet4 servers (electrum/chains/testnet4/servers.json).
+  testnet4: 'blackie.c3-soft.com:57010:s',
   signet: null,
   regtest: '127.0.0.1:51001:t',
 };
@@ -242,7 +244,7 @@ export class FulmenApp implements CommandContext {
   }
 
   private emitWalletState(historyChanged: boolean): void {
-    if (!this.walletView) return;
+    if (!this.walletView || this.listeners.size === 0) return; // nobody listens: skip the O(history) work
     this.emit('balance', balanceResult(this));
     if (historyChanged) this.emit('history', mergedHistory(this));
   }
@@ -538,6 +540,37 @@ export class FulmenApp implements CommandContext {
 /** Channel states whose balance counts as ours over Lightning (Electrum: not closed). */
 const LIGHTNING_BALANCE_STATES = new Set(['OPENING', 'FUNDED', 'OPEN', 'SHUTDOWN']);
 
+/**
+ * get_channel_sweeps from the node's view: sweeps in API form, `locked_sat` the outputs not yet
+ * swept and confirmed (nor taken by the peer, nor dust), `locked_until_height` the last lock
+ * height among those still waiting for it.
+ */
+function channelSweeps(node: LightningNode, channelPoint: string): ChannelSweepsResult {
+  const { info, close, sweeps, ourToSelfDelay, tipHeight } = node.channelOnchain(channelPoint);
+  const open = sweeps.filter((s) => s.status === 'waiting' || s.status === 'broadcast');
+  const lockHeights = open.filter((s) => s.status === 'waiting' && s.spendableHeight !== null).map((s) => s.spendableHeight!);
+  return {
+    channel_point: info.channel_point ?? channelPoint,
+    state: info.state,
+    close_kind: close?.closeKind ?? null,
+    closing_txid: close?.closingTxid ?? info.closing_txid,
+    closing_height: close?.closingHeight ?? null,
+    to_self_delay: ourToSelfDelay,
+    tip_height: tipHeight,
+    locked_sat: open.reduce((sum, s) => sum + s.valueSat, 0),
+    locked_until_height: lockHeights.length > 0 ? Math.max(...lockHeights) : null,
+    sweeps: sweeps.map((s) => ({
+      outpoint: s.outpoint,
+      kind: s.kind,
+      amount_sat: s.valueSat,
+      status: s.status,
+      txid: s.txid,
+      spendable_height: s.spendableHeight,
+      confirmed_height: s.confirmedHeight,
+    })),
+  };
+}
+
 /** The LightningNode as the command handlers see it. */
 function lightningFacade(node: LightningNode, listen: string | null): LightningFacade {
   // Electrum lists channels once they have a funding outpoint.
@@ -563,6 +596,7 @@ function lightningFacade(node: LightningNode, listen: string | null): LightningF
       return closed.closingTxid;
     },
     latestLocalCommitmentTx: (channelPoint) => node.latestLocalCommitmentTx(channelPoint),
+    channelSweeps: (channelPoint) => channelSweeps(node, channelPoint),
     exportChannelBackup: (channelPoint) => node.exportChannelBackup(channelPoint),
     importChannelBackup: (text) => node.importChannelBackup(text),
     requestForceClose: (channelPoint, connectionString) => node.requestForceClose(channelPoint, connectionString),
@@ -652,6 +686,8 @@ function walletFacade(wallet: Wallet, feeEstimate: () => number | null): WalletF
     isMine: (addressOrScript) => wallet.isMine(addressOrScript),
     knownOutput: (txid, vout) => wallet.knownOutput(txid, vout),
     getLabel: (key) => wallet.getLabel(key),
+    listAddresses: () => wallet.listAddresses(),
+    getRawTransaction: (txid) => wallet.getRawTransaction(txid),
     createTransaction: (req) => facade.createTransactionEx(req),
     async createTransactionEx(req) {
       const base = { outputs: req.outputs, rbf: req.rbf, fromCoins: req.fromCoins, unsigned: req.unsigned || wallet.isWatchOnly };

@@ -7,7 +7,7 @@
  * IPC: `fulmen:call` (method, params) → `{ ok: true, result } | { ok: false, error: { code, message } }`,
  * accepted only from our own frame; core events go to the window on `fulmen:event` as `{ event, data }`.
  *
- * Command line: `fulmen-gui [--regtest|--testnet|--signet] [-D DIR]` (same data dir as the CLI).
+ * Command line: `fulmen-gui [--regtest|--testnet|--testnet4|--signet] [-D DIR]` (same data dir as the CLI).
  */
 import { app, BrowserWindow, ipcMain, net, protocol, session, type IpcMainInvokeEvent } from 'electron';
 import path from 'node:path';
@@ -32,11 +32,11 @@ app.enableSandbox();
 function parseOptions(argv: string[]): { network: NetworkName; baseDir: string } {
   const { values } = parseArgs({
     args: argv,
-    options: { regtest: { type: 'boolean' }, testnet: { type: 'boolean' }, signet: { type: 'boolean' }, dir: { type: 'string', short: 'D' } },
+    options: { regtest: { type: 'boolean' }, testnet: { type: 'boolean' }, testnet4: { type: 'boolean' }, signet: { type: 'boolean' }, dir: { type: 'string', short: 'D' } },
     strict: false,
     allowPositionals: true,
   });
-  const network: NetworkName = values.regtest ? 'regtest' : values.testnet ? 'testnet' : values.signet ? 'signet' : 'mainnet';
+  const network: NetworkName = values.regtest ? 'regtest' : values.testnet ? 'testnet' : values.testnet4 ? 'testnet4' : values.signet ? 'signet' : 'mainnet';
   return { network, baseDir: typeof values.dir === 'string' ? values.dir : defaultBaseDir() };
 }
 

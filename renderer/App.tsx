@@ -1,4 +1,4 @@
-import { useState, type KeyboardEvent } from 'react';
+import { useEffect, useState, type KeyboardEvent } from 'react';
 import { useStore } from './store/index.js';
 import { StatusBar } from './components/StatusBar.js';
 import { Logo } from './components/Logo.js';
@@ -25,6 +25,10 @@ export function App() {
   const connection = useStore((s) => s.connection);
   const onboarding = useStore((s) => s.onboarding);
   const [tab, setTab] = useState<TabId>('history');
+  const tabRequest = useStore((s) => s.tabRequest);
+  useEffect(() => {
+    if (tabRequest) setTab(tabRequest.tab); // a link from another tab (store NavigationSlice)
+  }, [tabRequest]);
 
   if (walletLoaded === null) {
     return (

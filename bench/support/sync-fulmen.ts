@@ -8,8 +8,9 @@
  * "Synced" = Wallet.waitUntilSynced resolved and the confirmed (merkle-verified) balance and the
  * number of verified transactions equal the expected ones (every bench transaction pays the wallet,
  * so a verified balance equal to the expected sum means every transaction was fetched and proven).
- * Prints ONE JSON line: {"seconds":…,"txs":…,"balanceSat":…,"historyMs":…,"onchainHistoryMs":…,"balanceMs":…}
- * (seconds: from just before opening the db to synced; the imports are not counted).
+ * Prints ONE JSON line: {"seconds":…,"cpuSeconds":…,"txs":…,"balanceSat":…,"historyMs":…,"onchainHistoryMs":…,"balanceMs":…}
+ * (seconds: from just before opening the db to synced, wall clock; cpuSeconds: this process's user +
+ * system CPU time over the same span; the imports are not counted in either).
  */
 import { performance } from 'node:perf_hooks';
 import { openDatabase } from '../../core/storage/db.js';
@@ -24,6 +25,7 @@ const expectedBalance = Number(expectedBalanceText);
 
 async function main(): Promise<void> {
   const began = performance.now();
+  const cpuBefore = process.cpuUsage();
   const walletDb = openDatabase(walletDbPath!);
   const chainDb = openDatabase(chainDbPath!);
   const wallet =
@@ -39,6 +41,8 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
   const seconds = (performance.now() - began) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 
   let t = performance.now();
   const history = wallet.getOnchainHistory();
@@ -53,7 +57,7 @@ async function main(): Promise<void> {
   if (history.length !== expectedTxs || verified !== expectedTxs || command.summary.count !== expectedTxs) {
     throw new Error(`history: ${history.length} txs, ${verified} verified, expected ${expectedTxs}`);
   }
-  process.stdout.write(JSON.stringify({ seconds, txs: verified, balanceSat: balance.confirmedSat, historyMs, onchainHistoryMs, balanceMs }) + '\n');
+  process.stdout.write(JSON.stringify({ seconds, cpuSeconds, txs: verified, balanceSat: balance.confirmedSat, historyMs, onchainHistoryMs, balanceMs }) + '\n');
   wallet.detachChain();
   await chain.stop();
   walletDb.close();

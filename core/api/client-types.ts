@@ -16,6 +16,7 @@
  */
 import type { ErrorCode } from '../util/errors.js';
 import type { CommandName, ParamsIn } from './schemas.js';
+import type { ChannelInfo as LightningChannelInfo } from '../lightning/node.js';
 
 export type { CommandName } from './schemas.js';
 export type { ErrorCode } from '../util/errors.js';
@@ -56,6 +57,25 @@ export interface UnspentItem {
   label: string;
 }
 
+/**
+ * One address of listaddresses. Electrum prints bare strings (or tuples with --balance/--labels);
+ * Fulmen always returns records so the GUI and scripts read named fields.
+ */
+export interface AddressItem {
+  address: string;
+  type: 'receiving' | 'change';
+  /** Index on its chain (m/84'/coin'/0'/(0|1)/index). */
+  index: number;
+  /** Has history (on chain or in a local transaction). */
+  used: boolean;
+  /** Unspent value on the address (confirmed and unconfirmed), BTC string. */
+  balance: string;
+  balance_sat: number;
+  /** Number of unspent coins on the address. */
+  coins: number;
+  label: string;
+}
+
 export interface FeeHistogramResult {
   /** [feerate sat/vB, vsize] pairs, feerate descending (mempool.get_fee_histogram). */
   histogram: [number, number][];
@@ -83,7 +103,7 @@ export interface DeserializedTx {
 }
 
 export interface GetInfoResult {
-  network: 'mainnet' | 'testnet' | 'signet' | 'regtest';
+  network: 'mainnet' | 'testnet' | 'testnet4' | 'signet' | 'regtest';
   /** Data directory of this network. */
   path: string;
   /** `host:port:t|s` of the configured server. */
@@ -142,31 +162,43 @@ export interface OnchainHistoryResult {
   transactions: OnchainHistoryItem[];
 }
 
-export interface ChannelInfo {
-  /** `<funding txid>:<vout>` (channels without a funding transaction yet are not listed). */
+/** A `list_channels` entry: the LightningNode's ChannelInfo once it has a funding outpoint. */
+export type ChannelInfo = Omit<LightningChannelInfo, 'channel_point'> & { channel_point: string };
+
+/** One sweep of a closed channel's output (get_channel_sweeps). */
+export interface ChannelSweep {
+  /** The output spent, "txid:vout" (of the closing transaction or of one of our HTLC transactions). */
+  outpoint: string;
+  /** watcher/sweeps.ts SweepKind: to_local, to_remote, htlc_timeout_tx, htlc_success_tx, htlc_tx_output, htlc_claim_preimage, htlc_claim_timeout, justice_to_local, justice_htlc, justice_htlc_tx_output, anchor_cpfp (option_anchors fee bump of our commitment). */
+  kind: string;
+  /** Value of the output, integer sat. */
+  amount_sat: number;
+  /** waiting (lock not reached, or parent unconfirmed), broadcast, confirmed, spent_by_other (the peer took it), dust (not worth a sweep). */
+  status: 'waiting' | 'broadcast' | 'confirmed' | 'spent_by_other' | 'dust';
+  /** Our sweep transaction (latest version), null before it is signed. */
+  txid: string | null;
+  /** First block in which the sweep can be mined (CSV/CLTV); null while its parent is unconfirmed. */
+  spendable_height: number | null;
+  confirmed_height: number | null;
+}
+
+/** get_channel_sweeps: a channel's on-chain close and what is still locked. */
+export interface ChannelSweepsResult {
   channel_point: string;
-  channel_id: string;
-  short_channel_id: string | null;
-  /** PREOPENING, OPENING, FUNDED, OPEN, SHUTDOWN, CLOSING, FORCE_CLOSING, CLOSED, REDEEMED (Electrum's names). */
   state: string;
-  peer_state: 'GOOD' | 'DISCONNECTED';
-  remote_pubkey: string;
-  /** Our balance, integer sat. */
-  local_balance: number;
-  /** Their balance, integer sat. */
-  remote_balance: number;
-  local_ctn: number;
-  remote_ctn: number;
-  /** Reserve we must keep (set by the peer), sat. */
-  local_reserve: number;
-  /** Reserve the peer must keep, sat. */
-  remote_reserve: number;
-  initiator: 'local' | 'remote';
-  /** Funding amount, sat. */
-  capacity: number;
+  /** How the funding output was spent: mutual, local (our commitment), remote (the peer's), breach (a revoked one of the peer's); null before it was seen spent. */
+  close_kind: 'mutual' | 'local' | 'remote' | 'breach' | null;
   closing_txid: string | null;
-  /** CHANNEL, or BACKUP for a channel known only from a backup (can only be force-closed by the peer). */
-  type?: 'CHANNEL' | 'BACKUP';
+  /** Block height of the closing transaction, null while unconfirmed. */
+  closing_height: number | null;
+  /** Blocks the peer asked us to wait on our to_local (to_self_delay), null before its parameters. */
+  to_self_delay: number | null;
+  tip_height: number | null;
+  /** Our (or contested) outputs not yet swept and confirmed, integer sat. */
+  locked_sat: number;
+  /** Highest spendable_height of the sweeps still waiting for their lock; null when none waits on a known height. */
+  locked_until_height: number | null;
+  sweeps: ChannelSweep[];
 }
 
 /** Electrum's request dict (add_request, list_requests). */
@@ -219,7 +251,7 @@ export type HistoryItem =
   | ({ kind: 'lightning' } & LightningHistoryItem);
 
 export interface DecodedInvoiceResult {
-  network: 'mainnet' | 'testnet' | 'signet' | 'regtest';
+  network: 'mainnet' | 'testnet' | 'testnet4' | 'signet' | 'regtest';
   payment_hash: string;
   /** null for "any amount" invoices. */
   amount_msat: string | null;
@@ -260,6 +292,9 @@ export interface CommandResults {
   listunspent: UnspentItem[];
   freeze_utxo: true;
   unfreeze_utxo: true;
+  listaddresses: AddressItem[];
+  /** Raw transaction, hex. */
+  gettransaction: string;
   paytomany: string;
   /** sat/kvB, as Electrum returns it. */
   getfeerate: number;
@@ -270,6 +305,8 @@ export interface CommandResults {
   /** Raw transaction (hex) when complete, else the PSBT (base64). */
   signtransaction: string;
   serialize: string;
+  /** The PSBT in the asked version, base64. */
+  convert_psbt: string;
   deserialize: DeserializedTx;
   setlabel: true;
   export_labels: string;
@@ -283,6 +320,7 @@ export interface CommandResults {
   list_channels: ChannelInfo[];
   close_channel: string;
   get_channel_ctx: string;
+  get_channel_sweeps: ChannelSweepsResult;
   export_channel_backup: string;
   import_channel_backup: string;
   request_force_close: string;

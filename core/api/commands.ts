@@ -3,7 +3,7 @@ import { isValidAddress } from '../bitcoin/address.js';
 import { verifyMessage } from '../bitcoin/message.js';
 import { parseTransaction } from '../bitcoin/transaction.js';
 import { depthForFeerate, etaBlocksForFeerate, feerateForDepth } from '../wallet/fees.js';
-import { describeTransaction, finalizePsbtToHex } from '../wallet/psbt.js';
+import { convertPsbt, describeTransaction, finalizePsbtToHex } from '../wallet/psbt.js';
 import { looksLikePsbt } from '../wallet/wallet.js';
 import type { CreatedTransaction } from '../wallet/wallet.js';
 import { badInput, FulmenError } from '../util/errors.js';
@@ -178,6 +178,38 @@ const handlers: Handlers = {
     return true;
   },
 
+  async listaddresses(ctx, p) {
+    const wallet = ctx.wallet();
+    const byAddress = new Map<string, { sat: number; coins: number }>();
+    for (const u of wallet.listUnspent()) {
+      const b = byAddress.get(u.address) ?? { sat: 0, coins: 0 };
+      b.sat += u.valueSat;
+      b.coins += 1;
+      byAddress.set(u.address, b);
+    }
+    return wallet
+      .listAddresses()
+      .filter((a) => !(p.receiving && a.kind !== 'receive') && !(p.change && a.kind !== 'change'))
+      .filter((a) => !(p.unused && a.used) && !(p.funded && !byAddress.has(a.address)))
+      .map((a) => {
+        const b = byAddress.get(a.address) ?? { sat: 0, coins: 0 };
+        return {
+          address: a.address,
+          type: a.kind === 'receive' ? ('receiving' as const) : ('change' as const),
+          index: a.index,
+          used: a.used,
+          balance: formatSatAsBtc(b.sat),
+          balance_sat: b.sat,
+          coins: b.coins,
+          label: wallet.getLabel(a.address),
+        };
+      });
+  },
+
+  async gettransaction(ctx, p) {
+    return ctx.wallet().getRawTransaction(p.txid.toLowerCase());
+  },
+
   async paytomany(ctx, p) {
     const outputs = parseOutputsList(p.outputs);
     const tx = await ctx.wallet().createTransactionEx({
@@ -227,6 +259,11 @@ const handlers: Handlers = {
 
   async serialize(ctx, p) {
     return finalizePsbtToHex(p.tx, ctx.network);
+  },
+
+  async convert_psbt(_ctx, p) {
+    if (!looksLikePsbt(p.tx)) throw badInput('convert_psbt expects a PSBT (base64 or hex)');
+    return convertPsbt(p.tx, p.version);
   },
 
   async deserialize(ctx, p) {
@@ -317,6 +354,10 @@ const handlers: Handlers = {
       );
     }
     return ctx.lightning().latestLocalCommitmentTx(p.channel_point.toLowerCase());
+  },
+
+  async get_channel_sweeps(ctx, p) {
+    return ctx.lightning().channelSweeps(p.channel_point.toLowerCase());
   },
 
   async export_channel_backup(ctx, p) {

@@ -5,8 +5,8 @@
  */
 import type { NetworkName } from '../bitcoin/network.js';
 import type { RequestStore } from '../wallet/requests.js';
-import type { CreatedTransaction, WalletUtxo } from '../wallet/wallet.js';
-import type { ChannelInfo } from './client-types.js';
+import type { CreatedTransaction, WalletAddress, WalletUtxo } from '../wallet/wallet.js';
+import type { ChannelInfo, ChannelSweepsResult } from './client-types.js';
 
 export interface WalletBalance {
   confirmedSat: number;
@@ -96,6 +96,10 @@ export interface WalletFacade {
   knownOutput(txid: string, vout: number): { valueSat: number; script: Uint8Array } | null;
   /** The label of a txid, address or txid:vout ('' when none). */
   getLabel(key: string): string;
+  /** All derived addresses, receive chain first, by index. */
+  listAddresses(): WalletAddress[];
+  /** A stored transaction, raw hex. @throws FulmenError NOT_FOUND. */
+  getRawTransaction(txid: string): string;
 }
 
 export interface ChainStatus {
@@ -154,6 +158,8 @@ export interface LightningFacade {
   closeChannel(channelPoint: string, force: boolean): Promise<string>;
   /** Our latest signed local commitment transaction (hex). */
   latestLocalCommitmentTx(channelPoint: string): string;
+  /** A channel's on-chain close, sweeps and locked funds (get_channel_sweeps). @throws NOT_FOUND. */
+  channelSweeps(channelPoint: string): ChannelSweepsResult;
   /** Static backup of a channel, encrypted with a key from the seed. @throws NOT_FOUND, CHANNEL_STATE. */
   exportChannelBackup(channelPoint: string): string;
   /** Imports a backup of this wallet; @returns its channel point. @throws BAD_INPUT (other seed, malformed). */

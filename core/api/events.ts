@@ -6,7 +6,7 @@
 import type { BalanceResult, ChannelInfo, HistoryItem } from './client-types.js';
 
 export interface StatusEvent {
-  network: 'mainnet' | 'testnet' | 'signet' | 'regtest';
+  network: 'mainnet' | 'testnet' | 'testnet4' | 'signet' | 'regtest';
   connected: boolean;
   /** `host:port:t|s`, null when disconnected. */
   server: string | null;

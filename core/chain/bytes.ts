@@ -1,14 +1,21 @@
-import { createHash } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
 
 /**
  * Small byte helpers shared by the chain layer. Hashes use node:crypto (the core runs in Node or
  * Electron's main process), which is several times faster than a JS SHA-256 on 80-byte headers.
  */
 
+/**
+ * node:crypto's one-shot `hash(algorithm, data, 'buffer')` (Node ≥ 20.12; not in our @types/node
+ * yet): about twice as fast as createHash on 64- and 80-byte inputs (no Hash object per call).
+ */
+const oneShotHash = (nodeCrypto as unknown as { hash?: (algorithm: string, data: Uint8Array, outputEncoding: 'buffer') => Buffer }).hash;
+
 /** Bitcoin's hash256: SHA-256 applied twice. */
 export function sha256d(data: Uint8Array): Uint8Array {
-  const first = createHash('sha256').update(data).digest();
-  return createHash('sha256').update(first).digest();
+  if (oneShotHash) return oneShotHash('sha256', oneShotHash('sha256', data, 'buffer'), 'buffer');
+  const first = nodeCrypto.createHash('sha256').update(data).digest();
+  return nodeCrypto.createHash('sha256').update(first).digest();
 }
 
 /** Bytes → lowercase hex. */

@@ -287,6 +287,79 @@ describe('HeaderChain', () => {
   });
 });
 
+describe('testnet4 (BIP94)', () => {
+  const p = CHAIN_PARAMS.testnet4;
+  const real = 0x1c0fffff; // some actual (non-minimum) difficulty
+  const TWO_WEEKS = 14 * 24 * 60 * 60;
+  const synthetic = (timestamp: number, bits: number, hash = '00'.repeat(32), prevHash = '00'.repeat(32)): ParsedHeader => ({
+    ...header(MAINNET[1]),
+    timestamp,
+    bits,
+    hash,
+    prevHash,
+  });
+
+  it('genesis: the BIP94 genesis header, with its time, bits and nonce', () => {
+    const genesis = header(p.checkpoint.rawHex);
+    expect(genesis.hash).toBe(p.genesisHash);
+    expect(genesis.timestamp).toBe(1714777860);
+    expect(genesis.bits).toBe(0x1d00ffff);
+    expect(genesis.nonce).toBe(393743547);
+    expect(genesis.merkleRoot).toBe('7aa0a7ae1e223414cb807e40cd57e667b718e42aaf9306db9102fe28912b7b4e');
+  });
+
+  it('retargets from the bits of the period\'s first block, not of a min-difficulty last block (block storm fix)', () => {
+    // Period 2016..4031: first block at real difficulty, last block a 20-minute min-difficulty
+    // block; exactly two weeks elapsed, so the retarget keeps the base target unchanged.
+    const held = new Map<number, ParsedHeader>([
+      [2016, synthetic(1_000_000, real)],
+      [4031, synthetic(1_000_000 + TWO_WEEKS, p.powLimitBits)],
+    ]);
+    const at = (h: number) => held.get(h);
+    const next = synthetic(1_000_000 + TWO_WEEKS + 600, real);
+    expect(expectedBits(p, 4032, next, at)).toBe(real);
+    // testnet3's rule takes the last block's bits: difficulty 1 carried into the next period.
+    expect(expectedBits(CHAIN_PARAMS.testnet, 4032, next, at)).toBe(p.powLimitBits);
+    // The ¼…4× clamp is unchanged: a period 8 weeks long only quadruples the first block's target.
+    held.set(4031, synthetic(1_000_000 + 4 * TWO_WEEKS + 1000, p.powLimitBits));
+    expect(expectedBits(p, 4032, next, at)).toBe(retargetBits(p, real, 1_000_000, 1_000_000 + 4 * TWO_WEEKS));
+  });
+
+  it("keeps testnet's 20-minute rule off the boundary", () => {
+    const held = new Map<number, ParsedHeader>([
+      [4032, synthetic(1_000_000, real)],
+      [4033, synthetic(1_001_300, p.powLimitBits)],
+    ]);
+    const at = (h: number) => held.get(h);
+    expect(expectedBits(p, 4034, synthetic(1_001_300 + 1201, p.powLimitBits), at)).toBe(p.powLimitBits);
+    expect(expectedBits(p, 4034, synthetic(1_001_300 + 1200, real), at)).toBe(real);
+  });
+
+  it('refuses a period\'s first block more than 600 s before its parent (time-warp fix)', () => {
+    const parentHash = '11'.repeat(32);
+    const held = new Map<number, ParsedHeader>([
+      [2016, synthetic(1_000_000, real)],
+      [4031, synthetic(1_000_000 + TWO_WEEKS, real, parentHash)],
+    ]);
+    const at = (h: number) => held.get(h);
+    const parentTime = 1_000_000 + TWO_WEEKS;
+    expectMisbehaved(() => checkHeader(p, 4032, synthetic(parentTime - 601, real, '22'.repeat(32), parentHash), at), /time-warp/);
+    // 600 s earlier is allowed: the header then fails only on its (made-up) proof of work.
+    expectMisbehaved(() => checkHeader(p, 4032, synthetic(parentTime - 600, real, 'ff'.repeat(32), parentHash), at), /proof of work/);
+    // The rule is testnet4's: testnet3 does not have it.
+    expectMisbehaved(() => checkHeader(CHAIN_PARAMS.testnet, 4032, synthetic(parentTime - 601, real, 'ff'.repeat(32), parentHash), at), /proof of work/);
+  });
+
+  it("must pass through Electrum's testnet4 checkpoints (last header of each early period)", () => {
+    expect(p.knownHashes!.size).toBe(69);
+    expect(p.knownHashes!.get(2015)).toBe('00000000962a7fc2ef639196051fe181ed53ac6aa4cdfead14dca90f58aa36bc');
+    expect(p.knownHashes!.get(69 * 2016 - 1)).toBe('000000000001fa52cf7346a418640560743e051f8096a21ca452f3569bfe4f9e');
+    for (const hash of p.knownHashes!.values()) expect(BigInt('0x' + hash) <= p.powLimit).toBe(true);
+    const prev = synthetic(1_000_000, p.powLimitBits);
+    expectMisbehaved(() => checkHeader(p, 2015, synthetic(1_000_600, p.powLimitBits, '00'.repeat(32), prev.hash), () => prev), /checkpointed/);
+  });
+});
+
 describe('checkpoints', () => {
   // The hash of each checkpoint, as published with it; a hash that meets the header's own target
   // cannot be made up, so the header proves itself once its hash is the known one.
@@ -294,6 +367,8 @@ describe('checkpoints', () => {
     mainnet: { height: 864864, hash: '00000000000000000000ecfcf0073a9ae7fd9149d643fa462109f5b0777f5720' },
     testnet: { height: 3612672, hash: '00000000000000000b030eae079897a2f81ec5da0b623bad6808bd64537cc103' },
     signet: { height: 229824, hash: '000000bac742cfc8d76fda4ad387b7aafa577b17d3684c61d8a089dcd08fa374' },
+    // BIP94 "Genesis Block": the genesis hash it gives (Core and Electrum carry the same).
+    testnet4: { height: 0, hash: '00000000da84f2bafbbc53dee25a72ae507ff4914b867c565be350b0da8bf043' },
     regtest: { height: 0, hash: CHAIN_PARAMS.regtest.genesisHash },
   };
 

@@ -14,6 +14,12 @@ import type { VerifiedHeader } from './types.js';
  * - testnet (testnet3): the same retarget (using the last block's bits, as Core does), plus the
  *   20-minute rule: a block more than 20 minutes after its parent may use powLimit; otherwise its
  *   bits are those of the last block of the period that was not a min-difficulty block.
+ * - testnet4 (BIP94): testnet's 20-minute rule, but the retarget starts from the bits of the
+ *   period's FIRST block (Core `enforce_BIP94`), so a min-difficulty last block cannot drag the
+ *   next period down ("block storm fix"); and the first block of a period may not be more than
+ *   600 s earlier than its parent (time-warp fix, Core MAX_TIMEWARP). Validated from genesis;
+ *   the hashes Electrum ships as testnet4 checkpoints (the last header of each of the first
+ *   periods) must match as well (`knownHashes`).
  * - signet: the mainnet retarget rules with signet's powLimit. The signet block signature lives
  *   in the coinbase, which a header-only client cannot see, so it is not checked here.
  * - regtest: powLimit 0x207fffff, no retargeting (bits never change).
@@ -44,6 +50,10 @@ export interface ChainParams {
   retargeting: boolean;
   /** testnet3's 20-minute minimum-difficulty rule (Core `fPowAllowMinDifficultyBlocks`). */
   allowMinDifficultyBlocks: boolean;
+  /** BIP94 (testnet4): retarget from the period's first block's bits; time-warp rule (Core `enforce_BIP94`). */
+  enforceBip94?: boolean;
+  /** Hashes the chain must have at these heights (height → display hex), besides the checkpoint. */
+  knownHashes?: ReadonlyMap<number, string>;
   genesisHash: string;
   /**
    * Trusted starting point: a header at a retarget-period start (height % 2016 == 0), or genesis.
@@ -55,6 +65,86 @@ export interface ChainParams {
 }
 
 const MAINNET_POW_LIMIT = (1n << 224n) - 1n; // 0x00000000ffff…ff
+
+/** BIP94: the first block of a period may be at most this many seconds before its parent (Core MAX_TIMEWARP). */
+export const MAX_TIMEWARP = 600;
+
+/**
+ * Electrum's testnet4 checkpoints (spesmilo/electrum electrum/chains/testnet4/checkpoints.json,
+ * commit 923578010e56): entry i is the hash of the header at height 2016·i + 2015, the last of
+ * period i. Used as `knownHashes`: a server's chain must pass through them.
+ */
+const TESTNET4_ELECTRUM_CHECKPOINTS: readonly string[] = [
+  '00000000962a7fc2ef639196051fe181ed53ac6aa4cdfead14dca90f58aa36bc',
+  '000000002ad661157c553c0bbbb2490407adb1c8ac09f2b2a7174f87eeeb64bf',
+  '000000000be3ff43cde9eed4d6b2d4ad16c4f9509ccb94e1001af68e2f6647b3',
+  '00000000001ef2e4c2fc174354ed357cf313725fc336092733b2699d36342ff8',
+  '000000000025269f9fa4b0832ccbfef682d59c0fa8845b0c22cc24a1973f011a',
+  '000000000014b2d6b2ad804d5deb8d5b4a58caf152f6cea5600af0d9348dff29',
+  '000000000003c067c302d43c9499da6e382260252a2a29caf9748ee6972d5f01',
+  '000000000002180d23f15ba0b8161d9d38d03c61ab51d050c57928e1a7d98e0c',
+  '000000000000ed8722220a13b09d968a59686af5fc5c1e0a86371a498209fa72',
+  '0000000000003e82df3830ff7c05a58745a463a59d1097e160e47ac7aeb5323a',
+  '0000000000000c3f18b9a30269c4b53dd107bacf20482e4ec660e9970999a99f',
+  '00000000000002901853780dc8a63efd4d72359d8de7e14dc0398ccfc53d45cd',
+  '00000000000000a6ff1615113d25eeed8554813e4994f8ef7ce96458083d14cf',
+  '000000000000006e2d4fa8204c67c0986f9bb0214990b11043d0653d50755f54',
+  '00000000eaf8e0ea253d833614892aed70c55e5dc4b4d6709dd6420b8284debb',
+  '0000000000000063d3ca489d113ded6196c99f3785b61a8ded9254ebb96bc765',
+  '000000000000003f684cab6cdb7fe6e98cb13318bb45acdc2d2e2d7405b8bcbe',
+  '000000000000001f735b5a23732fb201cf6343b373c94a35f04e6b6075591889',
+  '000000001c247a1eb479ecc56ea7d7529f0c4afb6b7025f437a7d235454cd6a4',
+  '00000000acd1400a4801f361d675644993ad05e5b735a881f26746ece767521e',
+  '00000000542792e54a720567ba66157d48cdae7bfd01c1b678d0f07a2ed56e99',
+  '00000000ca301f565989627133247615bc937b52c68f8f4b342b6c2aeebff7ba',
+  '00000000e4ad2ec95dfddce6a554f626c9995e465b067e72528f6ae164fc58d2',
+  '00000000761cd6bff5e11258943e401e1bb094a8013e810e1d6031ce273a4b7c',
+  '00000000082032b915c151f1bb9892fe924013539924a34ec8b9bdea16eb7374',
+  '0000000000853161fa2a440407ce597524e85db6a27f5dffd35162b38e7627e7',
+  '00000000001c7ef1bace4a08448d9e462ff8b2e8c389f16026834c5d0c97252c',
+  '000000000ae11eebf9807d5ac0f9966282c59a1e613e229aa2bf7aea266d4535',
+  '00000000973e9926efc6a2a11413f7125242911ae10925e3616e872307a3e401',
+  '0000000000000003d66460a7e1ed89080427ac2004b2b3adae05e6e89725dc1f',
+  '000000009f8fe2dbafd82a0432d69d620d0ebeea033c8a2621bf06a6e6d3b5c4',
+  '0000000000000003ac6ce3118b61709d347142cc04daeb2c973b937904e4390b',
+  '0000000000003844aab8ac81fb69b47e83c037cee505bfd5cb6522aa4d2351bc',
+  '00000000000060397e5918c319db04ffac74f2a5c7724083112fca8958ea54de',
+  '00000000213b70c1bcec26b90a5503960a95d7a5fa5d9de498b9d794afeaebd5',
+  '0000000000000e5f474161d1b68932ab607035f5026f1ac4aa5816f24e76017a',
+  '00000000b56d4faf52043bfe98e126c69fb51671ba9bcea67c191620255d291d',
+  '0000000000052b94098008985919f6b525ead0d5cb5608fd60015f2647701ea1',
+  '00000000e5c06639c50bdb710b84ebf58d1df666db033157db685ec592932276',
+  '000000006f596242c0b5dd79b5f638e95a215252c44374133a5b263fcb5e9f89',
+  '00000000a2dc7b8c63c737543dd41e5a7a529d1824c32e2d454cae998c5a7298',
+  '000000008a995172d20119cc9b48a28ea4bf350711c2925849e5db760d0bde05',
+  '000000000bcec41b64702945a8cc7aceb06bc51fa93528b39619180ddc03e9bd',
+  '00000000003f767fd29141200c4b64fc0b224edcf28ef65f66c6345b76a60f32',
+  '00000000046883bd13b616c3525b243bbf3c7a9688a66f8ce46506ec25f6e798',
+  '00000000068670ee282a076d17900a07da93da50b3705405b1e7ca8616856535',
+  '0000000026b1f5d8ffa89385b048ca9004b97b412eee44000810ea8177a4bef4',
+  '0000000000000002e72644dda2132c93ac54edd6c155f47c51ca8cf4b918c0bf',
+  '00000000000000000a20f50c208d1ae3c3397fc6059b2cf1fe6b698e42023178',
+  '000000000a0b5c3e57dd4c3b751d13562a92953d794e19aff8f9e2ca6607604f',
+  '0000000003b9f6443b23bf86f200ef85005dfc508564960812eb85774327e6ce',
+  '000000000668f8e866d39a9ec07937e716a6035a02cfd0757ee716ac7cdca2fd',
+  '00000000041c239cab44d0afc2014a1351250375e796c692298ba8a8fcdb41de',
+  '0000000008c8148de5f2a96c0b82b32f8726ef7061386d370a68e078ade8e3e5',
+  '00000000089663c835fe83325ffaced64ad9c924468d1e1339f400bf8ed57883',
+  '00000000039229460de251e6b8b303841f76a1bc022025e8ca66a6ace20ffdf3',
+  '000000006b606bff2dfa618d2975fdfc2bea491f558ebe16be2ca7a0aa1c0181',
+  '0000000005dfc1e853b8d644598b77bdd97ef7578f9ccbb840aa3860fda9ddac',
+  '0000000002e9de570afba91146a43378199cc3b38fd52b2f4f1989734d22084a',
+  '000000000d1359300f79d95e0db59f4c14099684718838720db7569d98348844',
+  '0000000004da29c9d1d8b2ab2802ee8f26889bea431fcc87dab14bd08e6859cd',
+  '0000000000825b23159c1a12a2630b0449b8a8662205abc19a8d7fc63cc317ae',
+  '0000000003c48551480c4bc743fdb977b9aab259e44dd0017175bab8dc39cc70',
+  '0000000002df096950967613e32bee0c6c8d39df45bfa59981b8d8c48a05f2df',
+  '000000000c75df63f9c40da5dd1f4929e81333106ef12ce537125a31a64c82e5',
+  '00000000000000033293709ac6e6812f900d7bf4f3bcffbc138c813bff75d5f2',
+  '0000000000b883bac97de38f1b743e1e28411d3a5d7b7277ce1c023aa386d178',
+  '00000000002543b93ad11c81c924a5ebee7b236471fd166b060ce868abf95f1b',
+  '000000000001fa52cf7346a418640560743e051f8096a21ca452f3569bfe4f9e',
+];
 
 export const CHAIN_PARAMS: Record<NetworkName, ChainParams> = {
   mainnet: {
@@ -86,6 +176,23 @@ export const CHAIN_PARAMS: Record<NetworkName, ChainParams> = {
       height: 3612672,
       rawHex:
         '00404b2878f7adc4720f60656d31fd5111fa1b526026bf1084d496c90300000000000000552135cb71df767cb6425e703e8223dce06e4f8b60fece9aef7ad54e5e2361fa37ba7d679a0a011953099de5',
+    },
+  },
+  testnet4: {
+    network: 'testnet4',
+    powLimit: MAINNET_POW_LIMIT,
+    powLimitBits: 0x1d00ffff,
+    retargeting: true,
+    allowMinDifficultyBlocks: true,
+    enforceBip94: true,
+    genesisHash: '00000000da84f2bafbbc53dee25a72ae507ff4914b867c565be350b0da8bf043',
+    knownHashes: new Map(TESTNET4_ELECTRUM_CHECKPOINTS.map((hash, i) => [RETARGET_INTERVAL * i + RETARGET_INTERVAL - 1, hash])),
+    // The genesis header: the first 80 bytes of the genesis block hex given in BIP94
+    // ("Genesis Block"); it hashes to genesisHash (Core asserts the same hash).
+    checkpoint: {
+      height: 0,
+      rawHex:
+        '0100000000000000000000000000000000000000000000000000000000000000000000004e7b2b9128fe0291db0693af2ae418b767e657cd407e80cb1434221eaea7a07a046f3566ffff001dbb0c7817',
     },
   },
   signet: {
@@ -219,7 +326,9 @@ export function expectedBits(params: ChainParams, height: number, header: Parsed
   if (height % RETARGET_INTERVAL === 0) {
     const first = at(height - RETARGET_INTERVAL);
     if (!first) return null;
-    return retargetBits(params, prev.bits, first.timestamp, prev.timestamp);
+    // BIP94 "block storm fix": the base is the first block's bits, not the last block's (which
+    // may be a 20-minute min-difficulty block).
+    return retargetBits(params, params.enforceBip94 ? first.bits : prev.bits, first.timestamp, prev.timestamp);
   }
   if (params.allowMinDifficultyBlocks) {
     if (header.timestamp > prev.timestamp + 2 * TARGET_SPACING) return params.powLimitBits;
@@ -242,6 +351,13 @@ export function checkHeader(params: ChainParams, height: number, header: ParsedH
   const prev = at(height - 1);
   if (prev && header.prevHash !== prev.hash) {
     throw misbehaved(`Header ${height} does not connect to header ${height - 1}`, { height });
+  }
+  const known = params.knownHashes?.get(height);
+  if (known !== undefined && header.hash !== known) {
+    throw misbehaved(`Header ${height} is not the checkpointed ${known}`, { height });
+  }
+  if (params.enforceBip94 && prev && height % RETARGET_INTERVAL === 0 && header.timestamp < prev.timestamp - MAX_TIMEWARP) {
+    throw misbehaved(`Header ${height} breaks BIP94's time-warp rule (more than ${MAX_TIMEWARP} s before its parent)`, { height });
   }
   const expected = expectedBits(params, height, header, at);
   if (expected !== null && expected !== header.bits) {

@@ -153,6 +153,73 @@ describe('ElectrumInterface (protocol edge cases, fake server)', () => {
   });
 });
 
+describe('ElectrumInterface JSON-RPC batching', () => {
+  /** A fake server that answers batch arrays with arrays (as ElectrumX), recording each line's request count. */
+  async function batchingServer(software: string, answer: (request: { id: number; method: string; params: unknown[] }, batchSize: number) => unknown) {
+    const lines: number[] = [];
+    const server = net.createServer((socket) => {
+      let buffer = '';
+      socket.setEncoding('utf8');
+      socket.on('error', () => undefined);
+      socket.on('data', (chunk: string) => {
+        buffer += chunk;
+        let newline: number;
+        while ((newline = buffer.indexOf('\n')) !== -1) {
+          const message = JSON.parse(buffer.slice(0, newline));
+          buffer = buffer.slice(newline + 1);
+          const requests = (Array.isArray(message) ? message : [message]) as { id: number; method: string; params: unknown[] }[];
+          lines.push(requests.length);
+          const replies = requests.map((r) => (r.method === 'server.version' ? { jsonrpc: '2.0', id: r.id, result: [software, '1.4'] } : { jsonrpc: '2.0', id: r.id, ...(answer(r, requests.length) as object) }));
+          socket.write(JSON.stringify(Array.isArray(message) ? replies : replies[0]) + '\n');
+        }
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { server: `127.0.0.1:${(server.address() as net.AddressInfo).port}:t`, lines };
+  }
+
+  it('sends the requests of one turn as batches to ElectrumX and resolves each from the batch reply', async () => {
+    const fake = await batchingServer('ElectrumX 1.20.0', (r) => ({ result: (r.params[0] as number) * 2 }));
+    const iface = new ElectrumInterface({ server: fake.server });
+    await iface.connect();
+    const results = await Promise.all(Array.from({ length: 250 }, (_, i) => iface.request('double', [i], z.number())));
+    expect(results).toEqual(Array.from({ length: 250 }, (_, i) => i * 2));
+    expect(fake.lines).toEqual([1, 100, 100, 50]); // server.version alone, then batches of at most MAX_BATCH
+    iface.close();
+  });
+
+  it('sends one request per line to servers not known to accept batches', async () => {
+    const fake = await batchingServer('SomeServer 0.1', (r) => ({ result: r.params[0] }));
+    const iface = new ElectrumInterface({ server: fake.server });
+    await iface.connect();
+    await Promise.all([1, 2, 3].map((i) => iface.request('echo', [i], z.number())));
+    expect(fake.lines).toEqual([1, 1, 1, 1]);
+    iface.close();
+  });
+
+  it('re-sends alone a batch item refused as "response too large" (ElectrumX MAX_SEND)', async () => {
+    const fake = await batchingServer('ElectrumX 1.20.0', (r, batchSize) =>
+      r.params[0] === 'big' && batchSize > 1 ? { error: { code: -32600, message: 'response too large (over 1,000,000 bytes' } } : { result: `ok ${r.params[0]}` },
+    );
+    const iface = new ElectrumInterface({ server: fake.server });
+    await iface.connect();
+    const results = await Promise.all(['a', 'big', 'c'].map((p) => iface.request('get', [p], z.string())));
+    expect(results).toEqual(['ok a', 'ok big', 'ok c']);
+    expect(fake.lines).toEqual([1, 3, 1]);
+    iface.close();
+  });
+
+  it('drops a server that answers with an empty batch', async () => {
+    const server = await fakeServer((request) => (request.method === 'server.version' ? ok(request.id, ['ElectrumX 1.20.0', '1.4']) : '[]'));
+    const iface = new ElectrumInterface({ server });
+    await iface.connect();
+    const err = await rejection(iface.request('anything', [], z.unknown()));
+    expect(err.code).toBe('SERVER_MISBEHAVED');
+    expect(iface.isConnected()).toBe(false);
+  });
+});
+
 describe('ChainNetwork (lying server, fake server)', () => {
   const RAW_TX_170 =
     '0100000001c997a5e56e104102fa209c6a852dd90660a20b2d9c352423edce25857fcd3704000000004847304402204e45e16932b8af514961a1d3a1a25fdf3f4f7732e9d624c6c61548ab5fb8cd410220181522ec8eca07de4860a4acdd12909d831cc56cbbac4622082221a8768d1d0901ffffffff0200ca9a3b00000000434104ae1a62fe09c5f51b13905f07f06b99a2f7159b2225f374cd378d71302fa28414e7aab37397f554a7df5f142c21c1b7303b8a0626f1baded5c72a704f7e6cd84cac00286bee0000000043410411db93e1dcdb8a016b49840f8c53bc1eb68a382e97b1482ecad7b148a6909a5cb2e0eaddfb84ccf9744464f82e160bfa9b8b64f9d4c03f999b8643f656b412a3ac00000000';
@@ -184,6 +251,79 @@ describe('ChainNetwork (lying server, fake server)', () => {
     expect(events).toContainEqual(expect.objectContaining({ type: 'server', server, status: 'banned' }));
     expect(chain.isConnected()).toBe(false);
     expect(chain.serverStates()[0]!.bannedReason).toMatch(/does not hash/);
+    await chain.stop();
+  });
+
+  it('keeps a ban across restarts (chain_server_bans) until it expires, and lets a spare take its place', async () => {
+    let versionRequests = 0;
+    const liar = await fakeServer((r) => {
+      if (r.method === 'server.version') versionRequests += 1;
+      if (r.method === 'server.version') return ok(r.id, ['FakeX 1.0', '1.4']);
+      if (r.method === 'blockchain.headers.subscribe') return ok(r.id, { height: 0, hex: CHAIN_PARAMS.regtest.checkpoint.rawHex });
+      if (r.method === 'blockchain.transaction.get') return ok(r.id, RAW_TX_170);
+      return ok(r.id, null);
+    });
+    const honest = await fakeServer(
+      withVersion((r) => (r.method === 'blockchain.headers.subscribe' ? ok(r.id, { height: 0, hex: CHAIN_PARAMS.regtest.checkpoint.rawHex }) : ok(r.id, null))),
+    );
+    const db = openDatabase(':memory:');
+    const first = new ChainNetwork({ network: 'regtest', server: liar, oneserver: true, db, banDurationMs: 60_000 });
+    await first.start();
+    expect((await rejection(first.getTransaction('22'.repeat(32)))).code).toBe('SERVER_MISBEHAVED');
+    await first.stop();
+    const stored = db.prepare('SELECT server, reason, banned_at, expires_at FROM chain_server_bans').all() as {
+      server: string;
+      reason: string;
+      banned_at: number;
+      expires_at: number;
+    }[];
+    expect(stored).toHaveLength(1);
+    expect(stored[0]!.server).toBe(liar);
+    expect(stored[0]!.reason).toMatch(/does not hash/);
+    expect(stored[0]!.expires_at - stored[0]!.banned_at).toBeGreaterThanOrEqual(60);
+
+    // Restart on the same db: the liar is not contacted again; with a spare, the spare is main.
+    const connectionsBefore = versionRequests;
+    const second = new ChainNetwork({ network: 'regtest', server: liar, servers: [honest], oneserver: false, maxAuxServers: 0, db });
+    await second.start();
+    expect(versionRequests).toBe(connectionsBefore);
+    expect(second.mainServer()).toBe(honest);
+    const liarState = second.serverStates().find((state) => state.server === liar)!;
+    expect(liarState.connected).toBe(false);
+    expect(liarState.bannedReason).toMatch(/does not hash/);
+    await second.stop();
+
+    // Expired (its expiry set in the past): the next start connects to it again, and the row is gone.
+    db.prepare('UPDATE chain_server_bans SET expires_at = ?').run(Math.floor(Date.now() / 1000) - 1);
+    const third = new ChainNetwork({ network: 'regtest', server: liar, oneserver: true, db });
+    await third.start();
+    expect(third.mainServer()).toBe(liar);
+    expect(third.serverStates()[0]!.bannedReason).toBeNull();
+    expect(db.prepare('SELECT COUNT(*) AS n FROM chain_server_bans').get()).toEqual({ n: 0 });
+    await third.stop();
+  });
+
+  it('liftBan forgets a stored ban and reconnects the server', async () => {
+    const server = await fakeServer(
+      withVersion((r) => (r.method === 'blockchain.headers.subscribe' ? ok(r.id, { height: 0, hex: CHAIN_PARAMS.regtest.checkpoint.rawHex }) : ok(r.id, null))),
+    );
+    const db = openDatabase(':memory:');
+    db.prepare('INSERT INTO chain_server_bans (server, reason, banned_at, expires_at) VALUES (?, ?, ?, ?)').run(
+      server,
+      'Header 1 fails proof of work',
+      Math.floor(Date.now() / 1000),
+      Math.floor(Date.now() / 1000) + 3600,
+    );
+    const chain = new ChainNetwork({ network: 'regtest', server, oneserver: true, db });
+    const events: ChainEvent[] = [];
+    chain.on((event) => events.push(event));
+    await chain.start();
+    expect(chain.isConnected()).toBe(false);
+    expect(chain.serverStates()[0]!.bannedReason).toMatch(/proof of work/);
+    chain.liftBan(server);
+    for (let i = 0; i < 100 && !chain.isConnected(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(chain.isConnected()).toBe(true);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM chain_server_bans').get()).toEqual({ n: 0 });
     await chain.stop();
   });
 });

@@ -24,6 +24,13 @@ import { FulmenError } from '../util/errors.js';
  * through that SOCKS5 proxy (RFC 1928, CONNECT with the host name, so .onion names and DNS are
  * resolved by the proxy, never locally); TLS, when asked, runs inside the tunnel.
  *
+ * Batching: with a server whose software is known to accept JSON-RPC 2.0 batch arrays
+ * (ElectrumX, Fulcrum, electrs; from the `server.version` answer), requests issued in the same
+ * event-loop turn are written as batches of at most MAX_BATCH (one line, one parse and one reply
+ * on the server instead of one per request; ElectrumX spends a good part of its time per
+ * message). Answers are accepted batched or not. A batch item that ElectrumX refuses because the
+ * whole batch reply grew past its MAX_SEND ("response too large") is sent again on its own.
+ *
  * Errors: connection failures, closes and timeouts reject with FulmenError NETWORK; malformed
  * JSON, unknown response ids and results of the wrong shape reject with SERVER_MISBEHAVED and
  * close the connection; a JSON-RPC error object rejects with `ServerRpcError` (code NETWORK,
@@ -38,6 +45,10 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_KEEPALIVE_MS = 60_000;
 /** Longest line accepted from a server: a 4 MWU transaction as hex plus framing, with margin. */
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
+/** Most requests in one JSON-RPC batch (small enough for a reply of typical transactions to stay under ElectrumX's default 1 MB MAX_SEND). */
+export const MAX_BATCH = 100;
+/** `server.version` software names of servers that answer JSON-RPC batch arrays. */
+const BATCHING_SOFTWARE = /^(electrumx|fulcrum|electrs)/i;
 
 /** A parsed server string `host:port:t|s` (IPv6 hosts in brackets: `[::1]:50001:t`). */
 export interface ServerAddress {
@@ -117,6 +128,8 @@ export interface ElectrumInterfaceOptions {
   proxy?: ProxyAddress;
   /** TLS certificate pins (TOFU); without it, TLS certificates are not pinned. */
   certificatePins?: CertificatePinStore;
+  /** Send JSON-RPC batches to servers known to accept them (default true; see the class comment). */
+  batchRequests?: boolean;
 }
 
 type NotificationHandler = (method: string, params: unknown) => void;
@@ -124,6 +137,10 @@ type CloseHandler = (reason: FulmenError) => void;
 
 interface PendingRequest {
   method: string;
+  /** The request's JSON text, kept to send it again alone (see "response too large"). */
+  line: string;
+  /** Sent inside a batch. */
+  batched: boolean;
   schema: z.ZodType<unknown>;
   resolve: (value: unknown) => void;
   reject: (err: FulmenError) => void;
@@ -168,6 +185,11 @@ export class ElectrumInterface {
   private buffer = '';
   private keepaliveTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly batchRequests: boolean;
+  /** True once the server is known to accept batches (set after `server.version`). */
+  private batching = false;
+  /** Requests of this event-loop turn, written by `flush`. */
+  private outgoing: string[] = [];
 
   /** @throws FulmenError BAD_INPUT for a malformed server string. */
   constructor(options: ElectrumInterfaceOptions) {
@@ -178,6 +200,7 @@ export class ElectrumInterface {
     this.connectTimeoutMs = options.connectTimeoutMs ?? this.requestTimeoutMs;
     this.proxy = options.proxy;
     this.certificatePins = options.certificatePins;
+    this.batchRequests = options.batchRequests ?? true;
   }
 
   /**
@@ -287,6 +310,7 @@ export class ElectrumInterface {
         throw new FulmenError('NETWORK', `Server ${this.server} negotiated protocol ${sanitizeServerText(negotiated)}, need ${PROTOCOL_VERSION}`);
       }
       this.serverVersion = { software: sanitizeServerText(software), protocol: negotiated };
+      this.batching = this.batchRequests && BATCHING_SOFTWARE.test(this.serverVersion.software);
     } catch (err) {
       this.close();
       throw err;
@@ -319,9 +343,26 @@ export class ElectrumInterface {
         this.pending.delete(id);
         reject(new FulmenError('NETWORK', `Server ${this.server} did not answer ${method} in ${timeoutMs} ms`, { timeout: true }));
       }, timeoutMs);
-      this.pending.set(id, { method, schema, resolve: resolve as (v: unknown) => void, reject, timer });
-      socket.write(JSON.stringify({ jsonrpc: '2.0', id, method, params }) + '\n');
+      const line = JSON.stringify({ jsonrpc: '2.0', id, method, params });
+      this.pending.set(id, { method, line, batched: this.batching, schema, resolve: resolve as (v: unknown) => void, reject, timer });
+      if (!this.batching) {
+        socket.write(line + '\n');
+        return;
+      }
+      if (this.outgoing.length === 0) setImmediate(() => this.flush());
+      this.outgoing.push(line);
     });
+  }
+
+  /** Writes this turn's requests: alone, or as batches of at most MAX_BATCH. */
+  private flush(): void {
+    const lines = this.outgoing;
+    this.outgoing = [];
+    if (this.closed || !this.socket) return;
+    for (let i = 0; i < lines.length; i += MAX_BATCH) {
+      const chunk = lines.slice(i, i + MAX_BATCH);
+      this.socket.write((chunk.length === 1 ? chunk[0]! : `[${chunk.join(',')}]`) + '\n');
+    }
   }
 
   /** Registers a handler for server notifications (`blockchain.headers.subscribe`, `blockchain.scripthash.subscribe`). */
@@ -363,6 +404,22 @@ export class ElectrumInterface {
       this.misbehaved('Server sent malformed JSON');
       return;
     }
+    if (!Array.isArray(json)) {
+      this.onMessage(json);
+      return;
+    }
+    // A batch reply (JSON-RPC 2.0 §6): one response object per request of a batch we sent.
+    if (json.length === 0) {
+      this.misbehaved('Server sent an empty batch');
+      return;
+    }
+    for (const message of json) {
+      this.onMessage(message);
+      if (this.closed) return;
+    }
+  }
+
+  private onMessage(json: unknown): void {
     const parsed = incomingSchema.safeParse(json);
     if (!parsed.success) {
       this.misbehaved('Server sent a message that is not a JSON-RPC object');
@@ -381,14 +438,22 @@ export class ElectrumInterface {
       if (!lateAnswer) this.misbehaved('Server answered a request that was not sent');
       return;
     }
-    this.pending.delete(msg.id as number);
-    clearTimeout(pending.timer);
     if (msg.error !== undefined && msg.error !== null) {
       const error = errorObjectSchema.safeParse(msg.error);
       const message = error.success ? sanitizeServerText(error.data.message) : sanitizeServerText(JSON.stringify(msg.error));
+      if (pending.batched && /response too large/i.test(message) && this.socket) {
+        // The batch's reply outgrew the server's limit: this one alone may fit (same id, same timer).
+        pending.batched = false;
+        this.socket.write(pending.line + '\n');
+        return;
+      }
+      this.pending.delete(msg.id as number);
+      clearTimeout(pending.timer);
       pending.reject(new ServerRpcError(pending.method, error.success ? error.data.code : 0, message));
       return;
     }
+    this.pending.delete(msg.id as number);
+    clearTimeout(pending.timer);
     if (!('result' in msg)) {
       pending.reject(new FulmenError('SERVER_MISBEHAVED', `Server sent neither result nor error for ${pending.method}`));
       this.misbehaved(`Malformed response to ${pending.method}`);

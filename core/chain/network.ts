@@ -8,6 +8,7 @@ import { FulmenError, badInput } from '../util/errors.js';
 import { fromHex, isHash32Hex, isHex, toHex } from './bytes.js';
 import { CHAIN_PARAMS, HeaderChain, parseHeader, RETARGET_INTERVAL, type ParsedHeader } from './headers.js';
 import { ElectrumInterface, parseProxyString, parseServerString, ServerRpcError, type ProxyAddress } from './interface.js';
+import { DEFAULT_BAN_DURATION_MS, SqliteServerBans } from './bans.js';
 import { SqliteCertificatePins } from './pins.js';
 import { SpvVerifier } from './spv.js';
 import type { ChainEvent, ChainSource, HistoryEntry, TxConfirmation, VerifiedHeader } from './types.js';
@@ -32,9 +33,12 @@ import type { ChainEvent, ChainSource, HistoryEntry, TxConfirmation, VerifiedHea
  * Lies: a server that sends an invalid header, a wrong merkle proof, transaction bytes that do not
  * hash to the txid, a history that contradicts its own status, malformed JSON/results, or that is
  * proven (by another server's merkle-verified answer) to omit a confirmed transaction from a
- * history, is banned for the session (event `{type:'server', status:'banned', reason}`), and the
- * request is retried on the next main server. Network failures only reconnect, with exponential
- * backoff per server.
+ * history, is banned (event `{type:'server', status:'banned', reason}`), and the request is
+ * retried on the next main server. Bans are stored in the chain db (`chain_server_bans`) with an
+ * expiry (`banDurationMs`, default a day): a restart within that time does not connect to the
+ * server again (it is listed by `serverStates()` with its reason, and a spare takes its place).
+ * An expiry reached while running takes effect at the next start. Network failures only
+ * reconnect, with exponential backoff per server.
  *
  * Trust: headers, proofs and transactions are verified, so a lying server can hide data (withhold
  * a transaction, serve an old tip) but not forge it. Hiding is what the extra servers are for:
@@ -78,6 +82,8 @@ export interface ChainNetworkOptions {
   keepaliveMs?: number;
   /** Reconnect backoff per server: first delay and ceiling, ms (default 1 000 and 60 000; doubles each failure). */
   reconnectDelayMs?: { initial: number; max: number };
+  /** How long a ban for lying lasts, across restarts, ms (default DEFAULT_BAN_DURATION_MS, a day). */
+  banDurationMs?: number;
 }
 
 /** The main server is replaced when its tip is more than this many blocks behind ours. */
@@ -187,7 +193,10 @@ export class ChainNetwork implements ChainSource {
   /** Servers in use (main + aux), in preference order; spares replace banned ones. */
   private readonly slots: ServerSlot[] = [];
   private readonly spares: string[];
+  /** Banned servers and why: loaded from `chain_server_bans` at construction, added to by `ban`. */
   private readonly banned = new Map<string, string>();
+  private readonly bans: SqliteServerBans;
+  private readonly banDurationMs: number;
   private main: ServerSlot | null = null;
   private running = false;
   private readonly listeners = new Set<(event: ChainEvent) => void>();
@@ -207,7 +216,9 @@ export class ChainNetwork implements ChainSource {
    * transaction TX_WRITE_DELAY_MS later (one commit, not one fsync per transaction,
    * when a wallet sync fetches thousands). It is a cache, so a crash before the write loses nothing.
    */
-  private readonly txWriteBuffer = new Map<string, Uint8Array>();
+  private readonly txWriteBuffer = new Map<string, { raw: Uint8Array; tx: Transaction }>();
+  /** Transaction fetches in flight, per interface and txid: concurrent asks for one txid share one request. */
+  private readonly txFetches = new WeakMap<ElectrumInterface, Map<string, Promise<{ raw: Uint8Array; tx: Transaction }>>>();
 
   /**
    * Loads the stored header chain of `options.network`; does not connect (call `start()`).
@@ -225,12 +236,18 @@ export class ChainNetwork implements ChainSource {
     const candidates = options.oneserver ? [options.server] : [...new Set([options.server, ...(options.servers ?? [])])];
     // Validates every server string now rather than on the first connect.
     for (const server of candidates) parseServerString(server);
+    this.bans = new SqliteServerBans(options.db);
+    this.banDurationMs = options.banDurationMs ?? DEFAULT_BAN_DURATION_MS;
+    for (const ban of this.bans.active()) this.banned.set(ban.server, ban.reason);
     const maxAux = options.oneserver
       ? 0
       : (options.maxAuxServers ?? (options.network === 'regtest' ? candidates.length - 1 : DEFAULT_AUX_SERVERS));
-    const used = candidates.slice(0, 1 + Math.max(0, maxAux));
-    this.spares = candidates.slice(used.length);
-    for (const server of used) this.slots.push(this.newSlot(server));
+    // Banned servers keep a slot (never connected) so that serverStates() shows them with their
+    // reason; they do not count against the number of servers in use.
+    const usable = candidates.filter((server) => !this.banned.has(server));
+    const used = new Set(usable.slice(0, 1 + Math.max(0, maxAux)));
+    this.spares = usable.filter((server) => !used.has(server));
+    for (const server of candidates) if (used.has(server) || this.banned.has(server)) this.slots.push(this.newSlot(server));
     this.crossCheckStatus = options.crossCheckStatus ?? true;
     const params = CHAIN_PARAMS[options.network];
     this.headers = new HeaderChain(options.network, options.db, options.checkpoint ? { ...params, checkpoint: options.checkpoint } : params);
@@ -290,6 +307,17 @@ export class ChainNetwork implements ChainSource {
     }));
   }
 
+  /**
+   * Lifts the ban of `server` (in memory and in the chain db), e.g. when the user trusts it
+   * again; a server in use is connected again.
+   */
+  liftBan(server: string): void {
+    this.banned.delete(server);
+    this.bans.lift(server);
+    const slot = this.slots.find((s) => s.server === server);
+    if (slot) void this.connectSlot(slot);
+  }
+
   on(listener: (event: ChainEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -340,9 +368,13 @@ export class ChainNetwork implements ChainSource {
    *   SERVER_MISBEHAVED (bytes do not parse or hash to another txid, on every server tried).
    */
   async getTransaction(txid: string): Promise<string> {
-    const normalized = normalizeHash(txid, 'txid');
+    return toHex((await this.checkedTransaction(normalizeHash(txid, 'txid'))).raw);
+  }
+
+  /** `getTransaction`'s work, returning the bytes and the parsed transaction. */
+  private async checkedTransaction(normalized: string): Promise<{ raw: Uint8Array; tx: Transaction }> {
     try {
-      return toHex((await this.onMain((_slot, iface) => this.getCheckedTransaction(iface, normalized))).raw);
+      return await this.onMain((_slot, iface) => this.getCheckedTransaction(iface, normalized));
     } catch (err) {
       if (!(err instanceof FulmenError) || err.code !== 'NOT_FOUND') throw err;
       // Transaction bytes prove themselves (txid), so another server may supply what the main
@@ -351,7 +383,7 @@ export class ChainNetwork implements ChainSource {
         if (slot === this.main || !slot.iface || !this.isUsable(slot)) continue;
         const iface = slot.iface;
         try {
-          return toHex((await this.getCheckedTransaction(iface, normalized)).raw);
+          return await this.getCheckedTransaction(iface, normalized);
         } catch (auxErr) {
           if (auxErr instanceof FulmenError && auxErr.code === 'SERVER_MISBEHAVED') this.onServerFailure(slot, iface, auxErr);
         }
@@ -371,7 +403,7 @@ export class ChainNetwork implements ChainSource {
     if (!Number.isSafeInteger(height)) throw badInput(`Invalid height ${height}`);
     if (height <= 0) return { txid: normalized, height: 0, verified: false };
     const header = await this.getHeader(height);
-    const size = Transaction.fromHex(await this.getTransaction(normalized)).byteLength(false);
+    const size = (await this.checkedTransaction(normalized)).tx.byteLength(false);
     if (size === 64) {
       // Not the server's fault: such a transaction cannot be told apart from an inner merkle node.
       throw new FulmenError('SERVER_MISBEHAVED', `Transaction ${normalized} is 64 bytes and cannot be proven by a merkle branch`);
@@ -585,10 +617,18 @@ export class ChainNetwork implements ChainSource {
     if (this.main === slot) this.electMain();
   }
 
-  /** Bans `server` for the session: closes it, never reconnects, brings in a spare server. */
+  /**
+   * Bans `server` for `banDurationMs` (stored, so it outlives a restart): closes it, does not
+   * reconnect, brings in a spare server.
+   */
   private ban(slot: ServerSlot, reason: string): void {
     if (this.banned.has(slot.server)) return;
     this.banned.set(slot.server, reason);
+    try {
+      this.bans.add(slot.server, reason, this.banDurationMs);
+    } catch {
+      // A closed db (stopping) only loses the memory of the ban across a restart; the session ban holds.
+    }
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = null;
     this.emit({ type: 'server', server: slot.server, status: 'banned', reason });
@@ -958,10 +998,23 @@ export class ChainNetwork implements ChainSource {
 
   // ---- transactions ------------------------------------------------------------------------------
 
-  /** From the cache, or from `iface` checked against `txid` (then cached). */
-  private async getCheckedTransaction(iface: ElectrumInterface, txid: string): Promise<{ raw: Uint8Array; tx: Transaction }> {
+  /**
+   * From the cache, or from `iface` checked against `txid` (then cached). Concurrent calls for
+   * one txid on one interface share its request. The parsed transaction is shared: read only.
+   */
+  private getCheckedTransaction(iface: ElectrumInterface, txid: string): Promise<{ raw: Uint8Array; tx: Transaction }> {
     const buffered = this.txWriteBuffer.get(txid);
-    if (buffered) return { raw: buffered, tx: Transaction.fromBuffer(buffered) };
+    if (buffered) return Promise.resolve(buffered);
+    let fetches = this.txFetches.get(iface);
+    if (!fetches) this.txFetches.set(iface, (fetches = new Map()));
+    const inFlight = fetches.get(txid);
+    if (inFlight) return inFlight;
+    const fetch = this.fetchCheckedTransaction(iface, txid).finally(() => fetches.delete(txid));
+    fetches.set(txid, fetch);
+    return fetch;
+  }
+
+  private async fetchCheckedTransaction(iface: ElectrumInterface, txid: string): Promise<{ raw: Uint8Array; tx: Transaction }> {
     const cached = this.selectTx.get(txid) as { raw: Buffer } | undefined;
     if (cached) {
       const raw = new Uint8Array(cached.raw);
@@ -978,10 +1031,10 @@ export class ChainNetwork implements ChainSource {
     if (tx.getId() !== txid) {
       throw new FulmenError('SERVER_MISBEHAVED', `Server sent a transaction that does not hash to ${txid}`);
     }
-    const raw = fromHex(hex);
+    const checked = { raw: fromHex(hex), tx };
     if (this.txWriteBuffer.size === 0) setTimeout(() => this.flushTxWriteBuffer(), TX_WRITE_DELAY_MS);
-    this.txWriteBuffer.set(txid, raw);
-    return { raw, tx };
+    this.txWriteBuffer.set(txid, checked);
+    return checked;
   }
 
   /** Writes the buffered transactions in one SQLite transaction (best effort: a closed db skips the cache). */
@@ -991,7 +1044,7 @@ export class ChainNetwork implements ChainSource {
     this.txWriteBuffer.clear();
     try {
       this.db.transaction(() => {
-        for (const [txid, raw] of entries) this.insertTx.run(txid, raw);
+        for (const [txid, { raw }] of entries) this.insertTx.run(txid, raw);
       })();
     } catch {
       // Only a cache: the transactions are fetched (and checked) again when needed.

@@ -66,6 +66,21 @@ describe('SpvVerifier', () => {
     expect(verifier.verify(TXID_100000_2, 250, { blockHeight: 100000, merkle: BRANCH_100000_2, pos: 2 }, header).verified).toBe(true);
   });
 
+  it('reuses nodes of verified paths of a block: a sibling stops at their shared proven node; a forgery does not', () => {
+    const header = verified(100000, HEADER_100000);
+    const fresh = new SpvVerifier();
+    expect(fresh.verify(TXID_100000_2, 250, { blockHeight: 100000, merkle: BRANCH_100000_2, pos: 2 }, header).verified).toBe(true);
+    // Transaction 3 is transaction 2's sibling (BRANCH_100000_2[0]): its path meets the proven node (1, 1).
+    const TXID_100000_3 = BRANCH_100000_2[0]!;
+    const proof3 = { blockHeight: 100000, merkle: [TXID_100000_2, BRANCH_100000_2[1]!], pos: 3 };
+    expect(fresh.verify(TXID_100000_3, 250, proof3, header).position).toBe(3);
+    expect(new SpvVerifier().verify(TXID_100000_3, 250, proof3, header).verified).toBe(true); // the same without the cache
+    // A made-up transaction at position 3 computes another node (1, 1) and is still refused.
+    expectMisbehaved(() => fresh.verify('ab'.repeat(32), 250, { ...proof3 }, header), /does not match/);
+    // And a proven node at another position proves nothing: transaction 2 claimed at position 3.
+    expectMisbehaved(() => fresh.verify(TXID_100000_2, 250, { ...proof3, merkle: [TXID_100000_3, BRANCH_100000_2[1]!] }, header), /does not match/);
+  });
+
   it('rejects a wrong proof: wrong position, wrong sibling, wrong block, wrong height', () => {
     const header = verified(170, HEADER_170);
     expectMisbehaved(() => verifier.verify(TXID_170, size170, { blockHeight: 170, merkle: [COINBASE_170], pos: 0 }, header), /does not match/);

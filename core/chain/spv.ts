@@ -36,16 +36,34 @@ function misbehaved(message: string, details?: Record<string, unknown>): FulmenE
  *   a position that does not fit the branch depth (pos ≥ 2^depth).
  */
 export function merkleRootFromBranch(txid: string, branch: readonly string[], pos: number): string {
+  let root = '';
+  for (const step of merklePath(txid, branch, pos)) root = step.node;
+  return root;
+}
+
+/** One node on a merkle path: its level (0 = the leaf), index within the level, and hash (display hex). */
+interface MerkleStep {
+  level: number;
+  index: number;
+  node: string;
+}
+
+/**
+ * The nodes from the leaf `txid` up to the root that `branch` and `pos` give, leaf first (see
+ * `merkleRootFromBranch` for the rules and errors; the checks run before the first node).
+ */
+function* merklePath(txid: string, branch: readonly string[], pos: number): Generator<MerkleStep> {
   if (!isHash32Hex(txid)) throw misbehaved(`Malformed txid in merkle proof`);
   if (!Number.isSafeInteger(pos) || pos < 0) throw misbehaved(`Merkle proof position ${pos} is invalid`);
   if (branch.length > 32 || (branch.length < 32 && pos >= 2 ** branch.length)) {
     throw misbehaved(`Merkle proof position ${pos} does not fit a branch of ${branch.length} hashes`);
   }
+  if (!branch.every(isHash32Hex)) throw misbehaved('Malformed hash in merkle proof');
   let node = fromDisplayHex(txid);
   let index = pos;
-  for (const siblingHex of branch) {
-    if (!isHash32Hex(siblingHex)) throw misbehaved('Malformed hash in merkle proof');
-    const sibling = fromDisplayHex(siblingHex);
+  yield { level: 0, index, node: txid.toLowerCase() };
+  for (let level = 0; level < branch.length; level++) {
+    const sibling = fromDisplayHex(branch[level]!);
     const pair = new Uint8Array(64);
     if (index & 1) {
       pair.set(sibling, 0);
@@ -56,11 +74,22 @@ export function merkleRootFromBranch(txid: string, branch: readonly string[], po
     }
     node = sha256d(pair);
     index = Math.floor(index / 2);
+    yield { level: level + 1, index, node: toDisplayHex(node) };
   }
-  return toDisplayHex(node);
 }
 
+/** Merkle roots whose proven nodes are remembered (a wallet's confirmations cluster in few blocks). */
+const PROVEN_ROOTS_KEPT = 32;
+
 export class SpvVerifier {
+  /**
+   * Per merkle root (display hex): the nodes of already verified paths, "level:index" → hash.
+   * A path that reaches one of them (above the leaf) at the same level and index is committed to
+   * that root through it, so hashing stops there (siblings above that node are not used): proofs of many transactions of one block cost about one hash per
+   * distinct tree node instead of one per level per transaction. Only fully checked paths are kept.
+   */
+  private readonly proven = new Map<string, Map<string, string>>();
+
   /**
    * Verifies that `txid` is in the block of `header` using `proof`.
    * `txSizeNonWitness`: byte length of the transaction's non-witness serialization (the bytes its
@@ -77,11 +106,22 @@ export class SpvVerifier {
     if (proof.blockHeight !== header.height) {
       throw misbehaved(`Merkle proof is for height ${proof.blockHeight}, expected ${header.height}`);
     }
-    const root = merkleRootFromBranch(txid, proof.merkle, proof.pos);
     const parsed = parseHeader(Buffer.from(header.raw, 'hex'));
-    if (root !== parsed.merkleRoot) {
+    const known = this.proven.get(parsed.merkleRoot);
+    const path: MerkleStep[] = [];
+    let provenThroughKnownNode = false;
+    for (const step of merklePath(txid, proof.merkle, proof.pos)) {
+      // From level 1 up: the same transaction verified again is checked in full.
+      if (step.level > 0 && known?.get(`${step.level}:${step.index}`) === step.node) {
+        provenThroughKnownNode = true;
+        break;
+      }
+      path.push(step);
+    }
+    if (!provenThroughKnownNode && path[path.length - 1]!.node !== parsed.merkleRoot) {
       throw misbehaved(`Merkle proof for ${txid} does not match block ${header.height}`, { txid, height: header.height });
     }
+    this.remember(parsed.merkleRoot, path);
     return {
       txid,
       height: header.height,
@@ -90,5 +130,15 @@ export class SpvVerifier {
       timestamp: header.timestamp,
       position: proof.pos,
     };
+  }
+
+  /** Records the nodes of a verified path under its root (the oldest root is forgotten beyond PROVEN_ROOTS_KEPT). */
+  private remember(root: string, path: readonly MerkleStep[]): void {
+    let nodes = this.proven.get(root);
+    if (!nodes) {
+      if (this.proven.size >= PROVEN_ROOTS_KEPT) this.proven.delete(this.proven.keys().next().value!);
+      this.proven.set(root, (nodes = new Map()));
+    }
+    for (const step of path) nodes.set(`${step.level}:${step.index}`, step.node);
   }
 }

@@ -15,7 +15,7 @@ import { DaemonServer } from './server.js';
 /**
  * The `fulmen` command line, Electrum's conventions:
  *
- *   fulmen [--regtest|--testnet|--signet] [-D DIR] [--offline] [-W PASSWORD] <command> [args] [--flag value]
+ *   fulmen [--regtest|--testnet|--testnet4|--signet] [-D DIR] [--offline] [-W PASSWORD] <command> [args] [--flag value]
  *
  * `daemon` runs the daemon (foreground; `-d` detaches and returns once it answers), `stop` stops
  * it; every other command goes to the running daemon over JSON-RPC (port and credentials from
@@ -45,6 +45,7 @@ export interface ParsedCommandLine {
 const GLOBAL_OPTIONS = {
   regtest: { type: 'boolean' },
   testnet: { type: 'boolean' },
+  testnet4: { type: 'boolean' },
   signet: { type: 'boolean' },
   dir: { type: 'string', short: 'D' },
   offline: { type: 'boolean', short: 'o' },
@@ -123,8 +124,8 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     throw badInput(`${(err as Error).message.replace(/\. To specify a positional.*$/s, '')}${decl ? ` (see "fulmen help ${decl.name}")` : ''}`);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
-  const networks = (['regtest', 'testnet', 'signet'] as const).filter((n) => values[n] === true);
-  if (networks.length > 1) throw badInput('Choose one network: --regtest, --testnet or --signet');
+  const networks = (['regtest', 'testnet', 'testnet4', 'signet'] as const).filter((n) => values[n] === true);
+  if (networks.length > 1) throw badInput('Choose one network: --regtest, --testnet, --testnet4 or --signet');
   const globals: GlobalOptions = {
     network: networks[0] ?? 'mainnet',
     baseDir: (values.dir as string | undefined) ?? defaultBaseDir(),
@@ -207,7 +208,7 @@ export function helpText(command?: string): string {
     return lines.join('\n');
   }
   const lines = [
-    'Usage: fulmen [--regtest|--testnet|--signet] [-D DIR] [--offline] [-W PASSWORD] <command> [args]',
+    'Usage: fulmen [--regtest|--testnet|--testnet4|--signet] [-D DIR] [--offline] [-W PASSWORD] <command> [args]',
     '',
     'Commands:',
   ];

@@ -11,7 +11,7 @@ import { parseProxyString, parseServerString } from '../chain/interface.js';
  *   <dir>                      default ~/.fulmen (FULMEN_DIR overrides), `-D DIR` on the CLI
  *   <dir>/config               mainnet config (JSON object), mode 0600
  *   <dir>/wallets/default_wallet.sqlite
- *   <dir>/<network>/config     testnet / signet / regtest (Electrum: <dir>/testnet, <dir>/regtest)
+ *   <dir>/<network>/config     testnet / testnet4 / signet / regtest (Electrum: <dir>/testnet, <dir>/testnet4, <dir>/regtest)
  *   <dir>/<network>/wallets/default_wallet.sqlite
  *   <dir>/<network>/logs/daemon.log   output of a detached daemon
  */

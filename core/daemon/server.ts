@@ -148,9 +148,21 @@ export class DaemonServer {
     this.portNumber = (this.server.address() as AddressInfo).port;
     if (wantedPort === 0) config.set('rpcport', this.portNumber);
     this.app.host = { stop: async () => this.requestStop(), guiUrl: () => this.guiUrl() };
-    this.unsubscribeEvents = this.app.on((message) => {
+  }
+
+  /**
+   * Forwards app events to the WebSocket clients while there is at least one: with none, the app
+   * has no listener and skips building them (a `history` event costs O(history)).
+   */
+  private followEvents(ws: WebSocket): void {
+    this.unsubscribeEvents ??= this.app.on((message) => {
       const frame = toJson(message);
       for (const client of this.wss.clients) if (client.readyState === client.OPEN) client.send(frame);
+    });
+    ws.on('close', () => {
+      if ([...this.wss.clients].some((c) => c !== ws && c.readyState === c.OPEN)) return;
+      this.unsubscribeEvents?.();
+      this.unsubscribeEvents = null;
     });
   }
 
@@ -318,6 +330,7 @@ export class DaemonServer {
   }
 
   private serveSocket(ws: WebSocket): void {
+    this.followEvents(ws);
     ws.send(toJson({ event: 'status', data: this.app.status() }));
     ws.on('message', (raw, isBinary) => {
       if (isBinary) return;

@@ -68,8 +68,9 @@ describe('LightningNode on regtest: open, pay both ways, close', () => {
     expect(a.node.listChannels()[0]!.state).toBe('OPENING');
     await regtest.mine(1);
     await waitFor(() => a.node.listChannels()[0]?.state === 'OPEN' && b.node.listChannels()[0]?.state === 'OPEN', { what: 'channel OPEN on both sides', timeoutMs: 30_000 });
-    expect(a.node.listChannels()[0]).toMatchObject({ channel_point: channelPoint, remote_pubkey: b.node.nodeIdHex, remote_balance: 0, capacity: 1_000_000 });
-    expect(b.node.listChannels()[0]).toMatchObject({ channel_point: channelPoint, remote_pubkey: a.node.nodeIdHex, local_balance: 0, initiator: 'remote' });
+    // Both advertise option_anchors: the channel type is anchors on both sides.
+    expect(a.node.listChannels()[0]).toMatchObject({ channel_point: channelPoint, remote_pubkey: b.node.nodeIdHex, remote_balance: 0, capacity: 1_000_000, channel_type: 'anchors' });
+    expect(b.node.listChannels()[0]).toMatchObject({ channel_point: channelPoint, remote_pubkey: a.node.nodeIdHex, local_balance: 0, initiator: 'remote', channel_type: 'anchors' });
   });
 
   it('pays B from A with a BOLT 11 invoice (one-hop Sphinx onion)', async () => {

@@ -12,6 +12,8 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
 import { Transaction } from 'bitcoinjs-lib';
+import { inputPrevTxid } from '../bitcoin/transaction.js';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../storage/db.js';
 import { seal, unseal } from '../storage/crypto.js';
 import { FulmenError, toFulmenError } from '../util/errors.js';
@@ -20,18 +22,30 @@ import { CHAIN_PARAMS } from '../chain/headers.js';
 import type { NetworkName } from '../bitcoin/network.js';
 import { addressToScriptPubKey, scriptHash } from '../bitcoin/address.js';
 import type { Wallet } from '../wallet/wallet.js';
-import { Peer, listen, type PeerServer } from './peer.js';
-import type { ChannelMessage, OpenChannelMessage } from './wire/messages.js';
-import { scidFromParts, formatScid } from './wire/codec.js';
+import { DEFAULT_PEER_FEATURES, Peer, listen, type PeerServer } from './peer.js';
+import type { FeatureBits } from './wire/features.js';
+import type { ChannelMessage, OpenChannelMessage, UnknownMessage } from './wire/messages.js';
+import { scidFromParts, formatScid, compareBytes } from './wire/codec.js';
+import {
+  CHANNEL_FLAG_DIRECTION,
+  CHANNEL_FLAG_DISABLE,
+  MESSAGE_FLAG_DONT_FORWARD,
+  MESSAGE_FLAG_MUST_BE_ONE,
+  decodeGossipMessage,
+  encodeGossipMessage,
+  signChannelUpdate,
+  verifyChannelUpdate,
+} from './wire/gossip.js';
 import { createOnionPacket, processOnionPacket } from './onion/sphinx.js';
 import { encodeHopPayload } from './onion/payload.js';
 import { createFailureMessage, decodeFailure } from './onion/failure.js';
 import { FailureCode, failureCodeName } from './onion/failure-codes.js';
 import { decodeInvoice, encodeInvoice, isExpired, type RouteHintHop } from './invoice/bolt11.js';
-import { Channel, defaultLocalConfig, type ChannelContext, type ChannelStateName, type ResolvedOutgoingHtlc } from './channel/channel.js';
+import { Channel, defaultLocalConfig, isWarningDisposition, type ChannelContext, type ChannelStateName, type ChannelTypeName, type NegotiatedFeatures, type ResolvedOutgoingHtlc } from './channel/channel.js';
 import { ChannelStore } from './channel/store.js';
 import { deriveNodeSecret, pubkeyFromSecret } from './channel/keys.js';
-import { ChannelWatcher } from './watcher/watcher.js';
+import { ChannelWatcher, type ChannelCloseView } from './watcher/watcher.js';
+import type { SweepRow } from './watcher/store.js';
 import type { SweepFeePolicy } from './watcher/fee-policy.js';
 import { WatchtowerClient } from './watchtower/client.js';
 import { ChannelBackups, type BackupRecord, type BackupState } from './backup/manager.js';
@@ -39,25 +53,34 @@ import { encodeFundingOpReturn } from './backup/onchain.js';
 import { decodeChannelBackup, encodeChannelBackup } from './backup/static-backup.js';
 import { crashPoint } from './crashpoints.js';
 
-/** One channel as `list_channels` shows it (Electrum's field names; balances in sat). */
+/** One channel as `list_channels` shows it (Electrum's field names). */
 export interface ChannelInfo {
   channel_id: string;
+  /** `<funding txid>:<vout>`, null before the funding transaction exists (list_channels omits those). */
   channel_point: string | null;
   short_channel_id: string | null;
+  /** PREOPENING, OPENING, FUNDED, OPEN, SHUTDOWN, CLOSING, FORCE_CLOSING, CLOSED, REDEEMED (Electrum's names), or a backup's state. */
   state: ChannelStateName | BackupState;
   /** Electrum's list_channels `type`: a usable channel, or one known only from a backup (request_force_close). */
   type: 'CHANNEL' | 'BACKUP';
   peer_state: 'GOOD' | 'DISCONNECTED';
   remote_pubkey: string;
+  /** Our balance, integer sat. */
   local_balance: number;
+  /** Their balance, integer sat. */
   remote_balance: number;
   local_ctn: number;
   remote_ctn: number;
+  /** Reserve we must keep (set by the peer), sat. */
   local_reserve: number;
+  /** Reserve the peer must keep, sat. */
   remote_reserve: number;
   initiator: 'local' | 'remote';
+  /** Funding amount, sat. */
   capacity: number;
   closing_txid: string | null;
+  /** Negotiated channel_type (BOLT 2): 'anchors' is option_anchors_zero_fee_htlc_tx; null for a backup. */
+  channel_type: ChannelTypeName | null;
 }
 
 export interface PaymentRecord {
@@ -107,6 +130,18 @@ export interface LightningNodeOptions {
   watchtowerUrl?: string | null;
   /** Overrides of the watcher's sweep fee policy (watcher/fee-policy.ts; regtest tests shorten bumpAfterBlocks). */
   sweepFeePolicy?: Partial<SweepFeePolicy>;
+  /**
+   * Node ids (hex) trusted to open zero-conf channels to us (Electrum's zeroconf trusted node):
+   * we then advertise option_zeroconf and accept option_zeroconf channel types from them only
+   * (BOLT 2 "MUST fail the channel if ... it does not trust the sender"). Default none.
+   */
+  zeroconfTrustedPeers?: string[];
+  /**
+   * Advertise option_anchors (default true): channels with peers that have it too are
+   * option_anchors_zero_fee_htlc_tx, whose force closes need on-chain coins for fees (CPFP, HTLC
+   * transactions). false: new channels stay option_static_remotekey.
+   */
+  anchors?: boolean;
   /** Ping/init options passed to Peer (tests shorten them). */
   peer?: { pingIntervalMs?: number; pongTimeoutMs?: number; initTimeoutMs?: number };
 }
@@ -124,6 +159,8 @@ export function parseConnectString(text: string): { nodeId: Uint8Array; host: st
 const STALE_STATE_POINT = pubkeyFromSecret(Uint8Array.from({ length: 32 }, (_, i) => (i === 31 ? 42 : 0)));
 /** Fee policy advertised in route hints until the peer's channel_update is processed (Electrum defaults). */
 const DEFAULT_HINT_POLICY = { feeBaseMsat: 1000, feeProportionalMillionths: 1, cltvExpiryDelta: 144 };
+/** Our policy in the channel_update we send our channel peers (Electrum's defaults; Fulmen does not forward yet). */
+const OUR_CHANNEL_POLICY = { feeBaseMsat: 1000, feeProportionalMillionths: 1, cltvExpiryDelta: 144 };
 const MIN_FINAL_CLTV_EXPIRY_DELTA = 18;
 /** Blocks added on top of the invoice's min_final_cltv_expiry_delta (tip differences). */
 const FINAL_CLTV_MARGIN = 3;
@@ -158,6 +195,8 @@ export class LightningNode {
   private readonly paymentWaiters = new Map<string, PaymentWaiter>();
   private readonly listeners = new Set<(e: LightningEvent) => void>();
   private readonly reconnectTimers = new Map<string, NodeJS.Timeout>();
+  /** Timestamp of the last channel_update we sent per channel key index (BOLT 7: strictly increasing). */
+  private readonly channelUpdateSentAt = new Map<number, number>();
   /**
    * The open commit group (see `joinGroup`): peers whose output is held until its SQLite
    * transaction commits, channels to sign at commit, and what waits for the commit.
@@ -166,7 +205,11 @@ export class LightningNode {
   private server: PeerServer | null = null;
   private unsubscribeChain: (() => void) | null = null;
   private feerateSatPerKw = 253;
+  /** Whether `feerateSatPerKw` came from the chain (else it is the 253 floor, not an estimate). */
+  private feerateKnown = false;
   private stopped = false;
+  /** Prepared statements by SQL text (preparing costs more than running a small one). */
+  private readonly statements = new Map<string, Statement>();
   private chainWork: Promise<void> = Promise.resolve();
   /** BOLT 5: closes on chain, sweeps, justice transactions. */
   readonly watcher: ChannelWatcher;
@@ -180,7 +223,11 @@ export class LightningNode {
     this.nodePrivkey = deriveNodeSecret(this.rootSecret);
     this.nodeId = pubkeyFromSecret(this.nodePrivkey);
     this.store = new ChannelStore(opts.db, opts.storageKey ?? null);
-    this.ctx = { lightningRootSecret: this.rootSecret, persistence: this.store };
+    this.ctx = {
+      lightningRootSecret: this.rootSecret,
+      persistence: this.store,
+      feerateEstimatePerKw: () => (this.feerateKnown ? this.feerateSatPerKw : null),
+    };
     this.chainHash = hexToBytes(CHAIN_PARAMS[opts.network].genesisHash).reverse();
     this.watcher = new ChannelWatcher({
       db: opts.db,
@@ -216,6 +263,18 @@ export class LightningNode {
       hasChannel: (channelPoint) => [...this.channels.values()].some((c) => c.channelPoint === channelPoint),
       onChanged: (r) => this.emit({ type: 'channel', channel: this.backupInfo(r) }),
     });
+    opts.wallet.setAnchorChannelCounter(() => this.anchorChannelCount());
+  }
+
+  /**
+   * option_anchors channels the wallet keeps its on-chain reserve for (wallet/reserve.ts): funded
+   * (OPENING) up to resolved on chain (REDEEMED excluded); a channel still being negotiated
+   * (PREOPENING) is counted by its funding transaction (`opensAnchorChannel`).
+   */
+  anchorChannelCount(): number {
+    let n = 0;
+    for (const ch of this.channels.values()) if (ch.anchors && ch.state !== 'PREOPENING' && ch.state !== 'REDEEMED') n++;
+    return n;
   }
 
   get nodeIdHex(): string {
@@ -274,7 +333,7 @@ export class LightningNode {
       const i = this.opts.listen.lastIndexOf(':');
       const host = this.opts.listen.slice(0, i);
       const port = Number(this.opts.listen.slice(i + 1));
-      this.server = await listen(host, port, this.nodePrivkey, (peer) => this.attachPeer(peer), { chainHash: this.chainHash, ...this.opts.peer });
+      this.server = await listen(host, port, this.nodePrivkey, (peer) => this.attachPeer(peer), { chainHash: this.chainHash, localFeatures: this.peerFeatures(), ...this.opts.peer });
     }
     for (const ch of this.channels.values()) if (ACTIVE_STATES.includes(ch.state) || ch.state === 'CLOSING') this.scheduleChainCheck(ch);
     const toReconnect = new Set([...this.channels.values()].filter((c) => ACTIVE_STATES.includes(c.state)).map((c) => c.remoteNodeId));
@@ -302,15 +361,149 @@ export class LightningNode {
     try {
       const satPerVbyte = await this.opts.chain.estimateFeeSatPerVbyte(6);
       this.feerateSatPerKw = Math.max(253, Math.round(satPerVbyte * SAT_PER_VBYTE_TO_PER_KW));
+      this.feerateKnown = true;
     } catch {
       // keep the previous estimate
     }
   }
 
+  /**
+   * As funder, sends update_fee (and the commitment_signed that carries it, in the commit group)
+   * on every connected, reestablished OPEN channel whose feerate is far from the estimate
+   * (Channel.proposeFeeUpdate; BOLT 2 "SHOULD send update_fee to ensure the current fee rate is
+   * sufficient"). Runs on each new block, after the estimate is refreshed. A failure drops the
+   * connection, as a failing message handler does.
+   */
+  private maybeUpdateFees(): void {
+    for (const ch of this.channels.values()) {
+      const peer = this.peers.get(ch.remoteNodeId);
+      if (!ch.isFunder || ch.state !== 'OPEN' || !peer || peer.isClosed || !this.reestablished.has(ch.keyIndex)) continue;
+      this.joinGroup();
+      try {
+        const update = ch.proposeFeeUpdate(this.feerateSatPerKw);
+        if (!update) continue;
+        this.send(peer, [update]);
+        this.signSoon(peer, ch);
+        this.emitChannel(ch);
+      } catch (e) {
+        console.error(`lightning: cannot update the fee of ${ch.channelId}: ${toFulmenError(e).message}`);
+        peer.close();
+      }
+    }
+  }
+
+  /**
+   * Sends our channel_update for `ch` to its peer only (BOLT 7 "MAY create a channel_update to
+   * communicate the channel parameters to the channel peer, even though the channel has not yet
+   * been announced"): once the channel is OPEN (channel_ready received), with the peer's alias (or
+   * the real scid), dont_forward set, our policy (OUR_CHANNEL_POLICY) and htlc_minimum/maximum
+   * from what the peer accepts. Timestamps strictly increase per channel.
+   */
+  private sendChannelUpdate(peer: Peer, ch: Channel): void {
+    const scid = ch.remoteAlias ?? (ch.scidAliasType ? null : ch.shortChannelId);
+    const remote = ch.remoteConfig;
+    if (ch.state !== 'OPEN' || scid === null || !remote || peer.isClosed) return;
+    const capacityMsat = BigInt(ch.fundingSat) * 1000n;
+    const maxMsat = remote.maxHtlcValueInFlightMsat < capacityMsat ? remote.maxHtlcValueInFlightMsat : capacityMsat;
+    const minMsat = remote.htlcMinimumMsat > maxMsat ? maxMsat : remote.htlcMinimumMsat;
+    const timestamp = Math.max(Math.floor(Date.now() / 1000), (this.channelUpdateSentAt.get(ch.keyIndex) ?? 0) + 1);
+    this.channelUpdateSentAt.set(ch.keyIndex, timestamp);
+    const update = signChannelUpdate(
+      {
+        chainHash: this.chainHash,
+        shortChannelId: scid,
+        timestamp,
+        messageFlags: MESSAGE_FLAG_MUST_BE_ONE | MESSAGE_FLAG_DONT_FORWARD,
+        channelFlags: compareBytes(this.nodeId, peer.remoteNodeId) < 0 ? 0 : CHANNEL_FLAG_DIRECTION,
+        cltvExpiryDelta: OUR_CHANNEL_POLICY.cltvExpiryDelta,
+        htlcMinimumMsat: minMsat,
+        feeBaseMsat: OUR_CHANNEL_POLICY.feeBaseMsat,
+        feeProportionalMillionths: OUR_CHANNEL_POLICY.feeProportionalMillionths,
+        htlcMaximumMsat: maxMsat,
+        extra: new Uint8Array(0),
+      },
+      this.nodePrivkey,
+    );
+    this.holdPeer(peer);
+    peer.send(encodeGossipMessage(update));
+  }
+
+  /**
+   * The peer's channel_update for one of our channels with it (BOLT 7 "SHOULD accept
+   * channel_updates for its own channels (even if non-public)"): matched by our alias, its alias
+   * or the real scid; other chains and other channels are ignored; a bad signature → warning and
+   * disconnect ("MUST NOT process the message further"). Other gossip is ignored (no graph), and
+   * so is a channel_update that does not parse (e.g. an old one without htlc_maximum_msat).
+   */
+  private onGossipMessage(peer: Peer, msg: UnknownMessage): void {
+    let update;
+    try {
+      update = decodeGossipMessage(msg);
+    } catch {
+      return;
+    }
+    if (update?.type !== 'channel_update' || bytesToHex(update.chainHash) !== bytesToHex(this.chainHash)) return;
+    const scid = update.shortChannelId;
+    const ch = this.channelsOf(bytesToHex(peer.remoteNodeId)).find((c) => c.localAlias === scid || c.shortChannelId === scid || c.remoteAlias === scid);
+    if (!ch || !['OPEN', 'FUNDED', 'SHUTDOWN'].includes(ch.state)) return;
+    if (!verifyChannelUpdate(update, peer.remoteNodeId)) {
+      peer.warnAndClose(new Uint8Array(32), 'channel_update with an invalid signature');
+      return;
+    }
+    const stored = ch.onRemoteChannelUpdate({
+      timestamp: update.timestamp,
+      feeBaseMsat: update.feeBaseMsat,
+      feeProportionalMillionths: update.feeProportionalMillionths,
+      cltvExpiryDelta: update.cltvExpiryDelta,
+      htlcMinimumMsat: update.htlcMinimumMsat,
+      htlcMaximumMsat: update.htlcMaximumMsat,
+      disabled: (update.channelFlags & CHANNEL_FLAG_DISABLE) !== 0,
+    });
+    if (stored) this.emitChannel(ch);
+  }
+
+  /** Our init features: DEFAULT_PEER_FEATURES, plus option_zeroconf when some peer is trusted for it. */
+  private peerFeatures(): FeatureBits {
+    const base = this.opts.anchors === false ? DEFAULT_PEER_FEATURES.without('option_anchors') : DEFAULT_PEER_FEATURES;
+    return this.opts.zeroconfTrustedPeers?.length ? base.with('option_zeroconf', 'optional') : base;
+  }
+
+  /** init features both sides advertised that change how channels validate (per connection). */
+  private negotiatedFeatures(peer: Peer): NegotiatedFeatures {
+    return { anysegwit: peer.localFeatures.has('option_shutdown_anysegwit') && peer.remoteFeatures.has('option_shutdown_anysegwit') };
+  }
+
+  /**
+   * The channel_type we propose in open_channel (BOLT 2 "Defined Channel Types"): option_anchors
+   * when both sides advertised it in init, else option_static_remotekey.
+   */
+  private channelTypeFor(peer: Peer): ChannelTypeName {
+    return peer.localFeatures.has('option_anchors') && peer.remoteFeatures.has('option_anchors') ? 'anchors' : 'static_remotekey';
+  }
+
+  /**
+   * The script we commit to in open_channel/accept_channel when both advertised
+   * option_upfront_shutdown_script (a fresh wallet change address), else undefined (BOLT 2).
+   */
+  private upfrontShutdownScriptFor(peer: Peer): Uint8Array | undefined {
+    const both = peer.localFeatures.has('option_upfront_shutdown_script') && peer.remoteFeatures.has('option_upfront_shutdown_script');
+    return both ? addressToScriptPubKey(this.opts.wallet.getNewChangeAddress(), this.opts.network) : undefined;
+  }
+
   // ---------------------------------------------------------------- peers
 
+  /** The prepared statement for `text`, prepared once per node. */
+  private sql(text: string): Statement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.opts.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
   private peerAddress(nodeId: string): { host: string; port: number } | null {
-    const row = this.opts.db.prepare('SELECT host, port FROM lightning_peers WHERE node_id = ?').get(nodeId) as { host: string; port: number } | undefined;
+    const row = this.sql('SELECT host, port FROM lightning_peers WHERE node_id = ?').get(nodeId) as { host: string; port: number } | undefined;
     return row ?? null;
   }
 
@@ -335,9 +528,9 @@ export class LightningNode {
     const id = bytesToHex(nodeId);
     const existing = this.peers.get(id);
     if (existing && !existing.isClosed) return existing;
-    const peer = await Peer.connect({ host, port, remoteNodeId: nodeId, localPrivkey: this.nodePrivkey, chainHash: this.chainHash, ...this.opts.peer });
-    this.opts.db
-      .prepare('INSERT INTO lightning_peers (node_id, host, port, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET host = excluded.host, port = excluded.port, updated_at = excluded.updated_at')
+    const peer = await Peer.connect({ host, port, remoteNodeId: nodeId, localPrivkey: this.nodePrivkey, chainHash: this.chainHash, localFeatures: this.peerFeatures(), ...this.opts.peer });
+    this
+      .sql('INSERT INTO lightning_peers (node_id, host, port, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET host = excluded.host, port = excluded.port, updated_at = excluded.updated_at')
       .run(id, host, port, Date.now());
     this.attachPeer(peer);
     return peer;
@@ -362,6 +555,7 @@ export class LightningNode {
     if (old && old !== peer) old.close();
     this.peers.set(id, peer);
     peer.on('closed', () => this.onPeerClosed(id, peer));
+    peer.on('gossipMessage', (msg) => this.onGossipMessage(peer, msg));
     peer.on('remoteError', (err) => {
       if (err.isWarning) return;
       const all = err.channelId.every((b) => b === 0);
@@ -374,7 +568,9 @@ export class LightningNode {
     // channel_reestablish asks for must follow ours. Otherwise the peer takes our revoke_and_ack and
     // commitment_signed before our channel_reestablish, answers the commitment_signed, then
     // retransmits that revoke_and_ack again because our (earlier) next_revocation_number asks for it.
+    const features = this.negotiatedFeatures(peer);
     for (const ch of this.channelsOf(id)) {
+      ch.setNegotiatedFeatures(features);
       if (ACTIVE_STATES.includes(ch.state)) peer.send(ch.reestablishMessage());
       this.emitChannel(ch);
     }
@@ -518,6 +714,11 @@ export class LightningNode {
     } catch (e) {
       const err = toFulmenError(e);
       if (err.code !== 'PROTOCOL') throw err; // disconnects; the channel resumes via reestablish
+      if (isWarningDisposition(err)) {
+        // BOLT 2 "send a warning and close the connection": the channel stays, uncommitted updates are dropped.
+        peer.warnAndClose(hexToBytes(ch.channelId), err.message);
+        return;
+      }
       this.failChannel(ch, peer, err.message);
       return;
     }
@@ -541,9 +742,12 @@ export class LightningNode {
         waiter?.resolve();
         return;
       }
-      case 'channel_ready':
+      case 'channel_ready': {
+        const wasOpen = ch.state === 'OPEN';
         ch.onChannelReady(msg);
+        if (!wasOpen) this.sendChannelUpdate(peer, ch); // redundant channel_ready (after reestablish): already sent
         return;
+      }
       case 'channel_reestablish': {
         const out = ch.onChannelReestablish(msg);
         this.reestablished.add(ch.keyIndex);
@@ -552,6 +756,7 @@ export class LightningNode {
           return;
         }
         this.send(peer, out);
+        this.sendChannelUpdate(peer, ch);
         this.scheduleChainCheck(ch);
         return;
       }
@@ -605,14 +810,15 @@ export class LightningNode {
     this.resolveIncoming(peer, ch);
     this.signSoon(peer, ch);
     if (ch.state === 'SHUTDOWN' && ch.shutdownReceived && !ch.shutdownSent && !ch.hasUnsignedLocalUpdates()) {
-      this.send(peer, [ch.shutdown(this.closingScript())]);
+      this.send(peer, [ch.shutdown(this.closingScript(ch))]);
     }
     if (ch.state === 'SHUTDOWN') this.send(peer, [ch.startClosing(this.feerateSatPerKw)]);
     this.emitChannel(ch);
   }
 
-  private closingScript(): Uint8Array {
-    return addressToScriptPubKey(this.opts.wallet.getNewChangeAddress(), this.opts.network);
+  /** Where `ch`'s mutual close pays us: its upfront_shutdown_script if it has one (BOLT 2), else a fresh change address. */
+  private closingScript(ch: Channel): Uint8Array {
+    return ch.upfrontShutdownScript ?? addressToScriptPubKey(this.opts.wallet.getNewChangeAddress(), this.opts.network);
   }
 
   private failChannel(ch: Channel, peer: Peer | null, reason: string): void {
@@ -645,6 +851,14 @@ export class LightningNode {
     try {
       // Our keys derive from (peer, funding_pubkey): a reused funding_pubkey would reuse them.
       const fundingPubkey = bytesToHex(msg.fundingPubkey);
+      // BOLT 2: an open_channel repeated (after a reconnection) before funding_created replaces the
+      // previous one. Nothing was funded yet: the earlier attempt is forgotten.
+      for (const old of this.channelsOf(nodeId)) {
+        const same = old.temporaryChannelId === bytesToHex(msg.temporaryChannelId) || (old.keyDerivation?.scheme === 'accepted' && old.keyDerivation.remoteFundingPubkey === fundingPubkey);
+        if (old.state !== 'PREOPENING' || old.isFunder || !same) continue;
+        old.failChannel('replaced by a new open_channel');
+        this.channels.delete(old.keyIndex);
+      }
       if (this.channelsOf(nodeId).some((c) => c.keyDerivation?.scheme === 'accepted' && c.keyDerivation.remoteFundingPubkey === fundingPubkey)) {
         throw new FulmenError('PROTOCOL', 'funding_pubkey already used in another channel with us');
       }
@@ -657,6 +871,9 @@ export class LightningNode {
           minimumDepth: this.opts.minimumDepth ?? 3,
           localConfig: this.localConfigFor(msg.fundingSatoshis),
           recoverableKeys: true,
+          upfrontShutdownScript: this.upfrontShutdownScriptFor(peer),
+          features: this.negotiatedFeatures(peer),
+          trustZeroconf: this.opts.zeroconfTrustedPeers?.includes(nodeId) ?? false,
         },
         this.ctx,
       );
@@ -692,6 +909,9 @@ export class LightningNode {
         feeratePerKw: this.feerateSatPerKw,
         localConfig: this.localConfigFor(fundingSat),
         fundingLocktime,
+        upfrontShutdownScript: this.upfrontShutdownScriptFor(peer),
+        features: this.negotiatedFeatures(peer),
+        channelType: this.channelTypeFor(peer),
       },
       this.ctx,
     );
@@ -709,7 +929,7 @@ export class LightningNode {
         const { host, port } = parseConnectString(connectString);
         outputs.push({ scriptPubKey: encodeFundingOpReturn(this.rootSecret, output.scriptPubKey, { remoteNodeId: nodeId, host, port }), amountSat: 0 });
       }
-      const funding = this.opts.wallet.createTransaction({ outputs, feerateSatPerVbyte, lockTime: fundingLocktime });
+      const funding = this.opts.wallet.createTransaction({ outputs, feerateSatPerVbyte, lockTime: fundingLocktime, opensAnchorChannel: channel.anchors });
       const outputIndex = funding.outputIndexes[0]!;
       const created = channel.fundingCreated(funding.txid, outputIndex);
       const signed = new Promise<void>((resolve, reject) => this.pendingFundingSigned.set(channel.channelId, { resolve, reject }));
@@ -753,7 +973,8 @@ export class LightningNode {
 
   private onChainEvent(e: ChainEvent): void {
     if (e.type === 'tip') {
-      void this.refreshFeerate();
+      // update_fee only on new blocks: not in the middle of a close or an open (they refresh too)
+      void this.refreshFeerate().then(() => this.maybeUpdateFees());
       for (const ch of this.channels.values()) if (ACTIVE_STATES.includes(ch.state) || ch.state === 'CLOSING' || ch.state === 'FORCE_CLOSING') this.scheduleChainCheck(ch);
     } else if (e.type === 'scripthash') {
       for (const ch of this.channels.values()) {
@@ -781,21 +1002,37 @@ export class LightningNode {
     await chain.subscribeScripthash(sh);
     const history = await chain.getHistory(sh);
     const funding = history.find((h) => h.txid === ch.fundingTxid);
-    if (ch.state === 'OPENING' && funding && funding.height > 0 && tip.height - funding.height + 1 >= ch.minimumDepth) {
+    // Zero-conf (minimum_depth 0, option_zeroconf from a trusted peer): ready once the funding
+    // transaction is seen, before it confirms; the real scid is learned when it does (below).
+    const deepEnough = funding !== undefined && (ch.minimumDepth === 0 || (funding.height > 0 && tip.height - funding.height + 1 >= ch.minimumDepth));
+    if (ch.state === 'OPENING' && funding && deepEnough) {
       const tx = Transaction.fromHex(await chain.getTransaction(funding.txid));
       const o = tx.outs[ch.fundingOutputIndex];
       if (!o || Number(o.value) !== out.amountSat || bytesToHex(o.script) !== bytesToHex(out.scriptPubKey)) {
         this.failChannel(ch, this.peers.get(ch.remoteNodeId) ?? null, 'Funding output does not match');
         return;
       }
-      const conf = await chain.verifyTransaction(funding.txid, funding.height);
-      if (!conf.verified) return;
-      const scid = conf.position !== undefined ? scidFromParts(funding.height, conf.position, ch.fundingOutputIndex) : null;
+      let scid: bigint | null = null;
+      if (funding.height > 0) {
+        const conf = await chain.verifyTransaction(funding.txid, funding.height);
+        if (!conf.verified) return;
+        scid = conf.position !== undefined ? scidFromParts(funding.height, conf.position, ch.fundingOutputIndex) : null;
+      }
       const ready = ch.fundingLocked(scid);
       const peer = this.peers.get(ch.remoteNodeId);
-      if (peer && this.reestablished.has(ch.keyIndex)) this.send(peer, [ready]);
+      if (peer && this.reestablished.has(ch.keyIndex)) {
+        this.send(peer, [ready]);
+        this.sendChannelUpdate(peer, ch);
+      }
       if (peer) this.afterUpdate(peer, ch);
       else this.emitChannel(ch);
+    }
+    if (ch.zeroconf && ch.shortChannelId === null && funding && funding.height > 0 && ['FUNDED', 'OPEN', 'SHUTDOWN'].includes(ch.state)) {
+      const conf = await chain.verifyTransaction(funding.txid, funding.height);
+      if (conf.verified && conf.position !== undefined) {
+        ch.fundingLocked(scidFromParts(funding.height, conf.position, ch.fundingOutputIndex));
+        this.emitChannel(ch);
+      }
     }
     if (['SHUTDOWN', 'CLOSING', 'FORCE_CLOSING', 'OPEN', 'FUNDED'].includes(ch.state)) {
       const spend = history.find((h) => h.txid !== ch.fundingTxid && h.height > 0);
@@ -826,9 +1063,15 @@ export class LightningNode {
     const now = Math.floor(Date.now() / 1000);
     const routeHints: RouteHintHop[][] = [];
     for (const ch of this.channels.values()) {
-      const scid = ch.remoteAlias ?? ch.shortChannelId;
+      // BOLT 2: with option_scid_alias in the channel_type the real scid MUST NOT appear in `r` fields.
+      const scid = ch.remoteAlias ?? (ch.scidAliasType ? null : ch.shortChannelId);
       if (ch.state !== 'OPEN' || scid === null) continue;
-      routeHints.push([{ pubkey: hexToBytes(ch.remoteNodeId), shortChannelId: scid, ...DEFAULT_HINT_POLICY }]);
+      const policy = ch.remotePolicy;
+      if (policy?.disabled) continue;
+      const hop = policy
+        ? { feeBaseMsat: policy.feeBaseMsat, feeProportionalMillionths: policy.feeProportionalMillionths, cltvExpiryDelta: policy.cltvExpiryDelta }
+        : DEFAULT_HINT_POLICY;
+      routeHints.push([{ pubkey: hexToBytes(ch.remoteNodeId), shortChannelId: scid, ...hop }]);
     }
     const invoice = encodeInvoice(
       {
@@ -847,8 +1090,8 @@ export class LightningNode {
     const secrets = new TextEncoder().encode(JSON.stringify({ preimage: bytesToHex(preimage), paymentSecret: bytesToHex(paymentSecret) }));
     const key = this.opts.storageKey ?? null;
     const hashHex = bytesToHex(paymentHash);
-    this.opts.db
-      .prepare(
+    this
+      .sql(
         `INSERT INTO lightning_invoices (payment_hash, amount_msat, memo, invoice, created_at, expiry_sec, min_final_cltv_expiry, sealed, secrets)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
@@ -857,7 +1100,7 @@ export class LightningNode {
   }
 
   private lookupInvoice(paymentHash: string): { preimage: Uint8Array; paymentSecret: Uint8Array; amountMsat: bigint | null; createdAt: number; expirySec: number; minFinalCltv: number; memo: string; invoice: string } | null {
-    const row = this.opts.db.prepare('SELECT * FROM lightning_invoices WHERE payment_hash = ?').get(paymentHash) as
+    const row = this.sql('SELECT * FROM lightning_invoices WHERE payment_hash = ?').get(paymentHash) as
       | { amount_msat: string | null; memo: string; invoice: string; created_at: number; expiry_sec: number; min_final_cltv_expiry: number; sealed: number; secrets: Buffer }
       | undefined;
     if (!row) return null;
@@ -1060,8 +1303,8 @@ export class LightningNode {
   }
 
   private savePayment(p: PaymentRecord): void {
-    this.opts.db
-      .prepare(
+    this
+      .sql(
         `INSERT INTO lightning_payments (payment_hash, direction, amount_msat, fee_msat, status, preimage, invoice, memo, error, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (payment_hash, direction) DO UPDATE SET amount_msat = excluded.amount_msat, status = excluded.status,
@@ -1071,20 +1314,20 @@ export class LightningNode {
   }
 
   private updatePayment(paymentHash: string, direction: 'sent' | 'received', status: PaymentRecord['status'], preimage: string | null, error: string | null): void {
-    this.opts.db
-      .prepare('UPDATE lightning_payments SET status = ?, preimage = COALESCE(?, preimage), error = ?, updated_at = ? WHERE payment_hash = ? AND direction = ?')
+    this
+      .sql('UPDATE lightning_payments SET status = ?, preimage = COALESCE(?, preimage), error = ?, updated_at = ? WHERE payment_hash = ? AND direction = ?')
       .run(status, preimage, error, Date.now(), paymentHash, direction);
   }
 
   /** One payment by (payment_hash, direction), or undefined. */
   getPayment(paymentHash: string, direction: 'sent' | 'received'): PaymentRecord | undefined {
-    const row = this.opts.db.prepare('SELECT * FROM lightning_payments WHERE payment_hash = ? AND direction = ?').get(paymentHash, direction) as PaymentRow | undefined;
+    const row = this.sql('SELECT * FROM lightning_payments WHERE payment_hash = ? AND direction = ?').get(paymentHash, direction) as PaymentRow | undefined;
     return row ? paymentFromRow(row) : undefined;
   }
 
   /** Lightning history, newest first. */
   listPayments(): PaymentRecord[] {
-    return (this.opts.db.prepare('SELECT * FROM lightning_payments ORDER BY created_at DESC, updated_at DESC').all() as PaymentRow[]).map(paymentFromRow);
+    return (this.sql('SELECT * FROM lightning_payments ORDER BY created_at DESC, updated_at DESC').all() as PaymentRow[]).map(paymentFromRow);
   }
 
   // ---------------------------------------------------------------- closing and listing
@@ -1094,6 +1337,39 @@ export class LightningNode {
     const config = defaultLocalConfig(fundingSat);
     if (this.opts.toSelfDelay !== undefined) config.toSelfDelay = this.opts.toSelfDelay;
     return config;
+  }
+
+  /**
+   * What a channel has on chain (get_channel_sweeps): its list_channels row, the close the
+   * ChannelWatcher saw (null before the funding output was spent, and for a channel known only
+   * from a backup, whose sweeps come from backup/manager.ts), the sweeps of that close
+   * (`liveSweepsOf`: outputs of a transaction a reorg replaced are left out), and the to_self_delay
+   * (blocks) the peer asked us to wait on our to_local (null before the peer's parameters), and
+   * the chain tip height (null before the first header).
+   * @throws FulmenError NOT_FOUND for an unknown channel point or id.
+   */
+  channelOnchain(channelPoint: string): { info: ChannelInfo; close: ChannelCloseView | null; sweeps: SweepRow[]; ourToSelfDelay: number | null; tipHeight: number | null } {
+    const ch = [...this.channels.values()].find((c) => c.channelPoint === channelPoint || c.channelId === channelPoint);
+    const tipHeight = this.opts.chain.tip()?.height ?? null;
+    if (!ch) {
+      // A channel known only from a backup: its sweeps (backup/manager.ts), no classified close.
+      const r = this.backups.get(channelPoint);
+      if (!r) throw new FulmenError('NOT_FOUND', `Unknown channel ${channelPoint}`);
+      const sweeps = Object.entries(r.sweeps).map(([kind, s]): SweepRow => {
+        const input = Transaction.fromHex(s.rawTx).ins[0]!;
+        const outpoint = `${inputPrevTxid(input)}:${input.index}`;
+        const status = s.confirmed ? 'confirmed' : 'broadcast';
+        return { outpoint, channelKeyIndex: -1, kind: kind as SweepRow['kind'], valueSat: s.valueSat, spendableHeight: null, txid: s.txid, rawTx: s.rawTx, status, confirmedHeight: null, feerateSatPerVbyte: null, broadcastHeight: null, priorTxids: [] };
+      });
+      return { info: this.backupInfo(r), close: null, sweeps, ourToSelfDelay: r.remote?.toSelfDelay ?? null, tipHeight };
+    }
+    return {
+      info: this.channelInfo(ch),
+      close: this.watcher.closeOf(ch.keyIndex),
+      sweeps: this.watcher.liveSweepsOf(ch.keyIndex),
+      ourToSelfDelay: ch.remoteConfig?.toSelfDelay ?? null,
+      tipHeight,
+    };
   }
 
   /**
@@ -1153,7 +1429,7 @@ export class LightningNode {
     if (!ch.shutdownSent) {
       this.send(peer, [ch.signNextCommitment()]);
       if (ch.hasUnsignedLocalUpdates()) throw new FulmenError('CHANNEL_STATE', 'Payments are in flight; try again in a moment');
-      this.send(peer, [ch.shutdown(this.closingScript())]);
+      this.send(peer, [ch.shutdown(this.closingScript(ch))]);
     }
     this.afterUpdate(peer, ch);
     const deadline = Date.now() + 60_000;
@@ -1184,6 +1460,7 @@ export class LightningNode {
       initiator: ch.isFunder ? 'local' : 'remote',
       capacity: ch.fundingSat,
       closing_txid: ch.closingTxHex ? Transaction.fromHex(ch.closingTxHex).getId() : null,
+      channel_type: ch.channelType,
     };
   }
 
@@ -1224,6 +1501,7 @@ export class LightningNode {
       initiator: r.isInitiator ? 'local' : 'remote',
       capacity: r.fundingSat,
       closing_txid: r.closingTxid,
+      channel_type: null,
     };
   }
 

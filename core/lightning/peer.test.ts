@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { FulmenError } from '../util/errors.js';
 import { DEFAULT_PEER_FEATURES, Peer, listen, type PeerServer } from './peer.js';
@@ -6,6 +6,7 @@ import { NoiseConnection, listenNoise } from './transport/connection.js';
 import { decodeMessage, encodeMessage, type ChannelMessage, type LightningMessage } from './wire/messages.js';
 import { FeatureBits } from './wire/features.js';
 import { hexToBytes } from './wire/codec.js';
+import { decodeGossipMessage, encodeGossipMessage, type GossipMessage } from './wire/gossip.js';
 
 const REGTEST = hexToBytes('06226e46111a0b59caaf126043eb5bbf28c34f3a5e332a1fc7b2b73cf188910f');
 const TESTNET = hexToBytes('43497fd7f826957108f4a30fd9cec3aeba79972084e90ead01ea330900000000');
@@ -274,6 +275,34 @@ describe('Peer over loopback TCP', () => {
     const wrongId = secp256k1.getPublicKey(new Uint8Array(32).fill(0x33), true);
     await expect(connectAlice(server.port, { remoteNodeId: wrongId })).rejects.toMatchObject({ code: 'PROTOCOL' });
     expect((await rejected).message).toMatch(/act 1 bad MAC/);
+  });
+
+  it('answers gossip queries with complete, valid (empty) replies and keeps gossip_timestamp_filter (BOLT 7)', async () => {
+    const replies: GossipMessage[] = [];
+    const { port, connP } = await scriptedRemote((msg) => {
+      if (msg.type !== 'unknown') return;
+      const g = decodeGossipMessage(msg);
+      if (g) replies.push(g);
+    });
+    const alice = await connectAlice(port);
+    cleanups.push(() => alice.close());
+    const conn = await connP;
+    conn.send(encodeMessage(encodeGossipMessage({ type: 'gossip_timestamp_filter', chainHash: REGTEST, firstTimestamp: 1000, timestampRange: 0xffffffff })));
+    conn.send(encodeMessage(encodeGossipMessage({ type: 'query_channel_range', chainHash: REGTEST, firstBlocknum: 100, numberOfBlocks: 500, queryOptionFlags: 1n })));
+    conn.send(encodeMessage(encodeGossipMessage({ type: 'query_channel_range', chainHash: REGTEST, firstBlocknum: 0xfffffff0, numberOfBlocks: 0xffffffff })));
+    conn.send(encodeMessage(encodeGossipMessage({ type: 'query_short_channel_ids', chainHash: REGTEST, shortChannelIds: [1n << 40n] })));
+    await vi.waitFor(() => expect(replies).toHaveLength(3));
+    const [range, edge, end] = replies;
+    expect(range).toEqual({ type: 'reply_channel_range', chainHash: REGTEST, firstBlocknum: 100, numberOfBlocks: 500, syncComplete: 1, shortChannelIds: [], timestamps: [] });
+    // first_blocknum + number_of_blocks covers the query without overflowing u32
+    expect(edge).toMatchObject({ type: 'reply_channel_range', firstBlocknum: 0xfffffff0, numberOfBlocks: 0xf, syncComplete: 1 });
+    expect(end).toEqual({ type: 'reply_short_channel_ids_end', chainHash: REGTEST, fullInformation: 0 });
+    expect(alice.gossipTimestampFilter).toEqual({ firstTimestamp: 1000, timestampRange: 0xffffffff });
+    expect(alice.isReady).toBe(true);
+    // A query with the forbidden zlib encoding: warning, connection closed (BOLT 7 MAY).
+    conn.send(Uint8Array.of(0x01, 0x05, ...REGTEST, 0, 1, 1));
+    const closed = await new Promise<FulmenError | undefined>((r) => alice.on('closed', r));
+    expect(closed?.message).toMatch(/Malformed gossip message 261/);
   });
 
   it('connect() to a closed port fails with NETWORK', async () => {

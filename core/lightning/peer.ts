@@ -17,10 +17,11 @@ import {
 } from './wire/messages.js';
 import { FeatureBits } from './wire/features.js';
 import { WireDecodeError, bytesEqual, bytesToHex } from './wire/codec.js';
+import { decodeGossipMessage, encodeGossipMessage, type GossipMessage } from './wire/gossip.js';
 
 /**
- * Default init features (BOLT 9): the ASSUMED features Fulmen needs are required; channel_type
- * and shutdown_anysegwit optional.
+ * Default init features (BOLT 9): the ASSUMED features Fulmen needs are required; channel_type,
+ * anchors and shutdown_anysegwit optional.
  */
 export const DEFAULT_PEER_FEATURES: FeatureBits = FeatureBits.fromFeatures({
   option_data_loss_protect: 'required',
@@ -28,13 +29,21 @@ export const DEFAULT_PEER_FEATURES: FeatureBits = FeatureBits.fromFeatures({
   option_static_remotekey: 'required',
   payment_secret: 'required',
   option_channel_type: 'optional',
+  // option_anchors_zero_fee_htlc_tx: the channel type Fulmen proposes when the peer has it too.
+  option_anchors: 'optional',
   option_shutdown_anysegwit: 'optional',
-  // Electrum 4.5.8 refuses peers without it. Fulmen does not answer gossip queries yet.
+  option_upfront_shutdown_script: 'optional',
+  // Aliases in channel_ready (always sent) and option_scid_alias channel types accepted (BOLT 2).
+  option_scid_alias: 'optional',
+  // Electrum 4.5.8 refuses peers without it. Queries are answered from what Fulmen knows of the
+  // public graph: nothing (it keeps no gossip store; its own channels are unannounced).
   gossip_queries: 'optional',
 });
 
 /** BOLT 7 gossip message types: known to the spec, so never "unknown even" to us. */
 const GOSSIP_TYPES = new Set([256, 257, 258, 259, 261, 262, 263, 264, 265]);
+/** The gossip queries and replies (BOLT 7 "Query Messages") Peer handles itself. */
+const GOSSIP_QUERY_TYPES = new Set([261, 262, 263, 264, 265]);
 
 export interface PeerOptions {
   /** Our node private key (32 bytes). */
@@ -66,7 +75,10 @@ interface PeerEvents {
   closed: (error?: FulmenError) => void;
   /** The peer sent `error` or `warning` (BOLT 1). */
   remoteError: (error: RemoteError) => void;
-  /** BOLT 7 gossip messages, undecoded (no gossip codec yet). */
+  /**
+   * BOLT 7 gossip messages other than the queries Peer answers itself, undecoded
+   * (wire/gossip.ts decodeGossipMessage decodes channel_update).
+   */
   gossipMessage: (message: UnknownMessage) => void;
 }
 
@@ -97,6 +109,7 @@ export class Peer {
   private initTimer: NodeJS.Timeout | undefined;
   private pendingPong: { numPongBytes: number; waiters: (() => void)[] } | undefined;
   private lastReceivedAt = Date.now();
+  private timestampFilter: { firstTimestamp: number; timestampRange: number } | null = null;
   readonly localFeatures: FeatureBits;
 
   private constructor(
@@ -128,6 +141,14 @@ export class Peer {
 
   get isClosed(): boolean {
     return this.closedWith !== undefined;
+  }
+
+  /**
+   * The remote's latest gossip_timestamp_filter for our chain (BOLT 7), or null when it sent
+   * none: the range of gossip timestamps it wants relayed. Fulmen relays no third-party gossip.
+   */
+  get gossipTimestampFilter(): { firstTimestamp: number; timestampRange: number } | null {
+    return this.timestampFilter;
   }
 
   /** Milliseconds since anything was last received (BOLT 2: ping before commitment_signed if stale). */
@@ -258,6 +279,16 @@ export class Peer {
   }
 
   /**
+   * BOLT 1/2 "send a warning and close the connection": the warning goes out at once, ahead of
+   * any held output (which is dropped, as on every close: the state it depends on may not be
+   * committed; channel_reestablish recovers it), then the connection closes with a PROTOCOL error.
+   */
+  warnAndClose(channelId: Uint8Array, text: string): void {
+    this.trySend({ type: 'warning', channelId, data: new TextEncoder().encode(text) });
+    this.fail(new FulmenError('PROTOCOL', text));
+  }
+
+  /**
    * Sends a ping and resolves when its pong arrives (BOLT 1). Concurrent calls share the
    * outstanding ping. @throws FulmenError NETWORK when disconnected or the pong times out.
    */
@@ -373,13 +404,65 @@ export class Peer {
         this.emit('remoteError', { channelId: msg.channelId, text: errorDataText(msg.data), isWarning: msg.type === 'warning' });
         return;
       case 'unknown':
-        if (GOSSIP_TYPES.has(msg.typeNumber)) this.emit('gossipMessage', msg);
+        if (GOSSIP_TYPES.has(msg.typeNumber)) this.receiveGossip(msg);
         else if (msg.typeNumber % 2 === 0) this.failWithWarning(`Unknown even message type ${msg.typeNumber}`);
         // unknown odd: ignore (BOLT 1 "it's ok to be odd")
         return;
       default:
         this.queuedChannelMessages.push(msg);
         void this.pumpChannelMessages();
+    }
+  }
+
+  /**
+   * BOLT 7 gossip: answers the queries (nothing of the public graph is known, so every answer is
+   * an empty but complete, valid reply), keeps gossip_timestamp_filter, hands the rest (e.g.
+   * channel_update) to `gossipMessage` listeners. A malformed query → warning and disconnect
+   * (BOLT 7 "MAY send a warning, MAY close the connection").
+   */
+  private receiveGossip(msg: UnknownMessage): void {
+    if (!GOSSIP_QUERY_TYPES.has(msg.typeNumber)) {
+      this.emit('gossipMessage', msg);
+      return;
+    }
+    let gossip: GossipMessage | null;
+    try {
+      gossip = decodeGossipMessage(msg);
+    } catch (e) {
+      this.failWithWarning(`Malformed gossip message ${msg.typeNumber}: ${e instanceof WireDecodeError ? e.message : String(e)}`);
+      return;
+    }
+    switch (gossip?.type) {
+      case 'query_channel_range': {
+        // One reply covering the whole queried range (BOLT 7: first_blocknum ≤ the query's, and
+        // first_blocknum + number_of_blocks ≥ the query's end), sync_complete set.
+        const numberOfBlocks = Math.max(1, Math.min(gossip.numberOfBlocks, 0xffffffff - gossip.firstBlocknum));
+        this.send(
+          encodeGossipMessage({
+            type: 'reply_channel_range',
+            chainHash: gossip.chainHash,
+            firstBlocknum: gossip.firstBlocknum,
+            numberOfBlocks,
+            syncComplete: 1,
+            shortChannelIds: [],
+            ...(gossip.queryOptionFlags !== undefined && gossip.queryOptionFlags & 1n ? { timestamps: [] } : {}),
+          }),
+        );
+        return;
+      }
+      case 'query_short_channel_ids':
+        // No channel_announcement/channel_update to send for any of them; full_information 0:
+        // Fulmen does not maintain up-to-date channel information (BOLT 7).
+        this.send(encodeGossipMessage({ type: 'reply_short_channel_ids_end', chainHash: gossip.chainHash, fullInformation: 0 }));
+        return;
+      case 'gossip_timestamp_filter':
+        if (bytesEqual(gossip.chainHash, this.opts.chainHash)) this.timestampFilter = { firstTimestamp: gossip.firstTimestamp, timestampRange: gossip.timestampRange };
+        return;
+      case 'reply_channel_range':
+      case 'reply_short_channel_ids_end':
+        return; // Fulmen sends no queries: unsolicited replies are ignored
+      default:
+        this.emit('gossipMessage', msg);
     }
   }
 

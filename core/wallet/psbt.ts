@@ -4,11 +4,13 @@ import { scriptPubKeyToAddress } from '../bitcoin/address.js';
 import type { NetworkName } from '../bitcoin/network.js';
 import { inputPrevTxid, outputValueSat, parseTransaction } from '../bitcoin/transaction.js';
 import { looksLikePsbt, parsePsbt } from './wallet.js';
+import { psbtToV0, psbtToV2 } from './psbt-v2.js';
 
 /**
  * PSBT (BIP174) helpers for the command layer, over bitcoinjs-lib's Psbt: finalize/extract,
- * accept either a PSBT or a raw transaction, and decode either for display. PSBT v2 (BIP370) is
- * not read: bitcoinjs-lib supports v0 only.
+ * accept either a PSBT or a raw transaction, and decode either for display. bitcoinjs-lib reads
+ * v0 only: v2 PSBTs (BIP370) are converted on the way in (`parsePsbt` → psbt-v2.ts `psbtToV0`),
+ * and `convertPsbt` exports either version.
  */
 
 /**
@@ -32,6 +34,17 @@ export function finalizePsbtToHex(text: string, network: NetworkName): string {
   } catch (err) {
     throw badInput(`Cannot extract the transaction: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/**
+ * Converts a PSBT (base64 or hex, v0 or v2) to `version` and returns it in base64 (BIP370
+ * "Backwards Compatibility": v2 ↔ v0 through the unsigned transaction; other fields kept).
+ * @throws FulmenError BAD_INPUT for an invalid PSBT.
+ */
+export function convertPsbt(text: string, version: 0 | 2): string {
+  const trimmed = text.trim();
+  const bytes = new Uint8Array(Buffer.from(trimmed, /^70736274ff/i.test(trimmed) ? 'hex' : 'base64'));
+  return Buffer.from(version === 2 ? psbtToV2(bytes) : psbtToV0(bytes)).toString('base64');
 }
 
 export interface DescribedTx {

@@ -4,7 +4,7 @@ import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type Database from 'better-sqlite3';
 import type { Db } from '../storage/db.js';
 import { deriveStorageKey, newSalt, seal, unseal } from '../storage/crypto.js';
-import type { ChainEvent, ChainSource, HistoryEntry } from '../chain/types.js';
+import type { ChainEvent, ChainSource, HistoryEntry, TxConfirmation } from '../chain/types.js';
 import { FulmenError, badInput } from '../util/errors.js';
 import { MAX_MONEY_SAT, formatSatAsBtc } from '../util/money.js';
 import { NETWORK_NAMES, type NetworkName } from '../bitcoin/network.js';
@@ -49,6 +49,8 @@ import {
   type TxOutputSpec,
 } from '../bitcoin/transaction.js';
 import { RequestStore } from './requests.js';
+import { psbtToV0 } from './psbt-v2.js';
+import { reserveError, walletReserve, type WalletReserve } from './reserve.js';
 
 /** Addresses kept unused beyond the last used one, on each chain (Electrum's gap limit). */
 export const GAP_LIMIT = 20;
@@ -63,7 +65,7 @@ const SYNC_RETRY_MS = 5_000;
  * connection, so the window hides the round-trip time without flooding the server.
  */
 const SYNC_WINDOW = 256;
-/** Most addresses derived past the gap limit in one sync wave (see Wallet.lookahead). */
+/** Most addresses derived past the gap limit at once while discovering (see Wallet.extendGapForStatus). */
 const LOOKAHEAD_MAX = 500;
 /** Confirmations verified (merkle proofs) per worker pass; results are written in one SQLite transaction. */
 const VERIFY_CHUNK = 2_000;
@@ -128,6 +130,11 @@ export interface CreateTransactionRequest {
    * them. Frozen coins are refused even here (unfreeze first).
    */
   fromCoins?: string[];
+  /**
+   * The transaction funds a new option_anchors channel: the anchor reserve (reserve.ts) that must
+   * remain afterwards counts that channel too.
+   */
+  opensAnchorChannel?: boolean;
   /** Return an unsigned PSBT instead of signing (watch-only wallets always do). */
   unsigned?: boolean;
 }
@@ -247,6 +254,12 @@ export class Wallet {
   private readonly dirty = new Set<string>();
   /** Look-ahead addresses derived past the gap limit during this sync (see ensureGap, trimLookahead). */
   private readonly speculative = new Set<string>();
+  /** Script hashes the server reported a non-null status for (used), before their history is applied (see extendGapForStatus). */
+  private readonly reportedUsed = new Set<string>();
+  /** Per chain: how many of `reportedUsed` are on it. */
+  private readonly reportedUsedPerChain = new Map<KeyChain, number>();
+  /** Per chain: derived addresses (highest index + 1), kept by `index` and `trimLookahead`. */
+  private readonly chainLengths = new Map<KeyChain, number>();
   private subscriptionsPending = true;
   private subscriptionsInFlight = 0;
   private workerRunning = false;
@@ -256,6 +269,8 @@ export class Wallet {
   private lastBalance: WalletBalance | null = null;
   private wasUpToDate = false;
   private lastSyncError: FulmenError | null = null;
+  /** Counts the option_anchors channels the anchor reserve is kept for (setAnchorChannelCounter). */
+  private anchorChannelCounter: (() => number) | null = null;
   readonly requests: RequestStore;
 
   private constructor(
@@ -526,6 +541,7 @@ export class Wallet {
   // ---------------------------------------------------------------- addresses
 
   private index(info: AddressInfo): void {
+    this.chainLengths.set(info.chain, Math.max(this.chainLengths.get(info.chain) ?? 0, info.index + 1));
     this.addresses.set(info.scriptHash, info);
     this.byAddress.set(info.address, info);
     this.byScript.set(bytesToHex(info.scriptPubKey), info);
@@ -565,18 +581,15 @@ export class Wallet {
   }
 
   /**
-   * Derives addresses until each chain has GAP_LIMIT unused ones after its last used one, plus
-   * `lookahead[chain]` speculative ones (sync look-ahead, see runWorker; trimmed once synced).
+   * Derives addresses until each chain has GAP_LIMIT unused ones after its last used one (the
+   * sync look-ahead is derived earlier, from subscription statuses: see extendGapForStatus).
    */
-  private ensureGap(lookahead?: Map<KeyChain, number>): AddressInfo[] {
+  private ensureGap(): AddressInfo[] {
     const created: AddressInfo[] = [];
     for (const [chain, { lastUsed, count }] of this.chainUsage(this.usedScriptHashes())) {
       const gapEnd = lastUsed + GAP_LIMIT; // last index the gap limit asks for
-      const end = gapEnd + (lookahead?.get(chain) ?? 0);
-      if (end < count) continue;
-      const infos = this.deriveAddresses(chain, count, end - count + 1);
-      for (const a of infos) if (a.index > gapEnd) this.speculative.add(a.scriptHash);
-      created.push(...infos);
+      if (gapEnd < count) continue;
+      created.push(...this.deriveAddresses(chain, count, gapEnd - count + 1));
     }
     this.storeAddresses(created);
     return created;
@@ -607,6 +620,8 @@ export class Wallet {
       this.byAddress.delete(a.address);
       this.byScript.delete(bytesToHex(a.scriptPubKey));
     }
+    this.chainLengths.clear();
+    for (const a of this.addresses.values()) this.chainLengths.set(a.chain, Math.max(this.chainLengths.get(a.chain) ?? 0, a.index + 1));
     this.speculative.clear();
   }
 
@@ -862,6 +877,7 @@ export class Wallet {
     try {
       const status = await chain.subscribeScripthash(info.scriptHash);
       if (status !== info.status) this.dirty.add(info.scriptHash);
+      if (status !== null && this.chain === chain) this.extendGapForStatus(info);
     } catch (err) {
       this.recordError(err);
       throw err;
@@ -869,6 +885,31 @@ export class Wallet {
       this.subscriptionsInFlight--;
       this.kick();
     }
+  }
+
+  /**
+   * A subscription answered with a non-null status: the address is used, so the gap limit asks
+   * for GAP_LIMIT more addresses after it. They are derived (and subscribed) now, from the status
+   * alone, instead of after its history and transactions are fetched and applied: a restore finds
+   * all its used addresses in a few subscription round trips rather than one full sync pass per
+   * gap. While the chain is being discovered densely (a restore), as many addresses again as are
+   * already known used on that chain are derived beyond the gap (capped at LOOKAHEAD_MAX, marked
+   * speculative and trimmed once synchronised), so N used addresses take O(log N) round trips.
+   * A server claiming statuses for unused addresses costs at most that many extra subscriptions;
+   * what the wallet shows still comes only from applied, verified histories.
+   */
+  private extendGapForStatus(info: AddressInfo): void {
+    if (this.reportedUsed.has(info.scriptHash)) return;
+    this.reportedUsed.add(info.scriptHash);
+    const used = (this.reportedUsedPerChain.get(info.chain) ?? 0) + 1;
+    this.reportedUsedPerChain.set(info.chain, used);
+    const count = this.chainLengths.get(info.chain) ?? 0;
+    const gapEnd = info.index + GAP_LIMIT;
+    if (gapEnd < count) return;
+    const end = gapEnd + Math.min(LOOKAHEAD_MAX, used);
+    const infos = this.deriveAddresses(info.chain, count, end - count + 1);
+    for (const a of infos) if (a.index > gapEnd) this.speculative.add(a.scriptHash);
+    this.storeAddresses(infos);
   }
 
   private markDirty(sh: string): void {
@@ -901,11 +942,11 @@ export class Wallet {
         if (this.dirty.size > 0) {
           const batch = [...this.dirty];
           this.dirty.clear();
-          const before = this.chainUsage(this.usedScriptHashes());
           const { changed, failed } = await this.syncHistories(chain, batch);
           if (changed) {
-            // New addresses are subscribed; those with history come back dirty for the next wave.
-            this.ensureGap(this.lookahead(before));
+            // Usually derived already from the statuses (extendGapForStatus); this keeps the
+            // gap limit for histories applied without a status (e.g. after a reorg).
+            this.ensureGap();
             this.emitChanges(true);
           }
           if (failed) {
@@ -949,21 +990,6 @@ export class Wallet {
     run().catch((err) => this.recordError(err));
   }
 
-  /**
-   * Look-ahead for the next wave, per chain: when the wave just applied moved the last used index
-   * by at least half the gap limit (a densely used chain, as in a restore), derive twice that many
-   * addresses beyond the gap at once (capped at LOOKAHEAD_MAX), so a wallet of N used addresses
-   * syncs in O(log N) waves of subscriptions instead of N / GAP_LIMIT.
-   */
-  private lookahead(before: Map<KeyChain, { lastUsed: number }>): Map<KeyChain, number> {
-    const result = new Map<KeyChain, number>();
-    for (const [chain, { lastUsed }] of this.chainUsage(this.usedScriptHashes())) {
-      const growth = lastUsed - before.get(chain)!.lastUsed;
-      if (growth >= GAP_LIMIT / 2) result.set(chain, Math.min(LOOKAHEAD_MAX, 2 * growth));
-    }
-    return result;
-  }
-
   private checkSynced(): void {
     const upToDate = this.isUpToDate();
     if (upToDate && !this.wasUpToDate) {
@@ -984,11 +1010,25 @@ export class Wallet {
   private async syncHistories(chain: ChainSource, batch: string[]): Promise<{ changed: boolean; failed: boolean }> {
     const histories = await settleWindowed(batch, SYNC_WINDOW, (sh) => chain.getHistory(sh));
     const missing = new Set<string>();
+    const tipHeight = chain.tip()?.height ?? 0;
+    const toVerify = new Map<string, number>();
+    const isVerified = this.sql('SELECT 1 FROM wallet_txs WHERE txid = ? AND height = ? AND verified = 1');
     for (const r of histories) {
-      if (r.status === 'fulfilled') for (const h of r.value) if (!this.hasTx(h.txid)) missing.add(h.txid);
+      if (r.status !== 'fulfilled') continue;
+      for (const h of r.value) {
+        if (!this.hasTx(h.txid)) missing.add(h.txid);
+        if (h.height > 0 && h.height <= tipHeight && isVerified.get(h.txid, h.height) === undefined) toVerify.set(h.txid, h.height);
+      }
     }
     const missingTxids = [...missing];
-    const raws = await settleWindowed(missingTxids, SYNC_WINDOW, (txid) => chain.getTransaction(txid));
+    // Merkle proofs are fetched alongside the transactions (not after they are stored), and
+    // recorded in the same SQLite transaction as the histories; a failed one is left to the verifier.
+    const verifyItems = [...toVerify].map(([txid, height]) => ({ txid, height }));
+    const [raws, fetched] = await Promise.all([
+      settleWindowed(missingTxids, SYNC_WINDOW, (txid) => chain.getTransaction(txid)),
+      this.fetchConfirmations(chain, verifyItems),
+    ]);
+    const confirmations = await this.stillInChain(chain, fetched);
     const txs = new Map<string, Uint8Array>();
     const txErrors = new Map<string, unknown>();
     raws.forEach((r, i) => {
@@ -1011,6 +1051,7 @@ export class Wallet {
           failed = true;
         }
       });
+      if (this.recordConfirmations(verifyItems, confirmations)) changed = true;
     })();
     return { changed, failed };
   }
@@ -1139,7 +1180,21 @@ export class Wallet {
    */
   private async verify(chain: ChainSource, items: { txid: string; height: number }[]): Promise<void> {
     const tipHeight = chain.tip()?.height ?? 0;
-    const results = await settleWindowed(items, SYNC_WINDOW, async (item) => {
+    const results = await this.stillInChain(chain, await this.fetchConfirmations(chain, items));
+    if (this.chain !== chain) return;
+    let changed = false;
+    this.db.transaction(() => {
+      changed = this.recordConfirmations(items, results, tipHeight);
+    })();
+    if (changed) this.emitChanges(true);
+  }
+
+  /**
+   * SPV confirmations of `items` (`chain.verifyTransaction`: merkle proof against our validated
+   * header, `SYNC_WINDOW` in flight), with the block hash and timestamp filled in.
+   */
+  private fetchConfirmations(chain: ChainSource, items: readonly { txid: string; height: number }[]): Promise<PromiseSettledResult<TxConfirmation>[]> {
+    return settleWindowed(items, SYNC_WINDOW, async (item) => {
       const confirmation = await chain.verifyTransaction(item.txid, item.height);
       if (!confirmation.verified || (confirmation.timestamp !== undefined && confirmation.blockHash !== undefined)) return confirmation;
       const header = await chain.getHeader(item.height).catch((err: unknown) => {
@@ -1148,29 +1203,57 @@ export class Wallet {
       });
       return { ...confirmation, timestamp: confirmation.timestamp ?? header?.timestamp, blockHash: confirmation.blockHash ?? header?.hash };
     });
-    if (this.chain !== chain) return;
-    let changed = false;
+  }
+
+  /**
+   * `results` with every confirmation whose block is no longer our header at its height (a reorg
+   * while the proofs were fetched) turned into a failure. Callers write the rest to SQLite with
+   * no await in between, so nothing stale is recorded as verified.
+   */
+  private async stillInChain(chain: ChainSource, results: PromiseSettledResult<TxConfirmation>[]): Promise<PromiseSettledResult<TxConfirmation>[]> {
+    const heights = [...new Set(results.flatMap((r) => (r.status === 'fulfilled' && r.value.verified ? [r.value.height] : [])))];
+    const hashAt = new Map<number, string>();
+    for (const header of await Promise.all(heights.map((h) => chain.getHeader(h).catch(() => null)))) {
+      if (header) hashAt.set(header.height, header.hash);
+    }
+    return results.map((r) =>
+      r.status === 'fulfilled' && r.value.verified && hashAt.get(r.value.height) !== r.value.blockHash
+        ? { status: 'rejected', reason: new FulmenError('NETWORK', `Block ${r.value.height} was reorganised while verifying ${r.value.txid}`) }
+        : r,
+    );
+  }
+
+  /**
+   * Marks the verified ones of `results` (for `items`, same order) in wallet_txs, for the row at
+   * the proven height only; run inside the caller's SQLite transaction. With `failedAtTip`, a
+   * failure is remembered at that tip height (retried on the next tip); without, it is left to
+   * the verifier loop. @returns whether any row changed.
+   */
+  private recordConfirmations(
+    items: readonly { txid: string; height: number }[],
+    results: readonly PromiseSettledResult<TxConfirmation>[],
+    failedAtTip?: number,
+  ): boolean {
     const verified: string[] = [];
     const update = this.sql('UPDATE wallet_txs SET verified = 1, block_hash = ?, timestamp = ? WHERE txid = ? AND height = ?');
-    this.db.transaction(() => {
-      for (let i = 0; i < items.length; i++) {
-        const r = results[i]!;
-        const item = items[i]!;
-        if (r.status === 'rejected' || !r.value.verified) {
+    for (let i = 0; i < items.length; i++) {
+      const r = results[i]!;
+      const item = items[i]!;
+      if (r.status === 'rejected' || !r.value.verified) {
+        if (failedAtTip !== undefined) {
           if (r.status === 'rejected') this.recordError(r.reason);
-          this.verifyFailedAt.set(item.txid, tipHeight);
-          continue;
+          this.verifyFailedAt.set(item.txid, failedAtTip);
         }
-        const res = update.run(r.value.blockHash ?? null, r.value.timestamp ?? null, item.txid, item.height);
-        if (res.changes > 0) {
-          this.verifyFailedAt.delete(item.txid);
-          verified.push(item.txid);
-          changed = true;
-        }
+        continue;
       }
-      for (const txid of verified) this.dropConflictingLocalTxs(txid);
-    })();
-    if (changed) this.emitChanges(true);
+      const res = update.run(r.value.blockHash ?? null, r.value.timestamp ?? null, item.txid, item.height);
+      if (res.changes > 0) {
+        this.verifyFailedAt.delete(item.txid);
+        verified.push(item.txid);
+      }
+    }
+    for (const txid of verified) this.dropConflictingLocalTxs(txid);
+    return verified.length > 0;
   }
 
   /** A verified transaction wins over local (never seen by the server) ones spending the same coins. */
@@ -1338,6 +1421,23 @@ export class Wallet {
     return this.accountPrivate;
   }
 
+  /**
+   * Sets the count of option_anchors channels the anchor reserve (reserve.ts) is kept for: those
+   * being opened, open, or not yet resolved on chain (LightningNode.anchorChannelCount). Null: none.
+   */
+  setAnchorChannelCounter(counter: (() => number) | null): void {
+    this.anchorChannelCounter = counter;
+  }
+
+  /**
+   * The on-chain reserve for anchor channels' fee-bumping (reserve.ts: 10,000 sat per channel, at
+   * most 100,000 sat) that createTransaction and bumpFee leave in the wallet.
+   * @param extraAnchorChannels channels about to be opened, counted too
+   */
+  reserve(extraAnchorChannels = 0): WalletReserve {
+    return walletReserve((this.anchorChannelCounter?.() ?? 0) + extraAnchorChannels);
+  }
+
   private checkFeerate(feerate: number): void {
     if (typeof feerate !== 'number' || !Number.isFinite(feerate) || feerate <= 0 || feerate > 100_000) {
       throw badInput(`Invalid feerate: ${String(feerate)} sat/vB`);
@@ -1352,7 +1452,8 @@ export class Wallet {
    * match, else single random draw. Change goes to a fresh change address unless it would be dust
    * (then it is added to the fee). Outputs are shuffled; `outputIndexes` maps them back.
    * @throws FulmenError BAD_INPUT (bad/foreign address, bad amount, dust output, two 'max', bad
-   *   feerate, frozen or unknown coin in fromCoins), INSUFFICIENT_FUNDS (message: available vs needed).
+   *   feerate, frozen or unknown coin in fromCoins), INSUFFICIENT_FUNDS (message: available vs needed;
+   *   or the anchor reserve would not remain, reserve.ts reserveError).
    */
   createTransaction(req: CreateTransactionRequest): CreatedTransaction {
     const feerate = req.feerateSatPerVbyte;
@@ -1394,16 +1495,26 @@ export class Wallet {
     const feeFor = (nInputs: number, scripts: Uint8Array[]) =>
       feeForVsize(estimateTxVsize(Array(nInputs).fill(P2WPKH_INPUT), scripts), feerate);
 
+    // Anchor reserve (reserve.ts): what the wallet keeps afterwards (coins not spent + change) must cover it.
+    const reserve = this.reserve(req.opensAnchorChannel ? 1 : 0);
+    const spendableTotal = reserve.reservedSat > 0 ? this.spendableCoins(false).reduce((s, c) => s + c.value_sat, 0) : 0;
+
     let selected: TxoRow[];
     let selection: CreatedTransaction['selection'] = 'all';
     const amounts: number[] = [];
     let changeSat = 0;
     if (maxOutputs === 1) {
       selected = coins;
-      const fee = feeFor(selected.length, outputScripts);
-      const maxAmount = available - fixedTotal - fee;
+      // 'max' keeps a change output topping the coins left out up to the reserve (lnd's send-all does too).
+      const shortSat = Math.max(0, reserve.reservedSat - (spendableTotal - available));
+      changeSat = shortSat > 0 ? Math.max(shortSat, changeDust) : 0;
+      const fee = feeFor(selected.length, changeSat > 0 ? [...outputScripts, changeScript] : outputScripts);
+      const maxAmount = available - fixedTotal - fee - changeSat;
       const maxScript = requested.find((o) => o.amount === 'max')!.script;
       if (maxAmount < dustThresholdSat(maxScript)) {
+        if (changeSat > 0 && available - fixedTotal - feeFor(selected.length, outputScripts) >= dustThresholdSat(maxScript)) {
+          throw reserveError(reserve, spendableTotal - available, req.opensAnchorChannel);
+        }
         throw new FulmenError(
           'INSUFFICIENT_FUNDS',
           `Insufficient funds: available ${available} sat, needed more than ${fixedTotal + fee + dustThresholdSat(maxScript)} sat (amounts + fee + dust limit)`,
@@ -1443,6 +1554,8 @@ export class Wallet {
         throw new FulmenError('INTERNAL', 'Coin selection produced a transaction below the feerate');
       }
       for (const o of requested) amounts.push(o.amount as number);
+      const remainingSat = spendableTotal - sum + changeSat;
+      if (reserve.reservedSat > 0 && remainingSat < reserve.reservedSat) throw reserveError(reserve, remainingSat, req.opensAnchorChannel);
     }
 
     const outputs: TxOutputSpec[] = requested.map((o, i) => ({ scriptPubKey: o.script, valueSat: amounts[i] }));
@@ -1685,7 +1798,7 @@ export class Wallet {
    * spendable coins) with a new change output. Payment outputs are never reduced.
    * @returns the replacement (signed, or a PSBT with `unsigned`); broadcast it to replace.
    * @throws FulmenError NOT_FOUND, BAD_INPUT (confirmed, not ours, no RBF signal, feerate not
-   *   higher, has children), INSUFFICIENT_FUNDS.
+   *   higher, has children), INSUFFICIENT_FUNDS (also when the anchor reserve would not remain).
    */
   bumpFee(txid: string, feerateSatPerVbyte: number, opts: { unsigned?: boolean } = {}): CreatedTransaction {
     this.checkFeerate(feerateSatPerVbyte);
@@ -1702,6 +1815,7 @@ export class Wallet {
       const total = inputs.reduce((s, c) => s + c.value_sat, 0) - outs.reduce((s, o) => s + o.valueSat, 0);
       const vsize = estimateTxVsize(Array(inputs.length).fill(P2WPKH_INPUT), outs.map((o) => o.scriptPubKey));
       this.checkReplacement(tx, oldFee, total, vsize);
+      this.checkReserveAfterReplacement(txid, inputs, outs);
       const built = this.finishTransaction({ inputs, outputs: outs, sequence, lockTime: tx.locktime, sign: !opts.unsigned, version: tx.version });
       const changeIndex = outs.findIndex((o, k) => k === changePick?.i || (k >= outputs.length && this.isMine(o.scriptPubKey)));
       return { ...built, outputIndexes: outs.map((_, k) => k), changeIndex: changeIndex >= 0 ? changeIndex : null, selection };
@@ -1741,6 +1855,22 @@ export class Wallet {
       }
     }
     throw new FulmenError('INSUFFICIENT_FUNDS', `Not enough funds to bump the fee of ${txid} to ${feerateSatPerVbyte} sat/vB`);
+  }
+
+  /**
+   * Anchor reserve (reserve.ts) after `txid` is replaced by a transaction spending `inputs` into
+   * `outs`: our coins left (not spent by it, not created by `txid`) plus its outputs to us.
+   * @throws FulmenError INSUFFICIENT_FUNDS (reserveError) when less than the reserve would remain.
+   */
+  private checkReserveAfterReplacement(txid: string, inputs: TxoRow[], outs: TxOutputSpec[]): void {
+    const reserve = this.reserve();
+    if (reserve.reservedSat === 0) return;
+    const spent = new Set(inputs.map((c) => `${c.txid}:${c.vout}`));
+    const left = this.spendableCoins(false)
+      .filter((c) => c.txid !== txid && !spent.has(`${c.txid}:${c.vout}`))
+      .reduce((s, c) => s + c.value_sat, 0);
+    const ours = outs.filter((o) => this.isMine(o.scriptPubKey)).reduce((s, o) => s + o.valueSat, 0);
+    if (left + ours < reserve.reservedSat) throw reserveError(reserve, left + ours);
   }
 
   /**
@@ -1819,6 +1949,14 @@ export class Wallet {
     if (!this.hasTx(txid)) return null;
     const out = this.parsed(txid).outs[vout];
     return out ? { valueSat: outputValueSat(out), script: new Uint8Array(out.script) } : null;
+  }
+
+  /**
+   * A stored transaction (ours, or a parent the wallet fetched), raw hex (Electrum `gettransaction`).
+   * @throws FulmenError NOT_FOUND.
+   */
+  getRawTransaction(txid: string): string {
+    return bytesToHex(this.rawTx(txid));
   }
 
   // ---------------------------------------------------------------- messages
@@ -1993,13 +2131,15 @@ export function parseOutpoint(text: string): { txid: string; vout: number } {
 }
 
 /**
- * Reads a PSBT (BIP174) from base64 or hex. @throws FulmenError BAD_INPUT when malformed.
+ * Reads a PSBT from base64 or hex: v0 (BIP174), or v2 (BIP370, converted to v0 by `psbtToV0`).
+ * @throws FulmenError BAD_INPUT when malformed.
  */
 export function parsePsbt(text: string, network: NetworkName): bitcoin.Psbt {
   const trimmed = text.trim();
   const opts = { network: bitcoinNetwork(network), maximumFeeRate: 100_001 };
+  const bytes = psbtToV0(new Uint8Array(Buffer.from(trimmed, /^70736274ff/i.test(trimmed) ? 'hex' : 'base64')));
   try {
-    return /^70736274ff/i.test(trimmed) ? bitcoin.Psbt.fromHex(trimmed, opts) : bitcoin.Psbt.fromBase64(trimmed, opts);
+    return bitcoin.Psbt.fromBuffer(bytes, opts);
   } catch (err) {
     throw badInput(`Invalid PSBT: ${err instanceof Error ? err.message : String(err)}`);
   }

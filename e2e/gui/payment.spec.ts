@@ -204,7 +204,7 @@ test('Lightning: open a channel, pay a scanned invoice, pay back, close cooperat
     const before = await balanceSat(alice);
     await openTab(alicePage, 'Channels');
     const row = alicePage.locator(`[data-channel-point="${channelPoint}"]`);
-    await row.getByRole('button', { name: 'Close' }).click();
+    await row.getByRole('button', { name: 'Close', exact: true }).click();
     const dialog = alicePage.getByRole('dialog', { name: 'Close channel' });
     await snap(alicePage, 'alice-close-confirm');
     await dialog.getByRole('button', { name: 'Close channel' }).click();

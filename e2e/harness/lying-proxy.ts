@@ -101,16 +101,30 @@ export async function startLyingProxy(upstreamHost: string, upstreamPort: number
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
 
-    lineReader(client, (line) => {
-      try {
-        const msg = JSON.parse(line) as JsonRpcMessage;
-        if (msg.method !== undefined && msg.id !== undefined && msg.id !== null) {
-          sent.set(msg.id, { method: msg.method, params: msg.params ?? [] });
-          requests.push(msg.method);
-        }
-      } catch {
-        // not ours to judge: forwarded as is
+    const noteRequest = (msg: JsonRpcMessage) => {
+      if (msg.method !== undefined && msg.id !== undefined && msg.id !== null) {
+        sent.set(msg.id, { method: msg.method, params: msg.params ?? [] });
+        requests.push(msg.method);
       }
+    };
+    lineReader(client, (line) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        upstream.write(line + '\n'); // not ours to judge: forwarded as is
+        return;
+      }
+      if (Array.isArray(parsed) && parsed.length > 0) {
+        // A JSON-RPC batch: split into single requests upstream, so that every answer passes
+        // the lie on its own; the client gets them one per line (which it must accept).
+        for (const item of parsed as JsonRpcMessage[]) {
+          noteRequest(item);
+          upstream.write(JSON.stringify(item) + '\n');
+        }
+        return;
+      }
+      noteRequest(parsed as JsonRpcMessage);
       upstream.write(line + '\n');
     });
 

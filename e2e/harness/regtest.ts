@@ -96,6 +96,8 @@ export interface StartRegtestOptions {
    * that chain is resumed: the miner wallet is loaded and no blocks are mined.
    */
   dir?: string;
+  /** ElectrumX environment settings that replace the harness's (e.g. a bench's poll intervals). */
+  electrumxEnv?: Record<string, string>;
 }
 
 export interface Regtest {
@@ -270,6 +272,7 @@ class RegtestNetwork implements Regtest {
     readonly p2pPort: number,
     readonly electrumPort: number,
     private readonly electrumxRpcPort: number,
+    private readonly electrumxEnv: Record<string, string> = {},
   ) {
     this.rpcUrl = `http://127.0.0.1:${rpcPort}/`;
     this.authHeader = 'Basic ' + Buffer.from(`${this.rpcUser}:${this.rpcPassword}`).toString('base64');
@@ -432,6 +435,7 @@ class RegtestNetwork implements Regtest {
       LOG_SESSIONS: '0',
       LOG_LEVEL: process.env.FULMEN_ELECTRUMX_LOG_LEVEL ?? 'info',
       LOG_FORMAT: '%(asctime)s %(levelname)s:%(name)s:%(message)s',
+      ...this.electrumxEnv,
     };
     // The console script's own interpreter (its venv), so that the launcher imports that ElectrumX.
     const script = fs.realpathSync(this.binaries.electrumxServer);
@@ -494,7 +498,7 @@ export async function startRegtest(opts: StartRegtestOptions = {}): Promise<Regt
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'fulmen-regtest-'));
   fs.mkdirSync(dir, { recursive: true });
   const [rpcPort, p2pPort, electrumPort, electrumxRpcPort] = await freePorts(4);
-  const network = new RegtestNetwork(dir, ownsDir, binaries, rpcPort!, p2pPort!, electrumPort!, electrumxRpcPort!);
+  const network = new RegtestNetwork(dir, ownsDir, binaries, rpcPort!, p2pPort!, electrumPort!, electrumxRpcPort!, opts.electrumxEnv);
   installExitHook();
   liveNetworks.add(network);
   try {

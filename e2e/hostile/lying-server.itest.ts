@@ -13,7 +13,7 @@ import { startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
 //
 // What is caught, and how (ChainNetwork):
 //   wrong merkle proof            SpvVerifier against our headers → banned, retried on the next server
-//   header with bad PoW           HeaderChain.checkHeader → banned
+//   header with bad PoW           HeaderChain.checkHeader → banned (and still banned after a restart)
 //   valid fork with less work     chainwork comparison → flagged `stale`, never main (not banned)
 //   heavier fabricated fork       followed (most work wins), until its proofs fail → banned, reorg back
 //   history omitting a tx         status hash ≠ sha256(history) → banned
@@ -129,6 +129,25 @@ describe('hostile Electrum servers (lying proxy + honest ElectrumX)', () => {
     // New blocks keep coming through the honest server.
     const [hash] = await regtest.mine(1);
     await waitFor(() => chain.tip()?.hash === hash, { what: 'next block' });
+  });
+
+  it('a banned liar stays banned after a restart (chain_server_bans): never contacted, the honest server is main', async () => {
+    const setup = await fundedWallet();
+    const { chain, liar, events } = await connect(setup, lies.badProofOfWorkTip());
+    expect(bannedEvent(events, liar.server)!.reason).toMatch(/proof of work/);
+    await expectHonestOutcome(setup, chain);
+    setup.wallet.detachChain();
+    await chain.stop();
+    // Restart on the same chain db, the liar first in the list again (and honest now).
+    liar.setLie(null);
+    const seenBefore = liar.requests.length;
+    const restarted = new ChainNetwork({ network: 'regtest', server: liar.server, servers: [regtest.electrumServer], oneserver: false, db: setup.db });
+    cleanups.push(() => restarted.stop());
+    await restarted.start();
+    await setup.wallet.attachChain(restarted);
+    await expectHonestOutcome(setup, restarted);
+    expect(liar.requests.length).toBe(seenBefore);
+    expect(restarted.serverStates().find((s) => s.server === liar.server)!.bannedReason).toMatch(/proof of work/);
   });
 
   it('a valid fork with less work: the liar is flagged stale, never main, our chain stays', async () => {

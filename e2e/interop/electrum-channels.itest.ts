@@ -152,7 +152,8 @@ describe('Fulmen ⇄ Electrum 4.5.8 channels on regtest', () => {
       await regtest.mine(3);
       await mineUntil('channel OPEN on both sides', async () => fulmenChannel(channelPoint)?.state === 'OPEN' && (await electrumChannel(channelPoint))?.state === 'OPEN');
       const { fulmen, electrum: e } = await expectBalancesAgree(channelPoint);
-      expect(fulmen).toMatchObject({ initiator: 'local', capacity: FULMEN_FUNDING_SAT, remote_pubkey: electrumNodeId, remote_balance: 0 });
+      // Electrum 4.5.8 does not advertise option_anchors: the channel stays option_static_remotekey.
+      expect(fulmen).toMatchObject({ initiator: 'local', capacity: FULMEN_FUNDING_SAT, remote_pubkey: electrumNodeId, remote_balance: 0, channel_type: 'static_remotekey' });
       expect(e).toMatchObject({ remote_pubkey: node.nodeIdHex, local_balance: 0, channel_id: fulmen.channel_id, short_channel_id: fulmen.short_channel_id });
     });
 
@@ -249,7 +250,7 @@ describe('Fulmen ⇄ Electrum 4.5.8 channels on regtest', () => {
       await waitFor(async () => (await regtest.rpc<string[]>('getrawmempool')).includes(fundingTxid), { what: 'funding tx in mempool' });
       await mineUntil('channel OPEN on both sides', async () => fulmenChannel(channelPoint)?.state === 'OPEN' && (await electrumChannel(channelPoint))?.state === 'OPEN');
       const { fulmen } = await expectBalancesAgree(channelPoint);
-      expect(fulmen).toMatchObject({ initiator: 'remote', capacity: ELECTRUM_FUNDING_SAT, remote_pubkey: electrumNodeId, local_balance: 0 });
+      expect(fulmen).toMatchObject({ initiator: 'remote', capacity: ELECTRUM_FUNDING_SAT, remote_pubkey: electrumNodeId, local_balance: 0, channel_type: 'static_remotekey' });
     });
 
     it('Electrum pays a Fulmen invoice, Fulmen pays an Electrum invoice', async () => {

@@ -4,11 +4,11 @@
  * the side that opened. One regtest network and one lnd serve the whole file. Skipped, with the
  * reason in the suite name, only when lnd is not installed.
  *
- * lnd behaviour this relies on (v0.19): Fulmen advertises no option_anchors, so lnd negotiates
- * channel_type option_static_remotekey itself (no `--protocol.no-anchors` needed); lnd is
+ * lnd behaviour this relies on (v0.19): both advertise option_anchors, so each opener proposes
+ * channel_type option_anchors_zero_fee_htlc_tx + static_remotekey (lnd's ANCHORS); lnd is
  * started with `--bitcoin.defaultchanconfs=1`, so it asks for minimum_depth 1 as fundee and
- * Fulmen (minimumDepth 1) asks the same; lnd reports balances net of the commitment fee on the
- * funder's side (`commit_fee`), Fulmen reports them gross. lnd routes even its own payments
+ * Fulmen (minimumDepth 1) asks the same; lnd reports balances net of the commitment fee and the
+ * two 330-sat anchors on the funder's side, Fulmen reports them gross. lnd routes even its own payments
  * over a direct private channel only through its graph, where it adds a new channel up to 1 s
  * after both channel_ready (funding manager poll), so the tests wait for that edge after opening.
  */
@@ -19,6 +19,9 @@ import { openDatabase, type Db } from '../../core/storage/db.js';
 import { ChainNetwork } from '../../core/chain/network.js';
 import { Wallet } from '../../core/wallet/wallet.js';
 import { LightningNode, type ChannelInfo } from '../../core/lightning/node.js';
+import type { Channel } from '../../core/lightning/channel/channel.js';
+import type { SweepRow } from '../../core/lightning/watcher/store.js';
+import { Transaction } from 'bitcoinjs-lib';
 import { decodeInvoice } from '../../core/lightning/invoice/bolt11.js';
 import { locateLnd, startLnd, type LndChannel, type LndNode } from '../harness/lnd.js';
 import { startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
@@ -41,24 +44,28 @@ describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd channels on regtest${l
 
   /**
    * Waits until both sides show the same balances (lnd's view mirrored, its funder side plus the
-   * commitment fee) with no HTLC in flight and, if given, Fulmen's view passing `expected`.
+   * commitment fee and anchors) with no HTLC in flight and, if given, Fulmen's view passing `expected`.
    */
   async function expectBalancesAgree(channelPoint: string, expected?: (fulmen: ChannelInfo) => boolean): Promise<{ fulmen: ChannelInfo; lnd: LndChannel }> {
+    let last = '';
     return waitFor(
       async () => {
         const l = await lndChannel(channelPoint);
         const f = fulmenChannel(channelPoint);
         if (!l || !f) return false;
+        last = `lnd ${JSON.stringify({ local: l.local_balance, remote: l.remote_balance, commit_fee: l.commit_fee, type: l.commitment_type })}, Fulmen ${JSON.stringify({ local: f.local_balance, remote: f.remote_balance })}`;
         if (expected && !expected(f)) return false;
         if (l.pending_htlcs.length > 0) return false;
-        const fee = Number(l.commit_fee);
+        // lnd's funder balance is net of everything the funder pays: the commitment fee and, for
+        // ANCHORS, the 2 × 330-sat anchors (an anchor left out with its output goes to the fee).
+        const fee = Number(l.capacity) - Number(l.local_balance) - Number(l.remote_balance);
         const lndLocal = Number(l.local_balance) + (l.initiator ? fee : 0);
         const lndRemote = Number(l.remote_balance) + (l.initiator ? 0 : fee);
         return lndLocal === f.remote_balance && lndRemote === f.local_balance && { fulmen: f, lnd: l };
       },
       { what: 'balances to agree on both sides', timeoutMs: 20_000, intervalMs: 100 },
     ).catch((err: Error) => {
-      throw new Error(`${err.message}\n${lnd.logTail(60)}`);
+      throw new Error(`${err.message} (last seen: ${last})\n${lnd.logTail(60)}`);
     });
   }
 
@@ -106,7 +113,7 @@ describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd channels on regtest${l
   describe('Fulmen opens, Fulmen closes', () => {
     let channelPoint: string;
 
-    it('opens a channel Fulmen → lnd (static_remotekey); both sides see it open', async () => {
+    it('opens a channel Fulmen → lnd (anchors); both sides see it open', async () => {
       const opened = await node.openChannel(lnd.connectString, FULMEN_FUNDING_SAT, 0n);
       channelPoint = opened.channelPoint;
       await waitFor(() => inMempool(opened.fundingTxid), { what: 'funding tx in mempool' });
@@ -114,7 +121,8 @@ describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd channels on regtest${l
       await mineUntil('channel open on both sides', async () => fulmenChannel(channelPoint)?.state === 'OPEN' && (await lndChannel(channelPoint))?.active === true);
       const { fulmen, lnd: l } = await expectBalancesAgree(channelPoint);
       expect(fulmen).toMatchObject({ initiator: 'local', capacity: FULMEN_FUNDING_SAT, remote_pubkey: lnd.nodeId, remote_balance: 0 });
-      expect(l).toMatchObject({ remote_pubkey: node.nodeIdHex, initiator: false, local_balance: '0', commitment_type: 'STATIC_REMOTE_KEY', private: true });
+      expect(l).toMatchObject({ remote_pubkey: node.nodeIdHex, initiator: false, local_balance: '0', commitment_type: 'ANCHORS', private: true });
+      expect(fulmenChannel(channelPoint)?.channel_type).toBe('anchors');
       expect(l.chan_id).not.toBe('0');
       await waitFor(() => lnd.hasGraphEdge(l.chan_id), { what: 'lnd to add the channel to its graph', timeoutMs: 10_000, intervalMs: 100 });
     });
@@ -186,7 +194,8 @@ describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd channels on regtest${l
       await mineUntil('channel open on both sides', async () => fulmenChannel(channelPoint)?.state === 'OPEN' && (await lndChannel(channelPoint))?.active === true);
       const { fulmen, lnd: l } = await expectBalancesAgree(channelPoint);
       expect(fulmen).toMatchObject({ initiator: 'remote', capacity: LND_FUNDING_SAT, remote_pubkey: lnd.nodeId, local_balance: 0 });
-      expect(l).toMatchObject({ initiator: true, commitment_type: 'STATIC_REMOTE_KEY', remote_balance: '0', private: true });
+      expect(l).toMatchObject({ initiator: true, commitment_type: 'ANCHORS', remote_balance: '0', private: true });
+      expect(fulmen.channel_type).toBe('anchors');
       await waitFor(() => lnd.hasGraphEdge(l.chan_id), { what: 'lnd to add the channel to its graph', timeoutMs: 10_000, intervalMs: 100 });
     });
 
@@ -225,5 +234,78 @@ describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd channels on regtest${l
       expect(tx.vout.map((o) => Math.round(o.value * 1e8))).toContain(fulmen.local_balance);
       await waitFor(() => wallet.getBalance().confirmedSat === fulmenBefore + fulmen.local_balance, { what: 'Fulmen wallet got its side' });
     });
+  });
+
+  describe('force closes of anchor channels', () => {
+    const sweepsOf = (channelPoint: string): SweepRow[] => {
+      const channels = (node as unknown as { channels: Map<number, Channel> }).channels;
+      const ch = [...channels.values()].find((c) => c.channelPoint === channelPoint)!;
+      return node.watcher.sweepsOf(ch.keyIndex);
+    };
+    const sweepInMempool = (channelPoint: string, kind: SweepRow['kind']): Promise<SweepRow> =>
+      waitFor(
+        async () => {
+          const row = sweepsOf(channelPoint).find((r) => r.kind === kind && r.txid);
+          return row && (await inMempool(row.txid!)) ? row : undefined;
+        },
+        { what: `${kind} sweep in mempool`, timeoutMs: 30_000 },
+      );
+
+    async function openAndPay(): Promise<string> {
+      const opened = await node.openChannel(lnd.connectString, 400_000, 0n);
+      await waitFor(() => inMempool(opened.fundingTxid), { what: 'funding tx in mempool' });
+      await regtest.mine(1);
+      await mineUntil('channel open on both sides', async () => fulmenChannel(opened.channelPoint)?.state === 'OPEN' && (await lndChannel(opened.channelPoint))?.active === true);
+      const l = (await lndChannel(opened.channelPoint))!;
+      expect(l.commitment_type).toBe('ANCHORS');
+      await waitFor(() => lnd.hasGraphEdge(l.chan_id), { what: 'lnd to add the channel to its graph', timeoutMs: 10_000, intervalMs: 100 });
+      const { invoice } = await lnd.addInvoice(100_000_000n, 'before the force close');
+      expect(await node.pay(invoice), lnd.logTail(60)).toMatchObject({ success: true });
+      await expectBalancesAgree(opened.channelPoint, (f) => f.remote_balance === 100_000);
+      return opened.channelPoint;
+    }
+
+    it('lnd force-closes: Fulmen sweeps its to_remote (P2WSH, 1 OP_CHECKSEQUENCEVERIFY) one block after the commitment', async () => {
+      const channelPoint = await openAndPay();
+      const before = wallet.getBalance().confirmedSat;
+      const closingTxid = await lnd.closeChannel(channelPoint, { force: true });
+      await waitFor(() => inMempool(closingTxid), { what: 'lnd commitment in mempool' });
+      await waitFor(() => fulmenChannel(channelPoint)?.state === 'FORCE_CLOSING', { what: 'Fulmen sees the force close' });
+      const commitment = Transaction.fromHex(await regtest.rpc<string>('getrawtransaction', [closingTxid]));
+      expect(commitment.outs.filter((o) => Number(o.value) === 330).length).toBe(2);
+      await mineUntil('Fulmen to_remote sweep in mempool', async () => {
+        const row = sweepsOf(channelPoint).find((r) => r.kind === 'to_remote' && r.txid);
+        return !!row && (await inMempool(row.txid!));
+      }, 3);
+      const toRemote = await sweepInMempool(channelPoint, 'to_remote');
+      const sweep = Transaction.fromHex(toRemote.rawTx!);
+      expect(sweep.ins[0]!.sequence).toBe(1);
+      expect(toRemote.valueSat).toBeGreaterThan(300_000 - 2_000); // Fulmen's 300k minus the commitment fee and anchors it pays as funder
+      await regtest.mine(1);
+      const swept = Number(sweep.outs[0]!.value);
+      await waitFor(() => wallet.getBalance().confirmedSat === before + swept, { what: 'Fulmen wallet has its to_remote' });
+    });
+
+    it('Fulmen force-closes: lnd accepts the anchor commitment, Fulmen sweeps to_local after the delay lnd asked for', async () => {
+      const channelPoint = await openAndPay();
+      const { closingTxid } = await node.forceCloseChannel(channelPoint);
+      await waitFor(() => inMempool(closingTxid), { what: 'Fulmen commitment in mempool' });
+      await regtest.mine(1);
+      await waitFor(() => sweepsOf(channelPoint).some((r) => r.kind === 'to_local' && r.spendableHeight !== null), { what: 'to_local sweep planned' });
+      // lnd, whose to_remote waits one block, closes its side.
+      await waitFor(async () => !(await lndChannel(channelPoint)), { what: 'lnd no longer lists the channel as open', timeoutMs: 20_000 });
+      const delay = fulmenDelay(channelPoint);
+      await regtest.mine(delay - 1);
+      const toLocal = await sweepInMempool(channelPoint, 'to_local');
+      expect(Transaction.fromHex(toLocal.rawTx!).ins[0]!.sequence).toBe(delay);
+      await regtest.mine(1);
+      await waitFor(() => sweepsOf(channelPoint).find((r) => r.kind === 'to_local')?.status === 'confirmed', { what: 'to_local sweep confirmed' });
+    });
+
+    /** to_self_delay lnd set for Fulmen's outputs (accept_channel), from Fulmen's stored channel. */
+    function fulmenDelay(channelPoint: string): number {
+      const channels = (node as unknown as { channels: Map<number, Channel> }).channels;
+      return [...channels.values()].find((c) => c.channelPoint === channelPoint)!.remoteConfig!.toSelfDelay;
+    }
   });
 });

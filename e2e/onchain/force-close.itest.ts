@@ -16,7 +16,10 @@ import { addressToScriptPubKey } from '../../core/bitcoin/address.js';
 // remote force closes, a breach answered by a justice transaction, and an HTLC in flight resolved
 // by HTLC-timeout. to_self_delay is 10 blocks on both sides; a channel is REDEEMED 3 blocks after
 // its last sweep confirmed. Every sweep is accepted by bitcoind's mempool (full script checks)
-// before it confirms.
+// before it confirms. The suite runs twice: with anchor channels (both nodes advertise
+// option_anchors; BOLT 3: two 330-sat anchors, to_remote and HTLC spends wait one block (CSV 1),
+// our zero-fee HTLC transactions take a wallet input for their fee, and (h) a CPFP through our
+// anchor), and with option_static_remotekey channels (`anchors: false`).
 const TO_SELF_DELAY = 10;
 const REDEEM_DEPTH = 3;
 
@@ -27,7 +30,8 @@ interface Side {
   node: LightningNode;
 }
 
-describe('force closes, sweeps and justice on regtest', () => {
+describe.each(['anchors', 'static_remotekey'] as const)('force closes, sweeps and justice on regtest (%s channels)', (channelType) => {
+  const anchors = channelType === 'anchors';
   let regtest: Regtest;
   const chains: ChainNetwork[] = [];
   let a: Side;
@@ -51,6 +55,7 @@ describe('force closes, sweeps and justice on regtest', () => {
       paymentTimeoutMs: 30_000,
       toSelfDelay: TO_SELF_DELAY,
       redeemDepth: REDEEM_DEPTH,
+      anchors,
     });
     await node.start();
     return { db, wallet, chain, node };
@@ -93,6 +98,23 @@ describe('force closes, sweeps and justice on regtest', () => {
     await new Promise((r) => setTimeout(r, 300));
   }
 
+  const confirmedOnChain = async (txid: string): Promise<boolean> =>
+    regtest.rpc<{ confirmations?: number }>('getrawtransaction', [txid, true]).then((t) => (t.confirmations ?? 0) > 0, () => false);
+
+  /**
+   * Waits until a sweep of `kind` was broadcast and bitcoind has it, in its mempool or already in
+   * a block (static_remotekey sweeps without CSV can confirm with their parent).
+   */
+  async function sweepSeen(s: Side, cp: string, kind: SweepRow['kind']): Promise<SweepRow> {
+    return waitFor(
+      async () => {
+        const row = sweepsOf(s, cp).find((r) => r.kind === kind && r.txid);
+        return row && ((await inMempool(row.txid!)) || (await confirmedOnChain(row.txid!))) ? row : undefined;
+      },
+      { what: `${kind} sweep broadcast`, timeoutMs: 30_000 },
+    );
+  }
+
   /** Waits until a sweep of `kind` was broadcast and bitcoind accepted it into its mempool. */
   async function sweepInMempool(s: Side, cp: string, kind: SweepRow['kind']): Promise<SweepRow> {
     return waitFor(
@@ -131,12 +153,22 @@ describe('force closes, sweeps and justice on regtest', () => {
     await waitFor(() => inMempool(closingTxid), { what: 'commitment in mempool' });
     expect(channel(a, cp)!.state).toBe('FORCE_CLOSING');
     await waitFor(() => channel(b, cp)?.state === 'FORCE_CLOSING', { what: 'B sees the force close' });
-    // B's to_remote (static payment key) is swept at once, even before the commitment confirms.
-    const toRemote = await sweepInMempool(b, cp, 'to_remote');
-    expect(toRemote.valueSat).toBe(200_000);
+    expect(channel(a, cp)!.channel_type).toBe(channelType);
+    const commitmentTx = Transaction.fromHex(await regtest.rpc<string>('getrawtransaction', [closingTxid]));
+    expect(commitmentTx.outs.filter((o) => Number(o.value) === 330).length).toBe(anchors ? 2 : 0);
+    if (anchors) {
+      // B's to_remote (P2WSH with 1 OP_CHECKSEQUENCEVERIFY) is planned, swept once the commitment confirmed.
+      await b.node.watcher.checkNow();
+      expect(sweepsOf(b, cp).find((r) => r.kind === 'to_remote')).toMatchObject({ status: 'waiting', txid: null });
+    } else {
+      await sweepInMempool(b, cp, 'to_remote'); // P2WPKH: swept at once, even before the commitment confirms
+    }
 
     await regtest.mine(1);
     const closeHeight = await height();
+    const toRemote = await sweepSeen(b, cp, 'to_remote');
+    expect(toRemote.valueSat).toBe(200_000);
+    expect(Transaction.fromHex(toRemote.rawTx!).ins[0]!.sequence).toBe(anchors ? 1 : 0xfffffffd);
     await waitFor(() => channel(a, cp)?.state === 'CLOSED' && channel(b, cp)?.state === 'CLOSED', { what: 'CLOSED on both sides' });
     const toLocalRow = await waitFor(() => sweepsOf(a, cp).find((r) => r.kind === 'to_local' && r.spendableHeight !== null), { what: 'to_local sweep planned' });
     expect(toLocalRow.spendableHeight).toBe(closeHeight + TO_SELF_DELAY);
@@ -144,6 +176,8 @@ describe('force closes, sweeps and justice on regtest', () => {
     await regtest.mine(TO_SELF_DELAY - 2);
     await a.node.watcher.checkNow();
     expect(sweepsOf(a, cp).find((r) => r.kind === 'to_local')!.status).toBe('waiting'); // CSV not reached
+    // B's to_remote sweep confirmed meanwhile.
+    await waitFor(() => sweepsOf(b, cp).find((r) => r.kind === 'to_remote')?.status === 'confirmed', { what: 'B to_remote confirmed' });
     // bitcoind agrees: the same sweep built now is rejected as not yet BIP 68 final.
     const view = channelView(channelData(a, cp), a.wallet.lightningRootSecret());
     const closing = Transaction.fromHex(await regtest.rpc<string>('getrawtransaction', [closingTxid]));
@@ -165,10 +199,12 @@ describe('force closes, sweeps and justice on regtest', () => {
     await waitFor(() => a.wallet.getBalance().confirmedSat === aBefore + sweptToA, { what: 'A wallet has its to_local' });
     const sweptToB = Number(Transaction.fromHex(toRemote.rawTx!).outs[0]!.value);
     expect(sweptToB).toBeGreaterThan(199_000);
+    // The commitment paid the regtest estimate by itself: no CPFP through the anchor.
+    expect(sweepsOf(a, cp).some((r) => r.kind === 'anchor_cpfp')).toBe(false);
     await waitFor(() => b.wallet.getBalance().confirmedSat === bBefore + sweptToB, { what: 'B wallet has its to_remote' });
   });
 
-  it('(b) remote force close: we sweep to_remote at once, the peer sweeps to_local after its delay', async () => {
+  it('(b) remote force close: we sweep to_remote (anchors: once it confirmed, CSV 1), the peer sweeps to_local after its delay', async () => {
     const cp = await openChannel(800_000);
     await pay(a, b, 150_000);
     await settled(cp);
@@ -177,10 +213,10 @@ describe('force closes, sweeps and justice on regtest', () => {
     const { closingTxid } = await b.node.forceCloseChannel(cp);
     await waitFor(() => inMempool(closingTxid), { what: 'B commitment in mempool' });
     await waitFor(() => channel(a, cp)?.state === 'FORCE_CLOSING', { what: 'A sees the remote force close' });
-    const toRemote = await sweepInMempool(a, cp, 'to_remote');
-    expect(toRemote.valueSat).toBeGreaterThan(640_000); // 650k minus the commitment fee A pays as funder
 
     await regtest.mine(1);
+    const toRemote = await sweepSeen(a, cp, 'to_remote');
+    expect(toRemote.valueSat).toBeGreaterThan(640_000); // 650k minus the commitment fee and anchors A pays as funder
     await waitFor(() => sweepsOf(b, cp).some((r) => r.kind === 'to_local' && r.spendableHeight !== null), { what: 'B plans its to_local' });
     await regtest.mine(TO_SELF_DELAY - 1);
     const toLocal = await sweepInMempool(b, cp, 'to_local');
@@ -207,10 +243,11 @@ describe('force closes, sweeps and justice on regtest', () => {
     const cheat = Transaction.fromHex(oldCommitment);
     expect(justice.outpoint.startsWith(cheatTxid)).toBe(true);
     expect(justice.valueSat).toBeGreaterThan(540_000); // A's whole old balance (600k - 50k - fee)
-    const toRemote = await sweepInMempool(b, cp, 'to_remote');
-    expect(toRemote.valueSat).toBe(50_000);
-    expect(cheat.outs.length).toBe(2);
+    expect(cheat.outs.length).toBe(anchors ? 4 : 2); // to_local, to_remote (and the two anchors)
 
+    await regtest.mine(1);
+    const toRemote = await sweepSeen(b, cp, 'to_remote'); // anchors, CSV 1: after the revoked commitment confirmed
+    expect(toRemote.valueSat).toBe(50_000);
     await regtest.mine(1 + REDEEM_DEPTH);
     await waitFor(() => channel(b, cp)?.state === 'REDEEMED', { what: 'B REDEEMED', timeoutMs: 30_000 });
     const taken = [justice, toRemote].reduce((s, r) => s + Number(Transaction.fromHex(r.rawTx!).outs[0]!.value), 0);
@@ -245,7 +282,16 @@ describe('force closes, sweeps and justice on regtest', () => {
     expect(sweepsOf(a, cp).find((r) => r.kind === 'htlc_timeout_tx')!.txid).toBeNull();
     await regtest.mine(1);
     const timeoutTx = await sweepInMempool(a, cp, 'htlc_timeout_tx');
-    expect(Transaction.fromHex(timeoutTx.rawTx!).locktime).toBe(cltvExpiry);
+    const signedTimeout = Transaction.fromHex(timeoutTx.rawTx!);
+    expect(signedTimeout.locktime).toBe(cltvExpiry);
+    if (anchors) {
+      // The zero-fee HTLC-timeout (input 0, output 0, nSequence 1) got a wallet input and change for its fee.
+      expect(signedTimeout.ins[0]!.sequence).toBe(1);
+      expect(signedTimeout.ins.length).toBeGreaterThan(1);
+      expect(Number(signedTimeout.outs[0]!.value)).toBe(60_000);
+    } else {
+      expect(signedTimeout.ins.length).toBe(1); // pre-signed at the commitment feerate
+    }
 
     await regtest.mine(1);
     await waitFor(() => sweepsOf(a, cp).some((r) => r.kind === 'htlc_tx_output' && r.spendableHeight !== null), { what: 'second-stage output planned' });
@@ -285,9 +331,12 @@ describe('force closes, sweeps and justice on regtest', () => {
     const { closingTxid } = await b.node.forceCloseChannel(cp);
     restore();
     await waitFor(() => inMempool(closingTxid), { what: 'B commitment in mempool' });
-    const success = await sweepInMempool(b, cp, 'htlc_success_tx');
+    await regtest.mine(1); // anchors: the HTLC-success has nSequence 1
+    const success = await sweepSeen(b, cp, 'htlc_success_tx');
     expect(success.valueSat).toBe(40_000);
-    expect(Transaction.fromHex(success.rawTx!).locktime).toBe(0);
+    const successTx = Transaction.fromHex(success.rawTx!);
+    expect(successTx.locktime).toBe(0);
+    expect(successTx.ins.length > 1).toBe(anchors); // anchors: a wallet input pays its fee
     await regtest.mine(1);
     await waitFor(() => a.node.listPayments().find((p) => p.paymentHash === paymentHash)?.status === 'succeeded', { what: 'A learns the preimage from the HTLC-success' });
     await waitFor(() => sweepsOf(b, cp).some((r) => r.kind === 'htlc_tx_output' && r.spendableHeight !== null), { what: 'B plans the HTLC-success output' });
@@ -306,7 +355,8 @@ describe('force closes, sweeps and justice on regtest', () => {
     const { closingTxid } = await a.node.forceCloseChannel(cp);
     restore();
     await waitFor(() => inMempool(closingTxid), { what: 'A commitment in mempool' });
-    const claim = await sweepInMempool(b, cp, 'htlc_claim_preimage');
+    await regtest.mine(1); // anchors: the claim has nSequence 1
+    const claim = await sweepSeen(b, cp, 'htlc_claim_preimage');
     expect(claim.valueSat).toBe(30_000);
     await regtest.mine(1);
     await waitFor(() => a.node.listPayments().find((p) => p.paymentHash === paymentHash)?.status === 'succeeded', { what: 'A learns the preimage from B\'s claim' });
@@ -333,7 +383,7 @@ describe('force closes, sweeps and justice on regtest', () => {
     // A restarts before the claim is valid: the plan is in its database and the new node acts on it.
     const port = a.node.listenPort!;
     await a.node.stop();
-    a.node = new LightningNode({ db: a.db, wallet: a.wallet, chain: a.chain, network: 'regtest', listen: `127.0.0.1:${port}`, minimumDepth: 1, toSelfDelay: TO_SELF_DELAY, redeemDepth: REDEEM_DEPTH });
+    a.node = new LightningNode({ db: a.db, wallet: a.wallet, chain: a.chain, network: 'regtest', listen: `127.0.0.1:${port}`, minimumDepth: 1, toSelfDelay: TO_SELF_DELAY, redeemDepth: REDEEM_DEPTH, anchors });
     await a.node.start();
     await regtest.mine(claimRow.spendableHeight! - 1 - (await height()));
     const claim = await sweepInMempool(a, cp, 'htlc_claim_timeout');
@@ -341,5 +391,35 @@ describe('force closes, sweeps and justice on regtest', () => {
     await regtest.mine(REDEEM_DEPTH);
     await waitFor(() => a.node.listPayments().find((p) => p.paymentHash === paymentHash)?.status === 'failed', { what: 'A payment failed on chain' });
     await waitFor(() => channel(a, cp)?.state === 'REDEEMED', { what: 'A REDEEMED', timeoutMs: 30_000 });
+  });
+
+  it.skipIf(!anchors)('(h) our commitment pays less than the fee estimate: A bumps it by CPFP through its anchor', async () => {
+    const cp = await openChannel(600_000);
+    await pay(a, b, 100_000);
+    await settled(cp);
+    const { closingTxid } = await a.node.forceCloseChannel(cp);
+    await waitFor(() => inMempool(closingTxid), { what: 'commitment in mempool' });
+    // Fees rise to 20 sat/vB (regtest has no fee market: the estimate A's chain reports is raised).
+    const chainA = a.chain as unknown as { estimateFeeSatPerVbyte: (target: number) => Promise<number> };
+    chainA.estimateFeeSatPerVbyte = async () => 20;
+    try {
+      await a.node.watcher.checkNow();
+      const cpfp = await sweepInMempool(a, cp, 'anchor_cpfp');
+      const child = Transaction.fromHex(cpfp.rawTx!);
+      const commitment = Transaction.fromHex(await regtest.rpc<string>('getrawtransaction', [closingTxid]));
+      expect(Buffer.from(child.ins[0]!.hash).reverse().toString('hex')).toBe(closingTxid);
+      expect(Number(commitment.outs[child.ins[0]!.index]!.value)).toBe(330); // our anchor
+      expect(child.ins.length).toBeGreaterThan(1); // plus a wallet coin
+      // bitcoind's view of the package: child + commitment pay at least 20 sat/vB together.
+      const entry = await regtest.rpc<{ ancestorsize: number; fees: { ancestor: number } }>('getmempoolentry', [cpfp.txid!]);
+      expect(entry.ancestorsize).toBe(commitment.virtualSize() + child.virtualSize());
+      expect(Math.round(entry.fees.ancestor * 1e8) / entry.ancestorsize).toBeGreaterThanOrEqual(20);
+      await regtest.mine(1);
+      await waitFor(() => sweepsOf(a, cp).find((r) => r.kind === 'anchor_cpfp')?.status === 'confirmed' && channel(a, cp)?.state === 'CLOSED', {
+        what: 'commitment and CPFP child confirmed',
+      });
+    } finally {
+      delete (chainA as { estimateFeeSatPerVbyte?: unknown }).estimateFeeSatPerVbyte;
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Transaction } from 'bitcoinjs-lib';
 import { startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
 import { openDatabase, type Db } from '../../core/storage/db.js';
 import { ChainNetwork } from '../../core/chain/network.js';
@@ -187,5 +188,7 @@ describe('channel backups and recovery from seed on regtest', () => {
     const sweep = restored.node.backups.get(cp)!.sweeps.to_local!;
     const sweepHeight = (await regtest.rpc<{ blockhash: string }>('getrawtransaction', [sweep.txid, true])).blockhash;
     expect(sweepHeight).toBeTruthy();
+    // get_channel_sweeps (the Channels tab) shows the backup channel's sweep.
+    expect(restored.node.channelOnchain(cp).sweeps).toEqual([expect.objectContaining({ kind: 'to_local', txid: sweep.txid, outpoint: `${closingTxid}:${Transaction.fromHex(sweep.rawTx).ins[0]!.index}` })]);
   });
 });

@@ -37,7 +37,8 @@ describe('classifyPaymentInput', () => {
     expect(invoiceNetwork('lntbs1...')).toBe('signet');
     expect(invoiceNetwork('lntb1...')).toBe('testnet');
     expect(invoiceNetwork('xyz')).toBeUndefined();
-    expect(addressNetworks('tb1qxyz')).toEqual(['testnet', 'signet']);
-    expect(addressNetworks('2N1LGaGg836mqSQqiuUBLfcyGBhyZbremDX')).toEqual(['testnet', 'signet', 'regtest']);
+    // testnet4 (BIP94) keeps testnet's prefixes.
+    expect(addressNetworks('tb1qxyz')).toEqual(['testnet', 'testnet4', 'signet']);
+    expect(addressNetworks('2N1LGaGg836mqSQqiuUBLfcyGBhyZbremDX')).toEqual(['testnet', 'testnet4', 'signet', 'regtest']);
   });
 });

@@ -13,7 +13,7 @@ export type PaymentInput =
   | { kind: 'error'; message: string };
 
 /** The bitcoin networks, for prefix checks. */
-export type Network = 'mainnet' | 'testnet' | 'signet' | 'regtest';
+export type Network = 'mainnet' | 'testnet' | 'testnet4' | 'signet' | 'regtest';
 
 const BECH32_CHARS = '[02-9ac-hj-np-z]';
 const INVOICE_RE = new RegExp(`^ln(bcrt|bc|tbs|tb)[0-9]*[munp]?1${BECH32_CHARS}+$`);
@@ -33,13 +33,18 @@ export function invoiceNetwork(invoice: string): Network | undefined {
   return undefined;
 }
 
+/** Whether an invoice whose prefix names `net` can be for `network` (lntb is testnet3's and testnet4's). */
+function invoiceFits(net: Network, network: Network | undefined): boolean {
+  return net === network || (net === 'testnet' && network === 'testnet4');
+}
+
 /** The network(s) an address's prefix is valid on (bech32 HRPs per BIP173, base58 version bytes). */
 export function addressNetworks(address: string): Network[] {
   const lower = address.toLowerCase();
   if (lower.startsWith('bcrt1')) return ['regtest'];
   if (lower.startsWith('bc1') || /^[13]/.test(address)) return ['mainnet'];
-  if (lower.startsWith('tb1')) return ['testnet', 'signet'];
-  if (/^[mn2]/.test(address)) return ['testnet', 'signet', 'regtest'];
+  if (lower.startsWith('tb1')) return ['testnet', 'testnet4', 'signet'];
+  if (/^[mn2]/.test(address)) return ['testnet', 'testnet4', 'signet', 'regtest'];
   return [];
 }
 
@@ -69,7 +74,7 @@ export function classifyPaymentInput(text: string, network?: Network): PaymentIn
     }
     if (network && uri.lightning) {
       const net = invoiceNetwork(uri.lightning);
-      if (net && net !== network) return wrongNetwork('invoice', net, network);
+      if (net && !invoiceFits(net, network)) return wrongNetwork('invoice', net, network);
     }
     return { kind: 'uri', uri };
   }
@@ -79,7 +84,7 @@ export function classifyPaymentInput(text: string, network?: Network): PaymentIn
       return { kind: 'error', message: 'This does not look like a valid Lightning invoice' };
     }
     const net = invoiceNetwork(t);
-    if (network && net && net !== network) return wrongNetwork('invoice', net, network);
+    if (network && net && !invoiceFits(net, network)) return wrongNetwork('invoice', net, network);
     return { kind: 'invoice', invoice: t.toLowerCase() };
   }
 

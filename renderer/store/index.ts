@@ -46,6 +46,18 @@ export interface PreferencesSlice {
   setUnit(unit: Unit): Promise<void>;
 }
 
+/**
+ * Cross-tab links: `showInHistory(txid)` (e.g. a sweep on the Channels tab) asks the shell to
+ * show the History tab (`tabRequest`, a new object per request) with that transaction's entry
+ * (`historyFocus`: a txid, for the History tab to open; it clears it once shown).
+ */
+export interface NavigationSlice {
+  tabRequest: { tab: 'history' } | null;
+  historyFocus: string | null;
+  showInHistory(txid: string): void;
+  clearHistoryFocus(): void;
+}
+
 export type Slice = 'status' | 'balance' | 'history' | 'channels' | 'requests';
 
 export interface Actions {
@@ -55,7 +67,7 @@ export interface Actions {
   setOnboarding(onboarding: boolean): void;
 }
 
-export type AppState = StatusSlice & WalletSlice & PreferencesSlice & Actions;
+export type AppState = StatusSlice & WalletSlice & PreferencesSlice & NavigationSlice & Actions;
 
 /** The config key holding the display unit (Electrum's name). */
 export const UNIT_CONFIG_KEY = 'base_unit';
@@ -83,6 +95,16 @@ export const useStore = create<AppState>()((set, get) => {
     channels: [],
     requests: [],
     unit: 'BTC',
+    tabRequest: null,
+    historyFocus: null,
+
+    showInHistory(txid) {
+      set({ tabRequest: { tab: 'history' }, historyFocus: txid });
+    },
+
+    clearHistoryFocus() {
+      set({ historyFocus: null });
+    },
 
     async setUnit(unit) {
       set({ unit });

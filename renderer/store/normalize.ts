@@ -84,6 +84,8 @@ export interface ChannelView {
   capacitySat: number;
   remotePubkey: string;
   peerState: string;
+  /** CHANNEL, or BACKUP: known only from a channel backup (the peer must close it: request_force_close). */
+  type: 'CHANNEL' | 'BACKUP';
 }
 
 export function normalizeChannel(c: Channel): ChannelView {
@@ -97,6 +99,7 @@ export function normalizeChannel(c: Channel): ChannelView {
     capacitySat: c.capacity,
     remotePubkey: c.remote_pubkey,
     peerState: c.peer_state,
+    type: c.type ?? 'CHANNEL',
   };
 }
 

@@ -1,24 +1,13 @@
+import { useState } from 'react';
 import { useStore } from '../store/index.js';
 import { Amount } from '../components/Amount.js';
 import { Icon } from '../components/Icon.js';
+import { VirtualRows } from '../components/VirtualRows.js';
 import type { HistoryRow } from '../store/normalize.js';
-
-function formatDate(ts: number | null): string {
-  if (ts === null) return 'Just now';
-  return new Date(ts * 1000).toLocaleString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
-}
-
-function statusText(row: HistoryRow): string {
-  if (row.kind === 'lightning') return row.status === 'complete' ? 'Complete' : row.status === 'pending' ? 'In progress' : 'Failed';
-  if (row.confirmations === 0) return 'Unconfirmed';
-  return row.confirmations >= 6 ? 'Confirmed' : `${row.confirmations} confirmation${row.confirmations === 1 ? '' : 's'}`;
-}
-
-function statusTone(row: HistoryRow): string {
-  if (row.status === 'failed') return 'badge-bad';
-  if (row.status === 'pending' || (row.kind === 'onchain' && row.confirmations < 6)) return 'badge-warn';
-  return 'badge-ok';
-}
+import { formatDate, statusText, statusTone } from '../lib/history.js';
+import { TxDetails } from './TxDetails.js';
+import { AddressesView } from './Addresses.js';
+import { CoinsView } from './Coins.js';
 
 function description(row: HistoryRow): string {
   if (row.label) return row.label;
@@ -26,67 +15,132 @@ function description(row: HistoryRow): string {
   return `${what} ${row.direction === 'sent' ? 'sent' : 'received'}`;
 }
 
-/** On-chain and Lightning history together, newest first. */
+const VIEWS = [
+  { id: 'transactions', label: 'Transactions' },
+  { id: 'addresses', label: 'Addresses' },
+  { id: 'coins', label: 'Coins' },
+] as const;
+
+type ViewId = (typeof VIEWS)[number]['id'];
+
+/**
+ * History: the transactions (on-chain and Lightning, newest first), and the on-chain wallet's
+ * addresses and coins as sub-views. A row opens its details (fee, inputs and outputs, label,
+ * bump fee / cancel / CPFP while unconfirmed).
+ */
 export function HistoryTab() {
   const history = useStore((s) => s.history);
+  const [view, setView] = useState<ViewId>('transactions');
   return (
     <section aria-labelledby="history-title" className="panel">
       <div className="panel-header">
         <h1 id="history-title">History</h1>
-        <span className="muted">{history.length} item{history.length === 1 ? '' : 's'}</span>
-      </div>
-      {history.length === 0 ? (
-        <div className="empty">
-          <p>No transactions yet.</p>
-          <p className="muted">Payments you send and receive, on-chain and over Lightning, show up here.</p>
+        <div role="tablist" aria-label="History views" className="segmented">
+          {VIEWS.map((v) => (
+            <button
+              key={v.id}
+              type="button"
+              role="tab"
+              id={`view-${v.id}`}
+              aria-selected={view === v.id}
+              aria-controls={`view-panel-${v.id}`}
+              className={`segment ${view === v.id ? 'active' : ''}`}
+              onClick={() => setView(v.id)}
+            >
+              {v.label}
+            </button>
+          ))}
         </div>
-      ) : (
-        <table className="table history-table" aria-label="Transactions">
-          <thead>
-            <tr>
-              <th scope="col" className="col-icon">
-                <span className="sr-only">Type</span>
-              </th>
-              <th scope="col">Description</th>
-              <th scope="col">Date</th>
-              <th scope="col">Status</th>
-              <th scope="col" className="num">
-                Amount
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {history.map((row) => (
-              <tr key={`${row.kind}:${row.id}`} data-testid="history-row" data-kind={row.kind} data-direction={row.direction} data-id={row.id}>
-                <td className="col-icon">
-                  <span className={`kind-icon kind-${row.kind}`} title={row.kind === 'lightning' ? 'Lightning' : 'On-chain'}>
-                    <Icon name={row.kind === 'lightning' ? 'bolt' : 'chain'} />
-                    <span className={`kind-direction direction-${row.direction}`}>
-                      <Icon name={row.direction === 'sent' ? 'out' : 'in'} size={10} />
-                    </span>
-                    <span className="sr-only">{row.kind === 'lightning' ? 'Lightning' : 'On-chain'}</span>
-                  </span>
-                </td>
-                <td>
-                  <div className="cell-main">{description(row)}</div>
-                  <div className="cell-sub mono" title={row.id}>
-                    {row.id.slice(0, 10)}…{row.id.slice(-6)}
-                  </div>
-                </td>
-                <td className="muted nowrap">{formatDate(row.timestamp)}</td>
-                <td>
-                  <span className={`badge ${statusTone(row)}`} data-testid="history-status">
-                    {statusText(row)}
-                  </span>
-                </td>
-                <td className="num nowrap">
-                  <Amount msat={row.amountMsat} sign testId="history-amount" />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      </div>
+      <div role="tabpanel" id={`view-panel-${view}`} aria-labelledby={`view-${view}`}>
+        {view === 'transactions' ? <TransactionsView history={history} /> : view === 'addresses' ? <AddressesView /> : <CoinsView />}
+      </div>
     </section>
+  );
+}
+
+const historyKey = (row: HistoryRow): string => `${row.kind}:${row.id}`;
+const HISTORY_COLUMNS = '44px minmax(0, 1fr) 170px 130px 150px';
+
+function TransactionsView(props: { history: HistoryRow[] }) {
+  const { history } = props;
+  /** The transaction (or payment) whose details are open: its id, so a replacement can take its place. */
+  const [open, setOpen] = useState<{ id: string; kind: HistoryRow['kind']; notice?: string } | null>(null);
+  if (history.length === 0) {
+    return (
+      <div className="empty">
+        <p>No transactions yet.</p>
+        <p className="muted">Payments you send and receive, on-chain and over Lightning, show up here.</p>
+      </div>
+    );
+  }
+  return (
+    <>
+      <p className="muted small" data-testid="history-count">
+        {history.length} item{history.length === 1 ? '' : 's'}
+      </p>
+      <VirtualRows
+        label="Transactions"
+        testId="history-list"
+        items={history}
+        rowHeight={60}
+        columns={HISTORY_COLUMNS}
+        rowKey={historyKey}
+        onActivate={(row) => setOpen({ id: row.id, kind: row.kind })}
+        rowProps={(row) => ({ 'data-testid': 'history-row', 'data-kind': row.kind, 'data-direction': row.direction, 'data-id': row.id })}
+        header={
+          <>
+            <span role="columnheader">
+              <span className="sr-only">Type</span>
+            </span>
+            <span role="columnheader">Description</span>
+            <span role="columnheader">Date</span>
+            <span role="columnheader">Status</span>
+            <span role="columnheader" className="num">
+              Amount
+            </span>
+          </>
+        }
+        renderRow={(row) => (
+          <>
+            <span role="cell">
+              <span className={`kind-icon kind-${row.kind}`} title={row.kind === 'lightning' ? 'Lightning' : 'On-chain'}>
+                <Icon name={row.kind === 'lightning' ? 'bolt' : 'chain'} />
+                <span className={`kind-direction direction-${row.direction}`}>
+                  <Icon name={row.direction === 'sent' ? 'out' : 'in'} size={10} />
+                </span>
+                <span className="sr-only">{row.kind === 'lightning' ? 'Lightning' : 'On-chain'}</span>
+              </span>
+            </span>
+            <span role="cell" className="cell-clip">
+              <div className="cell-main truncate">{description(row)}</div>
+              <div className="cell-sub mono" title={row.id}>
+                {row.id.slice(0, 10)}…{row.id.slice(-6)}
+              </div>
+            </span>
+            <span role="cell" className="muted nowrap">
+              {formatDate(row.timestamp)}
+            </span>
+            <span role="cell">
+              <span className={`badge ${statusTone(row)}`} data-testid="history-status">
+                {statusText(row)}
+              </span>
+            </span>
+            <span role="cell" className="num nowrap">
+              <Amount msat={row.amountMsat} sign testId="history-amount" />
+            </span>
+          </>
+        )}
+      />
+      {open && (
+        <TxDetails
+          id={open.id}
+          kind={open.kind}
+          notice={open.notice}
+          onClose={() => setOpen(null)}
+          onReplaced={(txid, notice) => setOpen({ id: txid, kind: 'onchain', notice })}
+        />
+      )}
+    </>
   );
 }

@@ -1,10 +1,13 @@
-import { useCallback, useRef, useState } from 'react';
-import type { DecodedInvoiceResult } from '../../core/api/client-types.js';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { DecodedInvoiceResult, UnspentItem } from '../../core/api/client-types.js';
 import { call, errorMessage } from '../api/client.js';
 import { useStore } from '../store/index.js';
 import { Amount } from '../components/Amount.js';
 import { Field, InlineError } from '../components/Field.js';
 import { Icon } from '../components/Icon.js';
+import { FeePicker, useFeeMarket } from '../components/FeePicker.js';
+import { CoinControl } from '../components/CoinControl.js';
+import { coinKey, FeerateError, feerateOf, parseFeerate, spendableCoins } from '../lib/onchain.js';
 import { CameraScanner, decodeQrFile } from '../components/QrScanner.js';
 import { classifyPaymentInput, type PaymentInput } from '../lib/classify.js';
 import { summarizeTx, type TxSummary } from '../lib/tx.js';
@@ -13,7 +16,17 @@ import { AmountError, msatFromJson, parseAmountInput, satToBtc, satToInput } fro
 /** A payment ready to confirm. */
 type Plan =
   | { kind: 'lightning'; invoice: string; decoded: DecodedInvoiceResult; amountMsat: bigint }
-  | { kind: 'onchain'; address: string; amountSat: number; txHex: string; tx: TxSummary; feerateSatPerVbyte: number };
+  | {
+      kind: 'onchain';
+      address: string;
+      amountSat: number;
+      txHex: string;
+      tx: TxSummary;
+      /** Exact fee of the built transaction (deserialize: our inputs are known), sat. */
+      feeSat: number;
+      /** Coins spent, "txid:vout". */
+      inputs: string[];
+    };
 
 type Phase =
   | { name: 'edit' }
@@ -43,6 +56,14 @@ function target(input: PaymentInput, lightningMsat: bigint): { invoice?: string;
   }
 }
 
+/** The inline message when the coins allowed to be spent do not cover amount (+ fee). */
+function notEnough(coinControl: boolean, frozenSat: number, withFee = false): string {
+  const what = withFee ? 'The amount plus the network fee' : 'The amount';
+  if (coinControl) return `${what} is more than the selected coins hold. Select more coins or lower the amount.`;
+  if (frozenSat > 0) return `${what} is more than your spendable balance: frozen coins are never spent (unfreeze them in History › Coins).`;
+  return withFee ? `${what} is more than your balance.` : `${what} is more than your on-chain balance.`;
+}
+
 /**
  * Send: paste or scan an invoice, a bitcoin: link or an address; review amount and fee; pay.
  * On-chain: payto (signed, not yet broadcast) → review → broadcast. Lightning: decode_invoice →
@@ -53,7 +74,12 @@ export function SendTab() {
   const [text, setText] = useState('');
   const [amountText, setAmountText] = useState('');
   const [feerateText, setFeerateText] = useState('');
-  /** "Use all": send everything minus the fee (payto amount "!"). */
+  const [feeError, setFeeError] = useState<string | null>(null);
+  /** Coin control: coins chosen to spend ("txid:vout"); empty = automatic selection. */
+  const [chosen, setChosen] = useState<ReadonlySet<string>>(new Set());
+  const [coins, setCoins] = useState<UnspentItem[] | null>(null);
+  const market = useFeeMarket();
+  /** "Max": send everything minus the fee (payto amount "!"). */
   const [sendMax, setSendMax] = useState(false);
   const [inputError, setInputError] = useState<string | null>(null);
   const [amountError, setAmountError] = useState<string | null>(null);
@@ -63,19 +89,40 @@ export function SendTab() {
   const [phase, setPhase] = useState<Phase>({ name: 'edit' });
   const fileInput = useRef<HTMLInputElement>(null);
 
+  // Coins (for coin control and what frozen coins keep out of reach), refreshed with the history.
+  useEffect(() => {
+    let live = true;
+    call('listunspent').then(
+      (list) => {
+        if (!live) return;
+        setCoins(list);
+        // A chosen coin that was spent or frozen meanwhile is dropped from the choice.
+        setChosen((prev) => new Set([...prev].filter((k) => list.some((c) => !c.frozen && coinKey(c) === k))));
+      },
+      () => live && setCoins(null),
+    );
+    return () => {
+      live = false;
+    };
+  }, [history]);
+
   const lightningMsat = balance?.lightningMsat ?? 0n;
-  const spendableSat = (balance?.confirmedSat ?? 0) + (balance?.unconfirmedSat ?? 0);
+  const coinsView = coins ? spendableCoins(coins, chosen) : null;
+  const spendableSat = coinsView ? coinsView.totalSat : (balance?.confirmedSat ?? 0) + (balance?.unconfirmedSat ?? 0);
+  const frozenSat = coinsView?.frozenSat ?? 0;
   const classified = classifyPaymentInput(text, info?.network);
   const dest = target(classified, lightningMsat);
   const needsAmount = !!dest?.address && dest.amountSat === undefined;
-  const estimate = info?.fee_per_kb ? Math.max(1, Math.round(info.fee_per_kb / 1000)) : FALLBACK_FEERATE_SAT_PER_VBYTE;
+  const estimate = market.suggested ?? (info?.fee_per_kb ? Math.max(1, Math.round(info.fee_per_kb / 1000)) : FALLBACK_FEERATE_SAT_PER_VBYTE);
 
   const reset = () => {
     setText('');
     setAmountText('');
     setSendMax(false);
+    setChosen(new Set());
     setInputError(null);
     setAmountError(null);
+    setFeeError(null);
     setFormError(null);
     setPhase({ name: 'edit' });
   };
@@ -102,6 +149,7 @@ export function SendTab() {
   const review = async () => {
     setInputError(null);
     setAmountError(null);
+    setFeeError(null);
     setFormError(null);
     if (classified.kind === 'empty') return setInputError('Paste an invoice, a payment link or an address');
     if (classified.kind === 'error') return setInputError(classified.message);
@@ -136,21 +184,28 @@ export function SendTab() {
         } catch (err) {
           return setAmountError(err instanceof AmountError ? err.message : 'Invalid amount');
         }
-        if (amountSat > spendableSat) return setAmountError('The amount is more than your on-chain balance.');
+        if (amountSat > spendableSat) return setAmountError(notEnough(chosen.size > 0, frozenSat));
       }
       let feerate = estimate;
       if (feerateText.trim()) {
-        feerate = Number(feerateText);
-        if (!/^\d+(\.\d+)?$/.test(feerateText.trim()) || !(feerate >= 1) || feerate > 10_000) return setFormError('Fee rate must be a number of sat/vB between 1 and 10000');
+        try {
+          feerate = parseFeerate(feerateText);
+        } catch (err) {
+          return setFeeError(err instanceof FeerateError ? err.message : 'Invalid fee rate');
+        }
       }
-      const txHex = await call('payto', { destination: address, amount: max ? '!' : satToBtc(amountSat), feerate });
+      const fromCoins = chosen.size > 0 ? [...chosen] : undefined;
+      const txHex = await call('payto', { destination: address, amount: max ? '!' : satToBtc(amountSat), feerate, ...(fromCoins ? { from_coins: fromCoins } : {}) });
       const tx = summarizeTx(txHex);
+      const decoded = await call('deserialize', { tx: txHex });
       // Sending everything leaves a single output: the amount is what it pays.
       if (max) amountSat = tx.outputs[0]?.valueSat ?? 0;
-      setPhase({ name: 'review', plan: { kind: 'onchain', address, amountSat, txHex, tx, feerateSatPerVbyte: feerate } });
+      const feeSat = decoded.fee_sat ?? Math.ceil(tx.vsize * feerate);
+      const inputs = decoded.inputs.map((i) => `${i.prevout_hash}:${i.prevout_n}`);
+      setPhase({ name: 'review', plan: { kind: 'onchain', address, amountSat, txHex, tx, feeSat, inputs } });
     } catch (err) {
       const message = errorMessage(err);
-      if (/insufficient|not enough/i.test(message)) setAmountError('The amount plus the network fee is more than your balance.');
+      if (/insufficient|not enough/i.test(message)) setAmountError(notEnough(chosen.size > 0, frozenSat, true));
       else setFormError(message);
     } finally {
       setBusy(false);
@@ -222,37 +277,63 @@ export function SendTab() {
         </div>
         {scanning && <CameraScanner onResult={onScanned} onCancel={() => setScanning(false)} />}
         {needsAmount && (
+          <Field
+            label={`Amount (${unit})`}
+            value={amountText}
+            inputMode="decimal"
+            onChange={(v) => {
+              setAmountText(v);
+              setSendMax(false);
+              setAmountError(null);
+            }}
+            error={amountError}
+            testId="send-amount"
+            hint={
+              <>
+                {chosen.size > 0 ? 'Selected coins' : 'Available'}: <Amount sat={spendableSat} testId="send-available" />{' '}
+                <button
+                  type="button"
+                  className="link"
+                  onClick={() => {
+                    setAmountText(satToInput(spendableSat, unit));
+                    setSendMax(true);
+                    setAmountError(null);
+                  }}
+                >
+                  Max
+                </button>
+                {sendMax && <> — the network fee is taken from this amount</>}
+                {frozenSat > 0 && (
+                  <>
+                    {' '}
+                    · <Amount sat={frozenSat} /> frozen, not spendable
+                  </>
+                )}
+              </>
+            }
+          />
+        )}
+        {dest?.address && (
           <>
-            <Field
-              label={`Amount (${unit})`}
-              value={amountText}
-              inputMode="decimal"
-              onChange={(v) => {
-                setAmountText(v);
-                setSendMax(false);
+            <FeePicker
+              text={feerateText}
+              onText={(v) => {
+                setFeerateText(v);
+                setFeeError(null);
+              }}
+              fallback={estimate}
+              market={market}
+              error={feeError}
+            />
+            <CoinControl
+              coins={coins}
+              chosen={chosen}
+              onChange={(next) => {
+                setChosen(next);
+                if (sendMax) setSendMax(false);
                 setAmountError(null);
               }}
-              error={amountError}
-              testId="send-amount"
-              hint={
-                <>
-                  Available: <Amount sat={spendableSat} />{' '}
-                  <button
-                    type="button"
-                    className="link"
-                    onClick={() => {
-                      setAmountText(satToInput(spendableSat, unit));
-                      setSendMax(true);
-                      setAmountError(null);
-                    }}
-                  >
-                    Use all
-                  </button>
-                  {sendMax && <> — the network fee is taken from this amount</>}
-                </>
-              }
             />
-            <Field label="Fee rate (sat/vB)" value={feerateText} onChange={setFeerateText} placeholder={String(estimate)} inputMode="decimal" hint={info?.fee_per_kb ? 'Server estimate for the next 2 blocks' : 'No server estimate; the default is shown'} />
           </>
         )}
         {!needsAmount && amountError && <InlineError>{amountError}</InlineError>}
@@ -274,7 +355,7 @@ function ReviewPanel(props: { phase: Exclude<Phase, { name: 'edit' }>; error: st
   const { plan } = phase;
   const done = phase.name === 'done';
   const sending = phase.name === 'sending';
-  const feeSat = plan.kind === 'onchain' ? Math.ceil(plan.tx.vsize * plan.feerateSatPerVbyte) : 0;
+  const feeSat = plan.kind === 'onchain' ? plan.feeSat : 0;
   return (
     <section aria-labelledby="review-title" className="panel panel-narrow">
       <div className="panel-header">
@@ -298,17 +379,25 @@ function ReviewPanel(props: { phase: Exclude<Phase, { name: 'edit' }>; error: st
             <dd className="mono break">{plan.address}</dd>
             <dt>Network fee</dt>
             <dd data-testid="review-fee">
-              {settled?.feeMsat != null ? (
-                <Amount msat={settled.feeMsat} />
-              ) : (
-                <>
-                  ≈ <Amount sat={feeSat} /> <span className="muted">({plan.feerateSatPerVbyte} sat/vB × {plan.tx.vsize} vB)</span>
-                </>
-              )}
+              {settled?.feeMsat != null ? <Amount msat={settled.feeMsat} /> : <Amount sat={feeSat} />}{' '}
+              <span className="muted">
+                (<span data-testid="review-feerate">{feerateOf(feeSat, plan.tx.vsize)} sat/vB</span> × {plan.tx.vsize} vB)
+              </span>
+            </dd>
+            <dt>Coins spent</dt>
+            <dd data-testid="review-inputs">
+              {plan.inputs.length} coin{plan.inputs.length === 1 ? '' : 's'}
+              <ul className="plain-list mono small">
+                {plan.inputs.map((k) => (
+                  <li key={k} data-testid="review-input">
+                    {k.slice(0, 12)}…:{k.split(':')[1]}
+                  </li>
+                ))}
+              </ul>
             </dd>
             <dt>Total</dt>
             <dd>
-              ≈ <Amount sat={plan.amountSat + feeSat} />
+              <Amount sat={plan.amountSat + feeSat} testId="review-total" />
             </dd>
           </>
         ) : (

@@ -27,9 +27,9 @@ import { inputPrevTxid } from '../../bitcoin/transaction.js';
 import { FulmenError } from '../../util/errors.js';
 import { channelIdFromFunding } from '../channel/channel.js';
 import { channelSecretsFor, derivePrivkey, derivePubkey, deriveRevocationPubkey, perCommitmentPoint, pubkeyFromSecret, START_INDEX, type ChannelKeyDerivation } from '../channel/keys.js';
-import { commitmentObscuringFactor, decodeCommitmentNumber, p2wpkh, p2wsh, toLocalScript } from '../channel/transactions.js';
+import { anchorToRemoteScript, commitmentObscuringFactor, decodeCommitmentNumber, p2wpkh, p2wsh, toLocalScript } from '../channel/transactions.js';
 import { isCommitmentShaped } from '../watcher/commitments.js';
-import { sweepDelayedOutput, sweepStaticToRemote, type Prevout, type SweepBuildParams } from '../watcher/sweeps.js';
+import { sweepAnchorToRemote, sweepDelayedOutput, sweepStaticToRemote, type Prevout, type SweepBuildParams } from '../watcher/sweeps.js';
 import { findFundingOutput } from './onchain.js';
 import type { BackupContents } from './static-backup.js';
 
@@ -281,11 +281,17 @@ export class ChannelBackups {
     const txid = tx.getId();
     const out: Resolution[] = [];
     const paymentBasepoint = pubkeyFromSecret(secrets.paymentBasepointSecret);
-    const toRemoteScript = p2wpkh(paymentBasepoint);
-    const toRemoteVout = tx.outs.findIndex((o) => bytesToHex(o.script) === bytesToHex(toRemoteScript));
-    if (toRemoteVout >= 0) {
+    // The backup does not name the channel type: to_remote is P2WPKH (static_remotekey) or, with
+    // option_anchors, P2WSH `<key> OP_CHECKSIGVERIFY 1 OP_CHECKSEQUENCEVERIFY` (BOLT 3).
+    const toRemoteForms = [
+      { scriptPubKey: p2wpkh(paymentBasepoint), csvDelay: 0, sweep: sweepStaticToRemote },
+      { scriptPubKey: p2wsh(anchorToRemoteScript(paymentBasepoint)), csvDelay: 1, sweep: sweepAnchorToRemote },
+    ];
+    for (const form of toRemoteForms) {
+      const toRemoteVout = tx.outs.findIndex((o) => bytesToHex(o.script) === bytesToHex(form.scriptPubKey));
+      if (toRemoteVout < 0) continue;
       const prevout = { txid, vout: toRemoteVout, valueSat: Number(tx.outs[toRemoteVout]!.value) };
-      out.push({ kind: 'to_remote', prevout, scriptPubKey: toRemoteScript, csvDelay: 0, build: (p) => sweepStaticToRemote({ prevout, paymentBasepointSecret: secrets.paymentBasepointSecret }, p) });
+      out.push({ kind: 'to_remote', prevout, scriptPubKey: form.scriptPubKey, csvDelay: form.csvDelay, build: (p) => form.sweep({ prevout, paymentBasepointSecret: secrets.paymentBasepointSecret }, p) });
     }
     if (r.remote) {
       // Our own commitment? Decode its number (BOLT 3 obscured commitment number) and rebuild to_local.

@@ -36,7 +36,7 @@ const keyDerivationSchema = z.discriminatedUnion('scheme', [
 const contentsSchema = z
   .object({
     version: z.literal(VERSION),
-    network: z.enum(['mainnet', 'testnet', 'signet', 'regtest']),
+    network: z.enum(['mainnet', 'testnet', 'testnet4', 'signet', 'regtest']),
     channelId: hex(32),
     fundingTxid: hex(32),
     fundingOutputIndex: u16,

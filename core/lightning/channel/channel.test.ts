@@ -3,9 +3,10 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
 import { Transaction } from 'bitcoinjs-lib';
 import { openDatabase, type Db } from '../../storage/db.js';
-import { Channel, type ChannelContext } from './channel.js';
+import { ANCHORS_CHANNEL_TYPE, Channel, STATIC_REMOTEKEY_CHANNEL_TYPE, type ChannelContext, type ChannelTypeName } from './channel.js';
 import { ChannelStore } from './store.js';
-import { p2wpkh } from './transactions.js';
+import { anchorScript, anchorToRemoteScript, p2wpkh, p2wsh } from './transactions.js';
+import { FeatureBits } from '../wire/features.js';
 import type { ChannelMessage } from '../wire/messages.js';
 
 /**
@@ -104,13 +105,13 @@ function handle(ch: Channel, m: ChannelMessage, fulfilled: string[]): (ChannelMe
   }
 }
 
-function openPair(fundingSat = 1_000_000, pushMsat = 100_000_000n): Pump {
+function openPair(fundingSat = 1_000_000, pushMsat = 100_000_000n, channelType: ChannelTypeName = 'static_remotekey'): Pump {
   const dbA = openDatabase(':memory:');
   const dbB = openDatabase(':memory:');
   const ctxA = makeCtx(dbA, new Uint8Array(32).fill(1));
   const ctxB = makeCtx(dbB, new Uint8Array(32).fill(2));
   const { channel: a, message: open } = Channel.openOutbound(
-    { keyIndex: 0, remoteNodeId: '02' + 'bb'.repeat(32), chainHash: CHAIN, fundingSat, pushMsat, feeratePerKw: 2500 },
+    { keyIndex: 0, remoteNodeId: '02' + 'bb'.repeat(32), chainHash: CHAIN, fundingSat, pushMsat, feeratePerKw: 2500, channelType },
     ctxA,
   );
   const { channel: b, message: accept } = Channel.acceptInbound(open, { keyIndex: 0, remoteNodeId: '02' + 'aa'.repeat(32), chainHash: CHAIN, minimumDepth: 1 }, ctxB);
@@ -424,6 +425,77 @@ describe('Channel rejects what BOLT 2 forbids, and changes nothing', () => {
     p.b.channel.onShutdown(p.a.channel.shutdown(p2wpkh(new Uint8Array(33).fill(2))));
     expect(() => p.a.channel.addHtlc({ amountMsat: 1_000_000n, paymentHash: new Uint8Array(32), cltvExpiry: 500, onion: onion() })).toThrow(/not open/);
     expect(p.b.channel.isCleanForClosing()).toBe(false); // an HTLC is still in flight
+  });
+});
+
+describe('option_anchors channels (channel_type bits 12 and 22)', () => {
+  it('negotiates the anchors channel_type, keeps it across reload and builds anchor commitments', () => {
+    const p = openPair(1_000_000, 100_000_000n, 'anchors');
+    expect(p.a.channel.channelType).toBe('anchors');
+    expect(p.b.channel.channelType).toBe('anchors');
+    reload(p.b);
+    expect(p.b.channel.anchors).toBe(true);
+    // HTLCs both ways in flight: HTLC signatures (SIGHASH_SINGLE|ANYONECANPAY) verified by each side.
+    addHtlc(p, p.a, 30_000_000n);
+    addHtlc(p, p.b, 20_000_000n);
+    p.run();
+    expect(p.b.channel.pendingIncomingHtlcs().length).toBe(1);
+    expect(p.a.channel.pendingIncomingHtlcs().length).toBe(1);
+    const tx = Transaction.fromHex(p.a.channel.signedLocalCommitment());
+    const snapA = p.a.channel.snapshot();
+    const fundingKeyA = new Uint8Array(Buffer.from(p.b.channel.snapshot().remoteBasepoints!.fundingPubkey, 'hex'));
+    const fundingKeyB = new Uint8Array(Buffer.from(snapA.remoteBasepoints!.fundingPubkey, 'hex'));
+    const paymentB = new Uint8Array(Buffer.from(snapA.remoteBasepoints!.paymentBasepoint, 'hex'));
+    const scripts = tx.outs.map((o) => bytesToHex(o.script));
+    const anchorOuts = tx.outs.filter((o) => Number(o.value) === 330);
+    expect(anchorOuts.length).toBe(2);
+    expect(scripts).toContain(bytesToHex(p2wsh(anchorScript(fundingKeyA))));
+    expect(scripts).toContain(bytesToHex(p2wsh(anchorScript(fundingKeyB))));
+    expect(scripts).toContain(bytesToHex(p2wsh(anchorToRemoteScript(paymentB))));
+    expect(scripts).not.toContain(bytesToHex(p2wpkh(paymentB)));
+    expect(tx.outs.length).toBe(6); // to_local, to_remote, two HTLCs, two anchors
+  });
+
+  it('the funder pays both anchors: open_channel is refused when it cannot afford them', () => {
+    const ctx = makeCtx(openDatabase(':memory:'), new Uint8Array(32).fill(1));
+    // Reserve 546 (the floor). At 253 sat/kw static_remotekey costs 183 sat (weight 724): 1200 - 183 ≥ 546;
+    // anchors cost 284 (weight 1124) + 2 × 330: 1200 - 944 < 546.
+    const fundingSat = 1200;
+    const feeratePerKw = 253;
+    const params = { keyIndex: 0, remoteNodeId: '02' + 'bb'.repeat(32), chainHash: CHAIN, fundingSat, pushMsat: 0n, feeratePerKw };
+    expect(() => Channel.openOutbound({ ...params, channelType: 'anchors' }, ctx)).toThrow(/commitment fee/);
+    expect(Channel.openOutbound({ ...params, channelType: 'static_remotekey' }, ctx).message.channelType).toEqual(STATIC_REMOTEKEY_CHANNEL_TYPE.toBytes());
+  });
+
+  it('with anchors a low commitment feerate is accepted whatever our estimate (CPFP can bump it); without, it is too low', () => {
+    const open = (channelType: ChannelTypeName) =>
+      Channel.openOutbound(
+        { keyIndex: 0, remoteNodeId: '02' + 'bb'.repeat(32), chainHash: CHAIN, fundingSat: 1_000_000, pushMsat: 0n, feeratePerKw: 253, channelType },
+        makeCtx(openDatabase(':memory:'), new Uint8Array(32).fill(1)),
+      ).message;
+    const fundee = () => ({ ...makeCtx(openDatabase(':memory:'), new Uint8Array(32).fill(2)), feerateEstimatePerKw: () => 10_000 });
+    const inbound = { keyIndex: 0, remoteNodeId: '02' + 'aa'.repeat(32), chainHash: CHAIN, minimumDepth: 1 };
+    expect(Channel.acceptInbound(open('anchors'), inbound, fundee()).channel.channelType).toBe('anchors');
+    expect(() => Channel.acceptInbound(open('static_remotekey'), inbound, fundee())).toThrow(/Unacceptable feerate_per_kw 253/);
+  });
+
+  it('accept_channel must echo the channel_type of open_channel; unknown types are refused', () => {
+    const ctxA = makeCtx(openDatabase(':memory:'), new Uint8Array(32).fill(1));
+    const ctxB = makeCtx(openDatabase(':memory:'), new Uint8Array(32).fill(2));
+    const { channel: a, message: open } = Channel.openOutbound(
+      { keyIndex: 0, remoteNodeId: '02' + 'bb'.repeat(32), chainHash: CHAIN, fundingSat: 1_000_000, pushMsat: 0n, feeratePerKw: 2500, channelType: 'anchors' },
+      ctxA,
+    );
+    expect(open.channelType).toEqual(ANCHORS_CHANNEL_TYPE.toBytes());
+    const inbound = { keyIndex: 0, remoteNodeId: '02' + 'aa'.repeat(32), chainHash: CHAIN, minimumDepth: 1 };
+    const { message: accept } = Channel.acceptInbound(open, inbound, ctxB);
+    expect(accept.channelType).toEqual(ANCHORS_CHANNEL_TYPE.toBytes());
+    expect(() => a.onAcceptChannel({ ...accept, channelType: STATIC_REMOTEKEY_CHANNEL_TYPE.toBytes() })).toThrow(/channel_type/);
+    expect(a.snapshot().remoteConfig).toBeNull();
+    const zeroconfAnchors = FeatureBits.fromBits([12, 22, 50]).toBytes();
+    expect(() => Channel.acceptInbound({ ...open, channelType: zeroconfAnchors }, inbound, makeCtx(openDatabase(':memory:'), new Uint8Array(32).fill(3)))).toThrow(
+      /Unsupported channel_type/,
+    );
   });
 });
 

@@ -39,6 +39,7 @@ import {
   type ChannelSecrets,
 } from './keys.js';
 import { Shachain } from './shachain.js';
+import { acceptableFeerateRange, feerateUpdateTarget, MIN_FEERATE_PER_KW } from './feerate.js';
 import {
   buildClosingTx,
   buildCommitmentTx,
@@ -50,9 +51,11 @@ import {
   fundingScript,
   isHtlcTrimmed,
   p2wsh,
+  remoteHtlcSighashType,
   setFundingWitness,
   signInput,
   verifyInputSignature,
+  ANCHOR_OUTPUT_SAT,
   type CommitmentHtlc,
   type CommitmentKeys,
   type CommitmentTx,
@@ -65,7 +68,8 @@ import {
  * A handler that throws leaves the channel exactly as it was (its changes are rolled back);
  * the caller then decides to warn or fail the channel (`failChannel`).
  *
- * Channel type: option_static_remotekey, no anchors (BOLT 3 Appendix C transactions).
+ * Channel types: option_static_remotekey (BOLT 3 Appendix C transactions) and option_anchors
+ * (option_anchors_zero_fee_htlc_tx, Appendix F), chosen by the funder's channel_type.
  */
 
 /** Channel states as Electrum shows them in list_channels. */
@@ -102,7 +106,6 @@ export const CHANNEL_LIMITS = {
   minDustLimitSat: 354,
   maxDustLimitSat: 5000,
   minFeeratePerKw: 253,
-  maxFeeratePerKw: 200_000,
   maxMinimumDepth: 144,
   maxFundingSat: 2 ** 24 - 1,
   maxCltvExpiry: 500_000_000,
@@ -122,8 +125,41 @@ export function defaultLocalConfig(fundingSat: number): ChannelConfig {
   };
 }
 
-/** channel_type for option_static_remotekey (bit 12), the only type Fulmen opens or accepts now. */
+/** channel_type for option_static_remotekey (bit 12). */
 export const STATIC_REMOTEKEY_CHANNEL_TYPE = FeatureBits.fromBits([12]);
+/** channel_type for option_anchors with option_static_remotekey (bits 22 and 12, BOLT 2 "Defined Channel Types"). */
+export const ANCHORS_CHANNEL_TYPE = FeatureBits.fromBits([12, 22]);
+
+/** The channel types Fulmen opens and accepts (no scid_alias / zeroconf variations). */
+export type ChannelTypeName = 'static_remotekey' | 'anchors';
+
+/** channel_type bits of a channel type. */
+export function channelTypeBits(type: ChannelTypeName): FeatureBits {
+  return type === 'anchors' ? ANCHORS_CHANNEL_TYPE : STATIC_REMOTEKEY_CHANNEL_TYPE;
+}
+
+/** The channel type a `channel_type` TLV names, or null when Fulmen does not support it. */
+export function channelTypeFromBytes(bytes: Uint8Array): ChannelTypeName | null {
+  const bits = FeatureBits.fromBytes(bytes);
+  if (bits.equals(ANCHORS_CHANNEL_TYPE)) return 'anchors';
+  if (bits.equals(STATIC_REMOTEKEY_CHANNEL_TYPE)) return 'static_remotekey';
+  return null;
+}
+
+/** channel_type variation bits (BOLT 2 "Defined Channel Types": each basic type may add them). */
+const SCID_ALIAS_TYPE_BIT = 46;
+const ZEROCONF_TYPE_BIT = 50;
+
+/**
+ * A `channel_type` TLV as a basic type (channelTypeFromBytes) plus the option_scid_alias and
+ * option_zeroconf variations, or null when the basic type is not supported.
+ */
+export function parseChannelType(bytes: Uint8Array): { type: ChannelTypeName; scidAlias: boolean; zeroconf: boolean } | null {
+  const bits = FeatureBits.fromBytes(bytes);
+  const basic = FeatureBits.fromBits(bits.bits().filter((b) => b !== SCID_ALIAS_TYPE_BIT && b !== ZEROCONF_TYPE_BIT));
+  const type = channelTypeFromBytes(basic.toBytes());
+  return type ? { type, scidAlias: bits.hasBit(SCID_ALIAS_TYPE_BIT), zeroconf: bits.hasBit(ZEROCONF_TYPE_BIT) } : null;
+}
 
 /**
  * Where channels commit their state (channel/store.ts ChannelStore over SQLite, synchronous=FULL).
@@ -189,6 +225,10 @@ export interface ChannelData {
   shortChannelId: bigint | null;
   /** Depth the funding tx needs before we send channel_ready. */
   minimumDepth: number;
+  /** Negotiated channel_type (BOLT 2); absent in channels stored before anchors: static_remotekey. */
+  channelType?: ChannelTypeName;
+  /** channel_type variations (BOLT 2): option_scid_alias, option_zeroconf. Absent: neither. */
+  channelTypeVariations?: { scidAlias: boolean; zeroconf: boolean };
   localConfig: ChannelConfig;
   remoteConfig: ChannelConfig | null;
   remoteBasepoints: Record<keyof ChannelBasepoints, string> | null;
@@ -213,6 +253,14 @@ export interface ChannelData {
   localAlias: bigint;
   localShutdownScript: string | null;
   remoteShutdownScript: string | null;
+  /**
+   * option_upfront_shutdown_script, when both peers advertised it at opening (BOLT 2): the
+   * scripts (hex) each side committed to in open_channel/accept_channel, '' for none. Absent:
+   * not negotiated (channels opened before Fulmen supported it, or a peer without the feature).
+   */
+  upfrontShutdown?: { local: string; remote: string };
+  /** The peer's latest channel_update for its direction of this channel (BOLT 7), once received. */
+  remoteUpdate?: RemoteChannelPolicy;
   closing: ClosingState | null;
   /** Fully signed transaction we broadcast to close (mutual or force), if any. */
   closingTxHex: string | null;
@@ -243,12 +291,44 @@ export function decodeChannelData(text: string): ChannelData {
   return decodeStateJson<ChannelData>(text);
 }
 
+/**
+ * What the funder's initial balance must cover besides HTLCs, in sat: the base commitment fee
+ * with no HTLC, plus the two 330-sat anchors with option_anchors (BOLT 3 "Fee Payment").
+ */
+function funderCommitmentCostSat(feeratePerKw: number, anchors: boolean): number {
+  return commitmentFeeSat(feeratePerKw, 0, anchors) + (anchors ? 2 * ANCHOR_OUTPUT_SAT : 0);
+}
+
+/**
+ * The feerates we accept from the funder (feerate.ts acceptableFeerateRange). With option_anchors
+ * the lower bound is the relay minimum (253 sat/kw) whatever our estimate: the commitment only has
+ * to enter the mempool, our anchor bumps it by CPFP (BOLT 2 update_fee rationale).
+ */
+function commitmentFeerateRange(estimatePerKw: number | null, anchors: boolean): { min: number; max: number } {
+  const range = acceptableFeerateRange(estimatePerKw);
+  return anchors ? { min: MIN_FEERATE_PER_KW, max: range.max } : range;
+}
+
 function protocolError(message: string): FulmenError {
   return new FulmenError('PROTOCOL', message);
 }
 
 function stateError(message: string): FulmenError {
   return new FulmenError('CHANNEL_STATE', message);
+}
+
+/**
+ * A violation for which BOLT 2 asks to "send a `warning` and close the connection" rather than
+ * fail the channel (e.g. shutdown with a script other than the upfront one). Code PROTOCOL with
+ * `details.disposition = 'warning'`: node.ts sends a warning and disconnects; the channel stays.
+ */
+export function protocolWarning(message: string): FulmenError {
+  return new FulmenError('PROTOCOL', message, { disposition: 'warning' });
+}
+
+/** True for errors made by `protocolWarning` (warn and disconnect, do not fail the channel). */
+export function isWarningDisposition(err: FulmenError): boolean {
+  return err.code === 'PROTOCOL' && err.details?.disposition === 'warning';
 }
 
 /** BOLT 2: channel_id = funding_txid (wire byte order) XOR funding_output_index in the last 2 bytes. */
@@ -263,12 +343,16 @@ function eqBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** BOLT 2 shutdown scriptpubkey forms: P2WPKH, P2WSH, or witness v1..16 with a 2..40 byte program. */
-export function isValidShutdownScript(script: Uint8Array): boolean {
+/**
+ * BOLT 2 shutdown `scriptpubkey` forms: P2WPKH, P2WSH, and, only if option_shutdown_anysegwit is
+ * negotiated (`anysegwit`, default true for our own scripts), witness v1..16 with a 2..40 byte
+ * program. (The OP_RETURN form needs option_simple_close, which Fulmen does not negotiate.)
+ */
+export function isValidShutdownScript(script: Uint8Array, anysegwit = true): boolean {
   if (script.length === 22 && script[0] === 0x00 && script[1] === 0x14) return true;
   if (script.length === 34 && script[0] === 0x00 && script[1] === 0x20) return true;
   const op = script[0];
-  if (op !== undefined && op >= 0x51 && op <= 0x60) {
+  if (anysegwit && op !== undefined && op >= 0x51 && op <= 0x60) {
     const len = script[1];
     return len !== undefined && len >= 2 && len <= 40 && script.length === len + 2;
   }
@@ -278,6 +362,33 @@ export function isValidShutdownScript(script: Uint8Array): boolean {
 export interface ChannelContext {
   lightningRootSecret: Uint8Array;
   persistence: ChannelPersistence;
+  /**
+   * Our current commitment feerate estimate, sat/kw, or null when none is known yet: bounds the
+   * feerates we accept from the funder (feerate.ts acceptableFeerateRange). Absent: null.
+   */
+  feerateEstimatePerKw?: () => number | null;
+}
+
+/**
+ * The forwarding policy the peer announced for its direction of the channel in its (verified)
+ * channel_update (BOLT 7): what a route hint through the peer to us must use.
+ */
+export interface RemoteChannelPolicy {
+  /** channel_update timestamp, unix seconds. */
+  timestamp: number;
+  feeBaseMsat: number;
+  feeProportionalMillionths: number;
+  cltvExpiryDelta: number;
+  htlcMinimumMsat: bigint;
+  htlcMaximumMsat: bigint;
+  /** channel_flags `disable` bit. */
+  disabled: boolean;
+}
+
+/** Features negotiated in `init` that change how a channel validates messages (per connection). */
+export interface NegotiatedFeatures {
+  /** option_shutdown_anysegwit: both advertised it (BOLT 9 bit 26/27). */
+  anysegwit: boolean;
 }
 
 export interface OutboundParams {
@@ -290,11 +401,20 @@ export interface OutboundParams {
   localConfig?: ChannelConfig;
   /** Announce the channel (channel_flags bit 0). Fulmen opens private channels. */
   announce?: boolean;
+  /** channel_type to propose (default static_remotekey); 'anchors' only when the peer advertised option_anchors. */
+  channelType?: ChannelTypeName;
   /**
    * nLockTime the funding transaction will have: when given, the channel keys are recoverable
    * from the seed (keys.ts ChannelKeyDerivation 'opened'); the funding tx MUST use it.
    */
   fundingLocktime?: number;
+  /**
+   * Given when both peers advertised option_upfront_shutdown_script: the script we commit to be
+   * paid to on a mutual close (empty: negotiated, but no commitment). BOLT 2 open_channel TLV 0.
+   */
+  upfrontShutdownScript?: Uint8Array;
+  /** Features negotiated with the peer; default none (strictest validation). */
+  features?: NegotiatedFeatures;
 }
 
 export interface InboundParams {
@@ -305,6 +425,15 @@ export interface InboundParams {
   localConfig?: ChannelConfig;
   /** Derive the channel keys from the remote funding pubkey (keys.ts ChannelKeyDerivation 'accepted'). */
   recoverableKeys?: boolean;
+  /** As OutboundParams.upfrontShutdownScript (accept_channel TLV 0). */
+  upfrontShutdownScript?: Uint8Array;
+  /**
+   * We trust this peer to open an unconfirmed channel: a channel_type with option_zeroconf is
+   * accepted (minimum_depth 0), otherwise refused (BOLT 2). Default false.
+   */
+  trustZeroconf?: boolean;
+  /** Features negotiated with the peer; default none (strictest validation). */
+  features?: NegotiatedFeatures;
 }
 
 /** An HTLC event the node acts on. */
@@ -327,6 +456,8 @@ export class Channel implements PersistableChannel {
    * channel_reestablish. Not stored: it describes the connection, not the channel.
    */
   private awaitingReestablish = false;
+  /** init features of the current connection that affect validation (node.ts sets them on connect). */
+  private features: NegotiatedFeatures = { anysegwit: false };
   /** Our per-commitment points by ctn (each costs up to 48 SHA256 + a point multiplication). */
   private readonly localPointCache = new Map<number, Uint8Array>();
   /** Byte forms of fixed channel parameters, computed once they are known. */
@@ -350,7 +481,7 @@ export class Channel implements PersistableChannel {
   }
 
   /**
-   * Funder side: a new channel and its `open_channel` (BOLT 2), channel_type static_remotekey.
+   * Funder side: a new channel and its `open_channel` (BOLT 2) with channel_type `p.channelType`.
    * Persisted as PREOPENING.
    */
   static openOutbound(p: OutboundParams, ctx: ChannelContext): { channel: Channel; message: OpenChannelMessage } {
@@ -373,9 +504,16 @@ export class Channel implements PersistableChannel {
       localConfig,
     });
     if (p.fundingLocktime !== undefined) data.keyDerivation = { scheme: 'opened', remoteNodeId: p.remoteNodeId, fundingLocktime: p.fundingLocktime };
+    const channelType = p.channelType ?? 'static_remotekey';
+    data.channelType = channelType;
+    if (p.upfrontShutdownScript !== undefined) {
+      if (p.upfrontShutdownScript.length > 0 && !isValidShutdownScript(p.upfrontShutdownScript, p.features?.anysegwit ?? false)) throw new FulmenError('BAD_INPUT', 'Unsupported upfront shutdown script');
+      data.upfrontShutdown = { local: bytesToHex(p.upfrontShutdownScript), remote: '' };
+    }
     const channel = new Channel(data, ctx);
+    if (p.features) channel.features = p.features;
     const toFunderSat = p.fundingSat - Number(p.pushMsat / 1000n);
-    if (toFunderSat - commitmentFeeSat(p.feeratePerKw, 0) < localConfig.channelReserveSat) {
+    if (toFunderSat - funderCommitmentCostSat(p.feeratePerKw, channelType === 'anchors') < localConfig.channelReserveSat) {
       throw new FulmenError('INSUFFICIENT_FUNDS', 'Channel too small to pay the commitment fee and reserve');
     }
     const bp = channel.basepoints;
@@ -399,8 +537,8 @@ export class Channel implements PersistableChannel {
       htlcBasepoint: bp.htlcBasepoint,
       firstPerCommitmentPoint: perCommitmentPoint(channel.secrets.perCommitmentSeed, 0n),
       channelFlags: p.announce ? 1 : 0,
-      upfrontShutdownScript: new Uint8Array(0),
-      channelType: STATIC_REMOTEKEY_CHANNEL_TYPE.toBytes(),
+      upfrontShutdownScript: p.upfrontShutdownScript ?? new Uint8Array(0),
+      channelType: channelTypeBits(channelType).toBytes(),
     };
     channel.persist();
     return { channel, message };
@@ -416,7 +554,14 @@ export class Channel implements PersistableChannel {
     if (open.fundingSatoshis > CHANNEL_LIMITS.maxFundingSat) throw protocolError('funding_satoshis too large (option_support_large_channel not supported)');
     if (open.pushMsat > BigInt(open.fundingSatoshis) * 1000n) throw protocolError('push_msat exceeds funding');
     if (!open.channelType) throw protocolError('open_channel without channel_type');
-    if (!FeatureBits.fromBytes(open.channelType).equals(STATIC_REMOTEKEY_CHANNEL_TYPE)) throw protocolError('Unsupported channel_type');
+    const parsedType = parseChannelType(open.channelType);
+    if (!parsedType) throw protocolError('Unsupported channel_type');
+    const channelType = parsedType.type;
+    // BOLT 2: the sender MUST NOT set option_scid_alias with announce_channel; we MUST fail a
+    // zero-conf channel from a peer we do not trust to open an unconfirmed channel.
+    if (parsedType.scidAlias && (open.channelFlags & 1) !== 0) throw protocolError('Unsupported channel_type: option_scid_alias on an announced channel');
+    if (parsedType.zeroconf && !p.trustZeroconf) throw protocolError('Unsupported channel_type: option_zeroconf from a peer we do not trust');
+    const minimumDepth = parsedType.zeroconf ? 0 : p.minimumDepth;
     const remoteConfig: ChannelConfig = {
       dustLimitSat: open.dustLimitSatoshis,
       maxHtlcValueInFlightMsat: open.maxHtlcValueInFlightMsat,
@@ -426,15 +571,17 @@ export class Channel implements PersistableChannel {
       maxAcceptedHtlcs: open.maxAcceptedHtlcs,
     };
     Channel.checkRemoteConfig(remoteConfig);
-    if (open.feeratePerKw < CHANNEL_LIMITS.minFeeratePerKw || open.feeratePerKw > CHANNEL_LIMITS.maxFeeratePerKw) {
-      throw protocolError(`Unacceptable feerate_per_kw ${open.feeratePerKw}`);
+    const feerates = commitmentFeerateRange(ctx.feerateEstimatePerKw?.() ?? null, channelType === 'anchors');
+    if (open.feeratePerKw < feerates.min || open.feeratePerKw > feerates.max) {
+      throw protocolError(`Unacceptable feerate_per_kw ${open.feeratePerKw} (accepted: ${feerates.min}..${feerates.max})`);
     }
+    const remoteUpfront = p.upfrontShutdownScript !== undefined ? Channel.checkUpfrontScript(open.upfrontShutdownScript, p.features) : null;
     Channel.checkPoints([open.fundingPubkey, open.revocationBasepoint, open.paymentBasepoint, open.delayedPaymentBasepoint, open.htlcBasepoint, open.firstPerCommitmentPoint]);
     const localConfig = p.localConfig ?? defaultLocalConfig(open.fundingSatoshis);
     if (localConfig.channelReserveSat < remoteConfig.dustLimitSat) localConfig.channelReserveSat = remoteConfig.dustLimitSat;
     if (remoteConfig.channelReserveSat < localConfig.dustLimitSat) throw protocolError('channel_reserve_satoshis below our dust limit');
     const toFunderSat = open.fundingSatoshis - Number(open.pushMsat / 1000n);
-    const fee = commitmentFeeSat(open.feeratePerKw, 0);
+    const fee = funderCommitmentCostSat(open.feeratePerKw, channelType === 'anchors');
     if (toFunderSat < fee) throw protocolError('Funder cannot pay the initial commitment fee');
     if (toFunderSat - fee <= localConfig.channelReserveSat && Number(open.pushMsat / 1000n) <= remoteConfig.channelReserveSat) {
       throw protocolError('Both initial balances are at or below the channel reserve');
@@ -448,9 +595,11 @@ export class Channel implements PersistableChannel {
       fundingSat: open.fundingSatoshis,
       pushMsat: open.pushMsat,
       feeratePerKw: open.feeratePerKw,
-      minimumDepth: p.minimumDepth,
+      minimumDepth,
       localConfig,
     });
+    data.channelType = channelType;
+    if (parsedType.scidAlias || parsedType.zeroconf) data.channelTypeVariations = { scidAlias: parsedType.scidAlias, zeroconf: parsedType.zeroconf };
     data.remoteConfig = remoteConfig;
     data.remoteBasepoints = {
       fundingPubkey: bytesToHex(open.fundingPubkey),
@@ -461,7 +610,12 @@ export class Channel implements PersistableChannel {
     };
     data.remoteCurrentPoint = bytesToHex(open.firstPerCommitmentPoint);
     if (p.recoverableKeys) data.keyDerivation = { scheme: 'accepted', remoteNodeId: p.remoteNodeId, remoteFundingPubkey: bytesToHex(open.fundingPubkey) };
+    if (p.upfrontShutdownScript !== undefined && remoteUpfront !== null) {
+      if (p.upfrontShutdownScript.length > 0 && !isValidShutdownScript(p.upfrontShutdownScript, p.features?.anysegwit ?? false)) throw new FulmenError('BAD_INPUT', 'Unsupported upfront shutdown script');
+      data.upfrontShutdown = { local: bytesToHex(p.upfrontShutdownScript), remote: remoteUpfront };
+    }
     const channel = new Channel(data, ctx);
+    if (p.features) channel.features = p.features;
     const bp = channel.basepoints;
     const message: AcceptChannelMessage = {
       type: 'accept_channel',
@@ -470,7 +624,7 @@ export class Channel implements PersistableChannel {
       maxHtlcValueInFlightMsat: localConfig.maxHtlcValueInFlightMsat,
       channelReserveSatoshis: localConfig.channelReserveSat,
       htlcMinimumMsat: localConfig.htlcMinimumMsat,
-      minimumDepth: p.minimumDepth,
+      minimumDepth,
       toSelfDelay: localConfig.toSelfDelay,
       maxAcceptedHtlcs: localConfig.maxAcceptedHtlcs,
       fundingPubkey: bp.fundingPubkey,
@@ -479,11 +633,63 @@ export class Channel implements PersistableChannel {
       delayedPaymentBasepoint: bp.delayedPaymentBasepoint,
       htlcBasepoint: bp.htlcBasepoint,
       firstPerCommitmentPoint: perCommitmentPoint(channel.secrets.perCommitmentSeed, 0n),
-      upfrontShutdownScript: new Uint8Array(0),
-      channelType: STATIC_REMOTEKEY_CHANNEL_TYPE.toBytes(),
+      upfrontShutdownScript: p.upfrontShutdownScript ?? new Uint8Array(0),
+      channelType: open.channelType,
     };
     channel.persist();
     return { channel, message };
+  }
+
+  /**
+   * The peer's upfront_shutdown_script (open_channel/accept_channel TLV 0) when the feature is
+   * negotiated: '' when absent or empty, else its hex. BOLT 2: the sender MUST include it, with a
+   * valid shutdown scriptpubkey or zero length. @throws PROTOCOL on a script of no valid form.
+   */
+  private static checkUpfrontScript(script: Uint8Array | undefined, features: NegotiatedFeatures | undefined): string {
+    if (script === undefined || script.length === 0) return '';
+    if (!isValidShutdownScript(script, features?.anysegwit ?? false)) throw protocolError('Invalid upfront_shutdown_script');
+    return bytesToHex(script);
+  }
+
+  /**
+   * The init features of the (new) connection to this channel's peer (node.ts, on connect).
+   * Not stored: BOLT 9 features are negotiated per connection.
+   */
+  setNegotiatedFeatures(features: NegotiatedFeatures): void {
+    this.features = features;
+  }
+
+  /** feerate_per_kw of our current (latest signed) commitment transaction. */
+  get feeratePerKw(): number {
+    return this.log.feerateIn('local', this.data.localCtn);
+  }
+
+  /** The peer's forwarding policy from its latest channel_update, or null before one arrived. */
+  get remotePolicy(): RemoteChannelPolicy | null {
+    return this.data.remoteUpdate ?? null;
+  }
+
+  /**
+   * Stores the peer's channel_update policy (the caller verified the signature, chain and that
+   * the short_channel_id names this channel). BOLT 7: an update not newer than the last one is
+   * ignored. @returns whether it was stored.
+   */
+  onRemoteChannelUpdate(policy: RemoteChannelPolicy): boolean {
+    const last = this.data.remoteUpdate;
+    if (last && policy.timestamp <= last.timestamp) return false;
+    this.transact(() => {
+      this.data.remoteUpdate = policy;
+    });
+    return true;
+  }
+
+  /**
+   * Where our mutual-close output must go: the upfront_shutdown_script we committed to at opening
+   * (BOLT 2: "MUST send the same value in scriptpubkey"), or null when we are free to choose.
+   */
+  get upfrontShutdownScript(): Uint8Array | null {
+    const local = this.data.upfrontShutdown?.local;
+    return local ? hexToBytes(local) : null;
   }
 
   private static initialData(p: {
@@ -579,6 +785,22 @@ export class Channel implements PersistableChannel {
   }
   get fundingSat(): number {
     return this.data.fundingSat;
+  }
+  /** Negotiated channel_type (BOLT 2). */
+  get channelType(): ChannelTypeName {
+    return this.data.channelType ?? 'static_remotekey';
+  }
+  /** channel_type has option_scid_alias: only aliases may name the channel in route hints (BOLT 2). */
+  get scidAliasType(): boolean {
+    return this.data.channelTypeVariations?.scidAlias ?? false;
+  }
+  /** channel_type has option_zeroconf: usable before the funding confirms (BOLT 2, minimum_depth 0). */
+  get zeroconf(): boolean {
+    return this.data.channelTypeVariations?.zeroconf ?? false;
+  }
+  /** option_anchors_zero_fee_htlc_tx applies to this channel's commitments. */
+  get anchors(): boolean {
+    return this.channelType === 'anchors';
   }
   get shortChannelId(): bigint | null {
     return this.data.shortChannelId;
@@ -712,18 +934,24 @@ export class Channel implements PersistableChannel {
   /**
    * Runs `fn`; on success hands the new state to the persistence (committed before any message
    * that depends on it leaves: ChannelPersistence), on any throw restores the previous state.
-   * The rollback point is a copy of the live state: O(HTLCs in flight), not O(history).
+   * The rollback point is a copy of the fields and the HTLC log's undo journal (HtlcLog.begin):
+   * O(changes), not O(HTLCs in flight) nor O(history).
    */
   private transact<T>(fn: () => T): T {
-    const { log: _staleLog, ...fields } = this.data;
-    const before = { fields: structuredClone(fields), log: this.log.clone(), archived: this.settledToArchive.length };
+    // localCommitSig (one signature per HTLC in flight) is only ever replaced, never changed in
+    // place: kept by reference rather than copied on every update.
+    const { log: _staleLog, localCommitSig, ...fields } = this.data;
+    const log = this.log;
+    const before = { fields: structuredClone(fields), localCommitSig, logMark: log.begin(), archived: this.settledToArchive.length };
     try {
       const result = fn();
       this.persist();
+      log.commit();
       return result;
     } catch (err) {
-      this.data = { ...before.fields, log: this.data.log };
-      this.log = before.log;
+      this.data = { ...before.fields, localCommitSig: before.localCommitSig, log: this.data.log };
+      this.log = log;
+      log.rollback(before.logMark);
       this.settledToArchive.length = before.archived;
       throw err;
     }
@@ -753,9 +981,10 @@ export class Channel implements PersistableChannel {
     return this.settledToArchive.splice(0);
   }
 
-  /** Moves settled HTLCs (optionally only those offered by `offeredBy`) out of the live log. */
+  /** Moves settled HTLCs (optionally only those offered by `offeredBy`) out of the live log; forgets spent onions. */
   private archiveSettled(offeredBy?: Side): void {
     for (const h of this.log.takeSettled(this.data.localCtn, this.data.remoteCtn, offeredBy)) this.settledToArchive.push({ ...h, onion: '' });
+    this.log.forgetSpentOnions(this.data.localCtn, this.data.remoteCtn);
   }
 
   // ---------------------------------------------------------------- commitments
@@ -769,6 +998,8 @@ export class Channel implements PersistableChannel {
         localHtlcPubkey: derivePubkey(mine.htlcBasepoint, point),
         remoteHtlcPubkey: derivePubkey(this.remoteBp('htlcBasepoint'), point),
         remotePaymentPubkey: this.remoteBp('paymentBasepoint'),
+        localFundingPubkey: mine.fundingPubkey,
+        remoteFundingPubkey: this.remoteBp('fundingPubkey'),
       };
     }
     return {
@@ -777,6 +1008,8 @@ export class Channel implements PersistableChannel {
       localHtlcPubkey: derivePubkey(this.remoteBp('htlcBasepoint'), point),
       remoteHtlcPubkey: derivePubkey(mine.htlcBasepoint, point),
       remotePaymentPubkey: mine.paymentBasepoint,
+      localFundingPubkey: this.remoteBp('fundingPubkey'),
+      remoteFundingPubkey: mine.fundingPubkey,
     };
   }
 
@@ -834,6 +1067,7 @@ export class Channel implements PersistableChannel {
       toSelfDelay: this.configOf(otherSide(owner)).toSelfDelay,
       keys,
       htlcs: this.log.htlcsIn(owner, ctn).map((h) => this.toCommitmentHtlc(owner, h)),
+      anchors: this.anchors,
     });
     return { commitment, keys, point, feerate };
   }
@@ -846,8 +1080,8 @@ export class Channel implements PersistableChannel {
     const htlcPriv = derivePrivkey(this.secrets.htlcBasepointSecret, point);
     const txid = commitment.tx.getId();
     const htlcSignatures = commitment.htlcOutputs.map((out) => {
-      const htlcTx = buildHtlcTx(txid, out, feerate, this.data.localConfig.toSelfDelay, keys.revocationPubkey, keys.localDelayedPubkey);
-      return signInput(htlcTx, 0, out.witnessScript, out.amountSat, htlcPriv);
+      const htlcTx = buildHtlcTx(txid, out, feerate, this.data.localConfig.toSelfDelay, keys.revocationPubkey, keys.localDelayedPubkey, this.anchors);
+      return signInput(htlcTx, 0, out.witnessScript, out.amountSat, htlcPriv, remoteHtlcSighashType(this.anchors));
     });
     return { signature, htlcSignatures };
   }
@@ -862,8 +1096,9 @@ export class Channel implements PersistableChannel {
     }
     const txid = commitment.tx.getId();
     commitment.htlcOutputs.forEach((out, i) => {
-      const htlcTx = buildHtlcTx(txid, out, feerate, this.remoteCfg().toSelfDelay, keys.revocationPubkey, keys.localDelayedPubkey);
-      if (!verifyInputSignature(htlcTx, 0, out.witnessScript, out.amountSat, htlcSignatures[i]!, keys.remoteHtlcPubkey)) {
+      const htlcTx = buildHtlcTx(txid, out, feerate, this.remoteCfg().toSelfDelay, keys.revocationPubkey, keys.localDelayedPubkey, this.anchors);
+      const sighashType = remoteHtlcSighashType(this.anchors);
+      if (!verifyInputSignature(htlcTx, 0, out.witnessScript, out.amountSat, htlcSignatures[i]!, keys.remoteHtlcPubkey, sighashType)) {
         throw protocolError(`Invalid HTLC signature ${i}`);
       }
     });
@@ -879,7 +1114,7 @@ export class Channel implements PersistableChannel {
     return this.transact(() => {
       if (this.data.state !== 'PREOPENING' || !this.data.isFunder || this.data.remoteConfig) throw protocolError('Unexpected accept_channel');
       if (bytesToHex(msg.temporaryChannelId) !== this.data.temporaryChannelId) throw protocolError('accept_channel for another channel');
-      if (!msg.channelType || !FeatureBits.fromBytes(msg.channelType).equals(STATIC_REMOTEKEY_CHANNEL_TYPE)) throw protocolError('channel_type does not match open_channel');
+      if (!msg.channelType || !FeatureBits.fromBytes(msg.channelType).equals(channelTypeBits(this.channelType))) throw protocolError('channel_type does not match open_channel');
       if (msg.minimumDepth > CHANNEL_LIMITS.maxMinimumDepth) throw protocolError('minimum_depth is unreasonably large');
       const remoteConfig: ChannelConfig = {
         dustLimitSat: msg.dustLimitSatoshis,
@@ -892,6 +1127,7 @@ export class Channel implements PersistableChannel {
       Channel.checkRemoteConfig(remoteConfig);
       if (remoteConfig.channelReserveSat < this.data.localConfig.dustLimitSat) throw protocolError('channel_reserve_satoshis below our dust_limit_satoshis');
       if (this.data.localConfig.channelReserveSat < remoteConfig.dustLimitSat) throw protocolError('Our channel reserve is below their dust_limit_satoshis');
+      if (this.data.upfrontShutdown) this.data.upfrontShutdown.remote = Channel.checkUpfrontScript(msg.upfrontShutdownScript, this.features);
       Channel.checkPoints([msg.fundingPubkey, msg.revocationBasepoint, msg.paymentBasepoint, msg.delayedPaymentBasepoint, msg.htlcBasepoint, msg.firstPerCommitmentPoint]);
       this.data.remoteConfig = remoteConfig;
       this.data.remoteBasepoints = {
@@ -1020,8 +1256,9 @@ export class Channel implements PersistableChannel {
       if (inFlight > receiverCfg.maxHtlcValueInFlightMsat) throw fail('HTLC value in flight exceeds the limit');
       const feerate = this.log.feerateIn(owner, ctn);
       const dust = this.configOf(owner).dustLimitSat;
-      const untrimmed = htlcs.filter((h) => !isHtlcTrimmed(this.toCommitmentHtlc(owner, h), feerate, dust)).length;
-      const feeMsat = BigInt(commitmentFeeSat(feerate, untrimmed)) * 1000n;
+      const untrimmed = htlcs.filter((h) => !isHtlcTrimmed({ direction: h.offeredBy === owner ? 'offered' : 'received', amountMsat: h.amountMsat }, feerate, dust, this.anchors)).length;
+      // BOLT 2 update_add_htlc: with option_anchors the funder also pays both 330-sat anchors.
+      const feeMsat = BigInt(commitmentFeeSat(feerate, untrimmed, this.anchors) + (this.anchors ? 2 * ANCHOR_OUTPUT_SAT : 0)) * 1000n;
       const bal = this.log.balancesIn(owner, ctn, this.initialBalances());
       const funder = this.funderSide();
       const proposerAfterFee = bal[proposer] - (proposer === funder ? feeMsat : 0n);
@@ -1190,14 +1427,67 @@ export class Channel implements PersistableChannel {
     });
   }
 
-  /** Receives update_fee (BOLT 2: only from the funder, within sane bounds, affordable). */
+  /**
+   * Funder: the update_fee to send when our estimate (`estimatePerKw`, sat/kw) moved far enough
+   * from the channel's latest feerate (feerate.ts feerateUpdateTarget), or null. A raise the
+   * funder cannot afford in both next commitments (reserve kept, BOLT 2 update_fee) is lowered to
+   * the highest affordable feerate above the current one, or dropped. Only in OPEN without
+   * shutdown (after shutdown only HTLC-carrying channels would need it; Electrum does the same).
+   */
+  proposeFeeUpdate(estimatePerKw: number): UpdateFeeMessage | null {
+    if (!this.data.isFunder || this.data.state !== 'OPEN' || this.awaitingReestablish || this.shutdownSent || this.shutdownReceived) return null;
+    const current = this.log.feerateIn('remote', this.nextCtn('remote'));
+    const target = feerateUpdateTarget(current, estimatePerKw);
+    if (target === null) return null;
+    const tryFee = (feerate: number): UpdateFeeMessage | null => {
+      try {
+        return this.updateFee(feerate);
+      } catch (e) {
+        if (e instanceof FulmenError && e.code === 'INSUFFICIENT_FUNDS') return null;
+        throw e;
+      }
+    };
+    const msg = tryFee(target);
+    if (msg || target < current) return msg;
+    // Raise as far as affordable: binary search in (current, target).
+    let lo = current;
+    let hi = target;
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (this.feeAffordable(mid)) lo = mid;
+      else hi = mid;
+    }
+    return lo > current ? tryFee(lo) : null;
+  }
+
+  /** Whether the funder (us) could pay `feeratePerKw` in both next commitments, keeping its reserve. */
+  private feeAffordable(feeratePerKw: number): boolean {
+    const funder = this.funderSide();
+    for (const owner of ['local', 'remote'] as const) {
+      const ctn = this.nextCtn(owner);
+      const htlcs = this.log.htlcsIn(owner, ctn);
+      const dust = this.configOf(owner).dustLimitSat;
+      const untrimmed = htlcs.filter((h) => !isHtlcTrimmed(this.toCommitmentHtlc(owner, h), feeratePerKw, dust, this.anchors)).length;
+      const bal = this.log.balancesIn(owner, ctn, this.initialBalances());
+      const fee = BigInt(commitmentFeeSat(feeratePerKw, untrimmed, this.anchors) + (this.anchors ? 2 * ANCHOR_OUTPUT_SAT : 0)) * 1000n;
+      if (bal[funder] - fee < BigInt(this.reserveOfSat(funder)) * 1000n) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Receives update_fee (BOLT 2): only from the funder; a feerate "too low for timely processing
+   * or unreasonably large" against our estimate (feerate.ts acceptableFeerateRange); one the
+   * funder cannot afford on our next commitment (checkProposal). Each fails the channel.
+   */
   onUpdateFee(msg: UpdateFeeMessage): void {
     this.requireReestablished(msg.type);
     this.transact(() => {
       if (this.data.isFunder) throw protocolError('update_fee from the non-funder');
       if (!['OPEN', 'SHUTDOWN'].includes(this.data.state)) throw protocolError('update_fee on a channel that is not open');
-      if (msg.feeratePerKw < CHANNEL_LIMITS.minFeeratePerKw || msg.feeratePerKw > CHANNEL_LIMITS.maxFeeratePerKw) {
-        throw protocolError(`Unacceptable feerate_per_kw ${msg.feeratePerKw}`);
+      const bounds = commitmentFeerateRange(this.ctx.feerateEstimatePerKw?.() ?? null, this.anchors);
+      if (msg.feeratePerKw < bounds.min || msg.feeratePerKw > bounds.max) {
+        throw protocolError(`Unacceptable feerate_per_kw ${msg.feeratePerKw} (accepted: ${bounds.min}..${bounds.max})`);
       }
       this.log.updateFee('remote', msg.feeratePerKw, this.nextCtn('local'));
       this.checkProposal('remote');
@@ -1374,8 +1664,8 @@ export class Channel implements PersistableChannel {
       const feerate = this.log.feerateIn(owner, ctn);
       const htlcs = this.log.htlcsIn(owner, ctn).length;
       let v = bal.local - BigInt(this.reserveOfSat('local')) * 1000n;
-      if (this.data.isFunder) v -= 2n * commitmentFeeMsat(feerate, htlcs + 2);
-      else if (bal.remote - BigInt(this.reserveOfSat('remote')) * 1000n - commitmentFeeMsat(feerate, htlcs + 1) < 0n) v = 0n;
+      if (this.data.isFunder) v -= 2n * commitmentFeeMsat(feerate, htlcs + 2, this.anchors);
+      else if (bal.remote - BigInt(this.reserveOfSat('remote')) * 1000n - commitmentFeeMsat(feerate, htlcs + 1, this.anchors) < 0n) v = 0n;
       available = available === null || v < available ? v : available;
     }
     return available !== null && available > 0n ? available : 0n;
@@ -1387,7 +1677,7 @@ export class Channel implements PersistableChannel {
     const ctn = this.nextCtn('local');
     const bal = this.log.balancesIn('local', ctn, this.initialBalances());
     const feerate = this.log.feerateIn('local', ctn);
-    const fee = this.data.isFunder ? 0n : commitmentFeeMsat(feerate, this.log.htlcsIn('local', ctn).length + 1);
+    const fee = this.data.isFunder ? 0n : commitmentFeeMsat(feerate, this.log.htlcsIn('local', ctn).length + 1, this.anchors);
     const v = bal.remote - fee - BigInt(this.reserveOfSat('remote')) * 1000n;
     return v > 0n ? v : 0n;
   }
@@ -1528,7 +1818,9 @@ export class Channel implements PersistableChannel {
     return this.transact(() => {
       if (!['OPENING', 'FUNDED', 'OPEN', 'SHUTDOWN'].includes(this.data.state)) throw stateError(`Cannot close a channel in state ${this.data.state}`);
       if (this.shutdownSent) throw stateError('Shutdown already sent');
-      if (!isValidShutdownScript(scriptPubKey)) throw new FulmenError('BAD_INPUT', 'Unsupported closing script');
+      if (!isValidShutdownScript(scriptPubKey, this.features.anysegwit)) throw new FulmenError('BAD_INPUT', 'Unsupported closing script');
+      const upfront = this.upfrontShutdownScript;
+      if (upfront && !eqBytes(upfront, scriptPubKey)) throw new FulmenError('BAD_INPUT', 'The closing script must be the upfront_shutdown_script given at opening');
       if (this.hasUnsignedLocalUpdates()) throw stateError('Updates are pending; sign them before shutdown');
       this.data.localShutdownScript = bytesToHex(scriptPubKey);
       this.data.state = 'SHUTDOWN';
@@ -1536,12 +1828,19 @@ export class Channel implements PersistableChannel {
     });
   }
 
-  /** Receives shutdown. The caller answers with `shutdown(...)` if we have not sent ours. */
+  /**
+   * Receives shutdown. The caller answers with `shutdown(...)` if we have not sent ours.
+   * BOLT 2: a scriptpubkey of no allowed form (witness v1+ only with option_shutdown_anysegwit)
+   * → warning; one other than the peer's non-empty upfront_shutdown_script → warning and the
+   * connection fails (protocolWarning; the channel stays open). Before funding → error.
+   */
   onShutdown(msg: ShutdownMessage): void {
     this.transact(() => {
       if (this.data.state === 'CLOSING') return; // retransmitted after reconnection: already agreed
       if (!['OPENING', 'FUNDED', 'OPEN', 'SHUTDOWN'].includes(this.data.state)) throw protocolError('Unexpected shutdown');
-      if (!isValidShutdownScript(msg.scriptpubkey)) throw protocolError('Invalid shutdown scriptpubkey');
+      if (!isValidShutdownScript(msg.scriptpubkey, this.features.anysegwit)) throw protocolWarning('Invalid shutdown scriptpubkey');
+      const upfront = this.data.upfrontShutdown?.remote;
+      if (upfront && upfront !== bytesToHex(msg.scriptpubkey)) throw protocolWarning('shutdown scriptpubkey differs from the upfront_shutdown_script');
       if (this.data.remoteShutdownScript && this.data.remoteShutdownScript !== bytesToHex(msg.scriptpubkey)) throw protocolError('Different scriptpubkey in repeated shutdown');
       this.data.remoteShutdownScript = bytesToHex(msg.scriptpubkey);
       this.data.state = 'SHUTDOWN';
@@ -1654,7 +1953,8 @@ export class Channel implements PersistableChannel {
       let overlap = ourRange;
       if (msg.feeRange) {
         overlap = { min: Math.max(ourRange.min, msg.feeRange.minFeeSatoshis), max: Math.min(ourRange.max, msg.feeRange.maxFeeSatoshis) };
-        if (overlap.min > overlap.max) throw protocolError('No overlap between closing fee ranges');
+        // BOLT 2: "SHOULD send a warning" (the channel fails only if no better range comes).
+        if (overlap.min > overlap.max) throw protocolWarning('No overlap between closing fee ranges');
         if (this.data.isFunder && (fee < overlap.min || fee > overlap.max)) throw protocolError('closing fee outside the agreed range');
         if (!this.data.isFunder && closing.lastSentFee !== null) throw protocolError('closing fee differs from the one we agreed to');
       }
@@ -1709,15 +2009,16 @@ export class Channel implements PersistableChannel {
 
   /**
    * For the ChannelWatcher (BOLT 5): the funding output was spent on chain. Moves the state
-   * forward only (FORCE_CLOSING: a commitment is seen; CLOSED: the spend confirmed; REDEEMED: all
-   * our outputs are swept and confirmed) and keeps `closingTxHex` (the spending transaction) when
-   * none was recorded.
+   * forward (FORCE_CLOSING: a commitment is seen; CLOSED: the spend confirmed; REDEEMED: all our
+   * outputs are swept and confirmed), or from CLOSED back to FORCE_CLOSING when a reorg took the
+   * spend's confirmation away (REDEEMED is final), and records `closingTxHex` as the spending
+   * transaction (the one on chain replaces the one we broadcast, e.g. the peer's commitment).
    */
   markOnchainClose(state: 'FORCE_CLOSING' | 'CLOSED' | 'REDEEMED', closingTxHex: string | null): void {
     const order: ChannelStateName[] = ['FORCE_CLOSING', 'CLOSED', 'REDEEMED'];
     const current = order.indexOf(this.data.state);
-    const advances = order.indexOf(state) > current;
-    const recordsTx = closingTxHex !== null && this.data.closingTxHex === null;
+    const advances = order.indexOf(state) > current || (state === 'FORCE_CLOSING' && this.data.state === 'CLOSED');
+    const recordsTx = closingTxHex !== null && this.data.closingTxHex !== closingTxHex;
     if (!advances && !recordsTx) return;
     this.transact(() => {
       if (advances) this.data.state = state;

@@ -35,7 +35,10 @@ export interface HtlcRecord {
   /** 32-byte hex. */
   paymentHash: string;
   cltvExpiry: number;
-  /** 1366-byte onion, hex (kept to retransmit the identical update_add_htlc). */
+  /**
+   * 1366-byte onion, hex (kept to retransmit the identical update_add_htlc, or to process it);
+   * '' once no longer needed (HtlcLog.forgetSpentOnions) and in archived records.
+   */
   onion: string;
   /** Order in which updates were sent/received on this channel. */
   seq: number;
@@ -86,6 +89,10 @@ export class HtlcLog {
   private nextSeq: number;
   private settledMsat: { local: bigint; remote: bigint };
   private settledNextHtlcId: { local: bigint; remote: bigint };
+  /** Undo steps of the open transactions (`begin`), oldest first; null when none is open. */
+  private journal: (() => void)[] | null = null;
+  /** Open (nested) transactions. */
+  private depth = 0;
 
   constructor(state: HtlcLogState) {
     for (const h of state.htlcs) this.htlcs.set(HtlcLog.key(h.offeredBy, h.htlcId), h);
@@ -95,21 +102,67 @@ export class HtlcLog {
     this.settledNextHtlcId = state.settledNextHtlcId ? { ...state.settledNextHtlcId } : { local: 0n, remote: 0n };
   }
 
-  /** An independent copy (records copied, onions shared): the rollback point of a channel transaction. */
-  clone(): HtlcLog {
-    const copyCtn = (c: CtnPair): CtnPair => ({ local: c.local, remote: c.remote });
-    return new HtlcLog({
-      htlcs: [...this.htlcs.values()].map((h) => {
-        const copy: HtlcRecord = { ...h, lockedIn: copyCtn(h.lockedIn) };
-        if (h.removal) copy.removal = { ...h.removal, ctn: copyCtn(h.removal.ctn) };
-        else delete copy.removal;
-        return copy;
-      }),
-      fees: this.fees.map((f) => ({ ...f, ctn: copyCtn(f.ctn) })),
-      nextSeq: this.nextSeq,
-      settledMsat: this.settledMsat,
-      settledNextHtlcId: this.settledNextHtlcId,
-    });
+  /**
+   * Opens a transaction (the rollback point of a channel update; may nest): from now on every
+   * change records how to undo it, so `rollback` costs O(changes) and `begin` O(1), whatever the
+   * number of HTLCs in flight. @returns the mark to pass to `rollback`.
+   */
+  begin(): number {
+    if (this.depth++ === 0) this.journal = [];
+    return this.journal!.length;
+  }
+
+  /** Closes the innermost transaction, keeping its changes. */
+  commit(): void {
+    if (this.depth === 0) throw new FulmenError('INTERNAL', 'HtlcLog.commit without begin');
+    if (--this.depth === 0) this.journal = null;
+  }
+
+  /** Undoes every change since `begin` returned `mark` (newest first) and closes that transaction. */
+  rollback(mark: number): void {
+    if (this.depth === 0) throw new FulmenError('INTERNAL', 'HtlcLog.rollback without begin');
+    const journal = this.journal!;
+    while (journal.length > mark) journal.pop()!();
+    if (--this.depth === 0) this.journal = null;
+  }
+
+  /** Records how to undo a change about to be made (only inside a transaction). */
+  private undo(step: () => void): void {
+    this.journal?.push(step);
+  }
+
+  /** Sets `ctn[side]`, journaled. */
+  private setCtn(ctn: CtnPair, side: Side, value: number | null): void {
+    const old = ctn[side];
+    this.undo(() => (ctn[side] = old));
+    ctn[side] = value;
+  }
+
+  /** Removes an HTLC record, journaled. */
+  private deleteHtlc(key: string, h: HtlcRecord): void {
+    this.undo(() => this.htlcs.set(key, h));
+    this.htlcs.delete(key);
+  }
+
+  /** Removes a removal (BOLT 2 reversal of an unsigned update), journaled. */
+  private clearRemoval(h: HtlcRecord): void {
+    const removal = h.removal;
+    this.undo(() => (h.removal = removal));
+    delete h.removal;
+  }
+
+  /** Replaces the fee list, journaled (the old list's records stay as they are). */
+  private setFees(fees: FeeUpdate[]): void {
+    const old = this.fees;
+    this.undo(() => (this.fees = old));
+    this.fees = fees;
+  }
+
+  /** Takes the next update sequence number, journaled. */
+  private takeSeq(): number {
+    const seq = this.nextSeq++;
+    this.undo(() => (this.nextSeq = seq));
+    return seq;
   }
 
   /**
@@ -124,7 +177,13 @@ export class HtlcLog {
       const r = h.removal;
       if (!r || (offeredBy && h.offeredBy !== offeredBy)) continue;
       if (!appearsBy(r.ctn.local, localCtn) || !appearsBy(r.ctn.remote, remoteCtn)) continue;
-      this.htlcs.delete(key);
+      this.deleteHtlc(key, h);
+      const settledMsat = { ...this.settledMsat };
+      const settledNextHtlcId = { ...this.settledNextHtlcId };
+      this.undo(() => {
+        this.settledMsat = settledMsat;
+        this.settledNextHtlcId = settledNextHtlcId;
+      });
       this.settledMsat[h.offeredBy] -= h.amountMsat;
       if (r.kind === 'fulfill') this.settledMsat[otherSide(h.offeredBy)] += h.amountMsat;
       else this.settledMsat[h.offeredBy] += h.amountMsat;
@@ -132,6 +191,23 @@ export class HtlcLog {
       out.push(h);
     }
     return out;
+  }
+
+  /**
+   * Forgets onions that can no longer be needed (the record keeps `onion: ''`): ours once the
+   * HTLC is irrevocably committed (in both current commitments, `localCtn` and `remoteCtn`: never
+   * retransmitted after that, BOLT 2 channel_reestablish), the peer's once we fulfilled or failed
+   * it (already processed). Keeps the stored channel row small while many HTLCs are in flight.
+   */
+  forgetSpentOnions(localCtn: number, remoteCtn: number): void {
+    for (const h of this.htlcs.values()) {
+      if (h.onion === '') continue;
+      const spent = h.offeredBy === 'local' ? appearsBy(h.lockedIn.local, localCtn) && appearsBy(h.lockedIn.remote, remoteCtn) : h.removal !== undefined;
+      if (!spent) continue;
+      const onion = h.onion;
+      this.undo(() => (h.onion = onion));
+      h.onion = '';
+    }
   }
 
   /** Log of a new channel whose commitments #0 use `feeratePerKw`. */
@@ -176,7 +252,8 @@ export class HtlcLog {
     const key = HtlcLog.key(by, h.htlcId);
     if (this.htlcs.has(key)) throw new FulmenError('PROTOCOL', 'Duplicate HTLC id');
     const lockedIn: CtnPair = by === 'local' ? { local: null, remote: nextCtnOfOther } : { local: nextCtnOfOther, remote: null };
-    const rec: HtlcRecord = { ...h, offeredBy: by, seq: this.nextSeq++, lockedIn };
+    const rec: HtlcRecord = { ...h, offeredBy: by, seq: this.takeSeq(), lockedIn };
+    this.undo(() => this.htlcs.delete(key));
     this.htlcs.set(key, rec);
     return rec;
   }
@@ -187,7 +264,9 @@ export class HtlcLog {
     if (!h) throw new FulmenError('PROTOCOL', `Unknown HTLC id ${htlcId}`);
     if (h.removal) throw new FulmenError('PROTOCOL', `HTLC ${htlcId} was already removed`);
     const ctn: CtnPair = by === 'local' ? { local: null, remote: nextCtnOfOther } : { local: nextCtnOfOther, remote: null };
-    h.removal = { ...removal, seq: this.nextSeq++, ctn } as HtlcRemoval;
+    const seq = this.takeSeq();
+    this.undo(() => delete h.removal);
+    h.removal = { ...removal, seq, ctn } as HtlcRemoval;
     return h;
   }
 
@@ -195,8 +274,8 @@ export class HtlcLog {
   updateFee(by: Side, feeratePerKw: number, nextCtnOfOther: number): void {
     const ctn: CtnPair = by === 'local' ? { local: null, remote: nextCtnOfOther } : { local: nextCtnOfOther, remote: null };
     // A later update_fee replaces an earlier one not yet in any commitment (BOLT 2 update_fee).
-    this.fees = this.fees.filter((f) => !(f.proposer === by && f.ctn.local === null && f.ctn.remote === null));
-    this.fees.push({ feeratePerKw, proposer: by, seq: this.nextSeq++, ctn });
+    const seq = this.takeSeq();
+    this.setFees([...this.fees.filter((f) => !(f.proposer === by && f.ctn.local === null && f.ctn.remote === null)), { feeratePerKw, proposer: by, seq, ctn }]);
   }
 
   /**
@@ -207,7 +286,7 @@ export class HtlcLog {
   onRevoked(revoker: Side, revokerCtn: number, nextCtnOfProposer: number): void {
     const proposer = otherSide(revoker);
     const lock = (ctn: CtnPair) => {
-      if (ctn[proposer] === null && appearsBy(ctn[revoker], revokerCtn)) ctn[proposer] = nextCtnOfProposer;
+      if (ctn[proposer] === null && appearsBy(ctn[revoker], revokerCtn)) this.setCtn(ctn, proposer, nextCtnOfProposer);
     };
     for (const h of this.htlcs.values()) {
       if (h.offeredBy === proposer) lock(h.lockedIn);
@@ -225,10 +304,10 @@ export class HtlcLog {
     const other = otherSide(by);
     const unsigned = (ctn: CtnPair) => ctn[by] === null && !appearsBy(ctn[other], signedCtnOfOther);
     for (const [key, h] of this.htlcs) {
-      if (h.offeredBy === by && unsigned(h.lockedIn)) this.htlcs.delete(key);
-      else if (h.offeredBy === other && h.removal && unsigned(h.removal.ctn)) delete h.removal;
+      if (h.offeredBy === by && unsigned(h.lockedIn)) this.deleteHtlc(key, h);
+      else if (h.offeredBy === other && h.removal && unsigned(h.removal.ctn)) this.clearRemoval(h);
     }
-    this.fees = this.fees.filter((f) => !(f.proposer === by && unsigned(f.ctn)));
+    this.setFees(this.fees.filter((f) => !(f.proposer === by && unsigned(f.ctn))));
   }
 
   /** HTLCs in the commitment of `owner` at `ctn`. */

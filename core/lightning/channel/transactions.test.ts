@@ -11,14 +11,17 @@ import {
   decodeCommitmentNumber,
   fundingScript,
   p2wsh,
+  remoteHtlcSighashType,
   setFundingWitness,
   setHtlcWitness,
+  SIGHASH_SINGLE_ANYONECANPAY,
   signInput,
   toWitnessSignature,
   verifyInputSignature,
   type CommitmentHtlc,
 } from './transactions.js';
 import appendixC from './testdata/bolt3-appendix-c.json' with { type: 'json' };
+import appendixF from './testdata/bolt3-appendix-f.json' with { type: 'json' };
 
 const h = hexToBytes;
 /** BOLT 3 shows private keys with a trailing 01 (compressed-key marker). */
@@ -38,6 +41,8 @@ const keys = {
   localHtlcPubkey: derivePubkey(h(P.local_htlc_basepoint), localPerCommitmentPoint),
   remoteHtlcPubkey: derivePubkey(h(P.remote_htlc_basepoint), localPerCommitmentPoint),
   remotePaymentPubkey: h(P.remote_payment_basepoint),
+  localFundingPubkey: h(P.local_funding_pubkey),
+  remoteFundingPubkey: h(P.remote_funding_pubkey),
 };
 const localHtlcPrivkey = derivePrivkey(localPaymentBasepointSecret, localPerCommitmentPoint);
 const remoteHtlcPrivkey = derivePrivkey(remotePaymentBasepointSecret, localPerCommitmentPoint);
@@ -94,6 +99,7 @@ describe('BOLT 3 Appendix C: commitment and HTLC transactions (static_remotekey)
         toSelfDelay: Number(P.local_delay),
         keys,
         htlcs: allHtlcs.filter((x) => ids.includes(x.htlcId)),
+        anchors: false,
       });
       const tx = commitment.tx;
       const fundingSat = Number(P.funding_amount_satoshi);
@@ -114,13 +120,63 @@ describe('BOLT 3 Appendix C: commitment and HTLC transactions (static_remotekey)
         const expected = v.htlcTxs[i]!;
         expect(Number(out.htlc.htlcId)).toBe(expected.htlcId);
         expect(out.htlc.direction === 'offered' ? 'timeout' : 'success').toBe(expected.kind);
-        const htlcTx = buildHtlcTx(tx.getId(), out, Number(v.feeratePerKw), Number(P.local_delay), keys.revocationPubkey, keys.localDelayedPubkey);
+        const htlcTx = buildHtlcTx(tx.getId(), out, Number(v.feeratePerKw), Number(P.local_delay), keys.revocationPubkey, keys.localDelayedPubkey, false);
         const remoteHtlcSig = signInput(htlcTx, 0, out.witnessScript, out.amountSat, remoteHtlcPrivkey);
         const localHtlcSig = signInput(htlcTx, 0, out.witnessScript, out.amountSat, localHtlcPrivkey);
         expect(bytesToHex(derSignature(remoteHtlcSig))).toBe(expected.remoteSignature);
         expect(bytesToHex(derSignature(localHtlcSig))).toBe(expected.localSignature);
-        setHtlcWitness(htlcTx, remoteHtlcSig, localHtlcSig, out.htlc.direction === 'received' ? preimageOf(out.htlc.htlcId) : null, out.witnessScript);
+        setHtlcWitness(htlcTx, remoteHtlcSig, localHtlcSig, out.htlc.direction === 'received' ? preimageOf(out.htlc.htlcId) : null, out.witnessScript, false);
         expect(htlcTx.toHex()).toBe(expected.tx);
+      });
+    });
+  }
+});
+
+describe('BOLT 3 Appendix F: commitment and HTLC transactions (option_anchors)', () => {
+  const obscuringFactor = commitmentObscuringFactor(h(P.local_payment_basepoint), h(P.remote_payment_basepoint));
+  const fundingWscript = fundingScript(h(P.local_funding_pubkey), h(P.remote_funding_pubkey));
+  const fundingSat = Number(P.funding_amount_satoshi);
+  for (const v of appendixF.vectors) {
+    it(v.Name, () => {
+      const ids = !v.UseTestHtlcs ? [] : v.Name.includes('same amount and preimage') ? [1n, 5n, 6n] : [0n, 1n, 2n, 3n, 4n];
+      const commitment = buildCommitmentTx({
+        fundingTxid: P.funding_tx_id,
+        fundingOutputIndex: Number(P.funding_output_index),
+        fundingSat,
+        commitmentNumber: BigInt(P.commitment_number),
+        obscuringFactor,
+        ownerIsFunder: true,
+        toLocalMsat: BigInt(v.LocalBalance),
+        toRemoteMsat: BigInt(v.RemoteBalance),
+        feerateSatPerKw: v.FeePerKw,
+        dustLimitSat: v.DustLimitSatoshis,
+        toSelfDelay: Number(P.local_delay),
+        keys,
+        htlcs: allHtlcs.filter((x) => ids.includes(x.htlcId)),
+        anchors: true,
+      });
+      const tx = commitment.tx;
+      const localSig = signInput(tx, 0, fundingWscript, fundingSat, localFundingPrivkey);
+      const remoteSig = signInput(tx, 0, fundingWscript, fundingSat, remoteFundingPrivkey);
+      expect(bytesToHex(derSignature(remoteSig))).toBe(v.RemoteSigHex);
+      setFundingWitness(tx, h(P.local_funding_pubkey), h(P.remote_funding_pubkey), localSig, remoteSig);
+      expect(tx.toHex()).toBe(v.ExpectedCommitmentTxHex);
+      expect(commitment.outputs.filter((o) => o.kind === 'anchor').every((o) => o.amountSat === 330)).toBe(true);
+      expect(commitment.htlcOutputs.length).toBe(v.HtlcDescs.length);
+
+      commitment.htlcOutputs.forEach((out, i) => {
+        const expected = v.HtlcDescs[i]!;
+        const htlcTx = buildHtlcTx(tx.getId(), out, v.FeePerKw, Number(P.local_delay), keys.revocationPubkey, keys.localDelayedPubkey, true);
+        expect(htlcTx.ins[0]!.sequence).toBe(1);
+        expect(Number(htlcTx.outs[0]!.value)).toBe(out.amountSat);
+        const remoteHtlcSig = signInput(htlcTx, 0, out.witnessScript, out.amountSat, remoteHtlcPrivkey, remoteHtlcSighashType(true));
+        const localHtlcSig = signInput(htlcTx, 0, out.witnessScript, out.amountSat, localHtlcPrivkey);
+        expect(bytesToHex(derSignature(remoteHtlcSig))).toBe(expected.RemoteSigHex);
+        expect(
+          verifyInputSignature(htlcTx, 0, out.witnessScript, out.amountSat, remoteHtlcSig, keys.remoteHtlcPubkey, SIGHASH_SINGLE_ANYONECANPAY),
+        ).toBe(true);
+        setHtlcWitness(htlcTx, remoteHtlcSig, localHtlcSig, out.htlc.direction === 'received' ? preimageOf(out.htlc.htlcId) : null, out.witnessScript, true);
+        expect(htlcTx.toHex()).toBe(expected.ResolutionTxHex);
       });
     });
   }

@@ -5,17 +5,32 @@ import { FulmenError } from '../../util/errors.js';
 import { signDigest, verifyDigest } from './keys.js';
 
 /**
- * BOLT 3 transactions for non-anchor channels with option_static_remotekey: funding output,
- * commitment transaction, HTLC-timeout / HTLC-success transactions, legacy closing transaction,
- * their fees and signatures. Amounts: on-chain `number` sat, Lightning `bigint` msat.
+ * BOLT 3 transactions for the two channel types Fulmen opens: option_static_remotekey, and
+ * option_anchors (option_anchors_zero_fee_htlc_tx, which implies static_remotekey): funding
+ * output, commitment transaction, HTLC-timeout / HTLC-success transactions, legacy closing
+ * transaction, their fees and signatures. `anchors: true` selects the option_anchors variant of
+ * each formula. Amounts: on-chain `number` sat, Lightning `bigint` msat.
  */
 
 export const SIGHASH_ALL = 0x01;
+/**
+ * BOLT 3 "HTLC-Timeout and HTLC-Success Transactions" / BOLT 5: with option_anchors the remote's
+ * signature on our second-stage HTLC transaction commits to its own input and output only, so we
+ * may add inputs and outputs to pay its fee.
+ */
+export const SIGHASH_SINGLE_ANYONECANPAY = 0x83;
 /** BOLT 3 "Fee Calculation", no option_anchors. */
 export const COMMITMENT_BASE_WEIGHT = 724;
+/** BOLT 3 "Fee Calculation", option_anchors (two 330-sat anchor outputs, P2WSH to_remote). */
+export const ANCHOR_COMMITMENT_BASE_WEIGHT = 1124;
 export const HTLC_OUTPUT_WEIGHT = 172;
 export const HTLC_TIMEOUT_WEIGHT = 663;
 export const HTLC_SUCCESS_WEIGHT = 703;
+/** Option_anchors HTLC transaction weights (BOLT 3 Appendix A); their fee is 0 (paid by added inputs). */
+export const ANCHOR_HTLC_TIMEOUT_WEIGHT = 666;
+export const ANCHOR_HTLC_SUCCESS_WEIGHT = 706;
+/** BOLT 3: value of each of `to_local_anchor` / `to_remote_anchor`. */
+export const ANCHOR_OUTPUT_SAT = 330;
 
 /** Lexicographic byte comparison (memcmp, shorter first on a common prefix). */
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -55,12 +70,34 @@ export function toLocalScript(revocationPubkey: Uint8Array, toSelfDelay: number,
   ]);
 }
 
-/** BOLT 3 offered HTLC output witness script (no option_anchors). */
+/**
+ * BOLT 3 `to_remote` with option_anchors: `<remotepubkey> OP_CHECKSIGVERIFY 1 OP_CHECKSEQUENCEVERIFY`
+ * (a P2WSH spent with nSequence 1 and witness `<remote_sig>`).
+ */
+export function anchorToRemoteScript(remotePubkey: Uint8Array): Uint8Array {
+  return bscript.compile([remotePubkey, opcodes.OP_CHECKSIGVERIFY, opcodes.OP_1, opcodes.OP_CHECKSEQUENCEVERIFY]);
+}
+
+/**
+ * BOLT 3 `to_local_anchor` / `to_remote_anchor`:
+ * `<funding_pubkey> OP_CHECKSIG OP_IFDUP OP_NOTIF OP_16 OP_CHECKSEQUENCEVERIFY OP_ENDIF`.
+ */
+export function anchorScript(fundingPubkey: Uint8Array): Uint8Array {
+  return bscript.compile([
+    fundingPubkey, opcodes.OP_CHECKSIG, opcodes.OP_IFDUP,
+    opcodes.OP_NOTIF,
+    opcodes.OP_16, opcodes.OP_CHECKSEQUENCEVERIFY,
+    opcodes.OP_ENDIF,
+  ]);
+}
+
+/** BOLT 3 offered HTLC output witness script; with option_anchors the non-revocation branch adds `1 OP_CHECKSEQUENCEVERIFY OP_DROP`. */
 export function offeredHtlcScript(
   revocationPubkey: Uint8Array,
   localHtlcPubkey: Uint8Array,
   remoteHtlcPubkey: Uint8Array,
   paymentHash: Uint8Array,
+  anchors: boolean,
 ): Uint8Array {
   return bscript.compile([
     opcodes.OP_DUP, opcodes.OP_HASH160, bcrypto.hash160(revocationPubkey), opcodes.OP_EQUAL,
@@ -74,17 +111,24 @@ export function offeredHtlcScript(
     opcodes.OP_HASH160, bcrypto.ripemd160(paymentHash), opcodes.OP_EQUALVERIFY,
     opcodes.OP_CHECKSIG,
     opcodes.OP_ENDIF,
+    ...anchorCsv(anchors),
     opcodes.OP_ENDIF,
   ]);
 }
 
-/** BOLT 3 received HTLC output witness script (no option_anchors). */
+/** `1 OP_CHECKSEQUENCEVERIFY OP_DROP`, the option_anchors addition to both HTLC scripts. */
+function anchorCsv(anchors: boolean): number[] {
+  return anchors ? [opcodes.OP_1, opcodes.OP_CHECKSEQUENCEVERIFY, opcodes.OP_DROP] : [];
+}
+
+/** BOLT 3 received HTLC output witness script; with option_anchors the non-revocation branch adds `1 OP_CHECKSEQUENCEVERIFY OP_DROP`. */
 export function receivedHtlcScript(
   revocationPubkey: Uint8Array,
   localHtlcPubkey: Uint8Array,
   remoteHtlcPubkey: Uint8Array,
   paymentHash: Uint8Array,
   cltvExpiry: number,
+  anchors: boolean,
 ): Uint8Array {
   return bscript.compile([
     opcodes.OP_DUP, opcodes.OP_HASH160, bcrypto.hash160(revocationPubkey), opcodes.OP_EQUAL,
@@ -99,32 +143,40 @@ export function receivedHtlcScript(
     opcodes.OP_DROP, bscript.number.encode(cltvExpiry), opcodes.OP_CHECKLOCKTIMEVERIFY, opcodes.OP_DROP,
     opcodes.OP_CHECKSIG,
     opcodes.OP_ENDIF,
+    ...anchorCsv(anchors),
     opcodes.OP_ENDIF,
   ]);
 }
 
-/** HTLC-timeout fee in sat: floor(feerate_per_kw * 663 / 1000). */
-export function htlcTimeoutFeeSat(feerateSatPerKw: number): number {
-  return Math.floor((feerateSatPerKw * HTLC_TIMEOUT_WEIGHT) / 1000);
+/** HTLC-timeout fee in sat: floor(feerate_per_kw * 663 / 1000); 0 with option_anchors (BOLT 3 Fee Calculation). */
+export function htlcTimeoutFeeSat(feerateSatPerKw: number, anchors: boolean): number {
+  return anchors ? 0 : Math.floor((feerateSatPerKw * HTLC_TIMEOUT_WEIGHT) / 1000);
 }
 
-/** HTLC-success fee in sat: floor(feerate_per_kw * 703 / 1000). */
-export function htlcSuccessFeeSat(feerateSatPerKw: number): number {
-  return Math.floor((feerateSatPerKw * HTLC_SUCCESS_WEIGHT) / 1000);
+/** HTLC-success fee in sat: floor(feerate_per_kw * 703 / 1000); 0 with option_anchors (BOLT 3 Fee Calculation). */
+export function htlcSuccessFeeSat(feerateSatPerKw: number, anchors: boolean): number {
+  return anchors ? 0 : Math.floor((feerateSatPerKw * HTLC_SUCCESS_WEIGHT) / 1000);
 }
 
-/** Base commitment fee in sat: floor(feerate_per_kw * (724 + 172 * untrimmed) / 1000). */
-export function commitmentFeeSat(feerateSatPerKw: number, untrimmedHtlcCount: number): number {
-  return Math.floor((feerateSatPerKw * (COMMITMENT_BASE_WEIGHT + HTLC_OUTPUT_WEIGHT * untrimmedHtlcCount)) / 1000);
+/** Expected commitment weight: 724 (1124 with option_anchors) + 172 * untrimmed HTLC outputs. */
+export function commitmentWeight(untrimmedHtlcCount: number, anchors: boolean): number {
+  return (anchors ? ANCHOR_COMMITMENT_BASE_WEIGHT : COMMITMENT_BASE_WEIGHT) + HTLC_OUTPUT_WEIGHT * untrimmedHtlcCount;
+}
+
+/** Base commitment fee in sat: floor(feerate_per_kw * commitmentWeight / 1000). Excludes the anchors' 2 × 330 sat. */
+export function commitmentFeeSat(feerateSatPerKw: number, untrimmedHtlcCount: number, anchors: boolean): number {
+  return Math.floor((feerateSatPerKw * commitmentWeight(untrimmedHtlcCount, anchors)) / 1000);
 }
 
 /**
- * Commitment fee before BOLT 3's rounding down to whole sat, in msat:
- * feerate_per_kw * (724 + 172 * htlcs) (sat/kw × weight / 1000 = sat, so × 1000 / 1000 = msat).
- * For spending limits, where a peer may compare against the unrounded fee.
+ * What the funder pays for a commitment in msat, before BOLT 3's rounding down to whole sat:
+ * feerate_per_kw * commitmentWeight (sat/kw × weight / 1000 = sat, so × 1000 / 1000 = msat),
+ * plus 2 × 330 sat of anchor outputs with option_anchors (BOLT 3 "Fee Payment"). For spending
+ * limits, where a peer may compare against the unrounded fee.
  */
-export function commitmentFeeMsat(feerateSatPerKw: number, untrimmedHtlcCount: number): bigint {
-  return BigInt(feerateSatPerKw) * BigInt(COMMITMENT_BASE_WEIGHT + HTLC_OUTPUT_WEIGHT * untrimmedHtlcCount);
+export function commitmentFeeMsat(feerateSatPerKw: number, untrimmedHtlcCount: number, anchors: boolean): bigint {
+  const anchorsMsat = anchors ? BigInt(2 * ANCHOR_OUTPUT_SAT) * 1000n : 0n;
+  return BigInt(feerateSatPerKw) * BigInt(commitmentWeight(untrimmedHtlcCount, anchors)) + anchorsMsat;
 }
 
 /**
@@ -161,6 +213,10 @@ export interface CommitmentKeys {
   remoteHtlcPubkey: Uint8Array;
   /** option_static_remotekey: the remote's payment_basepoint. */
   remotePaymentPubkey: Uint8Array;
+  /** funding_pubkey of the commitment's owner (its to_local_anchor; option_anchors only). */
+  localFundingPubkey: Uint8Array;
+  /** funding_pubkey of the other side (its to_remote_anchor; option_anchors only). */
+  remoteFundingPubkey: Uint8Array;
 }
 
 export interface CommitmentParams {
@@ -181,12 +237,17 @@ export interface CommitmentParams {
   toSelfDelay: number;
   keys: CommitmentKeys;
   htlcs: CommitmentHtlc[];
+  /** option_anchors_zero_fee_htlc_tx applies to this channel. */
+  anchors: boolean;
 }
 
 export type CommitmentOutput =
   | { kind: 'to_local'; index: number; amountSat: number; witnessScript: Uint8Array }
-  | { kind: 'to_remote'; index: number; amountSat: number }
-  | { kind: 'htlc'; index: number; amountSat: number; witnessScript: Uint8Array; htlc: CommitmentHtlc };
+  /** `witnessScript`: P2WSH script with option_anchors; null for the P2WPKH of static_remotekey. */
+  | { kind: 'to_remote'; index: number; amountSat: number; witnessScript: Uint8Array | null }
+  | { kind: 'htlc'; index: number; amountSat: number; witnessScript: Uint8Array; htlc: CommitmentHtlc }
+  /** option_anchors: `to_local_anchor` (owner 'local') or `to_remote_anchor` (owner 'remote'). */
+  | { kind: 'anchor'; owner: 'local' | 'remote'; index: number; amountSat: number; witnessScript: Uint8Array };
 
 export interface CommitmentTx {
   tx: Transaction;
@@ -197,24 +258,33 @@ export interface CommitmentTx {
   feeSat: number;
 }
 
-/** True when the HTLC is trimmed from a commitment whose owner has `dustLimitSat` (BOLT 3 Trimmed Outputs). */
-export function isHtlcTrimmed(htlc: Pick<CommitmentHtlc, 'direction' | 'amountMsat'>, feerateSatPerKw: number, dustLimitSat: number): boolean {
-  const fee = htlc.direction === 'offered' ? htlcTimeoutFeeSat(feerateSatPerKw) : htlcSuccessFeeSat(feerateSatPerKw);
+/**
+ * True when the HTLC is trimmed from a commitment whose owner has `dustLimitSat` (BOLT 3 Trimmed
+ * Outputs): amount minus its second-stage fee (0 with option_anchors) below the dust limit.
+ */
+export function isHtlcTrimmed(
+  htlc: Pick<CommitmentHtlc, 'direction' | 'amountMsat'>,
+  feerateSatPerKw: number,
+  dustLimitSat: number,
+  anchors: boolean,
+): boolean {
+  const fee = htlc.direction === 'offered' ? htlcTimeoutFeeSat(feerateSatPerKw, anchors) : htlcSuccessFeeSat(feerateSatPerKw, anchors);
   return Number(htlc.amountMsat / 1000n) - fee < dustLimitSat;
 }
 
 /**
- * BOLT 3 "Commitment Transaction Construction" (no anchors, option_static_remotekey): trims dust
- * HTLCs, subtracts the base fee from the funder, omits outputs below the owner's dust limit,
- * sorts outputs BIP 69 + cltv_expiry.
+ * BOLT 3 "Commitment Transaction Construction": trims dust HTLCs, subtracts the base fee (and with
+ * option_anchors 2 × 330 sat of anchors) from the funder, omits outputs below the owner's dust
+ * limit, adds the anchors (option_anchors: `to_local_anchor` if to_local exists or an HTLC is
+ * untrimmed, likewise `to_remote_anchor`), sorts outputs BIP 69 + cltv_expiry.
  */
 export function buildCommitmentTx(p: CommitmentParams): CommitmentTx {
-  const untrimmed = p.htlcs.filter((h) => !isHtlcTrimmed(h, p.feerateSatPerKw, p.dustLimitSat));
-  const baseFee = commitmentFeeSat(p.feerateSatPerKw, untrimmed.length);
+  const untrimmed = p.htlcs.filter((h) => !isHtlcTrimmed(h, p.feerateSatPerKw, p.dustLimitSat, p.anchors));
+  const funderPays = commitmentFeeSat(p.feerateSatPerKw, untrimmed.length, p.anchors) + (p.anchors ? 2 * ANCHOR_OUTPUT_SAT : 0);
   let toLocalSat = Number(p.toLocalMsat / 1000n);
   let toRemoteSat = Number(p.toRemoteMsat / 1000n);
-  if (p.ownerIsFunder) toLocalSat -= baseFee;
-  else toRemoteSat -= baseFee;
+  if (p.ownerIsFunder) toLocalSat -= funderPays;
+  else toRemoteSat -= funderPays;
 
   type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
   type Pending = { out: DistributiveOmit<CommitmentOutput, 'index'>; script: Uint8Array; cltv: number };
@@ -222,20 +292,36 @@ export function buildCommitmentTx(p: CommitmentParams): CommitmentTx {
   for (const htlc of untrimmed) {
     const witnessScript =
       htlc.direction === 'offered'
-        ? offeredHtlcScript(p.keys.revocationPubkey, p.keys.localHtlcPubkey, p.keys.remoteHtlcPubkey, htlc.paymentHash)
-        : receivedHtlcScript(p.keys.revocationPubkey, p.keys.localHtlcPubkey, p.keys.remoteHtlcPubkey, htlc.paymentHash, htlc.cltvExpiry);
+        ? offeredHtlcScript(p.keys.revocationPubkey, p.keys.localHtlcPubkey, p.keys.remoteHtlcPubkey, htlc.paymentHash, p.anchors)
+        : receivedHtlcScript(p.keys.revocationPubkey, p.keys.localHtlcPubkey, p.keys.remoteHtlcPubkey, htlc.paymentHash, htlc.cltvExpiry, p.anchors);
     pending.push({
       out: { kind: 'htlc', amountSat: Number(htlc.amountMsat / 1000n), witnessScript, htlc },
       script: p2wsh(witnessScript),
       cltv: htlc.cltvExpiry,
     });
   }
-  if (toLocalSat >= p.dustLimitSat) {
+  const hasToLocal = toLocalSat >= p.dustLimitSat;
+  const hasToRemote = toRemoteSat >= p.dustLimitSat;
+  if (hasToLocal) {
     const witnessScript = toLocalScript(p.keys.revocationPubkey, p.toSelfDelay, p.keys.localDelayedPubkey);
     pending.push({ out: { kind: 'to_local', amountSat: toLocalSat, witnessScript }, script: p2wsh(witnessScript), cltv: 0 });
   }
-  if (toRemoteSat >= p.dustLimitSat) {
-    pending.push({ out: { kind: 'to_remote', amountSat: toRemoteSat }, script: p2wpkh(p.keys.remotePaymentPubkey), cltv: 0 });
+  if (hasToRemote) {
+    if (p.anchors) {
+      const witnessScript = anchorToRemoteScript(p.keys.remotePaymentPubkey);
+      pending.push({ out: { kind: 'to_remote', amountSat: toRemoteSat, witnessScript }, script: p2wsh(witnessScript), cltv: 0 });
+    } else {
+      pending.push({ out: { kind: 'to_remote', amountSat: toRemoteSat, witnessScript: null }, script: p2wpkh(p.keys.remotePaymentPubkey), cltv: 0 });
+    }
+  }
+  if (p.anchors) {
+    const anchorOwners: ('local' | 'remote')[] = [];
+    if (hasToLocal || untrimmed.length > 0) anchorOwners.push('local');
+    if (hasToRemote || untrimmed.length > 0) anchorOwners.push('remote');
+    for (const owner of anchorOwners) {
+      const witnessScript = anchorScript(owner === 'local' ? p.keys.localFundingPubkey : p.keys.remoteFundingPubkey);
+      pending.push({ out: { kind: 'anchor', owner, amountSat: ANCHOR_OUTPUT_SAT, witnessScript }, script: p2wsh(witnessScript), cltv: 0 });
+    }
   }
   pending.sort((a, b) => a.out.amountSat - b.out.amountSat || compareBytes(a.script, b.script) || a.cltv - b.cltv);
 
@@ -268,7 +354,8 @@ export function txidToHash(txid: string): Uint8Array {
 /**
  * BOLT 3 HTLC-timeout (offered, locktime cltv_expiry) or HTLC-success (received, locktime 0)
  * transaction spending `htlcOutput` of the commitment `commitmentTxid`. Its single output pays
- * P2WSH(to_local script) with the owner's revocationpubkey and local_delayedpubkey.
+ * P2WSH(to_local script) with the owner's revocationpubkey and local_delayedpubkey. With
+ * option_anchors: input sequence 1 and no fee (the output keeps the whole HTLC amount).
  */
 export function buildHtlcTx(
   commitmentTxid: string,
@@ -277,28 +364,39 @@ export function buildHtlcTx(
   toSelfDelay: number,
   revocationPubkey: Uint8Array,
   localDelayedPubkey: Uint8Array,
+  anchors: boolean,
 ): Transaction {
   const offered = htlcOutput.htlc.direction === 'offered';
-  const fee = offered ? htlcTimeoutFeeSat(feerateSatPerKw) : htlcSuccessFeeSat(feerateSatPerKw);
+  const fee = offered ? htlcTimeoutFeeSat(feerateSatPerKw, anchors) : htlcSuccessFeeSat(feerateSatPerKw, anchors);
   const tx = new Transaction();
   tx.version = 2;
   tx.locktime = offered ? htlcOutput.htlc.cltvExpiry : 0;
-  tx.addInput(txidToHash(commitmentTxid), htlcOutput.index, 0);
+  tx.addInput(txidToHash(commitmentTxid), htlcOutput.index, anchors ? 1 : 0);
   tx.addOutput(p2wsh(toLocalScript(revocationPubkey, toSelfDelay, localDelayedPubkey)), BigInt(htlcOutput.amountSat - fee));
   return tx;
 }
 
-/** BIP 143 SIGHASH_ALL digest of input `inputIndex` spending a P2WSH of `witnessScript` worth `valueSat`. */
-export function witnessSighash(tx: Transaction, inputIndex: number, witnessScript: Uint8Array, valueSat: number): Uint8Array {
-  return tx.hashForWitnessV0(inputIndex, witnessScript, BigInt(valueSat), SIGHASH_ALL);
+/**
+ * BIP 143 digest of input `inputIndex` spending a P2WSH of `witnessScript` worth `valueSat`, with
+ * `hashType` (SIGHASH_ALL unless told).
+ */
+export function witnessSighash(tx: Transaction, inputIndex: number, witnessScript: Uint8Array, valueSat: number, hashType = SIGHASH_ALL): Uint8Array {
+  return tx.hashForWitnessV0(inputIndex, witnessScript, BigInt(valueSat), hashType);
 }
 
-/** Signs input `inputIndex` (P2WSH, SIGHASH_ALL); returns the 64-byte compact signature. */
-export function signInput(tx: Transaction, inputIndex: number, witnessScript: Uint8Array, valueSat: number, privkey: Uint8Array): Uint8Array {
-  return signDigest(witnessSighash(tx, inputIndex, witnessScript, valueSat), privkey);
+/** Signs input `inputIndex` (P2WSH, `hashType`, SIGHASH_ALL unless told); returns the 64-byte compact signature. */
+export function signInput(
+  tx: Transaction,
+  inputIndex: number,
+  witnessScript: Uint8Array,
+  valueSat: number,
+  privkey: Uint8Array,
+  hashType = SIGHASH_ALL,
+): Uint8Array {
+  return signDigest(witnessSighash(tx, inputIndex, witnessScript, valueSat, hashType), privkey);
 }
 
-/** Verifies a 64-byte compact signature on input `inputIndex` (P2WSH, SIGHASH_ALL). */
+/** Verifies a 64-byte compact signature on input `inputIndex` (P2WSH, `hashType`, SIGHASH_ALL unless told). */
 export function verifyInputSignature(
   tx: Transaction,
   inputIndex: number,
@@ -306,13 +404,23 @@ export function verifyInputSignature(
   valueSat: number,
   signature: Uint8Array,
   pubkey: Uint8Array,
+  hashType = SIGHASH_ALL,
 ): boolean {
-  return verifyDigest(signature, witnessSighash(tx, inputIndex, witnessScript, valueSat), pubkey);
+  return verifyDigest(signature, witnessSighash(tx, inputIndex, witnessScript, valueSat, hashType), pubkey);
 }
 
-/** Compact 64-byte signature → DER + SIGHASH_ALL byte, as it appears in a witness. */
-export function toWitnessSignature(compact: Uint8Array): Uint8Array {
-  return bscript.signature.encode(compact, SIGHASH_ALL);
+/**
+ * Sighash type of the remote's `htlc_signature` on our HTLC transactions (BOLT 3, BOLT 5):
+ * SIGHASH_SINGLE|SIGHASH_ANYONECANPAY with option_anchors, SIGHASH_ALL otherwise. Our own
+ * signature on them is always SIGHASH_ALL.
+ */
+export function remoteHtlcSighashType(anchors: boolean): number {
+  return anchors ? SIGHASH_SINGLE_ANYONECANPAY : SIGHASH_ALL;
+}
+
+/** Compact 64-byte signature → DER + sighash byte (SIGHASH_ALL unless told), as it appears in a witness. */
+export function toWitnessSignature(compact: Uint8Array, hashType = SIGHASH_ALL): Uint8Array {
+  return bscript.signature.encode(compact, hashType);
 }
 
 /**
@@ -332,11 +440,25 @@ export function setFundingWitness(
 }
 
 /**
- * Sets the HTLC transaction witness: `0 <remotehtlcsig> <localhtlcsig> <payment_preimage>` for
- * HTLC-success, `0 <remotehtlcsig> <localhtlcsig> <>` for HTLC-timeout (preimage null).
+ * Sets the HTLC transaction witness on input 0: `0 <remotehtlcsig> <localhtlcsig> <payment_preimage>`
+ * for HTLC-success, `0 <remotehtlcsig> <localhtlcsig> <>` for HTLC-timeout (preimage null). The
+ * remote signature carries SIGHASH_SINGLE|SIGHASH_ANYONECANPAY with option_anchors.
  */
-export function setHtlcWitness(tx: Transaction, remoteSig: Uint8Array, localSig: Uint8Array, preimage: Uint8Array | null, witnessScript: Uint8Array): void {
-  tx.setWitness(0, [new Uint8Array(0), toWitnessSignature(remoteSig), toWitnessSignature(localSig), preimage ?? new Uint8Array(0), witnessScript]);
+export function setHtlcWitness(
+  tx: Transaction,
+  remoteSig: Uint8Array,
+  localSig: Uint8Array,
+  preimage: Uint8Array | null,
+  witnessScript: Uint8Array,
+  anchors: boolean,
+): void {
+  tx.setWitness(0, [
+    new Uint8Array(0),
+    toWitnessSignature(remoteSig, remoteHtlcSighashType(anchors)),
+    toWitnessSignature(localSig),
+    preimage ?? new Uint8Array(0),
+    witnessScript,
+  ]);
 }
 
 /**

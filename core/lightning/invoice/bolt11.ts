@@ -4,16 +4,17 @@
  */
 import { bech32, bech32m, createBase58check } from '@scure/base';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { ecdsaRecover, ecdsaVerify, isCompressedPoint } from '../../bitcoin/secp256k1.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { createHash } from 'node:crypto';
+import { ecdsaRecover, ecdsaSignRecoverable, ecdsaVerify, isCompressedPoint } from '../../bitcoin/secp256k1.js';
 import { FulmenError, badInput } from '../../util/errors.js';
 import { FeatureBits } from '../wire/features.js';
 import { ByteReader, ByteWriter, bytesEqual } from '../wire/codec.js';
 
-export type InvoiceNetwork = 'mainnet' | 'testnet' | 'signet' | 'regtest';
+export type InvoiceNetwork = 'mainnet' | 'testnet' | 'testnet4' | 'signet' | 'regtest';
 
 /** BOLT 11 currency prefixes (after "ln"). */
-const NETWORK_PREFIX: Record<InvoiceNetwork, string> = { mainnet: 'bc', testnet: 'tb', signet: 'tbs', regtest: 'bcrt' };
+/** BOLT 11 currency prefixes; testnet4 shares testnet's `tb` (as in Electrum's BitcoinTestnet4). */
+const NETWORK_PREFIX: Record<InvoiceNetwork, string> = { mainnet: 'bc', testnet: 'tb', testnet4: 'tb', signet: 'tbs', regtest: 'bcrt' };
 
 /** One hop of an `r` route hint (BOLT 11 / BOLT 7 channel_update fields). */
 export interface RouteHintHop {
@@ -195,6 +196,11 @@ function formatHrpAmount(msat: bigint): string {
   return `${msat * 10n}p`;
 }
 
+/** SHA-256 (node:crypto: invoices are decoded on every payment). */
+function sha256(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(bytes).digest());
+}
+
 function signingHash(hrp: string, dataWords: ArrayLike<number>): Uint8Array {
   const hrpBytes = new TextEncoder().encode(hrp);
   const data = Uint8Array.from(convertBits(dataWords, 5, 8, true));
@@ -204,7 +210,7 @@ function signingHash(hrp: string, dataWords: ArrayLike<number>): Uint8Array {
   return sha256(msg);
 }
 
-const NETWORK_NAMES: Record<InvoiceNetwork, string> = { mainnet: 'mainnet', testnet: 'testnet', signet: 'signet', regtest: 'regtest' };
+const NETWORK_NAMES: Record<InvoiceNetwork, string> = { mainnet: 'mainnet', testnet: 'testnet', testnet4: 'testnet4', signet: 'signet', regtest: 'regtest' };
 
 /**
  * Decodes and verifies a BOLT 11 invoice (an optional "lightning:" prefix is accepted).
@@ -229,9 +235,12 @@ export function decodeInvoice(text: string, expectedNetwork?: InvoiceNetwork): I
   }
   const hrp = decoded.prefix;
   const words = decoded.words;
-  const { network, amountMsat } = parseHrp(hrp);
-  if (expectedNetwork && network !== expectedNetwork)
-    throw badInput(`Invoice is for ${NETWORK_NAMES[network]}, this wallet is on ${NETWORK_NAMES[expectedNetwork]}`);
+  const parsedHrp = parseHrp(hrp);
+  const amountMsat = parsedHrp.amountMsat;
+  if (expectedNetwork && NETWORK_PREFIX[parsedHrp.network] !== NETWORK_PREFIX[expectedNetwork])
+    throw badInput(`Invoice is for ${NETWORK_NAMES[parsedHrp.network]}, this wallet is on ${NETWORK_NAMES[expectedNetwork]}`);
+  // `tb` is testnet3's and testnet4's: the wallet's network tells which.
+  const network = expectedNetwork ?? parsedHrp.network;
   if (words.length < TIMESTAMP_WORDS + SIGNATURE_WORDS) throw invalid('too short');
 
   const dataWords = words.slice(0, words.length - SIGNATURE_WORDS);
@@ -437,11 +446,11 @@ export function encodeInvoice(fields: InvoiceFields, nodePrivkey: Uint8Array, op
   const featureWords = featuresToWords(fields.features ?? DEFAULT_INVOICE_FEATURES);
   if (featureWords.length > 0) words.push(...tagged(TAG.features, featureWords));
 
-  const sig = secp256k1.sign(signingHash(hrp, words), nodePrivkey, { prehash: false, format: 'recovered' });
-  // noble's "recovered" format is recid || r || s; BOLT 11 wants r || s || recid.
+  const { signature, recoveryId } = ecdsaSignRecoverable(signingHash(hrp, words), nodePrivkey);
+  // BOLT 11: r || s || recovery id.
   const sig65 = new Uint8Array(65);
-  sig65.set(sig.subarray(1), 0);
-  sig65[64] = sig[0]!;
+  sig65.set(signature, 0);
+  sig65[64] = recoveryId;
   words.push(...bytesToWords(sig65));
   return bech32.encode(hrp, words, false);
 }

@@ -2,11 +2,9 @@
  * BOLT 4 Sphinx onion packets: construction at the origin, processing (peel one layer) at each
  * hop. Packet: version (1) || public_key (33) || hop_payloads (1300) || hmac (32) = 1366 bytes.
  */
+import { createCipheriv, createHash, createHmac } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { ecdhSha256, pointMulTweak, publicKeyCreate } from '../../bitcoin/secp256k1.js';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { hmac } from '@noble/hashes/hmac.js';
-import { chacha20 } from '@noble/ciphers/chacha.js';
 import { FulmenError } from '../../util/errors.js';
 import { ByteReader, bytesEqual, encodeBigSize } from '../wire/codec.js';
 import { decodeHopPayload, OnionPayloadError, type HopPayload } from './payload.js';
@@ -15,18 +13,40 @@ import { FailureCode } from './failure-codes.js';
 export const ONION_PACKET_LENGTH = 1366;
 export const HOP_PAYLOADS_LENGTH = 1300;
 const HMAC_LENGTH = 32;
-const ZERO_NONCE = new Uint8Array(12);
+/** OpenSSL's chacha20 IV: 32-bit little-endian block counter (0) || 96-bit nonce (zero, BOLT 4). */
+const ZERO_COUNTER_AND_NONCE = new Uint8Array(16);
 
 export type OnionKeyType = 'rho' | 'mu' | 'um' | 'pad' | 'ammag';
 
 /** Key generation (BOLT 4 "Key Generation"): HMAC-SHA256(key = ASCII key type, msg = secret). */
 export function generateOnionKey(keyType: OnionKeyType, secret: Uint8Array): Uint8Array {
-  return hmac(sha256, new TextEncoder().encode(keyType), secret);
+  return hmacSha256(KEY_TYPE_BYTES[keyType], secret);
+}
+
+const KEY_TYPE_BYTES: Record<OnionKeyType, Uint8Array> = {
+  rho: new TextEncoder().encode('rho'),
+  mu: new TextEncoder().encode('mu'),
+  um: new TextEncoder().encode('um'),
+  pad: new TextEncoder().encode('pad'),
+  ammag: new TextEncoder().encode('ammag'),
+};
+
+/** HMAC-SHA256(key, the concatenation of `parts`) (node:crypto: the onion's hot path). */
+export function hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+  const mac = createHmac('sha256', key);
+  for (const part of parts) mac.update(part);
+  return new Uint8Array(mac.digest());
+}
+
+function sha256(...parts: Uint8Array[]): Uint8Array {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return new Uint8Array(hash.digest());
 }
 
 /** ChaCha20 keystream with a zero nonce (BOLT 4 "Pseudo Random Byte Stream"). */
 export function generateCipherStream(key: Uint8Array, length: number): Uint8Array {
-  return chacha20(key, ZERO_NONCE, new Uint8Array(length));
+  return new Uint8Array(createCipheriv('chacha20', key, ZERO_COUNTER_AND_NONCE).update(new Uint8Array(length)));
 }
 
 function xorInto(target: Uint8Array, stream: Uint8Array): void {
@@ -36,7 +56,7 @@ function xorInto(target: Uint8Array, stream: Uint8Array): void {
 const Fn = secp256k1.Point.Fn;
 
 function scalarFromBytes(b: Uint8Array): bigint {
-  return Fn.create(BigInt('0x' + Buffer.from(b).toString('hex')));
+  return Fn.create(Fn.fromBytes(b, true));
 }
 
 /** Shared secret (BOLT 4 "Shared Secret"): SHA256(compressed(priv * pub)). */
@@ -67,7 +87,11 @@ export function createOnionPacket(sessionKey: Uint8Array, hops: readonly OnionHo
   if (hops.length === 0) throw new FulmenError('BAD_INPUT', 'Onion route has no hops');
   const frames = hops.map((h) => {
     if (h.payload.length < 2) throw new FulmenError('BAD_INPUT', 'Onion hop payload must be at least 2 bytes');
-    return new Uint8Array([...encodeBigSize(BigInt(h.payload.length)), ...h.payload]);
+    const prefix = encodeBigSize(BigInt(h.payload.length));
+    const frame = new Uint8Array(prefix.length + h.payload.length);
+    frame.set(prefix, 0);
+    frame.set(h.payload, prefix.length);
+    return frame;
   });
   const totalSize = frames.reduce((n, f) => n + f.length + HMAC_LENGTH, 0);
   if (totalSize > HOP_PAYLOADS_LENGTH)
@@ -78,11 +102,11 @@ export function createOnionPacket(sessionKey: Uint8Array, hops: readonly OnionHo
   if (ephemeralPriv === 0n) throw new FulmenError('BAD_INPUT', 'Invalid onion session key');
   const firstEphemeralPub = publicKeyCreate(Fn.toBytes(ephemeralPriv));
   const sharedSecrets: Uint8Array[] = [];
-  for (const hop of hops) {
-    const ephemeralPub = publicKeyCreate(Fn.toBytes(ephemeralPriv));
+  for (const [i, hop] of hops.entries()) {
+    const ephemeralPub = i === 0 ? firstEphemeralPub : publicKeyCreate(Fn.toBytes(ephemeralPriv));
     const ss = onionEcdh(ephemeralPriv, hop.pubkey);
     sharedSecrets.push(ss);
-    const blinding = scalarFromBytes(sha256(new Uint8Array([...ephemeralPub, ...ss])));
+    const blinding = scalarFromBytes(sha256(ephemeralPub, ss));
     ephemeralPriv = Fn.mul(ephemeralPriv, blinding);
   }
 
@@ -103,7 +127,7 @@ export function createOnionPacket(sessionKey: Uint8Array, hops: readonly OnionHo
   if (filler.length !== fillerLength) throw new FulmenError('INTERNAL', 'Onion filler length mismatch');
 
   let mixHeader = generateCipherStream(generateOnionKey('pad', sessionKey), HOP_PAYLOADS_LENGTH);
-  let nextHmac = new Uint8Array(HMAC_LENGTH);
+  let nextHmac: Uint8Array = new Uint8Array(HMAC_LENGTH);
   for (let i = hops.length - 1; i >= 0; i--) {
     const frame = frames[i]!;
     const shift = frame.length + HMAC_LENGTH;
@@ -114,7 +138,7 @@ export function createOnionPacket(sessionKey: Uint8Array, hops: readonly OnionHo
     xorInto(shifted, generateCipherStream(generateOnionKey('rho', sharedSecrets[i]!), HOP_PAYLOADS_LENGTH));
     if (i === hops.length - 1) shifted.set(filler, HOP_PAYLOADS_LENGTH - filler.length);
     mixHeader = shifted;
-    nextHmac = hmac(sha256, generateOnionKey('mu', sharedSecrets[i]!), new Uint8Array([...mixHeader, ...associatedData]));
+    nextHmac = hmacSha256(generateOnionKey('mu', sharedSecrets[i]!), mixHeader, associatedData);
   }
 
   const packet = new Uint8Array(ONION_PACKET_LENGTH);
@@ -181,7 +205,7 @@ export function processOnionPacket(packet: Uint8Array, nodePrivkey: Uint8Array, 
   }
   const hopPayloads = packet.subarray(34, 34 + HOP_PAYLOADS_LENGTH);
   const receivedHmac = packet.subarray(34 + HOP_PAYLOADS_LENGTH);
-  const expectedHmac = hmac(sha256, generateOnionKey('mu', ss), new Uint8Array([...hopPayloads, ...associatedData]));
+  const expectedHmac = hmacSha256(generateOnionKey('mu', ss), hopPayloads, associatedData);
   if (!bytesEqual(expectedHmac, receivedHmac)) return malformed(FailureCode.invalid_onion_hmac);
 
   const unwrapped = new Uint8Array(2 * HOP_PAYLOADS_LENGTH);
@@ -219,7 +243,7 @@ export function processOnionPacket(packet: Uint8Array, nodePrivkey: Uint8Array, 
   }
   if (isFinal) return { type: 'final', sharedSecret: ss, payload };
 
-  const blinding = scalarFromBytes(sha256(new Uint8Array([...publicKey, ...ss])));
+  const blinding = scalarFromBytes(sha256(publicKey, ss));
   const nextPublicKey = pointMulTweak(publicKey, Fn.toBytes(blinding));
   const nextPacket = new Uint8Array(ONION_PACKET_LENGTH);
   nextPacket[0] = 0;

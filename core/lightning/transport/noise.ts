@@ -6,7 +6,7 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
-import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { FulmenError } from '../../util/errors.js';
 
 const PROTOCOL_NAME = new TextEncoder().encode('Noise_XK_secp256k1_ChaChaPoly_SHA256');
@@ -43,14 +43,29 @@ function nonceBytes(n: number): Uint8Array {
   return out;
 }
 
+/** ChaCha20-Poly1305 (RFC 8439, node:crypto): ciphertext || 16-byte MAC. */
 function encryptWithAD(k: Uint8Array, n: number, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-  return chacha20poly1305(k, nonceBytes(n), ad).encrypt(plaintext);
+  const cipher = createCipheriv('chacha20-poly1305', k, nonceBytes(n), { authTagLength: MAC_LENGTH });
+  if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length });
+  const body = cipher.update(plaintext);
+  cipher.final();
+  const out = new Uint8Array(body.length + MAC_LENGTH);
+  out.set(body, 0);
+  out.set(cipher.getAuthTag(), body.length);
+  return out;
 }
 
-/** Returns undefined when the MAC does not verify. */
+/** Returns undefined when the MAC does not verify (or the input is shorter than a MAC). */
 function decryptWithAD(k: Uint8Array, n: number, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | undefined {
+  if (ciphertext.length < MAC_LENGTH) return undefined;
+  const bodyLength = ciphertext.length - MAC_LENGTH;
   try {
-    return chacha20poly1305(k, nonceBytes(n), ad).decrypt(ciphertext);
+    const decipher = createDecipheriv('chacha20-poly1305', k, nonceBytes(n), { authTagLength: MAC_LENGTH });
+    if (ad.length > 0) decipher.setAAD(ad, { plaintextLength: bodyLength });
+    decipher.setAuthTag(ciphertext.subarray(bodyLength));
+    const body = decipher.update(ciphertext.subarray(0, bodyLength));
+    decipher.final(); // throws when the MAC does not verify
+    return new Uint8Array(body.buffer, body.byteOffset, body.length);
   } catch {
     return undefined;
   }

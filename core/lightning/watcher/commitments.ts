@@ -15,10 +15,12 @@ import {
 } from '../channel/keys.js';
 import { Shachain } from '../channel/shachain.js';
 import {
+  anchorToRemoteScript,
   buildCommitmentTx,
   commitmentObscuringFactor,
   decodeCommitmentNumber,
   p2wpkh,
+  p2wsh,
   type CommitmentHtlc,
   type CommitmentKeys,
   type CommitmentTx,
@@ -57,7 +59,7 @@ export function channelView(data: ChannelData, lightningRootSecret: Uint8Array):
   };
 }
 
-/** BOLT 3 keys of `owner`'s commitment for `perCommitmentPoint` (option_static_remotekey). */
+/** BOLT 3 keys of `owner`'s commitment for `perCommitmentPoint` (option_static_remotekey, with or without anchors). */
 export function commitmentKeysFor(view: ChannelView, owner: Side, point: Uint8Array): CommitmentKeys {
   const [ownerBp, otherBp] = owner === 'local' ? [view.local, view.remote] : [view.remote, view.local];
   return {
@@ -66,7 +68,14 @@ export function commitmentKeysFor(view: ChannelView, owner: Side, point: Uint8Ar
     localHtlcPubkey: derivePubkey(ownerBp.htlcBasepoint, point),
     remoteHtlcPubkey: derivePubkey(otherBp.htlcBasepoint, point),
     remotePaymentPubkey: otherBp.paymentBasepoint,
+    localFundingPubkey: ownerBp.fundingPubkey,
+    remoteFundingPubkey: otherBp.fundingPubkey,
   };
+}
+
+/** option_anchors_zero_fee_htlc_tx applies to the channel (its stored channel_type). */
+export function hasAnchors(view: ChannelView): boolean {
+  return view.data.channelType === 'anchors';
 }
 
 /** to_self_delay that applies to `owner`'s delayed outputs (it is set by the other side). */
@@ -91,6 +100,8 @@ export interface RebuiltCommitment {
   point: Uint8Array;
   keys: CommitmentKeys;
   feerateSatPerKw: number;
+  /** option_anchors applies (its HTLC transactions have no fee and sequence 1). */
+  anchors: boolean;
   commitment: CommitmentTx;
   /** Log record of every HTLC output (same order as commitment.htlcOutputs). */
   htlcRecords: HtlcRecord[];
@@ -125,12 +136,13 @@ export function rebuildCommitment(view: ChannelView, owner: Side, ctn: number, p
     toSelfDelay: toSelfDelayOf(view, owner),
     keys,
     htlcs: records.map(toCommitmentHtlc),
+    anchors: hasAnchors(view),
   });
   const htlcRecords = commitment.htlcOutputs.map((o) => {
     const rec = records.find((r) => r.htlcId === o.htlc.htlcId && (r.offeredBy === owner) === (o.htlc.direction === 'offered'));
     return rec!;
   });
-  return { owner, ctn, point, keys, feerateSatPerKw: feerate, commitment, htlcRecords };
+  return { owner, ctn, point, keys, feerateSatPerKw: feerate, anchors: hasAnchors(view), commitment, htlcRecords };
 }
 
 /** How the funding output was spent (BOLT 5: mutual close, unilateral close, revoked transaction close). */
@@ -191,9 +203,13 @@ export function classifyFundingSpend(view: ChannelView, tx: Transaction): Fundin
   return { kind: 'remote_unknown', ctn };
 }
 
-/** Our static to_remote scriptPubKey: P2WPKH(our payment_basepoint) (option_static_remotekey). */
-export function ourStaticToRemoteScript(view: ChannelView): Uint8Array {
-  return p2wpkh(view.local.paymentBasepoint);
+/**
+ * Our to_remote scriptPubKey on the peer's commitments (BOLT 3 to_remote Output): P2WPKH(our
+ * payment_basepoint) with option_static_remotekey, P2WSH(`<payment_basepoint> OP_CHECKSIGVERIFY 1
+ * OP_CHECKSEQUENCEVERIFY`) with option_anchors.
+ */
+export function ourToRemoteScript(view: ChannelView): Uint8Array {
+  return hasAnchors(view) ? p2wsh(anchorToRemoteScript(view.local.paymentBasepoint)) : p2wpkh(view.local.paymentBasepoint);
 }
 
 /** Preimages we released for HTLCs the remote offered (update_fulfill_htlc we sent), by payment hash. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { DEFAULT_SWEEP_FEE_POLICY as P, decideSweepFee, maxFeerateForValue, sweepFeeTarget, urgencyOf } from './fee-policy.js';
+import { DEFAULT_SWEEP_FEE_POLICY as P, decideAnchorCpfp, decideSweepFee, maxFeerateForValue, resolutionUrgency, sweepFeeTarget, urgencyOf } from './fee-policy.js';
 
 describe('sweep fee policy', () => {
   it('classifies sweeps: justice and HTLC claims are urgent, delayed and to_remote outputs patient, HTLC txs pre-signed', () => {
@@ -57,5 +57,21 @@ describe('sweep fee policy', () => {
     expect(decideSweepFee({ ...base, tipHeight: 1003, valueCapSatPerVbyte: 11 }, P)).toEqual({ action: 'sign', feerateSatPerVbyte: 11 });
     expect(decideSweepFee({ ...base, tipHeight: 1003, valueCapSatPerVbyte: 10 }, P)).toEqual({ action: 'keep' }); // at the cap
     expect(decideSweepFee({ ...base, tipHeight: 1001 }, { ...P, bumpAfterBlocks: 1 })).toEqual({ action: 'sign', feerateSatPerVbyte: 13 });
+  });
+
+  it('option_anchors: wallet-funded HTLC transactions are urgent sweeps', () => {
+    expect(resolutionUrgency({ kind: 'htlc_timeout_tx', walletFunded: true })).toBe('urgent');
+    expect(resolutionUrgency({ kind: 'htlc_success_tx', walletFunded: false })).toBe('presigned');
+  });
+
+  it('anchor CPFP: none while the commitment pays the estimate, else the estimate within the cap, bumped while unconfirmed', () => {
+    const base = { commitmentFeerateSatPerVbyte: 1.01, maxFeerateSatPerVbyte: 80, tipHeight: 1000, current: null };
+    expect(decideAnchorCpfp({ ...base, estimateSatPerVbyte: 1 }, P)).toEqual({ action: 'none' });
+    expect(decideAnchorCpfp({ ...base, estimateSatPerVbyte: 12.3 }, P)).toEqual({ action: 'sign', feerateSatPerVbyte: 13 });
+    expect(decideAnchorCpfp({ ...base, estimateSatPerVbyte: 300 }, P)).toEqual({ action: 'sign', feerateSatPerVbyte: 80 });
+    expect(decideAnchorCpfp({ ...base, commitmentFeerateSatPerVbyte: 5, maxFeerateSatPerVbyte: 4, estimateSatPerVbyte: 20 }, P)).toEqual({ action: 'none' });
+    const current = { feerateSatPerVbyte: 13, broadcastHeight: 1000 };
+    expect(decideAnchorCpfp({ ...base, estimateSatPerVbyte: 12, current, tipHeight: 1001 }, P)).toEqual({ action: 'keep' });
+    expect(decideAnchorCpfp({ ...base, estimateSatPerVbyte: 12, current, tipHeight: 1000 + P.bumpAfterBlocks }, P)).toEqual({ action: 'sign', feerateSatPerVbyte: 17 });
   });
 });

@@ -14,6 +14,8 @@ import type { SweepKind } from './sweeps.js';
  *   its broadcast is replaced by the same spend at a higher feerate (BIP 125 RBF: every sweep
  *   signals it with nSequence < 0xfffffffe), up to a fee of `urgentMaxFeePercent` of the value.
  * - Pre-signed second-stage HTLC transactions pay the commitment's feerate; no choice there.
+ *   With option_anchors they pay no fee of their own: a wallet input pays it, and they are
+ *   urgent sweeps (the peer can take the HTLC with the preimage, or after cltv_expiry).
  *
  * Feerates are integer sat/vB; fees are integer sat.
  */
@@ -49,6 +51,12 @@ export type SweepUrgency = 'urgent' | 'patient' | 'presigned';
 export function urgencyOf(kind: SweepKind): SweepUrgency {
   if (PRESIGNED_KINDS.has(kind)) return 'presigned';
   return URGENT_KINDS.has(kind) ? 'urgent' : 'patient';
+}
+
+/** Urgency of one output's sweep: `urgencyOf` its kind, except that wallet-funded (option_anchors) HTLC transactions are urgent. */
+export function resolutionUrgency(r: { kind: SweepKind | null; walletFunded: boolean }): SweepUrgency {
+  if (r.kind === null) throw new Error('resolutionUrgency of an output that is not ours to sweep');
+  return r.walletFunded ? 'urgent' : urgencyOf(r.kind);
 }
 
 /**
@@ -115,4 +123,31 @@ export function decideSweepFee(
   const stepped = previous + Math.max(1, Math.ceil(previous / 4));
   const next = Math.min(Math.max(estimate, stepped), p.valueCapSatPerVbyte);
   return next > previous ? { action: 'sign', feerateSatPerVbyte: next } : { action: 'keep' };
+}
+
+/**
+ * vsize of a typical anchor CPFP child (one P2WSH anchor input, one P2WPKH wallet input, one
+ * P2WPKH change output), vbytes: for the fee cap before the child is built.
+ */
+export const ANCHOR_CPFP_CHILD_VSIZE = 180;
+
+/**
+ * CPFP of our own unconfirmed commitment through our anchor (option_anchors, BOLT 3
+ * `to_local_anchor`). 'none' while the commitment alone pays at least the estimate for its target
+ * (or the cap allows no more than it pays); else a child bringing the package to the estimate,
+ * capped at `maxFeerateSatPerVbyte`; an unconfirmed child is replaced (BIP 125) `bumpAfterBlocks`
+ * after its broadcast, stepping up as urgent sweeps do (`decideSweepFee`). Feerates are the
+ * package's, sat/vB; `commitmentFeerateSatPerVbyte` may be fractional.
+ */
+export function decideAnchorCpfp(
+  p: { commitmentFeerateSatPerVbyte: number; estimateSatPerVbyte: number; maxFeerateSatPerVbyte: number; tipHeight: number; current: BroadcastFeeState | null },
+  policy: SweepFeePolicy,
+): SweepFeeDecision | { action: 'none' } {
+  if (p.current === null && p.commitmentFeerateSatPerVbyte >= Math.max(1, Math.ceil(p.estimateSatPerVbyte))) return { action: 'none' };
+  const decision = decideSweepFee(
+    { urgency: 'urgent', estimateSatPerVbyte: p.estimateSatPerVbyte, valueCapSatPerVbyte: p.maxFeerateSatPerVbyte, tipHeight: p.tipHeight, current: p.current },
+    policy,
+  );
+  if (p.current === null && decision.action === 'sign' && decision.feerateSatPerVbyte <= p.commitmentFeerateSatPerVbyte) return { action: 'none' };
+  return decision;
 }

@@ -1,16 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
-import { Transaction, crypto as bcrypto, payments, script as bscript } from 'bitcoinjs-lib';
+import { Psbt, Transaction, crypto as bcrypto, payments, script as bscript } from 'bitcoinjs-lib';
 import { openDatabase } from '../../storage/db.js';
-import { Channel, type ChannelContext } from '../channel/channel.js';
+import { Channel, type ChannelContext, type ChannelTypeName } from '../channel/channel.js';
 import { ChannelStore } from '../channel/store.js';
 import type { ChannelMessage } from '../wire/messages.js';
-import { derivePrivkey, derivePubkey, deriveRevocationPrivkey, deriveRevocationPubkey, pubkeyFromSecret, verifyDigest } from '../channel/keys.js';
-import { buildCommitmentTx, buildHtlcTx, commitmentObscuringFactor, p2wpkh, p2wsh, toLocalScript, witnessSighash, type CommitmentHtlc } from '../channel/transactions.js';
+import { derivePrivkey, derivePubkey, deriveRevocationPrivkey, deriveRevocationPubkey, pubkeyFromSecret, signDigest, verifyDigest } from '../channel/keys.js';
+import {
+  anchorScript,
+  anchorToRemoteScript,
+  buildCommitmentTx,
+  buildHtlcTx,
+  commitmentObscuringFactor,
+  p2wpkh,
+  p2wsh,
+  toLocalScript,
+  witnessSighash,
+  SIGHASH_SINGLE_ANYONECANPAY,
+  type CommitmentHtlc,
+} from '../channel/transactions.js';
 import appendixC from '../channel/testdata/bolt3-appendix-c.json' with { type: 'json' };
 import { channelView, classifyFundingSpend } from './commitments.js';
 import {
+  buildAnchorCpfp,
   claimHtlcAfterTimeout,
   claimHtlcWithPreimage,
   extractPreimage,
@@ -19,6 +32,7 @@ import {
   sweepRevokedDelayedOutput,
   sweepRevokedHtlcOutput,
   sweepStaticToRemote,
+  type FeeWallet,
   type Prevout,
 } from './sweeps.js';
 
@@ -72,6 +86,8 @@ describe('sweeps of the BOLT 3 Appendix C commitment (all five HTLCs, static_rem
     localHtlcPubkey: derivePubkey(h(P.local_htlc_basepoint), point),
     remoteHtlcPubkey: derivePubkey(h(P.remote_htlc_basepoint), point),
     remotePaymentPubkey: h(P.remote_payment_basepoint),
+    localFundingPubkey: h(P.local_funding_pubkey),
+    remoteFundingPubkey: h(P.remote_funding_pubkey),
   };
   const htlcs: CommitmentHtlc[] = appendixC.htlcs.slice(0, 5).map((x) => ({
     direction: x.direction === 'local->remote' ? 'offered' : 'received',
@@ -94,6 +110,7 @@ describe('sweeps of the BOLT 3 Appendix C commitment (all five HTLCs, static_rem
     toSelfDelay: Number(P.local_delay),
     keys,
     htlcs,
+    anchors: false,
   });
   const prevoutOf = (vout: number): Prevout => ({ txid, vout, valueSat: Number(commitmentTx.outs[vout]!.value) });
   const toLocal = rebuilt.outputs.find((o) => o.kind === 'to_local')! as Extract<(typeof rebuilt.outputs)[number], { kind: 'to_local' }>;
@@ -170,7 +187,7 @@ describe('sweeps of the BOLT 3 Appendix C commitment (all five HTLCs, static_rem
     const offered = rebuilt.htlcOutputs.find((o) => o.htlc.direction === 'offered' && o.amountSat >= 2000)!;
     const preimage = h(appendixC.htlcs[Number(offered.htlc.htlcId)]!.paymentPreimage);
     const prevout = prevoutOf(offered.index);
-    const tx = claimHtlcWithPreimage({ prevout, witnessScript: offered.witnessScript, htlcPrivkey: remoteHtlcPrivkey, preimage }, params)!;
+    const tx = claimHtlcWithPreimage({ prevout, witnessScript: offered.witnessScript, htlcPrivkey: remoteHtlcPrivkey, preimage, anchors: false }, params)!;
     checkSweep(tx, prevout);
     expect(tx.locktime).toBe(0);
     const ws = checkP2wsh(tx, commitmentTx.outs[offered.index]!.script);
@@ -183,7 +200,7 @@ describe('sweeps of the BOLT 3 Appendix C commitment (all five HTLCs, static_rem
     const remoteHtlcPrivkey = derivePrivkey(priv(P.remote_payment_basepoint_secret), point);
     const received = rebuilt.htlcOutputs.find((o) => o.htlc.direction === 'received' && o.amountSat >= 2000)!;
     const prevout = prevoutOf(received.index);
-    const tx = claimHtlcAfterTimeout({ prevout, witnessScript: received.witnessScript, htlcPrivkey: remoteHtlcPrivkey, cltvExpiry: received.htlc.cltvExpiry }, params)!;
+    const tx = claimHtlcAfterTimeout({ prevout, witnessScript: received.witnessScript, htlcPrivkey: remoteHtlcPrivkey, cltvExpiry: received.htlc.cltvExpiry, anchors: false }, params)!;
     checkSweep(tx, prevout);
     expect(tx.locktime).toBe(received.htlc.cltvExpiry);
     expect(tx.ins[0]!.sequence).toBeLessThan(0xffffffff); // nLockTime enforced
@@ -220,11 +237,11 @@ function makeEngine(root: Uint8Array): ChannelContext {
 }
 
 /** Two engines back to back (A funder): delivers messages in order, signing pending updates. */
-function openPair(): { a: Engine; b: Engine; run: () => void } {
+function openPair(channelType: ChannelTypeName = 'static_remotekey'): { a: Engine; b: Engine; run: () => void } {
   const ctxA = makeEngine(new Uint8Array(32).fill(1));
   const ctxB = makeEngine(new Uint8Array(32).fill(2));
   const { channel: a, message: open } = Channel.openOutbound(
-    { keyIndex: 0, remoteNodeId: '02' + 'bb'.repeat(32), chainHash: CHAIN, fundingSat: 1_000_000, pushMsat: 100_000_000n, feeratePerKw: 2500 },
+    { keyIndex: 0, remoteNodeId: '02' + 'bb'.repeat(32), chainHash: CHAIN, fundingSat: 1_000_000, pushMsat: 100_000_000n, feeratePerKw: 2500, channelType },
     ctxA,
   );
   const { channel: b, message: accept } = Channel.acceptInbound(open, { keyIndex: 0, remoteNodeId: '02' + 'aa'.repeat(32), chainHash: CHAIN, minimumDepth: 1 }, ctxB);
@@ -346,7 +363,7 @@ describe('classifying a funding spend and planning its resolution', () => {
     // B (the cheater) takes its HTLC back with its HTLC-timeout: that output is ours too, at once.
     if (spend.kind !== 'breach') return;
     const htlcOutput = spend.rebuilt.commitment.htlcOutputs[0]!;
-    const cheaterHtlcTx = buildHtlcTx(old.getId(), htlcOutput, spend.rebuilt.feerateSatPerKw, p.a.channel.localConfig.toSelfDelay, spend.rebuilt.keys.revocationPubkey, spend.rebuilt.keys.localDelayedPubkey);
+    const cheaterHtlcTx = buildHtlcTx(old.getId(), htlcOutput, spend.rebuilt.feerateSatPerKw, p.a.channel.localConfig.toSelfDelay, spend.rebuilt.keys.revocationPubkey, spend.rebuilt.keys.localDelayedPubkey, spend.rebuilt.anchors);
     const followUp = res.find((r) => r.kind === 'justice_htlc')!.next!(cheaterHtlcTx)!;
     expect(followUp.kind).toBe('justice_htlc_tx_output');
     expect(followUp.csvDelay).toBe(0);
@@ -372,3 +389,117 @@ describe('classifying a funding spend and planning its resolution', () => {
     expect(resolutionsFor(view, spend, future).map((r) => r.kind)).toEqual(['to_remote']);
   });
 });
+
+/**
+ * A wallet with one P2WPKH key and the given coins: signs the PSBT inputs spending them
+ * (SIGHASH_ALL), as Wallet.signPsbt does.
+ */
+function testFeeWallet(coinValuesSat: number[]): FeeWallet & { pubkey: Uint8Array } {
+  const key = new Uint8Array(32).fill(7);
+  const pubkey = pubkeyFromSecret(key);
+  const script = p2wpkh(pubkey);
+  return {
+    pubkey,
+    coins: () => coinValuesSat.map((valueSat, i) => ({ txid: 'dd'.repeat(31) + String(10 + i), vout: i, valueSat, scriptPubKey: script })),
+    changeScript: () => script,
+    signPsbt: (text) => {
+      const psbt = Psbt.fromBase64(text);
+      psbt.data.inputs.forEach((input, n) => {
+        if (input.finalScriptWitness) return;
+        psbt.signInput(n, { publicKey: pubkey, sign: (hash: Uint8Array) => signDigest(hash, key) });
+        psbt.finalizeInput(n);
+      });
+      return { txHex: psbt.extractTransaction(true).toHex() };
+    },
+  };
+}
+
+describe('option_anchors: CSV-1 spends, wallet-funded HTLC transactions, anchor CPFP', () => {
+  const feeOf = (tx: Transaction, inputValues: number[]) => inputValues.reduce((a, b) => a + b, 0) - tx.outs.reduce((a, o) => a + Number(o.value), 0);
+
+  it('our HTLC-timeout takes a wallet input: the peer\'s SINGLE|ANYONECANPAY signature stays valid, ours covers it all', () => {
+    const p = openPair('anchors');
+    pay(p, p.a, p.b, 50_000_000n);
+    pay(p, p.a, p.b, 30_000_000n, false); // in flight
+    const tx = Transaction.fromHex(p.a.channel.signedLocalCommitment());
+    expect(tx.outs.filter((o) => Number(o.value) === 330).length).toBe(2);
+    const view = viewOf(p.a);
+    const spend = classifyFundingSpend(view, tx);
+    expect(spend.kind).toBe('local');
+    const res = resolutionsFor(view, spend, tx);
+    const timeout = res.find((r) => r.kind === 'htlc_timeout_tx')!;
+    expect(timeout).toMatchObject({ walletFunded: true, csvDelay: 1, cltvExpiry: 600 });
+    expect(timeout.build!({ feerateSatPerVbyte: 5, destination: DESTINATION })).toBeNull(); // no wallet to pay
+    expect(timeout.build!({ feerateSatPerVbyte: 5, destination: DESTINATION, feeWallet: testFeeWallet([500]) })).toBeNull(); // too little
+    const wallet = testFeeWallet([1_000, 40_000, 20_000]);
+    const htlcTx = timeout.build!({ feerateSatPerVbyte: 5, destination: DESTINATION, feeWallet: wallet })!;
+    expect(htlcTx.locktime).toBe(600);
+    expect(htlcTx.ins.length).toBe(2); // the HTLC and the largest coin
+    expect(htlcTx.ins[0]!.sequence).toBe(1);
+    expect(Number(htlcTx.outs[0]!.value)).toBe(30_000); // the whole HTLC: no fee taken from it
+    expect(bytesToHex(htlcTx.outs[1]!.script)).toBe(bytesToHex(p2wpkh(wallet.pubkey)));
+    const fee = feeOf(htlcTx, [30_000, 40_000]);
+    expect(fee).toBeGreaterThanOrEqual(htlcTx.virtualSize() * 5);
+    expect(fee).toBeLessThanOrEqual((htlcTx.virtualSize() + 2) * 5);
+    const [, remoteSig, localSig, , ws] = htlcTx.ins[0]!.witness;
+    expect(bytesToHex(p2wsh(ws!))).toBe(bytesToHex(tx.outs[timeout.prevout.vout]!.script));
+    const remote = bscript.signature.decode(remoteSig!);
+    expect(remote.hashType).toBe(SIGHASH_SINGLE_ANYONECANPAY);
+    if (spend.kind !== 'local') return;
+    const keys = spend.rebuilt.keys;
+    expect(verifyDigest(remote.signature, witnessSighash(htlcTx, 0, ws!, 30_000, SIGHASH_SINGLE_ANYONECANPAY), keys.remoteHtlcPubkey)).toBe(true);
+    expect(verifyDigest(compactOf(localSig!), witnessSighash(htlcTx, 0, ws!, 30_000), keys.localHtlcPubkey)).toBe(true);
+    // Its output (index 0, paired with input 0) is ours after to_self_delay.
+    const second = timeout.next!(htlcTx)!;
+    expect(second).toMatchObject({ kind: 'htlc_tx_output', prevout: { vout: 0, valueSat: 30_000 } });
+  });
+
+  it('the remote commitment: to_remote and HTLC claims wait one block (nSequence 1), to_remote witness <sig> <script>', () => {
+    const p = openPair('anchors');
+    pay(p, p.a, p.b, 50_000_000n);
+    pay(p, p.a, p.b, 30_000_000n, false);
+    const tx = Transaction.fromHex(p.b.channel.signedLocalCommitment());
+    const view = viewOf(p.a);
+    const spend = classifyFundingSpend(view, tx);
+    expect(spend.kind).toBe('remote');
+    const res = resolutionsFor(view, spend, tx);
+    expect(res.map((r) => r.kind).sort()).toEqual(['htlc_claim_timeout', 'to_remote']);
+    expect(res.every((r) => r.csvDelay === 1)).toBe(true);
+    const toRemote = res.find((r) => r.kind === 'to_remote')!;
+    const ws = anchorToRemoteScript(pubkeyFromSecret(view.secrets.paymentBasepointSecret));
+    expect(bytesToHex(toRemote.scriptPubKey)).toBe(bytesToHex(p2wsh(ws)));
+    const sweep = toRemote.build!({ feerateSatPerVbyte: FEERATE, destination: DESTINATION })!;
+    checkSweep(sweep, toRemote.prevout);
+    expect(sweep.ins[0]!.sequence).toBe(1);
+    expect(sweep.ins[0]!.witness.length).toBe(2);
+    verifyP2wshSig(sweep, ws, toRemote.prevout.valueSat, pubkeyFromSecret(view.secrets.paymentBasepointSecret));
+    const claim = res.find((r) => r.kind === 'htlc_claim_timeout')!.build!({ feerateSatPerVbyte: FEERATE, destination: DESTINATION })!;
+    expect(claim.ins[0]!.sequence).toBe(1);
+  });
+
+  it('CPFP through our anchor: the package (commitment + child) pays the target feerate', () => {
+    const p = openPair('anchors');
+    pay(p, p.a, p.b, 50_000_000n);
+    const commitment = Transaction.fromHex(p.a.channel.signedLocalCommitment());
+    const view = viewOf(p.a);
+    const spend = classifyFundingSpend(view, commitment);
+    if (spend.kind !== 'local') throw new Error('expected our commitment');
+    const anchor = spend.rebuilt.commitment.outputs.find((o): o is Extract<typeof o, { kind: 'anchor' }> => o.kind === 'anchor' && o.owner === 'local')!;
+    expect(bytesToHex(anchor.witnessScript)).toBe(bytesToHex(anchorScript(view.local.fundingPubkey)));
+    const commitmentFeeSat = 1_000_000 - commitment.outs.reduce((a, o) => a + Number(o.value), 0);
+    const cpfp = { commitment, commitmentFeeSat, anchorVout: anchor.index, anchorWitnessScript: anchor.witnessScript, fundingPrivkey: view.secrets.fundingPrivkey };
+    const child = buildAnchorCpfp(cpfp, { feerateSatPerVbyte: 25, destination: DESTINATION, feeWallet: testFeeWallet([100_000]) })!;
+    expect(child.ins.length).toBe(2);
+    expect(child.outs.length).toBe(1);
+    expect(child.ins[0]!.index).toBe(anchor.index);
+    const childFee = feeOf(child, [330, 100_000]);
+    const packageFeerate = (commitmentFeeSat + childFee) / (commitment.virtualSize() + child.virtualSize());
+    expect(packageFeerate).toBeGreaterThanOrEqual(25);
+    expect(packageFeerate).toBeLessThan(25.2);
+    const [sig, ws] = child.ins[0]!.witness;
+    expect(bytesToHex(ws!)).toBe(bytesToHex(anchor.witnessScript));
+    expect(verifyDigest(compactOf(sig!), witnessSighash(child, 0, anchor.witnessScript, 330), view.local.fundingPubkey)).toBe(true);
+    expect(buildAnchorCpfp(cpfp, { feerateSatPerVbyte: 25, destination: DESTINATION })).toBeNull();
+  });
+});
+

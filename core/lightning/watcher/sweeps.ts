@@ -1,25 +1,29 @@
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { payments, type Transaction } from 'bitcoinjs-lib';
+import { Psbt, Transaction, payments } from 'bitcoinjs-lib';
 import { buildTransaction, dustThresholdSat, feeForVsize, inputPrevTxid } from '../../bitcoin/transaction.js';
 import { derivePrivkey, deriveRevocationPrivkey, pubkeyFromSecret, signDigest } from '../channel/keys.js';
 import {
+  anchorToRemoteScript,
   buildHtlcTx,
   p2wsh,
   setHtlcWitness,
   signInput,
   toLocalScript,
   toWitnessSignature,
+  txidToHash,
   SIGHASH_ALL,
   type CommitmentOutput,
 } from '../channel/transactions.js';
-import { ourStaticToRemoteScript, releasedPreimages, toSelfDelayOf, type ChannelView, type FundingSpend, type RebuiltCommitment } from './commitments.js';
+import { hasAnchors, ourToRemoteScript, releasedPreimages, toSelfDelayOf, type ChannelView, type FundingSpend, type RebuiltCommitment } from './commitments.js';
 
 /**
  * BOLT 5 on-chain resolution of a closed channel (Electrum's lnsweep): for each output of the
  * closing transaction that is ours or contested, how to spend it and when. Every transaction here
- * is single-input, version 2, signed SIGHASH_ALL with keys derived per BOLT 3 "Keys" from our
- * basepoint secrets. Channel type: option_static_remotekey without anchors.
+ * is version 2, signed SIGHASH_ALL with keys derived per BOLT 3 "Keys" from our basepoint secrets,
+ * and single-input except our option_anchors HTLC transactions, which get wallet inputs (and a
+ * change output) for their fee. Channel types: option_static_remotekey, with or without
+ * option_anchors (to_remote and HTLC spends then wait one block: `1 OP_CHECKSEQUENCEVERIFY`).
  */
 
 /** An output to spend: display-order txid, index, value in sat. */
@@ -33,7 +37,7 @@ export interface Prevout {
 export type SweepKind =
   /** Our commitment: to_local through OP_CSV after to_self_delay. */
   | 'to_local'
-  /** Remote (or revoked, or unknown) commitment: to_remote, P2WPKH of our static payment key. */
+  /** Remote (or revoked, or unknown) commitment: to_remote, P2WPKH of our static payment key (P2WSH with CSV 1 with anchors). */
   | 'to_remote'
   /** Our commitment: an HTLC we offered, by the peer-signed HTLC-timeout transaction. */
   | 'htlc_timeout_tx'
@@ -50,12 +54,42 @@ export type SweepKind =
   /** Revoked remote commitment: an HTLC output through the revocation key. */
   | 'justice_htlc'
   /** Revoked remote commitment: output of the remote's HTLC transaction, through the revocation key. */
-  | 'justice_htlc_tx_output';
+  | 'justice_htlc_tx_output'
+  /** Our unconfirmed commitment (option_anchors): our anchor spent by a CPFP child that a wallet input pays for. */
+  | 'anchor_cpfp';
 
-/** Inputs a sweep needs at build time: integer sat/vB feerate and our wallet's scriptPubKey. */
+/**
+ * Inputs a sweep needs at build time: integer sat/vB feerate and our wallet's scriptPubKey; for
+ * option_anchors HTLC transactions also the wallet that pays their fee.
+ */
 export interface SweepBuildParams {
   feerateSatPerVbyte: number;
   destination: Uint8Array;
+  feeWallet?: FeeWallet;
+}
+
+/** A confirmed wallet coin (P2WPKH of ours) that can pay a fee. */
+export interface FeeCoin {
+  txid: string;
+  vout: number;
+  valueSat: number;
+  scriptPubKey: Uint8Array;
+}
+
+/**
+ * The on-chain wallet as the payer of an option_anchors HTLC transaction's fee (BOLT 5: its
+ * SIGHASH_SINGLE|SIGHASH_ANYONECANPAY remote signature lets us add inputs and outputs).
+ */
+export interface FeeWallet {
+  /** Spendable confirmed coins (used largest first). */
+  coins(): FeeCoin[];
+  /** A fresh change scriptPubKey of the wallet. */
+  changeScript(): Uint8Array;
+  /**
+   * Signs and finalizes every input of the PSBT (base64) that spends one of the wallet's coins
+   * (Wallet.signPsbt); `txHex` is the complete transaction once every input is final, else null.
+   */
+  signPsbt(psbtBase64: string): { txHex: string | null };
 }
 
 /**
@@ -88,6 +122,12 @@ export interface OutputResolution {
   build: ((params: SweepBuildParams) => Transaction | null) | null;
   /** When `spender` (any transaction spending this output) creates an output for us, its resolution. */
   next: ((spender: Transaction) => OutputResolution | null) | null;
+  /**
+   * Our option_anchors HTLC transaction: pre-signed by the peer with no fee, paid by wallet inputs
+   * at the feerate of an urgent sweep (fee-policy.ts `resolutionUrgency`), so `build` needs
+   * `params.feeWallet` and returns null while the wallet cannot pay.
+   */
+  walletFunded: boolean;
 }
 
 const WITNESS_TRUE = Uint8Array.of(1);
@@ -160,6 +200,18 @@ export function sweepRevokedHtlcOutput(p: { prevout: Prevout; witnessScript: Uin
   );
 }
 
+/**
+ * to_remote with option_anchors: P2WSH of `<our payment_basepoint> OP_CHECKSIGVERIFY 1 OP_CHECKSEQUENCEVERIFY`,
+ * nSequence 1, witness `<sig>` (BOLT 3 to_remote Output).
+ */
+export function sweepAnchorToRemote(p: { prevout: Prevout; paymentBasepointSecret: Uint8Array }, params: SweepBuildParams): Transaction | null {
+  const witnessScript = anchorToRemoteScript(pubkeyFromSecret(p.paymentBasepointSecret));
+  return buildSingleInputSweep(
+    { prevout: p.prevout, sequence: 1, locktime: 0, scriptCode: witnessScript, privkey: p.paymentBasepointSecret, witness: (sig) => [sig, witnessScript] },
+    params,
+  );
+}
+
 /** to_remote with option_static_remotekey: P2WPKH of our payment_basepoint, witness `<sig> <pubkey>`. */
 export function sweepStaticToRemote(p: { prevout: Prevout; paymentBasepointSecret: Uint8Array }, params: SweepBuildParams): Transaction | null {
   const pubkey = pubkeyFromSecret(p.paymentBasepointSecret);
@@ -169,45 +221,197 @@ export function sweepStaticToRemote(p: { prevout: Prevout; paymentBasepointSecre
   );
 }
 
-/** Remote commitment, HTLC the remote offered: witness `<remotehtlcsig> <payment_preimage>` (we are "remote" there). */
+/**
+ * Remote commitment, HTLC the remote offered: witness `<remotehtlcsig> <payment_preimage>` (we are
+ * "remote" there); nSequence 1 with option_anchors (`1 OP_CHECKSEQUENCEVERIFY`).
+ */
 export function claimHtlcWithPreimage(
-  p: { prevout: Prevout; witnessScript: Uint8Array; htlcPrivkey: Uint8Array; preimage: Uint8Array },
+  p: { prevout: Prevout; witnessScript: Uint8Array; htlcPrivkey: Uint8Array; preimage: Uint8Array; anchors: boolean },
   params: SweepBuildParams,
 ): Transaction | null {
   return buildSingleInputSweep(
-    { prevout: p.prevout, sequence: 0xfffffffd, locktime: 0, scriptCode: p.witnessScript, privkey: p.htlcPrivkey, witness: (sig) => [sig, p.preimage, p.witnessScript] },
-    params,
-  );
-}
-
-/** Remote commitment, HTLC we offered: after cltv_expiry, witness `<remotehtlcsig> <>`, nLockTime = cltv_expiry. */
-export function claimHtlcAfterTimeout(
-  p: { prevout: Prevout; witnessScript: Uint8Array; htlcPrivkey: Uint8Array; cltvExpiry: number },
-  params: SweepBuildParams,
-): Transaction | null {
-  return buildSingleInputSweep(
-    { prevout: p.prevout, sequence: 0xfffffffd, locktime: p.cltvExpiry, scriptCode: p.witnessScript, privkey: p.htlcPrivkey, witness: (sig) => [sig, EMPTY, p.witnessScript] },
+    { prevout: p.prevout, sequence: p.anchors ? 1 : 0xfffffffd, locktime: 0, scriptCode: p.witnessScript, privkey: p.htlcPrivkey, witness: (sig) => [sig, p.preimage, p.witnessScript] },
     params,
   );
 }
 
 /**
- * Our commitment: the HTLC-timeout (preimage null) or HTLC-success transaction, with the peer's
- * signature from its commitment_signed and ours: witness `0 <remotehtlcsig> <localhtlcsig> <preimage or empty>`.
+ * Remote commitment, HTLC we offered: after cltv_expiry, witness `<remotehtlcsig> <>`, nLockTime =
+ * cltv_expiry; nSequence 1 with option_anchors.
  */
-export function signSecondStageHtlcTx(p: {
+export function claimHtlcAfterTimeout(
+  p: { prevout: Prevout; witnessScript: Uint8Array; htlcPrivkey: Uint8Array; cltvExpiry: number; anchors: boolean },
+  params: SweepBuildParams,
+): Transaction | null {
+  return buildSingleInputSweep(
+    { prevout: p.prevout, sequence: p.anchors ? 1 : 0xfffffffd, locktime: p.cltvExpiry, scriptCode: p.witnessScript, privkey: p.htlcPrivkey, witness: (sig) => [sig, EMPTY, p.witnessScript] },
+    params,
+  );
+}
+
+/** What signing one of our second-stage HTLC transactions needs. */
+export interface SecondStageHtlc {
   rebuilt: RebuiltCommitment;
   htlcOutput: Extract<CommitmentOutput, { kind: 'htlc' }>;
   toSelfDelay: number;
   remoteHtlcSignature: Uint8Array;
   localHtlcPrivkey: Uint8Array;
   preimage: Uint8Array | null;
-}): Transaction {
+}
+
+/**
+ * Our commitment: the HTLC-timeout (preimage null) or HTLC-success transaction, with the peer's
+ * signature from its commitment_signed and ours: witness `0 <remotehtlcsig> <localhtlcsig> <preimage or empty>`.
+ * Without option_anchors it is complete (its fee is pre-agreed); with it, see `fundAnchorHtlcTx`.
+ */
+export function signSecondStageHtlcTx(p: SecondStageHtlc): Transaction {
   const { rebuilt, htlcOutput } = p;
-  const tx = buildHtlcTx(rebuilt.commitment.tx.getId(), htlcOutput, rebuilt.feerateSatPerKw, p.toSelfDelay, rebuilt.keys.revocationPubkey, rebuilt.keys.localDelayedPubkey);
+  const anchors = rebuilt.anchors;
+  const tx = buildHtlcTx(rebuilt.commitment.tx.getId(), htlcOutput, rebuilt.feerateSatPerKw, p.toSelfDelay, rebuilt.keys.revocationPubkey, rebuilt.keys.localDelayedPubkey, anchors);
   const localSig = signInput(tx, 0, htlcOutput.witnessScript, htlcOutput.amountSat, p.localHtlcPrivkey);
-  setHtlcWitness(tx, p.remoteHtlcSignature, localSig, p.preimage, htlcOutput.witnessScript);
+  setHtlcWitness(tx, p.remoteHtlcSignature, localSig, p.preimage, htlcOutput.witnessScript, anchors);
   return tx;
+}
+
+/** BIP 144 serialized witness stack (a PSBT input's finalScriptWitness). */
+function serializeWitness(stack: Uint8Array[]): Uint8Array {
+  const varint = (n: number): number[] => (n < 0xfd ? [n] : [0xfd, n & 0xff, n >> 8]);
+  const parts: number[] = [...varint(stack.length)];
+  for (const item of stack) parts.push(...varint(item.length), ...item);
+  return Uint8Array.from(parts);
+}
+
+/** The first input (and optional first output) of a transaction whose fee the wallet pays. */
+interface WalletFundedSpend {
+  locktime: number;
+  input: { hash: Uint8Array; index: number; sequence: number; scriptPubKey: Uint8Array; valueSat: number };
+  /** Output 0 (kept whole), or null when everything not paid in fee is change. */
+  output: { script: Uint8Array; value: bigint } | null;
+  /** Witness of input 0, signed SIGHASH_ALL over the final (unsigned) transaction. */
+  witness: (unsigned: Transaction) => Uint8Array[];
+  /** Fee in sat for the signed transaction of `vsize` vbytes. */
+  feeSat: (vsize: number) => number;
+}
+
+/**
+ * Adds wallet coins (largest first, as few as needed) as inputs after `s.input` and a wallet
+ * change output after `s.output`, so that the transaction pays `s.feeSat` of its signed vsize
+ * (measured on a signed probe, plus one vbyte for signature length variance). Input 0 is signed
+ * by `s.witness` once the transaction is final; the wallet signs its inputs (PSBT).
+ * @returns the signed transaction, or null when the wallet cannot pay or cannot sign.
+ */
+function fundWithWallet(s: WalletFundedSpend, wallet: FeeWallet): Transaction | null {
+  const changeScript = wallet.changeScript();
+  const make = (coins: FeeCoin[], changeSat: number): Transaction | null => {
+    const inputs = [
+      s.input,
+      ...coins.map((c) => ({ hash: txidToHash(c.txid), index: c.vout, sequence: 0xfffffffd, scriptPubKey: c.scriptPubKey, valueSat: c.valueSat })),
+    ];
+    const outputs = [...(s.output ? [s.output] : []), { script: changeScript, value: BigInt(changeSat) }];
+    const psbt = new Psbt();
+    const unsigned = new Transaction();
+    psbt.setVersion(2);
+    psbt.setLocktime(s.locktime);
+    unsigned.version = 2;
+    unsigned.locktime = s.locktime;
+    for (const i of inputs) {
+      psbt.addInput({ hash: i.hash, index: i.index, sequence: i.sequence, witnessUtxo: { script: i.scriptPubKey, value: BigInt(i.valueSat) } });
+      unsigned.addInput(i.hash, i.index, i.sequence);
+    }
+    for (const o of outputs) {
+      psbt.addOutput(o);
+      unsigned.addOutput(o.script, o.value);
+    }
+    psbt.updateInput(0, { finalScriptWitness: serializeWitness(s.witness(unsigned)) });
+    try {
+      const { txHex } = wallet.signPsbt(psbt.toBase64());
+      return txHex === null ? null : Transaction.fromHex(txHex);
+    } catch {
+      return null; // e.g. a watch-only wallet: nothing can pay the fee
+    }
+  };
+  const dust = dustThresholdSat(changeScript);
+  const fixedIn = s.input.valueSat - (s.output ? Number(s.output.value) : 0);
+  const selected: FeeCoin[] = [];
+  for (const coin of wallet.coins().sort((x, y) => y.valueSat - x.valueSat)) {
+    selected.push(coin);
+    const total = fixedIn + selected.reduce((sum, c) => sum + c.valueSat, 0);
+    const probe = make(selected, total);
+    if (!probe) return null;
+    const changeSat = total - s.feeSat(probe.virtualSize() + 1);
+    if (changeSat >= dust) return make(selected, changeSat);
+  }
+  return null;
+}
+
+/**
+ * Our option_anchors HTLC-timeout / HTLC-success transaction with its fee paid by the wallet
+ * (BOLT 5 "Generation of HTLC Transactions"): input 0 and output 0 are the zero-fee HTLC
+ * transaction the peer signed with SIGHASH_SINGLE|SIGHASH_ANYONECANPAY; wallet coins are added as
+ * inputs and the rest returns to a wallet change output 1 (`fundWithWallet`). The fee is the
+ * signed vsize (plus one vbyte) times `params.feerateSatPerVbyte`. Our HTLC signature
+ * (SIGHASH_ALL) covers the final transaction.
+ * @returns the signed transaction, or null when `params.feeWallet` is missing or cannot pay.
+ */
+export function fundAnchorHtlcTx(p: SecondStageHtlc, params: SweepBuildParams): Transaction | null {
+  if (!params.feeWallet) return null;
+  const base = signSecondStageHtlcTx(p);
+  const htlcIn = base.ins[0]!;
+  return fundWithWallet(
+    {
+      locktime: base.locktime,
+      input: { hash: htlcIn.hash, index: htlcIn.index, sequence: htlcIn.sequence, scriptPubKey: p2wsh(p.htlcOutput.witnessScript), valueSat: p.htlcOutput.amountSat },
+      output: { script: base.outs[0]!.script, value: base.outs[0]!.value },
+      witness: (unsigned) => {
+        const localSig = signInput(unsigned, 0, p.htlcOutput.witnessScript, p.htlcOutput.amountSat, p.localHtlcPrivkey);
+        setHtlcWitness(unsigned, p.remoteHtlcSignature, localSig, p.preimage, p.htlcOutput.witnessScript, true);
+        return unsigned.ins[0]!.witness;
+      },
+      feeSat: (vsize) => feeForVsize(vsize, params.feerateSatPerVbyte),
+    },
+    params.feeWallet,
+  );
+}
+
+/** What a CPFP of our own commitment through our anchor needs (option_anchors). */
+export interface AnchorCpfp {
+  /** Our commitment transaction (unconfirmed). */
+  commitment: Transaction;
+  /** Its fee in sat (funding amount minus its outputs). */
+  commitmentFeeSat: number;
+  /** Our `to_local_anchor`: output index and witness script (`<local_funding_pubkey> OP_CHECKSIG OP_IFDUP ...`). */
+  anchorVout: number;
+  anchorWitnessScript: Uint8Array;
+  /** Our funding private key (the anchor is locked to our funding_pubkey). */
+  fundingPrivkey: Uint8Array;
+}
+
+/**
+ * Child-pays-for-parent of our commitment (BOLT 3 `to_local_anchor`: witness `<local_sig>`): spends
+ * our 330-sat anchor and wallet coins into one wallet change output, with a fee such that parent
+ * and child together pay `params.feerateSatPerVbyte`: childFee = feerate × (parentVsize +
+ * childVsize) − parentFee, at least 1 sat/vB of the child. nSequence 0xfffffffd (BIP 125: the
+ * child is replaced to bump further).
+ * @returns the signed child, or null when `params.feeWallet` is missing or cannot pay.
+ */
+export function buildAnchorCpfp(p: AnchorCpfp, params: SweepBuildParams): Transaction | null {
+  if (!params.feeWallet) return null;
+  const anchor = p.commitment.outs[p.anchorVout]!;
+  const valueSat = Number(anchor.value);
+  const parentVsize = p.commitment.virtualSize();
+  return fundWithWallet(
+    {
+      locktime: 0,
+      input: { hash: p.commitment.getHash(), index: p.anchorVout, sequence: 0xfffffffd, scriptPubKey: anchor.script, valueSat },
+      output: null,
+      witness: (unsigned) => {
+        const sig = signDigest(unsigned.hashForWitnessV0(0, p.anchorWitnessScript, BigInt(valueSat), SIGHASH_ALL), p.fundingPrivkey);
+        return [toWitnessSignature(sig), p.anchorWitnessScript];
+      },
+      feeSat: (vsize) => Math.max(feeForVsize(parentVsize + vsize, params.feerateSatPerVbyte) - p.commitmentFeeSat, vsize),
+    },
+    params.feeWallet,
+  );
 }
 
 /** Finds a 32-byte witness item that hashes to `paymentHash` in the input spending `prevout`. */
@@ -224,26 +428,33 @@ export function extractPreimage(spender: Transaction, prevout: { txid: string; v
 // ---------------------------------------------------------------- resolutions of a closing transaction
 
 function resolution(base: Partial<OutputResolution> & Pick<OutputResolution, 'prevout' | 'scriptPubKey' | 'kind' | 'build'>): OutputResolution {
-  return { csvDelay: 0, cltvExpiry: 0, paymentHash: null, outgoingHtlcId: null, raceFrom: null, next: null, ...base };
+  return { csvDelay: 0, cltvExpiry: 0, paymentHash: null, outgoingHtlcId: null, raceFrom: null, next: null, walletFunded: false, ...base };
 }
 
 function prevoutOf(tx: Transaction, vout: number): Prevout {
   return { txid: tx.getId(), vout, valueSat: Number(tx.outs[vout]!.value) };
 }
 
-/** The resolution of output 0 of a second-stage HTLC transaction paying the to_local script. */
+/**
+ * The resolution of the output of a second-stage HTLC transaction `spender` that pays the
+ * to_local script: the output with the index of the input spending the HTLC output `htlc`
+ * (index 0 of a lone HTLC transaction; with option_anchors SIGHASH_SINGLE pairs input i with
+ * output i in a batch).
+ */
 function secondStageOutput(
   spender: Transaction,
+  htlc: Prevout,
   witnessScript: Uint8Array,
   kind: 'htlc_tx_output' | 'justice_htlc_tx_output',
   build: (prevout: Prevout) => (params: SweepBuildParams) => Transaction | null,
   csvDelay: number,
   raceFrom: OutputResolution['raceFrom'] = null,
 ): OutputResolution | null {
-  const out = spender.outs[0];
+  const vout = spender.ins.findIndex((i) => inputPrevTxid(i) === htlc.txid && i.index === htlc.vout);
+  const out = vout >= 0 ? spender.outs[vout] : undefined;
   const scriptPubKey = p2wsh(witnessScript);
   if (!out || bytesToHex(out.script) !== bytesToHex(scriptPubKey)) return null;
-  const prevout = prevoutOf(spender, 0);
+  const prevout = prevoutOf(spender, vout);
   return resolution({ prevout, scriptPubKey, kind, csvDelay, raceFrom, build: build(prevout) });
 }
 
@@ -253,8 +464,12 @@ function ourCommitmentResolutions(view: ChannelView, rebuilt: RebuiltCommitment,
   const delayedPrivkey = derivePrivkey(view.secrets.delayedPaymentBasepointSecret, rebuilt.point);
   const htlcPrivkey = derivePrivkey(view.secrets.htlcBasepointSecret, rebuilt.point);
   const secondStageScript = toLocalScript(rebuilt.keys.revocationPubkey, delay, rebuilt.keys.localDelayedPubkey);
-  const sweepSecondStage = (spender: Transaction) =>
-    secondStageOutput(spender, secondStageScript, 'htlc_tx_output', (prevout) => (params) => sweepDelayedOutput({ prevout, witnessScript: secondStageScript, toSelfDelay: delay, delayedPrivkey }, params), delay);
+  const sweepSecondStage = (spender: Transaction, htlc: Prevout) =>
+    secondStageOutput(spender, htlc, secondStageScript, 'htlc_tx_output', (prevout) => (params) => sweepDelayedOutput({ prevout, witnessScript: secondStageScript, toSelfDelay: delay, delayedPrivkey }, params), delay);
+  const anchors = rebuilt.anchors;
+  // option_anchors: the HTLC transaction (nSequence 1) waits one block and takes a wallet input for its fee.
+  const secondStage = (p: SecondStageHtlc): Pick<OutputResolution, 'build' | 'walletFunded' | 'csvDelay'> =>
+    anchors ? { build: (params) => fundAnchorHtlcTx(p, params), walletFunded: true, csvDelay: 1 } : { build: () => signSecondStageHtlcTx(p), walletFunded: false, csvDelay: 0 };
   const preimages = releasedPreimages(view);
   const remoteSigs = view.data.localCommitSig?.htlcSignatures ?? [];
   for (const o of rebuilt.commitment.outputs) {
@@ -276,8 +491,11 @@ function ourCommitmentResolutions(view: ChannelView, rebuilt: RebuiltCommitment,
             cltvExpiry: o.htlc.cltvExpiry,
             paymentHash,
             outgoingHtlcId: record.htlcId,
-            build: remoteSig ? () => signSecondStageHtlcTx({ rebuilt, htlcOutput: o, toSelfDelay: delay, remoteHtlcSignature: remoteSig, localHtlcPrivkey: htlcPrivkey, preimage: null }) : null,
-            next: sweepSecondStage,
+            build: null,
+            ...(remoteSig ? secondStage({ rebuilt, htlcOutput: o, toSelfDelay: delay, remoteHtlcSignature: remoteSig, localHtlcPrivkey: htlcPrivkey, preimage: null }) : {}),
+            // The peer may claim it with the preimage at any time.
+            raceFrom: anchors ? { csvDelay: 0, cltvExpiry: 0 } : null,
+            next: (spender) => sweepSecondStage(spender, prevout),
           }),
         );
       } else {
@@ -289,8 +507,11 @@ function ourCommitmentResolutions(view: ChannelView, rebuilt: RebuiltCommitment,
             scriptPubKey,
             kind: canClaim ? 'htlc_success_tx' : null,
             paymentHash,
-            build: canClaim ? () => signSecondStageHtlcTx({ rebuilt, htlcOutput: o, toSelfDelay: delay, remoteHtlcSignature: remoteSig, localHtlcPrivkey: htlcPrivkey, preimage }) : null,
-            next: sweepSecondStage,
+            build: null,
+            ...(canClaim ? secondStage({ rebuilt, htlcOutput: o, toSelfDelay: delay, remoteHtlcSignature: remoteSig, localHtlcPrivkey: htlcPrivkey, preimage }) : {}),
+            // The peer takes it back after cltv_expiry.
+            raceFrom: anchors ? { csvDelay: 0, cltvExpiry: o.htlc.cltvExpiry } : null,
+            next: (spender) => sweepSecondStage(spender, prevout),
           }),
         );
       }
@@ -300,15 +521,19 @@ function ourCommitmentResolutions(view: ChannelView, rebuilt: RebuiltCommitment,
 }
 
 function toRemoteResolution(view: ChannelView, tx: Transaction): OutputResolution | null {
-  const script = bytesToHex(ourStaticToRemoteScript(view));
+  const script = bytesToHex(ourToRemoteScript(view));
   const vout = tx.outs.findIndex((o) => bytesToHex(o.script) === script);
   if (vout < 0) return null;
   const prevout = prevoutOf(tx, vout);
+  const paymentBasepointSecret = view.secrets.paymentBasepointSecret;
+  if (hasAnchors(view)) {
+    return resolution({ prevout, scriptPubKey: tx.outs[vout]!.script, kind: 'to_remote', csvDelay: 1, build: (params) => sweepAnchorToRemote({ prevout, paymentBasepointSecret }, params) });
+  }
   return resolution({
     prevout,
     scriptPubKey: tx.outs[vout]!.script,
     kind: 'to_remote',
-    build: (params) => sweepStaticToRemote({ prevout, paymentBasepointSecret: view.secrets.paymentBasepointSecret }, params),
+    build: (params) => sweepStaticToRemote({ prevout, paymentBasepointSecret }, params),
   });
 }
 
@@ -318,6 +543,9 @@ function remoteCommitmentResolutions(view: ChannelView, rebuilt: RebuiltCommitme
   if (toRemote) out.push(toRemote);
   const htlcPrivkey = derivePrivkey(view.secrets.htlcBasepointSecret, rebuilt.point);
   const preimages = releasedPreimages(view);
+  const anchors = rebuilt.anchors;
+  // option_anchors: both HTLC claims need the commitment one block deep (`1 OP_CHECKSEQUENCEVERIFY`).
+  const csvDelay = anchors ? 1 : 0;
   rebuilt.commitment.htlcOutputs.forEach((o, i) => {
     const record = rebuilt.htlcRecords[i]!;
     const prevout = prevoutOf(tx, o.index);
@@ -331,8 +559,9 @@ function remoteCommitmentResolutions(view: ChannelView, rebuilt: RebuiltCommitme
           scriptPubKey,
           kind: preimage ? 'htlc_claim_preimage' : null,
           paymentHash: record.paymentHash,
+          csvDelay,
           raceFrom: { csvDelay: 0, cltvExpiry: o.htlc.cltvExpiry },
-          build: preimage ? (params) => claimHtlcWithPreimage({ prevout, witnessScript: o.witnessScript, htlcPrivkey, preimage }, params) : null,
+          build: preimage ? (params) => claimHtlcWithPreimage({ prevout, witnessScript: o.witnessScript, htlcPrivkey, preimage, anchors }, params) : null,
         }),
       );
     } else {
@@ -343,10 +572,11 @@ function remoteCommitmentResolutions(view: ChannelView, rebuilt: RebuiltCommitme
           scriptPubKey,
           kind: 'htlc_claim_timeout',
           cltvExpiry: o.htlc.cltvExpiry,
+          csvDelay,
           raceFrom: { csvDelay: 0, cltvExpiry: 0 }, // the peer may know the preimage
           paymentHash: record.paymentHash,
           outgoingHtlcId: record.htlcId,
-          build: (params) => claimHtlcAfterTimeout({ prevout, witnessScript: o.witnessScript, htlcPrivkey, cltvExpiry: o.htlc.cltvExpiry }, params),
+          build: (params) => claimHtlcAfterTimeout({ prevout, witnessScript: o.witnessScript, htlcPrivkey, cltvExpiry: o.htlc.cltvExpiry, anchors }, params),
         }),
       );
     }
@@ -359,8 +589,8 @@ function breachResolutions(view: ChannelView, rebuilt: RebuiltCommitment, tx: Tr
   const revocationPrivkey = deriveRevocationPrivkey(view.secrets.revocationBasepointSecret, perCommitmentSecret);
   const theirDelay = toSelfDelayOf(view, 'remote');
   const theirSecondStageScript = toLocalScript(rebuilt.keys.revocationPubkey, theirDelay, rebuilt.keys.localDelayedPubkey);
-  const justiceSecondStage = (spender: Transaction) =>
-    secondStageOutput(spender, theirSecondStageScript, 'justice_htlc_tx_output', (prevout) => (params) => sweepRevokedDelayedOutput({ prevout, witnessScript: theirSecondStageScript, revocationPrivkey }, params), 0, {
+  const justiceSecondStage = (spender: Transaction, htlc: Prevout) =>
+    secondStageOutput(spender, htlc, theirSecondStageScript, 'justice_htlc_tx_output', (prevout) => (params) => sweepRevokedDelayedOutput({ prevout, witnessScript: theirSecondStageScript, revocationPrivkey }, params), 0, {
       csvDelay: theirDelay,
       cltvExpiry: 0,
     });
@@ -382,7 +612,7 @@ function breachResolutions(view: ChannelView, rebuilt: RebuiltCommitment, tx: Tr
           // Offered by them: their HTLC-timeout after cltv_expiry; offered by us: their HTLC-success at any time.
           raceFrom: { csvDelay: 0, cltvExpiry: o.htlc.direction === 'offered' ? o.htlc.cltvExpiry : 0 },
           build: (params) => sweepRevokedHtlcOutput({ prevout, witnessScript: o.witnessScript, revocationPrivkey }, params),
-          next: justiceSecondStage,
+          next: (spender) => justiceSecondStage(spender, prevout),
         }),
       );
     }

@@ -12,6 +12,17 @@
  * Channel states: FORCE_CLOSING when a commitment spends the funding output, CLOSED once that
  * spend is confirmed (SPV-verified), REDEEMED once the spend and every resolution are
  * `redeemDepth` blocks deep (Electrum semantics: the channel needs no more watching).
+ *
+ * Reorgs: nothing is final before REDEEMED. Every check reads the chain again, so a commitment,
+ * HTLC transaction or sweep whose block was reorged out is seen as unconfirmed (or gone): its
+ * channel goes back to FORCE_CLOSING, its rows go back to 'waiting' with no confirmation and their
+ * CSV heights are computed again from the parent's new height, and every signed transaction of
+ * ours is broadcast again once it is valid (the closing transaction at once when it vanished from
+ * the mempool). When a different commitment wins the reorg (e.g. the peer's instead of ours), it
+ * is classified anew and its outputs resolved; rows of the losing transaction are kept but left out
+ * of `liveSweepsOf`. Merkle proofs at or above a reorg's fork height are checked again. The
+ * default `redeemDepth` of 30 blocks is the reorg margin after which a closed channel is no longer
+ * watched (deeper reorgs than that are not expected on mainnet).
  */
 import { chainEventConcerns, SerialCheck } from './serial-check.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
@@ -22,10 +33,20 @@ import type { NetworkName } from '../../bitcoin/network.js';
 import { addressToScriptPubKey, scriptHash } from '../../bitcoin/address.js';
 import { inputPrevTxid } from '../../bitcoin/transaction.js';
 import type { ChannelData, ChannelStateName } from '../channel/channel.js';
-import { channelView, classifyFundingSpend, type FundingSpend } from './commitments.js';
-import { extractPreimage, resolutionsFor, type OutputResolution, type SweepKind } from './sweeps.js';
+import { channelView, classifyFundingSpend, type FundingSpend, type RebuiltCommitment } from './commitments.js';
+import { buildAnchorCpfp, extractPreimage, resolutionsFor, type FeeWallet, type OutputResolution, type SweepKind } from './sweeps.js';
 import { SweepStore, type SweepRow } from './store.js';
-import { DEFAULT_SWEEP_FEE_POLICY, decideSweepFee, maxFeerateForValue, sweepFeeTarget, urgencyOf, type SweepFeePolicy } from './fee-policy.js';
+import {
+  ANCHOR_CPFP_CHILD_VSIZE,
+  DEFAULT_SWEEP_FEE_POLICY,
+  decideAnchorCpfp,
+  decideSweepFee,
+  maxFeerateForValue,
+  resolutionUrgency,
+  sweepFeeTarget,
+  type SweepFeePolicy,
+  type SweepUrgency,
+} from './fee-policy.js';
 
 /** What the watcher needs of a channel (implemented by channel/channel.ts `Channel`). */
 export interface WatchedChannel {
@@ -48,15 +69,31 @@ export interface OnchainHtlcResolution {
 export interface ChannelWatcherOptions {
   db: Db;
   chain: ChainSource;
-  /** Where sweeps go (a fresh receive address) and how they are broadcast (recorded as the wallet's). */
-  wallet: { getUnusedAddress(): string; broadcast(txHex: string): Promise<string> };
+  /**
+   * Where sweeps go (a fresh receive address), how they are broadcast (recorded as the wallet's),
+   * and the wallet labels (txid keys) that name each sweep in the history unless the user set one.
+   */
+  wallet: {
+    getUnusedAddress(): string;
+    broadcast(txHex: string): Promise<string>;
+    getLabel(key: string): string;
+    setLabel(key: string, text: string): void;
+    /** For the fee of option_anchors HTLC transactions (sweeps.ts FeeWallet). */
+    listUnspent(): { txid: string; vout: number; valueSat: number; address: string; height: number; frozen: boolean; coinbase: boolean }[];
+    getNewChangeAddress(): string;
+    signPsbt(psbtBase64: string): { txHex: string | null };
+  };
   network: NetworkName;
   lightningRootSecret: Uint8Array;
   /** The node's channels (read on every check). */
   channels: () => Iterable<WatchedChannel>;
   /** A channel's state changed (for UI events). */
   onChannelChanged?: (channel: WatchedChannel) => void;
-  /** An outgoing HTLC was settled on chain (learned preimage, or timed out and confirmed). */
+  /**
+   * An outgoing HTLC was settled on chain: a preimage learned (at once: it stays valid whatever
+   * the chain does), or our timeout spend confirmed ANTI_REORG_DEPTH deep (capped at redeemDepth),
+   * so that a reorg cannot turn a payment reported failed into one the peer claims.
+   */
   onHtlcResolved?: (e: OnchainHtlcResolution) => void;
   /** Confirmations after which the channel is REDEEMED. Default 30 (reorg safety margin). */
   redeemDepth?: number;
@@ -65,6 +102,34 @@ export interface ChannelWatcherOptions {
 }
 
 const NEED_NO_WATCHING: readonly ChannelStateName[] = ['PREOPENING', 'REDEEMED'];
+
+/** Confirmations of our HTLC timeout spend before its payment is reported failed (LDK's ANTI_REORG_DELAY is also 6). */
+const ANTI_REORG_DEPTH = 6;
+
+/** Wallet label of a sweep paying the wallet, by kind (History shows it). */
+const SWEEP_LABELS: Partial<Record<SweepKind, string>> = {
+  to_local: 'Force close: our channel balance',
+  to_remote: 'Force close: our channel balance (peer closed)',
+  htlc_tx_output: 'Force close: payment returned after an HTLC transaction',
+  htlc_claim_preimage: 'Force close: incoming payment claimed on chain',
+  htlc_claim_timeout: 'Force close: outgoing payment taken back on chain',
+  justice_to_local: 'Justice: revoked channel state punished',
+  justice_htlc: 'Justice: revoked channel state punished (HTLC)',
+  justice_htlc_tx_output: 'Justice: revoked channel state punished (HTLC transaction)',
+  anchor_cpfp: 'Force close: fee bump of our commitment (anchor CPFP)',
+};
+
+/** How the funding output was spent, as shown to users: FundingSpend kinds folded (commitments.ts). */
+export type CloseKind = 'mutual' | 'local' | 'remote' | 'breach';
+
+/** The on-chain close of one channel as the latest check saw it (for get_channel_sweeps). */
+export interface ChannelCloseView {
+  /** 'local': our commitment (also a revoked one of ours), 'remote': the peer's, 'breach': a revoked one of the peer's. */
+  closeKind: CloseKind;
+  closingTxid: string;
+  /** Height of the block holding the closing transaction (SPV-verified), null while unconfirmed. */
+  closingHeight: number | null;
+}
 
 interface SpendInfo {
   tx: Transaction;
@@ -78,6 +143,10 @@ export class ChannelWatcher {
   private readonly txCache = new Map<string, Transaction>();
   private readonly verified = new Set<string>();
   private readonly reportedHtlcs = new Set<string>();
+  /** Per channel key index: outpoints resolved in the latest check (outputs of the close now on chain). */
+  private readonly live = new Map<number, Set<string>>();
+  /** Per channel key index: the funding spend seen by the latest check. */
+  private readonly closes = new Map<number, ChannelCloseView>();
   private readonly redeemDepth: number;
   private readonly feePolicy: SweepFeePolicy;
   private unsubscribe: (() => void) | null = null;
@@ -93,7 +162,10 @@ export class ChannelWatcher {
   /** Starts listening to the chain and checks every channel (re-broadcasts pending sweeps). */
   start(): void {
     this.stopped = false;
-    this.unsubscribe = this.opts.chain.on((e) => chainEventConcerns(e, this.subscribed) && this.checks.schedule());
+    this.unsubscribe = this.opts.chain.on((e) => {
+      if (e.type === 'tip' && e.forkHeight !== undefined) this.forgetProofsFrom(e.forkHeight);
+      if (chainEventConcerns(e, this.subscribed)) this.checks.schedule();
+    });
     this.checks.schedule();
   }
 
@@ -108,6 +180,29 @@ export class ChannelWatcher {
   /** The sweeps recorded for a channel (by key index), for list_channels details and tests. */
   sweepsOf(channelKeyIndex: number): SweepRow[] {
     return this.store.forChannel(channelKeyIndex);
+  }
+
+  /**
+   * The sweeps of the close now on chain: rows of `sweepsOf` whose output belongs to the funding
+   * spend seen by the latest check (or its HTLC transactions). Before the first check after a
+   * start, all rows. Rows of a transaction that a reorg replaced are left out.
+   */
+  liveSweepsOf(channelKeyIndex: number): SweepRow[] {
+    const rows = this.store.forChannel(channelKeyIndex);
+    const live = this.live.get(channelKeyIndex);
+    return live ? rows.filter((r) => live.has(r.outpoint)) : rows;
+  }
+
+  /** The channel's close as the latest check saw it, null before the watcher saw its funding output spent. */
+  closeOf(channelKeyIndex: number): ChannelCloseView | null {
+    return this.closes.get(channelKeyIndex) ?? null;
+  }
+
+  /** Drops merkle-proof results at or above a reorg's fork height (they are checked again). */
+  private forgetProofsFrom(forkHeight: number): void {
+    for (const key of this.verified) {
+      if (Number(key.slice(key.indexOf('@') + 1)) >= forkHeight) this.verified.delete(key);
+    }
   }
 
   /** Runs one check of every channel now; resolves when it is done (tests, after a broadcast). */
@@ -174,27 +269,74 @@ export class ChannelWatcher {
 
   private async checkChannel(ch: WatchedChannel): Promise<void> {
     const funding = await this.findSpender(ch.fundingOutput().scriptPubKey, ch.fundingTxid!, ch.fundingOutputIndex!);
-    if (!funding) return;
+    if (!funding) {
+      this.closes.delete(ch.keyIndex);
+      await this.fundingSpendVanished(ch);
+      return;
+    }
+    const rowsBefore = this.rowsFingerprint(ch.keyIndex);
     const view = channelView(ch.snapshot(), this.opts.lightningRootSecret);
     const spend = classifyFundingSpend(view, funding.tx);
+    const closeKind: CloseKind = spend.kind === 'local_revoked' ? 'local' : spend.kind === 'remote_unknown' ? 'remote' : spend.kind;
+    this.closes.set(ch.keyIndex, { closeKind, closingTxid: funding.tx.getId(), closingHeight: funding.confirmed ? funding.height : null });
     const changed = this.updateState(ch, spend, funding);
     const resolutions = resolutionsFor(view, spend, funding.tx);
     let allResolved = funding.confirmed && this.depthOf(funding.height) >= this.redeemDepth;
+    const visited = new Set<string>();
     for (const r of resolutions) {
-      const resolved = await this.resolve(ch, r, funding.confirmed ? funding.height : null);
+      const resolved = await this.resolve(ch, r, funding.confirmed ? funding.height : null, visited);
       allResolved &&= resolved;
     }
+    if (spend.kind === 'local' && spend.rebuilt.anchors) await this.anchorCpfp(ch, spend.rebuilt, funding, visited);
+    this.live.set(ch.keyIndex, visited);
+    this.unconfirmOrphans(ch.keyIndex, visited);
     if (allResolved) ch.markOnchainClose('REDEEMED', null);
-    if (changed || allResolved) this.opts.onChannelChanged?.(ch);
+    if (changed || allResolved || this.rowsFingerprint(ch.keyIndex) !== rowsBefore) this.opts.onChannelChanged?.(ch);
   }
 
-  /** FORCE_CLOSING when a commitment is seen, CLOSED once the spend is confirmed. Returns whether the state changed. */
+  /** What a GUI shows of a channel's sweeps (status, txid, heights): a change is announced as a channel change. */
+  private rowsFingerprint(channelKeyIndex: number): string {
+    return this.store
+      .forChannel(channelKeyIndex)
+      .map((r) => `${r.outpoint} ${r.status} ${r.txid} ${r.spendableHeight} ${r.confirmedHeight}`)
+      .join('|');
+  }
+
+  /**
+   * FORCE_CLOSING when a commitment is seen (also when a reorg unconfirmed it), CLOSED once the
+   * spend is confirmed; the funding spend on chain becomes the channel's closing transaction.
+   * Returns whether the state or the closing transaction changed.
+   */
   private updateState(ch: WatchedChannel, spend: FundingSpend, funding: SpendInfo): boolean {
-    const before = ch.state;
+    const before = `${ch.state}/${ch.snapshot().closingTxHex ?? ''}`;
     const txHex = funding.tx.toHex();
     if (funding.confirmed) ch.markOnchainClose('CLOSED', txHex);
-    else if (spend.kind !== 'mutual') ch.markOnchainClose('FORCE_CLOSING', txHex);
-    return ch.state !== before;
+    else if (spend.kind !== 'mutual' || ch.state === 'CLOSED') ch.markOnchainClose('FORCE_CLOSING', txHex);
+    return `${ch.state}/${ch.snapshot().closingTxHex ?? ''}` !== before;
+  }
+
+  /**
+   * The funding output is unspent again (a reorg took the closing transaction out and no mempool
+   * has it): the channel is FORCE_CLOSING again and our closing transaction is broadcast again.
+   * A channel still in the mempool-less state the node handles (CLOSING) is left to the node.
+   */
+  private async fundingSpendVanished(ch: WatchedChannel): Promise<void> {
+    const closingTxHex = ch.snapshot().closingTxHex;
+    if (ch.state !== 'CLOSED' && ch.state !== 'FORCE_CLOSING') return;
+    if (ch.state === 'CLOSED') {
+      ch.markOnchainClose('FORCE_CLOSING', closingTxHex);
+      this.opts.onChannelChanged?.(ch);
+    }
+    this.unconfirmOrphans(ch.keyIndex, new Set());
+    if (closingTxHex) await this.opts.chain.broadcast(closingTxHex).catch(() => undefined); // retried on the next check
+  }
+
+  /** Rows of a channel whose output is not on chain now (parent reorged out or replaced): no confirmation, no CSV height. */
+  private unconfirmOrphans(channelKeyIndex: number, visited: Set<string>): void {
+    for (const row of this.store.forChannel(channelKeyIndex)) {
+      if (visited.has(row.outpoint) || row.status === 'dust' || (row.status === 'waiting' && row.spendableHeight === null)) continue;
+      this.store.save({ ...row, status: 'waiting', confirmedHeight: null, spendableHeight: null });
+    }
   }
 
   /**
@@ -203,8 +345,9 @@ export class ChannelWatcher {
    * next block, at the feerate of the fee policy (an urgent sweep still unconfirmed is replaced
    * by RBF). Returns true when the output is settled `redeemDepth` deep (or not worth a sweep).
    */
-  private async resolve(ch: WatchedChannel, r: OutputResolution, parentHeight: number | null): Promise<boolean> {
+  private async resolve(ch: WatchedChannel, r: OutputResolution, parentHeight: number | null, visited: Set<string>): Promise<boolean> {
     const outpoint = `${r.prevout.txid}:${r.prevout.vout}`;
+    visited.add(outpoint);
     let row = this.store.get(outpoint);
     const spender = await this.findSpender(r.scriptPubKey, r.prevout.txid, r.prevout.vout);
     if (spender) {
@@ -221,11 +364,15 @@ export class ChannelWatcher {
           this.store.save(row);
         }
       }
-      if (ours && !spender.confirmed && row && r.build && urgencyOf(r.kind!) === 'urgent') await this.feeStep(r, row, parentHeight);
+      if (ours && !spender.confirmed && row && r.build && resolutionUrgency(r) === 'urgent') await this.feeStep(r, row, parentHeight);
       let settled = spender.confirmed && this.depthOf(spender.height) >= this.redeemDepth;
       const next = r.next?.(spender.tx) ?? null;
-      if (next) settled = (await this.resolve(ch, next, spender.confirmed ? spender.height : null)) && settled;
+      if (next) settled = (await this.resolve(ch, next, spender.confirmed ? spender.height : null, visited)) && settled;
       return settled;
+    }
+    if (row && (row.status === 'confirmed' || row.status === 'spent_by_other')) {
+      row = { ...row, status: 'waiting', confirmedHeight: null }; // its spend was reorged out: ours is broadcast again below
+      this.store.save(row);
     }
     if (!r.kind || !r.build) return false;
     if (row?.status === 'dust') return true;
@@ -245,25 +392,25 @@ export class ChannelWatcher {
       broadcastHeight: null,
       priorTxids: [],
     };
-    if (current.spendableHeight !== spendableHeight && current.rawTx === null) current = { ...current, spendableHeight };
+    if (current.spendableHeight !== spendableHeight) current = { ...current, spendableHeight }; // a signed CSV sweep stays valid: only its height moves
     if (!row || row.spendableHeight !== current.spendableHeight) this.store.save(current);
     if (spendableHeight === null || tip.height + 1 < spendableHeight) return false;
     if (current.rawTx !== null && current.status !== 'broadcast') {
       current = { ...current, status: 'broadcast', confirmedHeight: null }; // its earlier spend vanished (reorg or eviction)
       this.store.save(current);
     }
-    if (urgencyOf(r.kind) === 'presigned') {
+    if (resolutionUrgency(r) === 'presigned') {
       if (current.rawTx === null) {
         const tx = r.build({ feerateSatPerVbyte: 0, destination: new Uint8Array(0) })!;
         current = { ...current, txid: tx.getId(), rawTx: tx.toHex(), status: 'broadcast', broadcastHeight: tip.height };
         this.store.save(current); // recorded before it leaves the process
       }
-      await this.broadcast(r.kind, current.rawTx!);
+      await this.broadcast('presigned', current.rawTx!);
       return false;
     }
     const result = await this.feeStep(r, current, parentHeight);
     if (result === 'dust') return true;
-    if (result === 'keep' && current.rawTx !== null) await this.broadcast(r.kind, current.rawTx);
+    if (result === 'keep' && current.rawTx !== null) await this.broadcast(resolutionUrgency(r), current.rawTx);
     return false;
   }
 
@@ -274,13 +421,15 @@ export class ChannelWatcher {
    * sweep waits for lower fees, 'keep' when the current version stays, 'signed' after a broadcast.
    */
   private async feeStep(r: OutputResolution, row: SweepRow, parentHeight: number | null): Promise<'dust' | 'wait' | 'keep' | 'signed'> {
-    const urgency = urgencyOf(r.kind!);
+    const urgency = resolutionUrgency(r);
     if (urgency === 'presigned') return 'keep';
     const tip = this.opts.chain.tip()!;
     const destination = addressToScriptPubKey(this.opts.wallet.getUnusedAddress(), this.opts.network);
-    const probe = r.build!({ feerateSatPerVbyte: 1, destination });
+    const feeWallet = r.walletFunded ? this.feeWallet() : undefined;
+    const probe = r.build!({ feerateSatPerVbyte: 1, destination, feeWallet });
     if (!probe) {
       if (row.rawTx !== null) return 'keep';
+      if (r.walletFunded) return 'wait'; // the wallet cannot pay the fee yet: tried again next block
       this.store.save({ ...row, status: 'dust' });
       return 'dust';
     }
@@ -291,11 +440,13 @@ export class ChannelWatcher {
     const current = row.rawTx !== null ? { feerateSatPerVbyte: row.feerateSatPerVbyte ?? this.feerateOf(row), broadcastHeight: row.broadcastHeight ?? tip.height } : null;
     const decision = decideSweepFee({ urgency, estimateSatPerVbyte, valueCapSatPerVbyte, tipHeight: tip.height, current }, this.feePolicy);
     if (decision.action !== 'sign') return decision.action;
-    const tx = r.build!({ feerateSatPerVbyte: decision.feerateSatPerVbyte, destination });
+    const tx = r.build!({ feerateSatPerVbyte: decision.feerateSatPerVbyte, destination, feeWallet });
     if (!tx) return row.rawTx !== null ? 'keep' : 'wait';
     const priorTxids = row.txid !== null ? [...row.priorTxids, row.txid] : row.priorTxids;
     this.store.save({ ...row, txid: tx.getId(), rawTx: tx.toHex(), status: 'broadcast', confirmedHeight: null, feerateSatPerVbyte: decision.feerateSatPerVbyte, broadcastHeight: tip.height, priorTxids });
-    await this.broadcast(r.kind!, tx.toHex()); // recorded before it leaves the process
+    const label = SWEEP_LABELS[r.kind!];
+    if (label && this.opts.wallet.getLabel(tx.getId()) === '') this.opts.wallet.setLabel(tx.getId(), label);
+    await this.broadcast(urgency, tx.toHex()); // recorded before it leaves the process
     return 'signed';
   }
 
@@ -323,16 +474,109 @@ export class ChannelWatcher {
     return height;
   }
 
-  private async broadcast(kind: SweepKind, rawTx: string): Promise<void> {
+  /**
+   * option_anchors: while our commitment is unconfirmed and pays less than the fee estimate for
+   * its target (the first HTLC cltv_expiry, else the patient target), a CPFP child spends our
+   * anchor and wallet coins (sweeps.ts buildAnchorCpfp, fee-policy.ts decideAnchorCpfp) and is
+   * replaced with a higher fee while it stays unconfirmed. The child is a row of kind
+   * 'anchor_cpfp' (recorded before it is broadcast); it never holds the channel back from REDEEMED.
+   */
+  private async anchorCpfp(ch: WatchedChannel, rebuilt: RebuiltCommitment, funding: SpendInfo, visited: Set<string>): Promise<void> {
+    const anchor = rebuilt.commitment.outputs.find((o) => o.kind === 'anchor' && o.owner === 'local');
+    if (!anchor || anchor.kind !== 'anchor') return;
+    const commitment = funding.tx;
+    const txid = commitment.getId();
+    const outpoint = `${txid}:${anchor.index}`;
+    let row = this.store.get(outpoint);
+    if (!row && funding.confirmed) return; // confirmed without help
+    visited.add(outpoint);
+    const spender = await this.findSpender(commitment.outs[anchor.index]!.script, txid, anchor.index);
+    if (spender) {
+      const spenderTxid = spender.tx.getId();
+      const ours = row !== null && (row.txid === spenderTxid || row.priorTxids.includes(spenderTxid));
+      if (row) {
+        const status = ours ? (spender.confirmed ? 'confirmed' : 'broadcast') : 'spent_by_other';
+        const confirmedHeight = spender.confirmed ? spender.height : null;
+        const version = ours && row.txid !== spenderTxid ? { txid: spenderTxid, rawTx: spender.tx.toHex(), priorTxids: row.priorTxids.filter((t) => t !== spenderTxid).concat(row.txid ?? []) } : {};
+        if (row.status !== status || row.confirmedHeight !== confirmedHeight || 'txid' in version) {
+          row = { ...row, ...version, status, confirmedHeight };
+          this.store.save(row);
+        }
+      }
+      if (!ours || spender.confirmed || funding.confirmed) return;
+    } else if (funding.confirmed) {
+      return; // the commitment confirmed: no child needed any more
+    }
+    const tip = this.opts.chain.tip()!;
+    const expiries = rebuilt.commitment.htlcOutputs.map((o) => o.htlc.cltvExpiry);
+    const targetBlocks = expiries.length > 0 ? sweepFeeTarget('urgent', tip.height, Math.min(...expiries), this.feePolicy) : this.feePolicy.patientTargetBlocks;
+    const estimateSatPerVbyte = await this.opts.chain.estimateFeeSatPerVbyte(targetBlocks);
+    const commitmentFeeSat = ch.snapshot().fundingSat - commitment.outs.reduce((sum, o) => sum + Number(o.value), 0);
+    const parentVsize = commitment.virtualSize();
+    const stakeSat = rebuilt.commitment.outputs.reduce((sum, o) => sum + (o.kind === 'to_local' || o.kind === 'htlc' ? o.amountSat : 0), 0);
+    const decision = decideAnchorCpfp(
+      {
+        commitmentFeerateSatPerVbyte: commitmentFeeSat / parentVsize,
+        estimateSatPerVbyte,
+        maxFeerateSatPerVbyte: maxFeerateForValue(stakeSat, parentVsize + ANCHOR_CPFP_CHILD_VSIZE, this.feePolicy.urgentMaxFeePercent),
+        tipHeight: tip.height,
+        current: row?.rawTx ? { feerateSatPerVbyte: row.feerateSatPerVbyte ?? 1, broadcastHeight: row.broadcastHeight ?? tip.height } : null,
+      },
+      this.feePolicy,
+    );
+    if (decision.action === 'keep' && row?.rawTx && !spender) await this.broadcast('urgent', row.rawTx); // vanished from the mempool
+    if (decision.action !== 'sign') return;
+    const view = channelView(ch.snapshot(), this.opts.lightningRootSecret);
+    const tx = buildAnchorCpfp(
+      { commitment, commitmentFeeSat, anchorVout: anchor.index, anchorWitnessScript: anchor.witnessScript, fundingPrivkey: view.secrets.fundingPrivkey },
+      { feerateSatPerVbyte: decision.feerateSatPerVbyte, destination: new Uint8Array(0), feeWallet: this.feeWallet() },
+    );
+    if (!tx) return; // the wallet cannot pay: tried again on the next check
+    const priorTxids = row?.txid ? [...row.priorTxids, row.txid] : [];
+    this.store.save({
+      outpoint,
+      channelKeyIndex: ch.keyIndex,
+      kind: 'anchor_cpfp',
+      valueSat: anchor.amountSat,
+      spendableHeight: tip.height + 1,
+      txid: tx.getId(),
+      rawTx: tx.toHex(),
+      status: 'broadcast',
+      confirmedHeight: null,
+      feerateSatPerVbyte: decision.feerateSatPerVbyte,
+      broadcastHeight: tip.height,
+      priorTxids,
+    });
+    if (this.opts.wallet.getLabel(tx.getId()) === '') this.opts.wallet.setLabel(tx.getId(), SWEEP_LABELS.anchor_cpfp!);
+    await this.broadcast('urgent', tx.toHex()); // recorded before it leaves the process
+  }
+
+  /** The wallet as payer of option_anchors HTLC transaction fees: its confirmed, mature, unfrozen coins. */
+  private feeWallet(): FeeWallet {
+    const wallet = this.opts.wallet;
+    const network = this.opts.network;
+    return {
+      coins: () =>
+        wallet
+          .listUnspent()
+          .filter((u) => u.height > 0 && !u.frozen && !u.coinbase)
+          .map((u) => ({ txid: u.txid, vout: u.vout, valueSat: u.valueSat, scriptPubKey: addressToScriptPubKey(u.address, network) })),
+      changeScript: () => addressToScriptPubKey(wallet.getNewChangeAddress(), network),
+      signPsbt: (psbt) => wallet.signPsbt(psbt),
+    };
+  }
+
+  /** Pre-signed transactions go to the server as they are; sweeps paying the wallet are recorded by it. */
+  private async broadcast(urgency: SweepUrgency, rawTx: string): Promise<void> {
     try {
-      if (urgencyOf(kind) === 'presigned') await this.opts.chain.broadcast(rawTx);
+      if (urgency === 'presigned') await this.opts.chain.broadcast(rawTx);
       else await this.opts.wallet.broadcast(rawTx);
     } catch {
       // Rejected (e.g. a conflicting spend not seen yet) or offline: retried on the next check.
     }
   }
 
-  /** Reports an outgoing HTLC settled on chain: the peer's spend revealing the preimage, or our timeout spend confirmed. */
+  /** Reports an outgoing HTLC settled on chain: the peer's spend revealing the preimage, or our timeout spend confirmed deep enough (onHtlcResolved). */
   private reportHtlc(ch: WatchedChannel, r: OutputResolution, spender: SpendInfo, ours: boolean): void {
     const key = `${r.prevout.txid}:${r.prevout.vout}`;
     if (this.reportedHtlcs.has(key)) return;
@@ -340,7 +584,7 @@ export class ChannelWatcher {
     if (preimage) {
       this.reportedHtlcs.add(key);
       this.opts.onHtlcResolved?.({ channelKeyIndex: ch.keyIndex, paymentHash: r.paymentHash!, outcome: { kind: 'fulfilled', preimage: bytesToHex(preimage) } });
-    } else if (ours && spender.confirmed) {
+    } else if (ours && spender.confirmed && this.depthOf(spender.height) >= Math.min(ANTI_REORG_DEPTH, this.redeemDepth)) {
       this.reportedHtlcs.add(key);
       this.opts.onHtlcResolved?.({ channelKeyIndex: ch.keyIndex, paymentHash: r.paymentHash!, outcome: { kind: 'timed_out' } });
     }

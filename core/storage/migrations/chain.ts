@@ -33,4 +33,16 @@ export const chainMigrations: Migration[] = [
       first_seen INTEGER NOT NULL
     ) WITHOUT ROWID;`,
   },
+  {
+    // Servers caught lying (ChainNetwork bans: invalid header, wrong merkle proof, transaction
+    // bytes that do not hash to the txid, ...), remembered across restarts until `expires_at`
+    // (unix seconds). `server` is the Electrum server string (host:port:t|s).
+    id: 'chain_004_server_bans',
+    sql: `CREATE TABLE chain_server_bans (
+      server TEXT PRIMARY KEY,
+      reason TEXT NOT NULL,
+      banned_at INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;`,
+  },
 ];
