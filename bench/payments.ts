@@ -11,7 +11,7 @@
  *   - `sequential` single payments (default 200), one at a time, after that history.
  * Prints ONE JSON line:
  *   {"bench":"payments","payments":N,"payments_per_s":…,"p50_ms":…,"p99_ms":…,
- *    "sequential":{"payments":…,"p50_ms":…,"p99_ms":…},"first_1000_per_s":…,"last_1000_per_s":…,
+ *    "sequential":{"payments":…,"p50_ms":…,"p99_ms":…,"cpu_ms_per_payment":{"alice":…,"bob":…}},"first_1000_per_s":…,"last_1000_per_s":…,
  *    "secp256k1":"<backend>","failures":…,"cpu_ms_per_payment":{"alice":…,"bob":…},
  *    "commitments_per_payment":…,"loadavg":[…]}
  * `--profile DIR` runs both daemons with `node --cpu-prof` (profiles in DIR/alice, DIR/bob; one per thread,
@@ -159,6 +159,8 @@ try {
   const commitmentsPerPayment = ((await commitments(alice!, channelPoint)) - ctnBefore) / PAYMENTS;
   log(`concurrent: ${concurrent.totalMs.toFixed(0)} ms, ${concurrent.failures.length} failures ${concurrent.failures.slice(0, 3).join('; ')}`);
   const sequential = await alice!.request<PayResult>({ op: 'pay', invoices: invoices.slice(PAYMENTS), concurrency: 1 });
+  const cpuAfterSequential = await Promise.all([alice!.request<number>({ op: 'cpu' }), bob!.request<number>({ op: 'cpu' })]);
+  const cpuMsPerLonePayment = cpuAfterSequential.map((after, i) => (after - cpuAfter[i]!) / SEQUENTIAL);
   const loadAfter = os.loadavg();
   const lat = [...concurrent.latenciesMs].sort((a, b) => a - b);
   const seq = [...sequential.latenciesMs].sort((a, b) => a - b);
@@ -170,7 +172,14 @@ try {
       payments_per_s: round(PAYMENTS / (concurrent.totalMs / 1000), 1),
       p50_ms: round(percentile(lat, 50)),
       p99_ms: round(percentile(lat, 99)),
-      sequential: { payments: SEQUENTIAL, p50_ms: round(percentile(seq, 50)), p99_ms: round(percentile(seq, 99)) },
+      // One payment at a time; cpu_ms_per_payment: CPU each daemon spent per lone payment (the
+      // rest of the latency is waiting: fsync, loopback, the scheduler).
+      sequential: {
+        payments: SEQUENTIAL,
+        p50_ms: round(percentile(seq, 50)),
+        p99_ms: round(percentile(seq, 99)),
+        cpu_ms_per_payment: { alice: round(cpuMsPerLonePayment[0]!, 3), bob: round(cpuMsPerLonePayment[1]!, 3) },
+      },
       first_1000_per_s: round(rateBetween(concurrent.doneAtMs, 0, window), 1),
       last_1000_per_s: round(rateBetween(concurrent.doneAtMs, PAYMENTS - window, PAYMENTS), 1),
       secp256k1: SECP256K1_BACKEND,
