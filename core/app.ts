@@ -19,7 +19,8 @@ import { openDatabase, type Db } from './storage/db.js';
 import { badInput, FulmenError, toFulmenError } from './util/errors.js';
 import { processAlive } from './util/process.js';
 import { Wallet } from './wallet/wallet.js';
-import { LightningNode } from './lightning/node.js';
+import { LightningNode, countAnchorChannels } from './lightning/node.js';
+import { ChannelStore } from './lightning/channel/store.js';
 import { Watchtower } from './lightning/watchtower/tower.js';
 import { decodeInvoice, fallbackToAddress } from './lightning/invoice/index.js';
 import { deriveStorageKey } from './storage/crypto.js';
@@ -315,6 +316,9 @@ export class FulmenApp implements CommandContext {
   openWalletOffline(password?: string): void {
     if (this.walletInstance) return;
     const wallet = this.openWalletFile(password);
+    // No LightningNode offline: the anchor reserve (wallet/reserve.ts) counts the stored channels.
+    const channels = new ChannelStore(this.walletDb!, this.lightningStorageKey(wallet, password));
+    wallet.setAnchorChannelCounter(() => countAnchorChannels(channels.loadAll()));
     this.walletInstance = wallet;
     this.walletView = walletFacade(wallet, () => this.feeEstimateSatPerVbyte);
   }
@@ -476,6 +480,14 @@ export class FulmenApp implements CommandContext {
     this.emitWalletState(true);
   }
 
+  /** The key sealing channel state (see startLightning), null without a password. */
+  private lightningStorageKey(wallet: Wallet, password: string | undefined): Uint8Array | null {
+    const saltRow = this.walletDb!.prepare('SELECT password_salt FROM wallet_keys WHERE id = 1').get() as { password_salt: Uint8Array | null } | undefined;
+    return wallet.hasPassword && password && saltRow?.password_salt
+      ? hmac(sha256, deriveStorageKey(password, new Uint8Array(saltRow.password_salt)), new TextEncoder().encode('fulmen/lightning-storage'))
+      : null;
+  }
+
   /**
    * Starts the LightningNode on the wallet database (listening on `lightning_listen` when set).
    * With a password, channel secrets are sealed under a key derived from it (scrypt with the
@@ -483,11 +495,7 @@ export class FulmenApp implements CommandContext {
    */
   private async startLightning(wallet: Wallet, password: string | undefined): Promise<void> {
     const db = this.walletDb!;
-    const saltRow = db.prepare('SELECT password_salt FROM wallet_keys WHERE id = 1').get() as { password_salt: Uint8Array | null } | undefined;
-    const storageKey =
-      wallet.hasPassword && password && saltRow?.password_salt
-        ? hmac(sha256, deriveStorageKey(password, new Uint8Array(saltRow.password_salt)), new TextEncoder().encode('fulmen/lightning-storage'))
-        : null;
+    const storageKey = this.lightningStorageKey(wallet, password);
     const listen = this.config.getString('lightning_listen');
     // Electrum's use_recoverable_channels: funding OP_RETURN so the seed alone finds our channels.
     const recoverableChannels = this.config.get('use_recoverable_channels') !== false;
@@ -668,6 +676,7 @@ function walletFacade(wallet: Wallet, feeEstimate: () => number | null): WalletF
     seedType: wallet.seedType,
     isWatchOnly: wallet.isWatchOnly,
     getBalance: () => wallet.getBalance(),
+    reserve: () => wallet.reserve(),
     getUnusedAddress: () => wallet.getUnusedAddress(),
     broadcast: (txHex) => wallet.broadcast(txHex),
     getOnchainHistory: () => wallet.getOnchainHistory(),

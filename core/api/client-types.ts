@@ -131,6 +131,11 @@ export interface BalanceResult {
   unconfirmed?: string;
   unmatured?: string;
   lightning?: string;
+  /**
+   * Part of the on-chain balance kept for the fees of force closes of option_anchors channels
+   * (core/wallet/reserve.ts): sends and channel opens cannot spend it. Fulmen's addition.
+   */
+  reserved?: string;
 }
 
 export interface OnchainHistoryItem {
@@ -186,7 +191,7 @@ export interface ChannelSweep {
 export interface ChannelSweepsResult {
   channel_point: string;
   state: string;
-  /** How the funding output was spent: mutual, local (our commitment), remote (the peer's), breach (a revoked one of the peer's); null before it was seen spent. */
+  /** How the funding output was spent: mutual, local (our commitment), remote (the peer's), breach (a revoked one of the peer's); null before it was seen spent, and for a channel known only from a backup (closing_height is then null too). */
   close_kind: 'mutual' | 'local' | 'remote' | 'breach' | null;
   closing_txid: string | null;
   /** Block height of the closing transaction, null while unconfirmed. */

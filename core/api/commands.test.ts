@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FulmenApp } from '../app.js';
 import { FulmenError } from '../util/errors.js';
-import { commandTable, parseConnectionString, parseOutputsList, requestResult } from './commands.js';
+import { balanceResult, commandTable, parseConnectionString, parseOutputsList, requestResult } from './commands.js';
+import type { CommandContext } from './context.js';
 import { btcAmount, btcAmountOrMax, commandNames, declarations } from './schemas.js';
 
 const NODE = '02' + 'ab'.repeat(32);
@@ -155,5 +156,18 @@ describe('paytomany outputs and from_coins', () => {
     const txid = 'ab'.repeat(32);
     expect(declarations.payto.params.parse({ destination: 'x', amount: '1', from_coins: `${txid}:0, ${txid}:1` }).from_coins).toEqual([`${txid}:0`, `${txid}:1`]);
     expect(declarations.payto.params.safeParse({ destination: 'x', amount: '1', from_coins: 'nope' }).success).toBe(false);
+  });
+});
+
+describe('getbalance', () => {
+  const ctxWith = (reservedSat: number) =>
+    ({
+      wallet: () => ({ getBalance: () => ({ confirmedSat: 150_000, unconfirmedSat: 0, unmaturedSat: 0 }), reserve: () => ({ reservedSat, anchorChannels: reservedSat / 10_000 }) }),
+      lightningIfRunning: () => null,
+    }) as unknown as CommandContext;
+
+  it('shows the anchor channel reserve as `reserved` (BTC) only when there is one', () => {
+    expect(balanceResult(ctxWith(0))).toEqual({ confirmed: '0.0015' });
+    expect(balanceResult(ctxWith(20_000))).toEqual({ confirmed: '0.0015', reserved: '0.0002' });
   });
 });

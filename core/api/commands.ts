@@ -494,6 +494,8 @@ export function balanceResult(ctx: CommandContext): BalanceResult {
   if (b.unmaturedSat) out.unmatured = formatSatAsBtc(b.unmaturedSat);
   const lightningMsat = ctx.lightningIfRunning()?.balanceMsat() ?? 0n;
   if (lightningMsat !== 0n) out.lightning = formatMsatAsBtc(lightningMsat);
+  const reservedSat = ctx.wallet().reserve().reservedSat;
+  if (reservedSat) out.reserved = formatSatAsBtc(reservedSat);
   return out;
 }
 

@@ -6,6 +6,7 @@
 import type { NetworkName } from '../bitcoin/network.js';
 import type { RequestStore } from '../wallet/requests.js';
 import type { CreatedTransaction, WalletAddress, WalletUtxo } from '../wallet/wallet.js';
+import type { WalletReserve } from '../wallet/reserve.js';
 import type { ChannelInfo, ChannelSweepsResult } from './client-types.js';
 
 export interface WalletBalance {
@@ -39,6 +40,8 @@ export interface SignedTransaction {
 /** The wallet operations the commands use. */
 export interface WalletFacade {
   getBalance(): WalletBalance;
+  /** On-chain reserve kept for anchor channels' force-close fees (wallet/reserve.ts). */
+  reserve(): WalletReserve;
   getUnusedAddress(): string;
   /**
    * Builds and signs a transaction. `feeSat` (absolute) wins over `feerateSatPerVbyte`.

@@ -50,8 +50,19 @@ import type { SweepFeePolicy } from './watcher/fee-policy.js';
 import { WatchtowerClient } from './watchtower/client.js';
 import { ChannelBackups, type BackupRecord, type BackupState } from './backup/manager.js';
 import { encodeFundingOpReturn } from './backup/onchain.js';
-import { decodeChannelBackup, encodeChannelBackup } from './backup/static-backup.js';
+import { CONTENTS_VERSION, decodeChannelBackup, encodeChannelBackup } from './backup/static-backup.js';
 import { crashPoint } from './crashpoints.js';
+
+/**
+ * Channels (live Channel objects or stored ChannelData) counted for the wallet's anchor reserve
+ * (wallet/reserve.ts): option_anchors ones from OPENING until REDEEMED. PREOPENING ones are
+ * counted by their funding transaction instead (CreateTransactionRequest.opensAnchorChannel).
+ */
+export function countAnchorChannels(channels: Iterable<{ channelType?: ChannelTypeName; state: ChannelStateName }>): number {
+  let n = 0;
+  for (const ch of channels) if (ch.channelType === 'anchors' && ch.state !== 'PREOPENING' && ch.state !== 'REDEEMED') n++;
+  return n;
+}
 
 /** One channel as `list_channels` shows it (Electrum's field names). */
 export interface ChannelInfo {
@@ -79,7 +90,7 @@ export interface ChannelInfo {
   /** Funding amount, sat. */
   capacity: number;
   closing_txid: string | null;
-  /** Negotiated channel_type (BOLT 2): 'anchors' is option_anchors_zero_fee_htlc_tx; null for a backup. */
+  /** Negotiated channel_type (BOLT 2): 'anchors' is option_anchors_zero_fee_htlc_tx; null for a backup that does not name it. */
   channel_type: ChannelTypeName | null;
 }
 
@@ -272,9 +283,7 @@ export class LightningNode {
    * (PREOPENING) is counted by its funding transaction (`opensAnchorChannel`).
    */
   anchorChannelCount(): number {
-    let n = 0;
-    for (const ch of this.channels.values()) if (ch.anchors && ch.state !== 'PREOPENING' && ch.state !== 'REDEEMED') n++;
-    return n;
+    return countAnchorChannels(this.channels.values());
   }
 
   get nodeIdHex(): string {
@@ -899,6 +908,16 @@ export class LightningNode {
     const nodeId = bytesToHex(peer.remoteNodeId);
     await this.refreshFeerate();
     const fundingLocktime = this.fundingLocktimeFor(nodeId);
+    const channelType = this.channelTypeFor(peer);
+    const feerateSatPerVbyte = Math.max(1, Math.ceil(this.feerateSatPerKw / SAT_PER_VBYTE_TO_PER_KW));
+    // Funds and the anchor reserve (wallet/reserve.ts) are checked before the peer is asked, with a
+    // stand-in P2WSH output of the same size: INSUFFICIENT_FUNDS here changes nothing.
+    this.opts.wallet.createTransaction({
+      outputs: this.fundingOutputs(Uint8Array.of(0x00, 0x20, ...new Uint8Array(32)), fundingSat, nodeId, connectString),
+      feerateSatPerVbyte,
+      unsigned: true,
+      opensAnchorChannel: channelType === 'anchors',
+    });
     const { channel, message } = Channel.openOutbound(
       {
         keyIndex: this.store.allocateKeyIndex(),
@@ -911,7 +930,7 @@ export class LightningNode {
         fundingLocktime,
         upfrontShutdownScript: this.upfrontShutdownScriptFor(peer),
         features: this.negotiatedFeatures(peer),
-        channelType: this.channelTypeFor(peer),
+        channelType,
       },
       this.ctx,
     );
@@ -923,12 +942,7 @@ export class LightningNode {
     try {
       const { accept } = await withTimeout(accepted, 30_000, 'The peer did not accept the channel');
       const output = channel.onAcceptChannel(accept);
-      const feerateSatPerVbyte = Math.max(1, Math.ceil(this.feerateSatPerKw / SAT_PER_VBYTE_TO_PER_KW));
-      const outputs = [{ scriptPubKey: output.scriptPubKey, amountSat: output.amountSat }];
-      if (this.opts.recoverableChannels ?? true) {
-        const { host, port } = parseConnectString(connectString);
-        outputs.push({ scriptPubKey: encodeFundingOpReturn(this.rootSecret, output.scriptPubKey, { remoteNodeId: nodeId, host, port }), amountSat: 0 });
-      }
+      const outputs = this.fundingOutputs(output.scriptPubKey, output.amountSat, nodeId, connectString);
       const funding = this.opts.wallet.createTransaction({ outputs, feerateSatPerVbyte, lockTime: fundingLocktime, opensAnchorChannel: channel.anchors });
       const outputIndex = funding.outputIndexes[0]!;
       const created = channel.fundingCreated(funding.txid, outputIndex);
@@ -950,6 +964,16 @@ export class LightningNode {
       }
       throw toFulmenError(e);
     }
+  }
+
+  /** Outputs of a funding transaction: the funding output, then (recoverable channels) the OP_RETURN naming the peer (backup/onchain.ts). */
+  private fundingOutputs(scriptPubKey: Uint8Array, amountSat: number, nodeId: string, connectString: string): { scriptPubKey: Uint8Array; amountSat: number }[] {
+    const outputs = [{ scriptPubKey, amountSat }];
+    if (this.opts.recoverableChannels ?? true) {
+      const { host, port } = parseConnectString(connectString);
+      outputs.push({ scriptPubKey: encodeFundingOpReturn(this.rootSecret, scriptPubKey, { remoteNodeId: nodeId, host, port }), amountSat: 0 });
+    }
+    return outputs;
   }
 
   /**
@@ -1501,7 +1525,7 @@ export class LightningNode {
       initiator: r.isInitiator ? 'local' : 'remote',
       capacity: r.fundingSat,
       closing_txid: r.closingTxid,
-      channel_type: null,
+      channel_type: r.channelType ?? null,
     };
   }
 
@@ -1521,7 +1545,8 @@ export class LightningNode {
     }
     const addr = this.peerAddress(d.remoteNodeId);
     return encodeChannelBackup(this.rootSecret, {
-      version: 1,
+      version: CONTENTS_VERSION,
+      channelType: ch.channelType,
       network: this.opts.network,
       channelId: d.channelId,
       fundingTxid: d.fundingTxid,

@@ -15,7 +15,11 @@ import { FulmenError } from '../util/errors.js';
  *
  * Our figures are lnd's: 10,000 sat per anchor channel, at most 100,000 sat. 10,000 sat pays a
  * ~700 vB commitment + CPFP child package at ~14 sat/vB, or a few HTLC transactions; the cap keeps
- * a wallet with many channels usable, on the bet that they do not all close at once.
+ * a wallet with many channels usable, on the bet that they do not all close at once. Unlike lnd,
+ * which counts public anchor channels only, every anchor channel counts: a wallet's channels are
+ * mostly unannounced and their force closes need the fees just the same. Channels opened to us are
+ * accepted even when the wallet cannot hold the reserve (an empty wallet receiving its first
+ * channel); the reserve then holds back later sends.
  */
 
 /** Reserve per option_anchors channel, sat (lnd's AnchorChanReservedValue). */

@@ -16,6 +16,7 @@ import { addressToScriptPubKey, p2wpkhAddress, p2wshScript, scriptHash } from '.
 import { accountFromSeed, bip84AccountPath, deriveAccountPublicKeys, mnemonicToSeed } from '../bitcoin/keys.js';
 import { inputPrevTxid, outputValueSat, p2wpkhSighash, parseTransaction } from '../bitcoin/transaction.js';
 import { Wallet, electrumStatus, type WalletEvent } from './wallet.js';
+import { anchorReserveSat } from './reserve.js';
 
 const BIP84_MNEMONIC = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about';
 
@@ -844,5 +845,97 @@ describe('Coin control, selection, RBF, CPFP, PSBT, labels (against StandInChain
     expect(verifyMessage(address, sig, 'hello fulmen', 'regtest')).toBe(true);
     expect(verifyMessage(address, sig, 'hello fulmen!', 'regtest')).toBe(false);
     expectCode(() => wallet.signMessage(destination, 'x'), 'BAD_INPUT');
+  });
+});
+
+describe('Anchor reserve (reserve.ts) against StandInChain', () => {
+  const destination = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
+  let chain: StandInChain;
+  let wallet: Wallet;
+  let anchorChannels = 0;
+
+  beforeEach(async () => {
+    chain = new StandInChain();
+    wallet = Wallet.create(openDatabase(':memory:'), { network: 'regtest', mnemonic: BIP84_MNEMONIC }).wallet;
+    await wallet.attachChain(chain);
+    const [a0, a1, a2] = wallet.listAddresses().filter((a) => a.kind === 'receive');
+    chain.add(externalPayment([{ address: a0!.address, valueSat: 100_000 }]));
+    chain.add(externalPayment([{ address: a1!.address, valueSat: 50_000 }, { address: a1!.address, valueSat: 20_000 }]));
+    chain.add(externalPayment([{ address: a2!.address, valueSat: 30_000 }]));
+    chain.mine();
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+    await wallet.waitUntilSynced(2000);
+    anchorChannels = 0;
+    wallet.setAnchorChannelCounter(() => anchorChannels);
+  });
+
+  it('10,000 sat per anchor channel, capped at 100,000 sat; none without anchor channels', () => {
+    expect(anchorReserveSat(0)).toBe(0);
+    expect(anchorReserveSat(3)).toBe(30_000);
+    expect(anchorReserveSat(10)).toBe(100_000);
+    expect(anchorReserveSat(25)).toBe(100_000);
+    expect(() => anchorReserveSat(-1)).toThrow(RangeError);
+    expect(wallet.reserve()).toEqual({ reservedSat: 0, anchorChannels: 0 });
+    anchorChannels = 2;
+    expect(wallet.reserve()).toEqual({ reservedSat: 20_000, anchorChannels: 2 });
+    expect(wallet.reserve(1)).toEqual({ reservedSat: 30_000, anchorChannels: 3 });
+    wallet.setAnchorChannelCounter(null);
+    expect(wallet.reserve().reservedSat).toBe(0);
+  });
+
+  it('a send that would leave less than the reserve is refused, saying how much is reserved and why', () => {
+    expect(wallet.createTransaction({ outputs: [{ address: destination, amountSat: 195_000 }], feerateSatPerVbyte: 1 }).complete).toBe(true);
+    anchorChannels = 1;
+    const err = expectCode(() => wallet.createTransaction({ outputs: [{ address: destination, amountSat: 195_000 }], feerateSatPerVbyte: 1 }), 'INSUFFICIENT_FUNDS');
+    expect(err.message).toMatch(/below the 10000 sat reserved to pay the fees of a force close of 1 anchor channel \(10000 sat per channel\)/);
+    expect(err.details).toMatchObject({ reservedSat: 10_000, anchorChannels: 1 });
+    // What stays (coins not spent + change) counts: 150,000 sat leaves more than 10,000 sat.
+    for (let i = 0; i < 5; i++) {
+      const ok = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 150_000 }], feerateSatPerVbyte: 1 });
+      const inputSat = ok.inputs.reduce((s, o) => s + wallet.listUnspent().find((u) => `${u.txid}:${u.vout}` === o)!.valueSat, 0);
+      const changeSat = ok.changeIndex === null ? 0 : outputValueSat(parseTransaction(ok.txHex).outs[ok.changeIndex]!);
+      expect(200_000 - inputSat + changeSat).toBeGreaterThanOrEqual(10_000);
+    }
+  });
+
+  it("'max' keeps a change output holding the reserve; the cap is named at 100,000 sat", () => {
+    anchorChannels = 3;
+    const max = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 'max' }], feerateSatPerVbyte: 2 });
+    const tx = parseTransaction(max.txHex);
+    expect(max.inputs).toHaveLength(4);
+    expect(max.changeIndex).not.toBeNull();
+    expect(outputValueSat(tx.outs[max.changeIndex!]!)).toBe(30_000);
+    expect(outputValueSat(tx.outs[max.outputIndexes[0]!]!)).toBe(200_000 - 30_000 - max.feeSat);
+    expect(max.feeSat).toBeGreaterThanOrEqual(2 * max.vsize);
+    // With coin control, the coins left out count toward the reserve first.
+    const big = wallet.listUnspent().find((u) => u.valueSat === 100_000)!;
+    const some = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 'max' }], feerateSatPerVbyte: 1, fromCoins: [`${big.txid}:${big.vout}`] });
+    expect(some.changeIndex).toBeNull();
+    // Frozen coins do not count: the watcher's fee-bumping does not spend them either.
+    anchorChannels = 12;
+    wallet.setCoinFrozen(`${big.txid}:${big.vout}`, true);
+    const err = expectCode(() => wallet.createTransaction({ outputs: [{ address: destination, amountSat: 'max' }], feerateSatPerVbyte: 1 }), 'INSUFFICIENT_FUNDS');
+    expect(err.message).toMatch(/leave 0 sat on chain, below the 100000 sat reserved .* 12 anchor channels \(10000 sat per channel, capped at 100,000 sat\)/);
+  });
+
+  it('funding a new anchor channel must leave the reserve with that channel counted', () => {
+    const funding = { outputs: [{ scriptPubKey: p2wshScript(new Uint8Array(32).fill(7)), amountSat: 195_000 }], feerateSatPerVbyte: 1 };
+    expect(wallet.createTransaction(funding).complete).toBe(true);
+    const err = expectCode(() => wallet.createTransaction({ ...funding, opensAnchorChannel: true }), 'INSUFFICIENT_FUNDS');
+    expect(err.message).toContain('1 anchor channel (with the new one)');
+    expect(wallet.createTransaction({ ...funding, outputs: [{ ...funding.outputs[0]!, amountSat: 185_000 }], opensAnchorChannel: true }).complete).toBe(true);
+  });
+
+  it('bumpfee may not eat into the reserve either', async () => {
+    const big = wallet.listUnspent().find((u) => u.valueSat === 100_000)!;
+    const original = wallet.createTransaction({ outputs: [{ address: destination, amountSat: 99_850 }], feerateSatPerVbyte: 1, fromCoins: [`${big.txid}:${big.vout}`] });
+    expect(original.changeIndex).toBeNull();
+    await wallet.broadcast(original.txHex);
+    anchorChannels = 10;
+    // 20 sat/vB needs another coin: the 50,000 sat one leaves 20,000 + 30,000 + its change < 100,000 sat.
+    const err = expectCode(() => wallet.bumpFee(original.txid, 20), 'INSUFFICIENT_FUNDS');
+    expect(err.details).toMatchObject({ reservedSat: 100_000 });
+    anchorChannels = 9;
+    expect(wallet.bumpFee(original.txid, 20).feeSat).toBeGreaterThanOrEqual(20 * 141);
   });
 });

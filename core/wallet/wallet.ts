@@ -1506,7 +1506,7 @@ export class Wallet {
     if (maxOutputs === 1) {
       selected = coins;
       // 'max' keeps a change output topping the coins left out up to the reserve (lnd's send-all does too).
-      const shortSat = Math.max(0, reserve.reservedSat - (spendableTotal - available));
+      const shortSat = reserve.reservedSat > 0 ? Math.max(0, reserve.reservedSat - (spendableTotal - available)) : 0;
       changeSat = shortSat > 0 ? Math.max(shortSat, changeDust) : 0;
       const fee = feeFor(selected.length, changeSat > 0 ? [...outputScripts, changeScript] : outputScripts);
       const maxAmount = available - fixedTotal - fee - changeSat;

@@ -34,6 +34,7 @@ test('force close from the Channels tab: locked until to_self_delay, then swept'
   await test.step('the backup dialog shows the channel backup; the import dialog decrypts it and refuses garbage', async () => {
     await row.getByRole('button', { name: 'Backup' }).click();
     const dialog = page.getByRole('dialog', { name: 'Channel backup' });
+    await expect(dialog.getByTestId('backup-text')).toBeVisible();
     const backup = (await dialog.getByTestId('backup-text').textContent())!;
     expect(backup).toMatch(/^fulmen_backup:[A-Za-z0-9+/]+=*$/); // encrypted with a fresh nonce each time
     await snap(page, 'channel-backup');

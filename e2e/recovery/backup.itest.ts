@@ -124,6 +124,8 @@ describe('channel backups and recovery from seed on regtest', () => {
     const listed = channel(restored, cp)!;
     expect(listed.type).toBe('BACKUP');
     expect(listed.capacity).toBe(CHANNEL_SAT);
+    expect(listed.channel_type).toBe(channel(b, cp)!.channel_type); // version 2 backups name the channel type
+    expect(listed.channel_type).not.toBeNull();
 
     await restored.node.requestForceClose(cp);
     await waitFor(() => channel(b, cp)?.state === 'FORCE_CLOSING' || channel(b, cp)?.state === 'CLOSED', { what: 'B force-closes' });

@@ -242,9 +242,11 @@ function OnchainClose({ channel: c }: { channel: ChannelView }) {
         <div className="row-between">
           <span>
             Closing transaction{' '}
-            <span className="muted" data-testid="channel-closing-height">
-              {data.closing_height !== null ? `confirmed in block ${data.closing_height}` : 'waiting for confirmation'}
-            </span>
+            {data.close_kind !== null && (
+              <span className="muted" data-testid="channel-closing-height">
+                {data.closing_height !== null ? `confirmed in block ${data.closing_height}` : 'waiting for confirmation'}
+              </span>
+            )}
           </span>
           <TxLink txid={data.closing_txid} testId="channel-closing-txid" inHistory={false} />
         </div>

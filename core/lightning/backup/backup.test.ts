@@ -16,7 +16,8 @@ import {
 } from '../channel/keys.js';
 import { fundingScript, p2wpkh, p2wsh } from '../channel/transactions.js';
 import { decodeFundingOpReturn, encodeFundingOpReturn, findFundingOutput, MAX_OP_RETURN_DATA } from './onchain.js';
-import { decodeChannelBackup, encodeChannelBackup, type BackupContents } from './static-backup.js';
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { channelBackupKey, decodeChannelBackup, encodeChannelBackup, type BackupContents } from './static-backup.js';
 
 const ROOT = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
 const OTHER_ROOT = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
@@ -76,7 +77,8 @@ describe('recoverable channel keys (channel/keys.ts)', () => {
 function sampleBackup(overrides: Partial<BackupContents> = {}): BackupContents {
   const ours = pubkeyFromSecret(deriveRecoverableFundingKey(ROOT, { scheme: 'opened', remoteNodeId: NODE_A, fundingLocktime: 500 }));
   return {
-    version: 1,
+    version: 2,
+    channelType: 'anchors',
     network: 'regtest',
     channelId: 'ab'.repeat(32),
     fundingTxid: 'cd'.repeat(32),
@@ -125,6 +127,24 @@ describe('static channel backups', () => {
     expect(() => decodeChannelBackup(ROOT, 'channel_backup:AAAA', 'regtest')).toThrow(/Not a Fulmen channel backup/);
   });
 
+  it('version 2 contents name the channel type; version 1 backups (no channel type) still import, with channelType null', () => {
+    const staticKey = sampleBackup({ channelType: 'static_remotekey' });
+    expect(decodeChannelBackup(ROOT, encodeChannelBackup(ROOT, staticKey), 'regtest').channelType).toBe('static_remotekey');
+    // A version 1 backup as earlier Fulmen versions wrote it: same envelope, JSON without channelType.
+    const { channelType: _dropped, ...v1 } = { ...sampleBackup(), version: 1 };
+    const nonce = new Uint8Array(24).fill(3);
+    const sealed = xchacha20poly1305(channelBackupKey(ROOT), nonce, te('fulmen/channel-backup/v1')).encrypt(te(JSON.stringify(v1)));
+    const v1Text = 'fulmen_backup:' + Buffer.from(concatBytes(Uint8Array.of(1), nonce, sealed)).toString('base64');
+    expect(decodeChannelBackup(ROOT, v1Text, 'regtest')).toEqual({ ...v1, channelType: null });
+    // A version 1 body with a channel type, or version 2 without one, or an unknown type: malformed.
+    const seal = (json: object) =>
+      'fulmen_backup:' + Buffer.from(concatBytes(Uint8Array.of(1), nonce, xchacha20poly1305(channelBackupKey(ROOT), nonce, te('fulmen/channel-backup/v1')).encrypt(te(JSON.stringify(json))))).toString('base64');
+    expect(() => decodeChannelBackup(ROOT, seal({ ...v1, channelType: 'anchors' }), 'regtest')).toThrow(/malformed/);
+    expect(() => decodeChannelBackup(ROOT, seal({ ...v1, version: 2 }), 'regtest')).toThrow(/malformed/);
+    expect(() => decodeChannelBackup(ROOT, seal({ ...sampleBackup(), channelType: 'legacy' }), 'regtest')).toThrow(/malformed/);
+    expect(() => encodeChannelBackup(ROOT, { ...sampleBackup(), version: 1 } as unknown as BackupContents)).toThrow(FulmenError);
+  });
+
   it('refuses to encode contents that are not a backup', () => {
     expect(() => encodeChannelBackup(ROOT, sampleBackup({ keyIndex: 1 }))).toThrow(FulmenError); // both derivations
     expect(() => encodeChannelBackup(ROOT, sampleBackup({ fundingTxid: 'xyz' }))).toThrow(FulmenError);
@@ -133,7 +153,7 @@ describe('static channel backups', () => {
   it('property: decode(encode(x)) = x, and garbage only ever raises BAD_INPUT', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 1, max: 2 ** 24 }), fc.integer({ min: 0, max: 0xffffffff }), fc.boolean(), (vout, sat, locktime, init) => {
-        const b = sampleBackup({ fundingOutputIndex: vout, fundingSat: sat, isInitiator: init, keyDerivation: { scheme: 'opened', remoteNodeId: NODE_A, fundingLocktime: locktime } });
+        const b = sampleBackup({ channelType: init ? 'anchors' : 'static_remotekey', fundingOutputIndex: vout, fundingSat: sat, isInitiator: init, keyDerivation: { scheme: 'opened', remoteNodeId: NODE_A, fundingLocktime: locktime } });
         expect(decodeChannelBackup(ROOT, encodeChannelBackup(ROOT, b), 'regtest')).toEqual(b);
       }),
       { numRuns: 50 },

@@ -25,13 +25,13 @@ import type { NetworkName } from '../../bitcoin/network.js';
 import { addressToScriptPubKey, scriptHash } from '../../bitcoin/address.js';
 import { inputPrevTxid } from '../../bitcoin/transaction.js';
 import { FulmenError } from '../../util/errors.js';
-import { channelIdFromFunding } from '../channel/channel.js';
+import { channelIdFromFunding, type ChannelTypeName } from '../channel/channel.js';
 import { channelSecretsFor, derivePrivkey, derivePubkey, deriveRevocationPubkey, perCommitmentPoint, pubkeyFromSecret, START_INDEX, type ChannelKeyDerivation } from '../channel/keys.js';
 import { anchorToRemoteScript, commitmentObscuringFactor, decodeCommitmentNumber, p2wpkh, p2wsh, toLocalScript } from '../channel/transactions.js';
 import { isCommitmentShaped } from '../watcher/commitments.js';
 import { sweepAnchorToRemote, sweepDelayedOutput, sweepStaticToRemote, type Prevout, type SweepBuildParams } from '../watcher/sweeps.js';
 import { findFundingOutput } from './onchain.js';
-import type { BackupContents } from './static-backup.js';
+import type { BackupContents, DecodedBackupContents } from './static-backup.js';
 
 /** BACKUP: nothing on chain yet; FORCE_CLOSE_REQUESTED: we asked the peer; then as channels. */
 export type BackupState = 'BACKUP' | 'FORCE_CLOSE_REQUESTED' | 'FORCE_CLOSING' | 'CLOSED' | 'REDEEMED';
@@ -54,6 +54,11 @@ export interface BackupRecord {
   keyDerivation: ChannelKeyDerivation | null;
   /** The peer's static parameters (static backups only). */
   remote: BackupContents['remote'] | null;
+  /**
+   * BOLT 2 channel_type from a version 2 static backup; null or absent (records stored before,
+   * version 1 backups, channels found on chain): unknown, both to_remote forms are tried.
+   */
+  channelType?: ChannelTypeName | null;
   state: BackupState;
   closingTxid: string | null;
   /** Our sweeps by kind: txid and whether it confirmed. */
@@ -137,7 +142,7 @@ export class ChannelBackups {
    * Adds an imported static backup (already decrypted and checked).
    * @throws FulmenError BAD_INPUT when the wallet has this channel already.
    */
-  importBackup(c: BackupContents): BackupRecord {
+  importBackup(c: DecodedBackupContents): BackupRecord {
     const channelPoint = `${c.fundingTxid}:${c.fundingOutputIndex}`;
     if (this.opts.hasChannel(channelPoint)) throw new FulmenError('BAD_INPUT', 'This channel is in the wallet already: its backup is not needed');
     const existing = this.get(channelPoint);
@@ -156,6 +161,7 @@ export class ChannelBackups {
       keyIndex: c.keyIndex,
       keyDerivation: c.keyDerivation,
       remote: c.remote,
+      channelType: c.channelType,
       state: existing?.state ?? 'BACKUP',
       closingTxid: existing?.closingTxid ?? null,
       sweeps: existing?.sweeps ?? {},
@@ -281,12 +287,13 @@ export class ChannelBackups {
     const txid = tx.getId();
     const out: Resolution[] = [];
     const paymentBasepoint = pubkeyFromSecret(secrets.paymentBasepointSecret);
-    // The backup does not name the channel type: to_remote is P2WPKH (static_remotekey) or, with
-    // option_anchors, P2WSH `<key> OP_CHECKSIGVERIFY 1 OP_CHECKSEQUENCEVERIFY` (BOLT 3).
+    // to_remote is P2WPKH (static_remotekey) or, with option_anchors, P2WSH `<key>
+    // OP_CHECKSIGVERIFY 1 OP_CHECKSEQUENCEVERIFY` (BOLT 3): the form of the backup's channel type,
+    // or both when it does not name one.
     const toRemoteForms = [
-      { scriptPubKey: p2wpkh(paymentBasepoint), csvDelay: 0, sweep: sweepStaticToRemote },
-      { scriptPubKey: p2wsh(anchorToRemoteScript(paymentBasepoint)), csvDelay: 1, sweep: sweepAnchorToRemote },
-    ];
+      { type: 'static_remotekey', scriptPubKey: p2wpkh(paymentBasepoint), csvDelay: 0, sweep: sweepStaticToRemote },
+      { type: 'anchors', scriptPubKey: p2wsh(anchorToRemoteScript(paymentBasepoint)), csvDelay: 1, sweep: sweepAnchorToRemote },
+    ].filter((f) => !r.channelType || f.type === r.channelType);
     for (const form of toRemoteForms) {
       const toRemoteVout = tx.outs.findIndex((o) => bytesToHex(o.script) === bytesToHex(form.scriptPubKey));
       if (toRemoteVout < 0) continue;

@@ -10,6 +10,10 @@
  * Text format: "fulmen_backup:" || base64( 0x01 || nonce (24) || XChaCha20-Poly1305(key, nonce,
  * aad = "fulmen/channel-backup/v1", JSON of BackupContents) ), with
  * key = HMAC-SHA256(lightningRootSecret, "fulmen/channel-backup"): only the same seed opens it.
+ * The byte 0x01 versions the envelope (encryption); the JSON's `version` versions the contents:
+ * 1 has no channel type, 2 adds `channelType` (BOLT 2 channel_type: 'static_remotekey' or
+ * 'anchors', option_anchors_zero_fee_htlc_tx). New backups are version 2; version 1 backups
+ * still import, with `channelType: null` (unknown: the restore tries both to_remote forms).
  */
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { hmac } from '@noble/hashes/hmac.js';
@@ -18,9 +22,14 @@ import { concatBytes, randomBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
 import { FulmenError } from '../../util/errors.js';
 import type { NetworkName } from '../../bitcoin/network.js';
+import type { ChannelTypeName } from '../channel/channel.js';
 
 export const BACKUP_PREFIX = 'fulmen_backup:';
+/** Envelope version (first byte). */
 const VERSION = 1;
+/** Contents version written by encodeChannelBackup (JSON `version`); 1 is still read. */
+export const CONTENTS_VERSION = 2;
+const CHANNEL_TYPES = ['static_remotekey', 'anchors'] as const satisfies readonly ChannelTypeName[];
 const NONCE_BYTES = 24;
 const AAD = new TextEncoder().encode('fulmen/channel-backup/v1');
 
@@ -33,9 +42,7 @@ const keyDerivationSchema = z.discriminatedUnion('scheme', [
   z.object({ scheme: z.literal('accepted'), remoteNodeId: point, remoteFundingPubkey: point }).strict(),
 ]);
 
-const contentsSchema = z
-  .object({
-    version: z.literal(VERSION),
+const contentsFields = {
     network: z.enum(['mainnet', 'testnet', 'testnet4', 'signet', 'regtest']),
     channelId: hex(32),
     fundingTxid: hex(32),
@@ -65,12 +72,30 @@ const contentsSchema = z
     local: z.object({ toSelfDelay: u16, dustLimitSat: z.number().int().min(0) }).strict(),
     /** Unix seconds. */
     createdAt: z.number().int().min(0),
-  })
-  .strict()
-  .refine((c) => (c.keyIndex === null) !== (c.keyDerivation === null), 'exactly one of keyIndex and keyDerivation');
+};
 
-/** The decrypted backup of one channel (all hex lower case, amounts in sat). */
+const oneKeyScheme = (c: { keyIndex: number | null; keyDerivation: unknown }) => (c.keyIndex === null) !== (c.keyDerivation === null);
+
+/** Contents version 2 (written now): with the channel type. */
+const contentsSchema = z
+  .object({ ...contentsFields, version: z.literal(CONTENTS_VERSION), channelType: z.enum(CHANNEL_TYPES) })
+  .strict()
+  .refine(oneKeyScheme, 'exactly one of keyIndex and keyDerivation');
+
+/** Contents version 1 (read only): no channel type. */
+const contentsV1Schema = z
+  .object({ ...contentsFields, version: z.literal(1) })
+  .strict()
+  .refine(oneKeyScheme, 'exactly one of keyIndex and keyDerivation');
+
+/** The backup of one channel, as encodeChannelBackup takes it (all hex lower case, amounts in sat). */
 export type BackupContents = z.infer<typeof contentsSchema>;
+
+/**
+ * A decoded backup: version 2 contents, or version 1 read as such with `channelType: null`
+ * (made before backups named the channel type).
+ */
+export type DecodedBackupContents = Omit<BackupContents, 'version' | 'channelType'> & { version: 1 | typeof CONTENTS_VERSION; channelType: ChannelTypeName | null };
 
 /** HMAC-SHA256(lightningRootSecret, "fulmen/channel-backup"). */
 export function channelBackupKey(lightningRootSecret: Uint8Array): Uint8Array {
@@ -94,7 +119,7 @@ export function encodeChannelBackup(lightningRootSecret: Uint8Array, contents: B
  * @throws FulmenError BAD_INPUT: not a Fulmen channel backup, made by a wallet with another seed
  *   (or damaged), or for another network.
  */
-export function decodeChannelBackup(lightningRootSecret: Uint8Array, text: string, network: NetworkName): BackupContents {
+export function decodeChannelBackup(lightningRootSecret: Uint8Array, text: string, network: NetworkName): DecodedBackupContents {
   const trimmed = text.trim();
   if (!trimmed.startsWith(BACKUP_PREFIX)) throw new FulmenError('BAD_INPUT', `Not a Fulmen channel backup (expected "${BACKUP_PREFIX}...")`);
   const body = trimmed.slice(BACKUP_PREFIX.length);
@@ -113,8 +138,12 @@ export function decodeChannelBackup(lightningRootSecret: Uint8Array, text: strin
   } catch {
     throw new FulmenError('BAD_INPUT', 'Channel backup: malformed contents');
   }
-  const parsed = contentsSchema.safeParse(json);
-  if (!parsed.success) throw new FulmenError('BAD_INPUT', 'Channel backup: malformed contents');
-  if (parsed.data.network !== network) throw new FulmenError('BAD_INPUT', `This channel backup is for ${parsed.data.network}, not ${network}`);
-  return parsed.data;
+  const v2 = contentsSchema.safeParse(json);
+  const v1 = v2.success ? null : contentsV1Schema.safeParse(json);
+  let contents: DecodedBackupContents;
+  if (v2.success) contents = v2.data;
+  else if (v1?.success) contents = { ...v1.data, channelType: null };
+  else throw new FulmenError('BAD_INPUT', 'Channel backup: malformed contents');
+  if (contents.network !== network) throw new FulmenError('BAD_INPUT', `This channel backup is for ${contents.network}, not ${network}`);
+  return contents;
 }

@@ -27,6 +27,7 @@ import {
   claimHtlcAfterTimeout,
   claimHtlcWithPreimage,
   extractPreimage,
+  replacementFeeWallet,
   resolutionsFor,
   sweepDelayedOutput,
   sweepRevokedDelayedOutput,
@@ -500,6 +501,75 @@ describe('option_anchors: CSV-1 spends, wallet-funded HTLC transactions, anchor 
     expect(bytesToHex(ws!)).toBe(bytesToHex(anchor.witnessScript));
     expect(verifyDigest(compactOf(sig!), witnessSighash(child, 0, anchor.witnessScript, 330), view.local.fundingPubkey)).toBe(true);
     expect(buildAnchorCpfp(cpfp, { feerateSatPerVbyte: 25, destination: DESTINATION })).toBeNull();
+  });
+
+  /** The wallet after broadcasting `tx`: its coins spent by it are no longer listed; knownOutput + isMine still see them. */
+  function afterBroadcast(tx: Transaction, coinValuesSat: number[]) {
+    const before = testFeeWallet(coinValuesSat);
+    const spent = new Set(tx.ins.map((i) => `${bytesToHex(Uint8Array.from(i.hash).reverse())}:${i.index}`));
+    const coins = before.coins();
+    return {
+      wallet: { ...before, coins: () => coins.filter((c) => !spent.has(`${c.txid}:${c.vout}`)) },
+      walletOutput: (txid: string, vout: number) => {
+        const c = coins.find((x) => x.txid === txid && x.vout === vout);
+        return c ? { valueSat: c.valueSat, scriptPubKey: c.scriptPubKey } : null;
+      },
+    };
+  }
+
+  it('a fee bump of a wallet-funded HTLC transaction reuses the coin of the version it replaces (BIP 125), paying rules 3 and 4', () => {
+    const p = openPair('anchors');
+    pay(p, p.a, p.b, 50_000_000n);
+    pay(p, p.a, p.b, 30_000_000n, false);
+    const tx = Transaction.fromHex(p.a.channel.signedLocalCommitment());
+    const view = viewOf(p.a);
+    const timeout = resolutionsFor(view, classifyFundingSpend(view, tx), tx).find((r) => r.kind === 'htlc_timeout_tx')!;
+    const v1 = timeout.build!({ feerateSatPerVbyte: 5, destination: DESTINATION, feeWallet: testFeeWallet([40_000]) })!;
+    const fee1 = feeOf(v1, [30_000, 40_000]);
+    const { wallet, walletOutput } = afterBroadcast(v1, [40_000]);
+    // The only coin is spent by v1: without it the wallet cannot pay (the bug this fixes).
+    expect(timeout.build!({ feerateSatPerVbyte: 6, destination: DESTINATION, feeWallet: wallet })).toBeNull();
+    const replacing = replacementFeeWallet(wallet, v1, 30_000, walletOutput);
+    expect(replacing.replacedFeeSat).toBe(fee1);
+    expect(replacing.feeWallet.coins().map((c) => c.valueSat)).toEqual([40_000]);
+    const v2 = timeout.build!({ feerateSatPerVbyte: 6, destination: DESTINATION, feeWallet: replacing.feeWallet, replacedFeeSat: fee1 })!;
+    expect(v2.ins.map((i) => `${bytesToHex(i.hash)}:${i.index}`)).toEqual(v1.ins.map((i) => `${bytesToHex(i.hash)}:${i.index}`));
+    expect(v2.getId()).not.toBe(v1.getId());
+    const fee2 = feeOf(v2, [30_000, 40_000]);
+    expect(fee2).toBeGreaterThanOrEqual(fee1 + v2.virtualSize()); // BIP 125 rules 3 and 4
+    expect(fee2).toBeGreaterThanOrEqual(6 * v2.virtualSize());
+    expect(fee2).toBeLessThanOrEqual(fee1 + v2.virtualSize() + 6 * 2);
+    expect(Number(v2.outs[0]!.value)).toBe(30_000);
+    // A much higher feerate is paid in full (the rule-3 floor is below it).
+    const v3 = timeout.build!({ feerateSatPerVbyte: 40, destination: DESTINATION, feeWallet: replacing.feeWallet, replacedFeeSat: fee1 })!;
+    expect(feeOf(v3, [30_000, 40_000])).toBeGreaterThanOrEqual(40 * v3.virtualSize());
+    // An input of unknown value: no fee floor is known, the known coins are still offered.
+    expect(replacementFeeWallet(wallet, v1, 30_000, () => null)).toMatchObject({ replacedFeeSat: null });
+  });
+
+  it('a bump of an anchor CPFP child reuses its wallet coin; a coin also listed by the wallet is offered once', () => {
+    const p = openPair('anchors');
+    pay(p, p.a, p.b, 50_000_000n);
+    const commitment = Transaction.fromHex(p.a.channel.signedLocalCommitment());
+    const view = viewOf(p.a);
+    const spend = classifyFundingSpend(view, commitment);
+    if (spend.kind !== 'local') throw new Error('expected our commitment');
+    const anchor = spend.rebuilt.commitment.outputs.find((o): o is Extract<typeof o, { kind: 'anchor' }> => o.kind === 'anchor' && o.owner === 'local')!;
+    const commitmentFeeSat = 1_000_000 - commitment.outs.reduce((a, o) => a + Number(o.value), 0);
+    const cpfp = { commitment, commitmentFeeSat, anchorVout: anchor.index, anchorWitnessScript: anchor.witnessScript, fundingPrivkey: view.secrets.fundingPrivkey };
+    const child1 = buildAnchorCpfp(cpfp, { feerateSatPerVbyte: 10, destination: DESTINATION, feeWallet: testFeeWallet([50_000]) })!;
+    const fee1 = feeOf(child1, [330, 50_000]);
+    const { wallet, walletOutput } = afterBroadcast(child1, [50_000]);
+    expect(buildAnchorCpfp(cpfp, { feerateSatPerVbyte: 13, destination: DESTINATION, feeWallet: wallet })).toBeNull();
+    const replacing = replacementFeeWallet(wallet, child1, 330, walletOutput);
+    const child2 = buildAnchorCpfp(cpfp, { feerateSatPerVbyte: 13, destination: DESTINATION, feeWallet: replacing.feeWallet, replacedFeeSat: replacing.replacedFeeSat! })!;
+    expect(child2.ins.length).toBe(2);
+    const fee2 = feeOf(child2, [330, 50_000]);
+    expect(fee2).toBeGreaterThanOrEqual(fee1 + child2.virtualSize());
+    expect((commitmentFeeSat + fee2) / (commitment.virtualSize() + child2.virtualSize())).toBeGreaterThanOrEqual(13);
+    // Not yet seen as spent by the wallet (e.g. the first broadcast failed): listed once.
+    const unspent = testFeeWallet([50_000]);
+    expect(replacementFeeWallet(unspent, child1, 330, walletOutput).feeWallet.coins()).toHaveLength(1);
   });
 });
 

@@ -66,6 +66,12 @@ export interface SweepBuildParams {
   feerateSatPerVbyte: number;
   destination: Uint8Array;
   feeWallet?: FeeWallet;
+  /**
+   * A wallet-funded transaction replacing one in the mempool (BIP 125 rules 3 and 4): the absolute
+   * fee of the replaced version, sat; the replacement pays at least that plus 1 sat/vB of its own
+   * vsize (the default incremental relay feerate).
+   */
+  replacedFeeSat?: number;
 }
 
 /** A confirmed wallet coin (P2WPKH of ours) that can pay a fee. */
@@ -300,8 +306,9 @@ interface WalletFundedSpend {
  * by `s.witness` once the transaction is final; the wallet signs its inputs (PSBT).
  * @returns the signed transaction, or null when the wallet cannot pay or cannot sign.
  */
-function fundWithWallet(s: WalletFundedSpend, wallet: FeeWallet): Transaction | null {
+function fundWithWallet(s: WalletFundedSpend, wallet: FeeWallet, replacedFeeSat?: number): Transaction | null {
   const changeScript = wallet.changeScript();
+  const feeSat = (vsize: number) => (replacedFeeSat === undefined ? s.feeSat(vsize) : Math.max(s.feeSat(vsize), replacedFeeSat + vsize));
   const make = (coins: FeeCoin[], changeSat: number): Transaction | null => {
     const inputs = [
       s.input,
@@ -338,7 +345,7 @@ function fundWithWallet(s: WalletFundedSpend, wallet: FeeWallet): Transaction | 
     const total = fixedIn + selected.reduce((sum, c) => sum + c.valueSat, 0);
     const probe = make(selected, total);
     if (!probe) return null;
-    const changeSat = total - s.feeSat(probe.virtualSize() + 1);
+    const changeSat = total - feeSat(probe.virtualSize() + 1);
     if (changeSat >= dust) return make(selected, changeSat);
   }
   return null;
@@ -370,6 +377,7 @@ export function fundAnchorHtlcTx(p: SecondStageHtlc, params: SweepBuildParams): 
       feeSat: (vsize) => feeForVsize(vsize, params.feerateSatPerVbyte),
     },
     params.feeWallet,
+    params.replacedFeeSat,
   );
 }
 
@@ -411,7 +419,52 @@ export function buildAnchorCpfp(p: AnchorCpfp, params: SweepBuildParams): Transa
       feeSat: (vsize) => Math.max(feeForVsize(parentVsize + vsize, params.feerateSatPerVbyte) - p.commitmentFeeSat, vsize),
     },
     params.feeWallet,
+    params.replacedFeeSat,
   );
+}
+
+/**
+ * The payer of a BIP 125 replacement of a wallet-funded transaction in the mempool (an
+ * option_anchors HTLC transaction or anchor CPFP child, built by `fundWithWallet`). The wallet
+ * counts the coins that version spends as spent, but a replacement may spend them again (and,
+ * rule 2, even unconfirmed ones, since the replaced version spent them): they are added to
+ * `wallet.coins()` (deduplicated), so a bump needs no second coin.
+ * @param replaced the version in the mempool: input 0 is the HTLC output or anchor (`firstInputValueSat`), the others wallet coins
+ * @param walletOutput value and scriptPubKey of one of the wallet's own outputs (Wallet.knownOutput + isMine), null otherwise
+ * @returns the fee wallet, and `replacedFeeSat` (the replaced version's absolute fee, for
+ *   SweepBuildParams.replacedFeeSat), null when an input's value is unknown
+ */
+export function replacementFeeWallet(
+  wallet: FeeWallet,
+  replaced: Transaction,
+  firstInputValueSat: number,
+  walletOutput: (txid: string, vout: number) => { valueSat: number; scriptPubKey: Uint8Array } | null,
+): { feeWallet: FeeWallet; replacedFeeSat: number | null } {
+  const reused: FeeCoin[] = [];
+  let inputSat: number | null = firstInputValueSat;
+  for (const input of replaced.ins.slice(1)) {
+    const txid = inputPrevTxid(input);
+    const out = walletOutput(txid, input.index);
+    if (!out) {
+      inputSat = null;
+      continue;
+    }
+    reused.push({ txid, vout: input.index, valueSat: out.valueSat, scriptPubKey: out.scriptPubKey });
+    if (inputSat !== null) inputSat += out.valueSat;
+  }
+  const replacedFeeSat = inputSat === null ? null : inputSat - replaced.outs.reduce((sum, o) => sum + Number(o.value), 0);
+  return {
+    feeWallet: {
+      coins: () => {
+        const coins = wallet.coins();
+        const listed = new Set(coins.map((c) => `${c.txid}:${c.vout}`));
+        return [...coins, ...reused.filter((c) => !listed.has(`${c.txid}:${c.vout}`))];
+      },
+      changeScript: () => wallet.changeScript(),
+      signPsbt: (psbt) => wallet.signPsbt(psbt),
+    },
+    replacedFeeSat,
+  };
 }
 
 /** Finds a 32-byte witness item that hashes to `paymentHash` in the input spending `prevout`. */

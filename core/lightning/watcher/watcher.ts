@@ -34,7 +34,7 @@ import { addressToScriptPubKey, scriptHash } from '../../bitcoin/address.js';
 import { inputPrevTxid } from '../../bitcoin/transaction.js';
 import type { ChannelData, ChannelStateName } from '../channel/channel.js';
 import { channelView, classifyFundingSpend, type FundingSpend, type RebuiltCommitment } from './commitments.js';
-import { buildAnchorCpfp, extractPreimage, resolutionsFor, type FeeWallet, type OutputResolution, type SweepKind } from './sweeps.js';
+import { buildAnchorCpfp, extractPreimage, replacementFeeWallet, resolutionsFor, type FeeWallet, type OutputResolution, type SweepKind } from './sweeps.js';
 import { SweepStore, type SweepRow } from './store.js';
 import {
   ANCHOR_CPFP_CHILD_VSIZE,
@@ -82,6 +82,9 @@ export interface ChannelWatcherOptions {
     listUnspent(): { txid: string; vout: number; valueSat: number; address: string; height: number; frozen: boolean; coinbase: boolean }[];
     getNewChangeAddress(): string;
     signPsbt(psbtBase64: string): { txHex: string | null };
+    /** For BIP 125 replacements of wallet-funded transactions (sweeps.ts replacementFeeWallet). */
+    knownOutput(txid: string, vout: number): { valueSat: number; script: Uint8Array } | null;
+    isMine(addressOrScript: string | Uint8Array): boolean;
   };
   network: NetworkName;
   lightningRootSecret: Uint8Array;
@@ -425,8 +428,10 @@ export class ChannelWatcher {
     if (urgency === 'presigned') return 'keep';
     const tip = this.opts.chain.tip()!;
     const destination = addressToScriptPubKey(this.opts.wallet.getUnusedAddress(), this.opts.network);
-    const feeWallet = r.walletFunded ? this.feeWallet() : undefined;
-    const probe = r.build!({ feerateSatPerVbyte: 1, destination, feeWallet });
+    const funded = r.walletFunded ? this.feeWallet(row.rawTx, r.prevout.valueSat) : undefined;
+    const feeWallet = funded?.feeWallet;
+    const replacedFeeSat = funded?.replacedFeeSat;
+    const probe = r.build!({ feerateSatPerVbyte: 1, destination, feeWallet, replacedFeeSat });
     if (!probe) {
       if (row.rawTx !== null) return 'keep';
       if (r.walletFunded) return 'wait'; // the wallet cannot pay the fee yet: tried again next block
@@ -440,7 +445,7 @@ export class ChannelWatcher {
     const current = row.rawTx !== null ? { feerateSatPerVbyte: row.feerateSatPerVbyte ?? this.feerateOf(row), broadcastHeight: row.broadcastHeight ?? tip.height } : null;
     const decision = decideSweepFee({ urgency, estimateSatPerVbyte, valueCapSatPerVbyte, tipHeight: tip.height, current }, this.feePolicy);
     if (decision.action !== 'sign') return decision.action;
-    const tx = r.build!({ feerateSatPerVbyte: decision.feerateSatPerVbyte, destination, feeWallet });
+    const tx = r.build!({ feerateSatPerVbyte: decision.feerateSatPerVbyte, destination, feeWallet, replacedFeeSat });
     if (!tx) return row.rawTx !== null ? 'keep' : 'wait';
     const priorTxids = row.txid !== null ? [...row.priorTxids, row.txid] : row.priorTxids;
     this.store.save({ ...row, txid: tx.getId(), rawTx: tx.toHex(), status: 'broadcast', confirmedHeight: null, feerateSatPerVbyte: decision.feerateSatPerVbyte, broadcastHeight: tip.height, priorTxids });
@@ -527,9 +532,10 @@ export class ChannelWatcher {
     if (decision.action === 'keep' && row?.rawTx && !spender) await this.broadcast('urgent', row.rawTx); // vanished from the mempool
     if (decision.action !== 'sign') return;
     const view = channelView(ch.snapshot(), this.opts.lightningRootSecret);
+    const funded = this.feeWallet(row?.rawTx ?? null, anchor.amountSat);
     const tx = buildAnchorCpfp(
       { commitment, commitmentFeeSat, anchorVout: anchor.index, anchorWitnessScript: anchor.witnessScript, fundingPrivkey: view.secrets.fundingPrivkey },
-      { feerateSatPerVbyte: decision.feerateSatPerVbyte, destination: new Uint8Array(0), feeWallet: this.feeWallet() },
+      { feerateSatPerVbyte: decision.feerateSatPerVbyte, destination: new Uint8Array(0), feeWallet: funded.feeWallet, replacedFeeSat: funded.replacedFeeSat },
     );
     if (!tx) return; // the wallet cannot pay: tried again on the next check
     const priorTxids = row?.txid ? [...row.priorTxids, row.txid] : [];
@@ -551,11 +557,17 @@ export class ChannelWatcher {
     await this.broadcast('urgent', tx.toHex()); // recorded before it leaves the process
   }
 
-  /** The wallet as payer of option_anchors HTLC transaction fees: its confirmed, mature, unfrozen coins. */
-  private feeWallet(): FeeWallet {
+  /**
+   * The wallet as payer of option_anchors fees (HTLC transactions, anchor CPFP): its confirmed,
+   * mature, unfrozen coins, and, when `replacedRawTx` (the version in the mempool, whose input 0
+   * is worth `firstInputValueSat`) is replaced, the coins it spends and its fee (sweeps.ts
+   * replacementFeeWallet, BIP 125). The anchor reserve (wallet/reserve.ts) is for exactly this:
+   * these coins ignore it.
+   */
+  private feeWallet(replacedRawTx: string | null, firstInputValueSat: number): { feeWallet: FeeWallet; replacedFeeSat?: number } {
     const wallet = this.opts.wallet;
     const network = this.opts.network;
-    return {
+    const confirmed: FeeWallet = {
       coins: () =>
         wallet
           .listUnspent()
@@ -564,6 +576,13 @@ export class ChannelWatcher {
       changeScript: () => addressToScriptPubKey(wallet.getNewChangeAddress(), network),
       signPsbt: (psbt) => wallet.signPsbt(psbt),
     };
+    if (replacedRawTx === null) return { feeWallet: confirmed };
+    const walletOutput = (txid: string, vout: number) => {
+      const out = wallet.knownOutput(txid, vout);
+      return out && wallet.isMine(out.script) ? { valueSat: out.valueSat, scriptPubKey: out.script } : null;
+    };
+    const r = replacementFeeWallet(confirmed, Transaction.fromHex(replacedRawTx), firstInputValueSat, walletOutput);
+    return r.replacedFeeSat === null ? { feeWallet: r.feeWallet } : { feeWallet: r.feeWallet, replacedFeeSat: r.replacedFeeSat };
   }
 
   /** Pre-signed transactions go to the server as they are; sweeps paying the wallet are recorded by it. */
