@@ -30,6 +30,8 @@ test('force close from the Channels tab: locked until to_self_delay, then swept'
   await openTab(page, 'Channels');
   const row = page.locator(`[data-channel-point="${channelPoint}"]`);
   await expect(row.getByTestId('channel-state')).toHaveText('Open', { timeout: 60_000 });
+  // An option_anchors channel: 10,000 sat stay on chain for the fees of its force close (core/wallet/reserve.ts).
+  await expect(page.getByTestId('balance-reserved')).toHaveText('0.0001 BTC');
 
   await test.step('the backup dialog shows the channel backup; the import dialog decrypts it and refuses garbage', async () => {
     await row.getByRole('button', { name: 'Backup' }).click();
@@ -103,7 +105,12 @@ test('force close from the Channels tab: locked until to_self_delay, then swept'
     await sweep.getByRole('button', { name: 'History' }).click();
     await expect(page.getByRole('tab', { name: 'History' })).toHaveAttribute('aria-selected', 'true');
     await expect(page.getByTestId('history-row').filter({ hasText: 'Force close: our channel balance' })).toHaveCount(1);
+    // The link opens the sweep's details.
+    const details = page.getByRole('dialog', { name: 'Transaction' });
+    await expect(details).toContainText(sweepTxid);
     await snap(page, 'force-close-history');
+    await details.getByRole('button', { name: 'Close dialog' }).click();
+    await expect(details).toHaveCount(0);
   });
 });
 

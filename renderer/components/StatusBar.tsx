@@ -43,6 +43,11 @@ export function StatusBar() {
               <span className="muted">Unconfirmed</span> <Amount sat={balance.unconfirmedSat} testId="balance-unconfirmed" />
             </span>
           )}
+          {balance.reservedSat !== 0 && (
+            <span title="Part of the on-chain balance kept to pay the fees of a force close of your anchor channels; sends cannot spend it">
+              <span className="muted">Reserved</span> <Amount sat={balance.reservedSat} testId="balance-reserved" />
+            </span>
+          )}
           <span title="Spendable over Lightning">
             <span className="muted">Lightning</span> <Amount msat={balance.lightningMsat} testId="balance-lightning" />
           </span>

@@ -3,13 +3,14 @@ import { normalizeBalance, normalizeHistoryItem, normalizeRequest, sortHistory }
 
 describe('normalizeBalance', () => {
   it('reads Electrum BTC strings into integer sats and msat', () => {
-    expect(normalizeBalance({ confirmed: '0.29', unconfirmed: '-0.001', lightning: '0.00000000001' })).toEqual({
+    expect(normalizeBalance({ confirmed: '0.29', unconfirmed: '-0.001', lightning: '0.00000000001', reserved: '0.0001' })).toEqual({
       confirmedSat: 29_000_000,
       unconfirmedSat: -100_000,
       unmaturedSat: 0,
+      reservedSat: 10_000,
       lightningMsat: 1n,
     });
-    expect(normalizeBalance({ confirmed: '0' })).toEqual({ confirmedSat: 0, unconfirmedSat: 0, unmaturedSat: 0, lightningMsat: 0n });
+    expect(normalizeBalance({ confirmed: '0' })).toEqual({ confirmedSat: 0, unconfirmedSat: 0, unmaturedSat: 0, reservedSat: 0, lightningMsat: 0n });
   });
 });
 

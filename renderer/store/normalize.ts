@@ -10,6 +10,8 @@ export interface BalanceView {
   confirmedSat: number;
   unconfirmedSat: number;
   unmaturedSat: number;
+  /** Kept on chain for the fees of anchor channels' force closes (getbalance `reserved`). */
+  reservedSat: number;
   lightningMsat: bigint;
 }
 
@@ -18,6 +20,7 @@ export function normalizeBalance(b: Balance): BalanceView {
     confirmedSat: btcToSat(b.confirmed),
     unconfirmedSat: btcToSat(b.unconfirmed ?? '0'),
     unmaturedSat: btcToSat(b.unmatured ?? '0'),
+    reservedSat: btcToSat(b.reserved ?? '0'),
     lightningMsat: btcToMsat(b.lightning ?? '0'),
   };
 }

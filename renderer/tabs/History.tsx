@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useStore } from '../store/index.js';
 import { Amount } from '../components/Amount.js';
 import { Icon } from '../components/Icon.js';
@@ -31,6 +31,10 @@ type ViewId = (typeof VIEWS)[number]['id'];
 export function HistoryTab() {
   const history = useStore((s) => s.history);
   const [view, setView] = useState<ViewId>('transactions');
+  const focus = useStore((s) => s.historyFocus);
+  useEffect(() => {
+    if (focus) setView('transactions');
+  }, [focus]);
   return (
     <section aria-labelledby="history-title" className="panel">
       <div className="panel-header">
@@ -66,6 +70,13 @@ function TransactionsView(props: { history: HistoryRow[] }) {
   const { history } = props;
   /** The transaction (or payment) whose details are open: its id, so a replacement can take its place. */
   const [open, setOpen] = useState<{ id: string; kind: HistoryRow['kind']; notice?: string } | null>(null);
+  // A link from another tab (e.g. a sweep on Channels) opens that transaction's details once.
+  const focus = useStore((s) => s.historyFocus);
+  useEffect(() => {
+    if (!focus) return;
+    setOpen({ id: focus, kind: 'onchain' });
+    useStore.getState().clearHistoryFocus();
+  }, [focus]);
   if (history.length === 0) {
     return (
       <div className="empty">
