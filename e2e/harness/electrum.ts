@@ -105,9 +105,27 @@ export interface ElectrumPeer {
    */
   waitForBalance(target: { confirmedSat?: number; unconfirmedSat?: number; timeoutMs?: number }): Promise<ElectrumBalance>;
   /**
+   * Waits until the wallet holds transaction `txid` (downloaded after ElectrumX listed it in the
+   * history of one of its addresses, e.g. a channel's funding output: `get_tx_status` answers)
+   * and is synchronized. Returns Electrum's confirmation count of it.
+   *
+   * Call it after broadcasting a transaction Electrum must follow and BEFORE mining it. Electrum
+   * 4.5.8's Synchronizer downloads a tx with the height of the history that first listed it
+   * (`requested_tx`) and applies that height when the download ends (receive_tx_callback). A block
+   * mined in between (after history #1 said height 0, before the download answered) makes it
+   * store the mined height from history #2, SPV-verify it, then reset it to unconfirmed with the
+   * stale 0 ("previously SPV-verified but now in mempool"). ElectrumX's status (txid:height) no longer
+   * changes, so no later block repairs it: the tx stays unconfirmed until Electrum reconnects.
+   * On a real network the tx sits in the mempool for minutes; tests that mine within
+   * milliseconds of the broadcast must wait here instead.
+   * @throws Error after `timeoutMs` (default 30 s) with the log tail.
+   */
+  waitForTx(txid: string, timeoutMs?: number): Promise<number>;
+  /**
    * Waits until Electrum is connected, its header chain is at bitcoind's tip, and the wallet
    * is synchronized (`getinfo` + `is_synchronized`; Electrum 4.5.8 has no `wait_for_sync`).
-   * Returns the height.
+   * Returns the height. `is_synchronized` is also true when a tx was left with a stale height
+   * (see waitForTx): this does not prove Electrum saw a confirmation.
    */
   waitForSync(timeoutMs?: number): Promise<number>;
   /** `list_peers` of the wallet's Lightning worker. */
@@ -324,12 +342,35 @@ class ElectrumDaemon implements ElectrumPeer {
     }
   }
 
+  async waitForTx(txid: string, timeoutMs = 30_000): Promise<number> {
+    try {
+      const status = await waitFor(
+        async () => {
+          let confirmations: number;
+          try {
+            ({ confirmations } = await this.call<{ confirmations: number }>('get_tx_status', [txid]));
+          } catch (err) {
+            if ((err as Error).message.includes('Transaction not in wallet')) return false;
+            throw err;
+          }
+          return (await this.call<boolean>('is_synchronized')) && { confirmations };
+        },
+        { what: `electrum ${this.name} to hold tx ${txid}`, timeoutMs, intervalMs: 50 },
+      );
+      return status.confirmations;
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${this.logTail()}`);
+    }
+  }
+
   async waitForSync(timeoutMs = 60_000): Promise<number> {
-    const height = await this.regtest.rpc<number>('getblockcount');
+    let height = await this.regtest.rpc<number>('getblockcount');
     let last: ElectrumInfo | undefined;
     try {
       await waitFor(
         async () => {
+          // The tip is re-read each round: a block mined meanwhile moves the target, not the deadline.
+          height = await this.regtest.rpc<number>('getblockcount');
           last = await this.call<ElectrumInfo>('getinfo');
           return last.connected && last.blockchain_height === height && (await this.call<boolean>('is_synchronized'));
         },

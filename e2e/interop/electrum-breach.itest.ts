@@ -95,6 +95,7 @@ describe('Electrum 4.5.8 broadcasts a revoked commitment; Fulmen takes the chann
     const opened = await node.openChannel(await electrum.connectString(), FUNDING_SAT, 0n);
     const cp = opened.channelPoint;
     await waitFor(() => inMempool(opened.fundingTxid), { what: 'funding tx in mempool' });
+    await electrum.waitForTx(opened.fundingTxid); // mined only once Electrum holds it: see waitForTx
     await regtest.mine(3); // Electrum's minimum_depth as fundee
     await waitFor(async () => fulmenChannel(cp)?.state === 'OPEN' && (await electrumChannel(cp))?.state === 'OPEN', { what: 'channel OPEN on both sides', timeoutMs: 60_000 });
 
@@ -138,6 +139,7 @@ describe('Electrum 4.5.8 broadcasts a revoked commitment; Fulmen takes the chann
     expect(onchain.close).toMatchObject({ closeKind: 'breach', closingTxid: cheatTxid, closingHeight: null });
     expect(onchain.sweeps.map((s) => s.kind).sort()).toEqual(['justice_to_local', 'to_remote']);
 
+    await electrum.waitForTx(cheatTxid); // Electrum must see its commitment confirm: see waitForTx
     await regtest.mine(1 + REDEEM_DEPTH);
     await waitFor(() => fulmenChannel(cp)?.state === 'REDEEMED', { what: 'Fulmen REDEEMED', timeoutMs: 60_000 });
     const taken = [justice, toRemote].reduce((sum, r) => sum + Number(Transaction.fromHex(r.rawTx!).outs[0]!.value), 0);

@@ -101,6 +101,11 @@ describe('Fulmen ⇄ Electrum 4.5.8 channels on regtest', () => {
     return electrum.call<LnpayResult>('lnpay', { invoice, timeout: 30 });
   }
 
+  /**
+   * Mines one block every 4 s until `check` holds, at most `maxBlocks` (for steps whose block count
+   * is not fixed). More blocks do not repair a tx Electrum stored with a stale height: call
+   * electrum.waitForTx before the first block.
+   */
   async function mineUntil(what: string, check: () => Promise<boolean> | boolean, maxBlocks = 6): Promise<void> {
     for (let i = 0; i <= maxBlocks; i++) {
       try {
@@ -127,7 +132,8 @@ describe('Fulmen ⇄ Electrum 4.5.8 channels on regtest', () => {
     node = new LightningNode({ db, wallet, chain, network: 'regtest', listen: '127.0.0.1:0', minimumDepth: 1, paymentTimeoutMs: 30_000 });
     await node.start();
     await regtest.sendToAddress(wallet.getUnusedAddress(), '0.05');
-    await regtest.sendToAddress(await electrum.getUnusedAddress(), '0.05');
+    const electrumFunding = await regtest.sendToAddress(await electrum.getUnusedAddress(), '0.05');
+    await electrum.waitForTx(electrumFunding); // mined only once Electrum holds it: see waitForTx
     await regtest.mine(1);
     await waitFor(() => wallet.getBalance().confirmedSat === 5_000_000, { what: 'Fulmen funded', timeoutMs: 30_000 });
     await electrum.waitForBalance({ confirmedSat: 5_000_000 });
@@ -148,9 +154,19 @@ describe('Fulmen ⇄ Electrum 4.5.8 channels on regtest', () => {
       const opened = await node.openChannel(await electrum.connectString(), FULMEN_FUNDING_SAT, 0n);
       channelPoint = opened.channelPoint;
       await waitFor(async () => (await regtest.rpc<string[]>('getrawmempool')).includes(opened.fundingTxid), { what: 'funding tx in mempool' });
-      // Electrum (fundee) asks for minimum_depth 3 in accept_channel (lnpeer.on_open_channel).
+      // Electrum learns of the funding tx only from ElectrumX; mining it before Electrum has
+      // downloaded it can leave it unconfirmed in Electrum for good (see ElectrumPeer.waitForTx).
+      await electrum.waitForTx(opened.fundingTxid);
+      // Electrum (fundee) asks for minimum_depth 3 in accept_channel (lnpeer.on_open_channel):
+      // exactly 3 blocks, no more, must open the channel on both sides.
       await regtest.mine(3);
-      await mineUntil('channel OPEN on both sides', async () => fulmenChannel(channelPoint)?.state === 'OPEN' && (await electrumChannel(channelPoint))?.state === 'OPEN');
+      await waitFor(async () => fulmenChannel(channelPoint)?.state === 'OPEN' && (await electrumChannel(channelPoint))?.state === 'OPEN', {
+        what: 'channel OPEN on both sides after 3 blocks',
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      }).catch((err: Error) => {
+        throw new Error(`${err.message}; Fulmen: ${fulmenChannel(channelPoint)?.state}\n${electrum.logTail(60)}`);
+      });
       const { fulmen, electrum: e } = await expectBalancesAgree(channelPoint);
       // Electrum 4.5.8 does not advertise option_anchors: the channel stays option_static_remotekey.
       expect(fulmen).toMatchObject({ initiator: 'local', capacity: FULMEN_FUNDING_SAT, remote_pubkey: electrumNodeId, remote_balance: 0, channel_type: 'static_remotekey' });
@@ -226,6 +242,7 @@ describe('Fulmen ⇄ Electrum 4.5.8 channels on regtest', () => {
       const fulmenBefore = wallet.getBalance().confirmedSat;
       const { closingTxid } = await node.closeChannel(channelPoint);
       await waitFor(async () => (await regtest.rpc<string[]>('getrawmempool')).includes(closingTxid), { what: 'closing tx in mempool' });
+      await electrum.waitForTx(closingTxid);
       await regtest.mine(1);
       await mineUntil('CLOSED on both sides', async () => fulmenChannel(channelPoint)?.state === 'CLOSED' && (await electrumChannel(channelPoint))?.state === 'CLOSED', 3);
       const tx = await regtest.rpc<{ vout: { value: number }[] }>('getrawtransaction', [closingTxid, true]);
@@ -248,6 +265,7 @@ describe('Fulmen ⇄ Electrum 4.5.8 channels on regtest', () => {
       channelPoint = await electrum.call<string>('open_channel', { connection_string: `${node.nodeIdHex}@127.0.0.1:${node.listenPort}`, amount: ELECTRUM_FUNDING_SAT / 1e8 });
       const fundingTxid = channelPoint.split(':')[0]!;
       await waitFor(async () => (await regtest.rpc<string[]>('getrawmempool')).includes(fundingTxid), { what: 'funding tx in mempool' });
+      await electrum.waitForTx(fundingTxid);
       await mineUntil('channel OPEN on both sides', async () => fulmenChannel(channelPoint)?.state === 'OPEN' && (await electrumChannel(channelPoint))?.state === 'OPEN');
       const { fulmen } = await expectBalancesAgree(channelPoint);
       expect(fulmen).toMatchObject({ initiator: 'remote', capacity: ELECTRUM_FUNDING_SAT, remote_pubkey: electrumNodeId, local_balance: 0, channel_type: 'static_remotekey' });
@@ -339,6 +357,7 @@ describe('Fulmen ⇄ Electrum 4.5.8 channels on regtest', () => {
       const fulmenBefore = wallet.getBalance().confirmedSat;
       const closingTxid = await electrum.call<string>('close_channel', { channel_point: channelPoint });
       await waitFor(async () => (await regtest.rpc<string[]>('getrawmempool')).includes(closingTxid), { what: 'closing tx in mempool' });
+      await electrum.waitForTx(closingTxid);
       await regtest.mine(1);
       await mineUntil('CLOSED on both sides', async () => fulmenChannel(channelPoint)?.state === 'CLOSED' && (await electrumChannel(channelPoint))?.state === 'CLOSED', 3);
       const tx = await regtest.rpc<{ vout: { value: number }[] }>('getrawtransaction', [closingTxid, true]);

@@ -56,7 +56,9 @@ describe('Electrum 4.5.8 as a Lightning peer', () => {
   it('sees on-chain funds sent to its wallet once mined', async () => {
     const address = await electrum.getUnusedAddress();
     expect(address).toMatch(/^bcrt1q/);
-    await network.sendToAddress(address, '1');
+    const txid = await network.sendToAddress(address, '1');
+    // Mined only once Electrum holds the tx (see waitForTx); a block racing the download leaves it unconfirmed.
+    expect(await electrum.waitForTx(txid)).toBe(0);
     await network.mine(1);
     const balance = await electrum.waitForBalance({ confirmedSat: 100_000_000, timeoutMs: 30_000 });
     expect(balance).toEqual({ confirmedSat: 100_000_000, unconfirmedSat: 0, lightningSat: 0 });
