@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
 
 /**
  * The secp256k1 backend of Fulmen (BIP32 derivation, Lightning channels, onion, invoices): ECDSA over 32-byte digests (RFC 6979 nonces,
@@ -15,6 +16,7 @@ interface NativeSecp256k1 {
   privateKeyVerify(seckey: Uint8Array): boolean;
   privateKeyTweakAdd(seckey: Uint8Array, tweak: Uint8Array): Uint8Array;
   privateKeyNegate(seckey: Uint8Array): Uint8Array;
+  privateKeyTweakMul(seckey: Uint8Array, tweak: Uint8Array): Uint8Array;
   publicKeyVerify(pubkey: Uint8Array): boolean;
   publicKeyConvert(pubkey: Uint8Array, compressed: boolean): Uint8Array;
   publicKeyCreate(seckey: Uint8Array, compressed: boolean): Uint8Array;
@@ -36,6 +38,39 @@ export const SECP256K1_BACKEND = 'secp256k1 (native libsecp256k1)';
 /** True if `bytes` is a valid 33-byte compressed point. */
 export function isCompressedPoint(bytes: Uint8Array): boolean {
   return bytes.length === 33 && (bytes[0] === 2 || bytes[0] === 3) && native.publicKeyVerify(bytes);
+}
+
+/** True if `bytes` is a valid secret key: 32 bytes, 0 < k < n. */
+export function isPrivateKey(bytes: Uint8Array): boolean {
+  return bytes.length === 32 && native.privateKeyVerify(bytes);
+}
+
+/** A fresh secret key from the OS CSPRNG (BOLT 8 ephemeral keys, onion session keys). */
+export function randomPrivateKey(): Uint8Array {
+  for (;;) {
+    const key = new Uint8Array(randomBytes(32));
+    if (native.privateKeyVerify(key)) return key;
+  }
+}
+
+const CURVE_ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+const CURVE_ORDER_BYTES = Buffer.from(CURVE_ORDER.toString(16), 'hex');
+
+/** 32 bytes read as a big-endian integer, reduced mod n (BOLT 4 blinding factors are SHA256 outputs used as scalars). */
+export function scalarModOrder(bytes: Uint8Array): Uint8Array {
+  if (Buffer.compare(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), CURVE_ORDER_BYTES) < 0) return bytes;
+  const reduced = BigInt('0x' + Buffer.from(bytes).toString('hex')) - CURVE_ORDER; // 2^256 < 2n: one subtraction
+  return new Uint8Array(Buffer.from(reduced.toString(16).padStart(64, '0'), 'hex'));
+}
+
+/** secret·tweak mod n, as a new array. @throws Error when the tweak is 0 or >= n. */
+export function privateKeyMulTweak(secret: Uint8Array, tweak: Uint8Array): Uint8Array {
+  return native.privateKeyTweakMul(Uint8Array.from(secret), tweak);
+}
+
+/** The low-S form of a 64-byte compact signature (a copy; BIP 62, BOLT 11 recovery). */
+export function lowSSignature(signature: Uint8Array): Uint8Array {
+  return native.signatureNormalize(Uint8Array.from(signature));
 }
 
 /** Compressed public key of a 32-byte secret. @throws Error when the secret is 0 or >= n. */
@@ -137,7 +172,7 @@ export const bitcoinjsEcc = {
   sign: (h: Uint8Array, d: Uint8Array, e?: Uint8Array): Uint8Array => native.ecdsaSign(h, d, e ? { data: e } : {}).signature,
   verify: (h: Uint8Array, q: Uint8Array, signature: Uint8Array, strict = false): boolean => {
     if (signature.length !== 64 || h.length !== 32) return false;
-    const lowS = strict ? signature : native.signatureNormalize(Uint8Array.from(signature));
+    const lowS = strict ? signature : lowSSignature(signature);
     try {
       return native.ecdsaVerify(lowS, h, q);
     } catch {

@@ -3,9 +3,8 @@
  * Amounts are exact bigint millisatoshis; errors are FulmenError BAD_INPUT with user-facing text.
  */
 import { bech32, bech32m, createBase58check } from '@scure/base';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { createHash } from 'node:crypto';
-import { ecdsaRecover, ecdsaSignRecoverable, ecdsaVerify, isCompressedPoint } from '../../bitcoin/secp256k1.js';
+import { ecdsaRecover, ecdsaSignRecoverable, ecdsaVerify, isCompressedPoint, lowSSignature, publicKeyCreate } from '../../bitcoin/secp256k1.js';
 import { FulmenError, badInput } from '../../util/errors.js';
 import { FeatureBits } from '../wire/features.js';
 import { ByteReader, ByteWriter, bytesEqual } from '../wire/codec.js';
@@ -353,17 +352,18 @@ export function decodeInvoice(text: string, expectedNetwork?: InvoiceNetwork): I
   let payeeNodeId: Uint8Array;
   try {
     if (recid > 3) throw new Error('bad recovery id');
-    const sig = secp256k1.Signature.fromBytes(sigBytes.subarray(0, 64), 'compact');
+    const sig = sigBytes.subarray(0, 64);
+    const lowS = lowSSignature(sig);
+    const highS = !lowS.every((byte, i) => byte === sig[i]);
     if (nodeId) {
       if (!isValidPubkey(nodeId)) throw new Error('bad n');
-      if (sig.hasHighS()) throw invalid('signature is not canonical (high S)');
-      if (!ecdsaVerify(sigBytes.subarray(0, 64), hash, nodeId)) throw new Error('bad signature');
+      if (highS) throw invalid('signature is not canonical (high S)');
+      if (!ecdsaVerify(sig, hash, nodeId)) throw new Error('bad signature');
       payeeNodeId = nodeId;
     } else {
       // The spec's "Public-key recovery with high-S signature" vector expects a high S to be
       // normalised to low S, keeping the recovery id, before recovering.
-      const lowS = sig.hasHighS() ? new secp256k1.Signature(sig.r, secp256k1.Point.Fn.neg(sig.s)) : sig;
-      payeeNodeId = ecdsaRecover(lowS.toBytes('compact'), recid, hash);
+      payeeNodeId = ecdsaRecover(lowS, recid, hash);
     }
   } catch (e) {
     if (e instanceof FulmenError) throw e;
@@ -433,7 +433,7 @@ export function encodeInvoice(fields: InvoiceFields, nodePrivkey: Uint8Array, op
     words.push(...tagged(TAG.h, bytesToWords(fields.descriptionHash!)));
   }
   if (fields.paymentMetadata !== undefined) words.push(...tagged(TAG.m, bytesToWords(fields.paymentMetadata)));
-  if (opts.includePayeeNodeId) words.push(...tagged(TAG.n, bytesToWords(secp256k1.getPublicKey(nodePrivkey, true))));
+  if (opts.includePayeeNodeId) words.push(...tagged(TAG.n, bytesToWords(publicKeyCreate(nodePrivkey))));
   if (fields.expirySec !== undefined) words.push(...tagged(TAG.x, intToWords(fields.expirySec)));
   if (fields.minFinalCltvExpiryDelta !== undefined) words.push(...tagged(TAG.c, intToWords(fields.minFinalCltvExpiryDelta)));
   for (const f of fields.fallbacks ?? []) words.push(...tagged(TAG.f, [f.version, ...bytesToWords(f.program)]));

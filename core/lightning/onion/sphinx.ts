@@ -3,8 +3,7 @@
  * hop. Packet: version (1) || public_key (33) || hop_payloads (1300) || hmac (32) = 1366 bytes.
  */
 import { createCipheriv, createHash, createHmac } from 'node:crypto';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { ecdhSha256, pointMulTweak, publicKeyCreate } from '../../bitcoin/secp256k1.js';
+import { ecdhSha256, isPrivateKey, pointMulTweak, privateKeyMulTweak, publicKeyCreate, scalarModOrder } from '../../bitcoin/secp256k1.js';
 import { FulmenError } from '../../util/errors.js';
 import { ByteReader, bytesEqual, encodeBigSize } from '../wire/codec.js';
 import { decodeHopPayload, OnionPayloadError, type HopPayload } from './payload.js';
@@ -53,15 +52,9 @@ function xorInto(target: Uint8Array, stream: Uint8Array): void {
   for (let i = 0; i < target.length; i++) target[i]! ^= stream[i]!;
 }
 
-const Fn = secp256k1.Point.Fn;
-
-function scalarFromBytes(b: Uint8Array): bigint {
-  return Fn.create(Fn.fromBytes(b, true));
-}
-
 /** Shared secret (BOLT 4 "Shared Secret"): SHA256(compressed(priv * pub)). */
-function onionEcdh(priv: bigint, pub: Uint8Array): Uint8Array {
-  return ecdhSha256(pub, Fn.toBytes(priv));
+function onionEcdh(priv: Uint8Array, pub: Uint8Array): Uint8Array {
+  return ecdhSha256(pub, priv);
 }
 
 export interface OnionHop {
@@ -98,16 +91,16 @@ export function createOnionPacket(sessionKey: Uint8Array, hops: readonly OnionHo
     throw new FulmenError('BAD_INPUT', `Onion payloads too large: ${totalSize} bytes (max ${HOP_PAYLOADS_LENGTH})`);
 
   // Ephemeral keys and shared secrets per hop.
-  let ephemeralPriv = scalarFromBytes(sessionKey);
-  if (ephemeralPriv === 0n) throw new FulmenError('BAD_INPUT', 'Invalid onion session key');
-  const firstEphemeralPub = publicKeyCreate(Fn.toBytes(ephemeralPriv));
+  let ephemeralPriv = scalarModOrder(sessionKey);
+  if (!isPrivateKey(ephemeralPriv)) throw new FulmenError('BAD_INPUT', 'Invalid onion session key');
+  const firstEphemeralPub = publicKeyCreate(ephemeralPriv);
   const sharedSecrets: Uint8Array[] = [];
   for (const [i, hop] of hops.entries()) {
-    const ephemeralPub = i === 0 ? firstEphemeralPub : publicKeyCreate(Fn.toBytes(ephemeralPriv));
+    const ephemeralPub = i === 0 ? firstEphemeralPub : publicKeyCreate(ephemeralPriv);
     const ss = onionEcdh(ephemeralPriv, hop.pubkey);
     sharedSecrets.push(ss);
-    const blinding = scalarFromBytes(sha256(ephemeralPub, ss));
-    ephemeralPriv = Fn.mul(ephemeralPriv, blinding);
+    const blinding = scalarModOrder(sha256(ephemeralPub, ss));
+    ephemeralPriv = privateKeyMulTweak(ephemeralPriv, blinding);
   }
 
   // Filler (BOLT 4 "Filler Generation"): what the trailing bytes look like after the first
@@ -199,7 +192,7 @@ export function processOnionPacket(packet: Uint8Array, nodePrivkey: Uint8Array, 
   const publicKey = packet.subarray(1, 34);
   let ss: Uint8Array;
   try {
-    ss = onionEcdh(scalarFromBytes(nodePrivkey), publicKey);
+    ss = onionEcdh(nodePrivkey, publicKey);
   } catch {
     return malformed(FailureCode.invalid_onion_key);
   }
@@ -243,8 +236,8 @@ export function processOnionPacket(packet: Uint8Array, nodePrivkey: Uint8Array, 
   }
   if (isFinal) return { type: 'final', sharedSecret: ss, payload };
 
-  const blinding = scalarFromBytes(sha256(publicKey, ss));
-  const nextPublicKey = pointMulTweak(publicKey, Fn.toBytes(blinding));
+  const blinding = scalarModOrder(sha256(publicKey, ss));
+  const nextPublicKey = pointMulTweak(publicKey, blinding);
   const nextPacket = new Uint8Array(ONION_PACKET_LENGTH);
   nextPacket[0] = 0;
   nextPacket.set(nextPublicKey, 1);

@@ -3,11 +3,11 @@
  * (encrypted 2-byte length prefix + encrypted body, key rotation every 1000 nonces).
  * Pure state machines over byte arrays; NoiseConnection (connection.ts) drives them over TCP.
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { FulmenError } from '../../util/errors.js';
+import { ecdhSha256, isCompressedPoint, isPrivateKey, publicKeyCreate, randomPrivateKey } from '../../bitcoin/secp256k1.js';
 
 const PROTOCOL_NAME = new TextEncoder().encode('Noise_XK_secp256k1_ChaChaPoly_SHA256');
 const PROLOGUE = new TextEncoder().encode('lightning');
@@ -79,21 +79,7 @@ function hkdf2(salt: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array] {
 
 /** ECDH(k, rk) = SHA256(compressed(k * rk)) (BOLT 8). Throws when rk is not a valid point. */
 function ecdh(priv: Uint8Array, pub: Uint8Array): Uint8Array {
-  return sha256(secp256k1.getSharedSecret(priv, pub, true));
-}
-
-function isValidPoint(pub: Uint8Array): boolean {
-  if (pub.length !== 33 || (pub[0] !== 2 && pub[0] !== 3)) return false;
-  try {
-    secp256k1.Point.fromBytes(pub);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function publicKeyOf(priv: Uint8Array): Uint8Array {
-  return secp256k1.getPublicKey(priv, true);
+  return ecdhSha256(pub, priv);
 }
 
 /**
@@ -185,7 +171,7 @@ class SymmetricState {
 }
 
 function checkPrivkey(priv: Uint8Array, what: string): void {
-  if (priv.length !== 32 || !secp256k1.utils.isValidSecretKey(priv)) throw new FulmenError('INTERNAL', `Invalid ${what}`);
+  if (priv.length !== 32 || !isPrivateKey(priv)) throw new FulmenError('INTERNAL', `Invalid ${what}`);
 }
 
 /**
@@ -203,8 +189,8 @@ export class NoiseInitiator {
     ephemeralPrivkey?: Uint8Array,
   ) {
     checkPrivkey(localPrivkey, 'local node key');
-    if (!isValidPoint(remotePubkey)) throw new FulmenError('BAD_INPUT', 'Invalid remote node id');
-    this.ephemeralPriv = ephemeralPrivkey ?? secp256k1.utils.randomSecretKey();
+    if (!isCompressedPoint(remotePubkey)) throw new FulmenError('BAD_INPUT', 'Invalid remote node id');
+    this.ephemeralPriv = ephemeralPrivkey ?? randomPrivateKey();
     checkPrivkey(this.ephemeralPriv, 'ephemeral key');
     this.state = new SymmetricState(remotePubkey);
   }
@@ -213,7 +199,7 @@ export class NoiseInitiator {
   act1(): Uint8Array {
     if (this.step !== 'act1') throw new FulmenError('INTERNAL', 'act1 already produced');
     const s = this.state;
-    const ePub = publicKeyOf(this.ephemeralPriv);
+    const ePub = publicKeyCreate(this.ephemeralPriv);
     s.mixHash(ePub);
     const es = ecdh(this.ephemeralPriv, this.remotePubkey);
     [s.ck, s.tempK1] = hkdf2(s.ck, es);
@@ -236,7 +222,7 @@ export class NoiseInitiator {
     if (m.length !== ACT_TWO_LENGTH) throw handshakeError(`act 2 has ${m.length} bytes, expected ${ACT_TWO_LENGTH}`);
     if (m[0] !== 0) throw handshakeError(`act 2 unknown version ${m[0]}`);
     const re = m.slice(1, 34);
-    if (!isValidPoint(re)) throw handshakeError('act 2 bad ephemeral key');
+    if (!isCompressedPoint(re)) throw handshakeError('act 2 bad ephemeral key');
     const s = this.state;
     s.mixHash(re);
     const ee = ecdh(this.ephemeralPriv, re);
@@ -245,7 +231,7 @@ export class NoiseInitiator {
     if (!decryptWithAD(s.tempK2, 0, s.h, c)) throw handshakeError('act 2 bad MAC (wrong node id?)');
     s.mixHash(c);
     // Act Three
-    const c3 = encryptWithAD(s.tempK2, 1, s.h, publicKeyOf(this.localPrivkey));
+    const c3 = encryptWithAD(s.tempK2, 1, s.h, publicKeyCreate(this.localPrivkey));
     s.mixHash(c3);
     const se = ecdh(this.localPrivkey, re);
     let tempK3: Uint8Array;
@@ -272,9 +258,9 @@ export class NoiseResponder {
     ephemeralPrivkey?: Uint8Array,
   ) {
     checkPrivkey(localPrivkey, 'local node key');
-    this.ephemeralPriv = ephemeralPrivkey ?? secp256k1.utils.randomSecretKey();
+    this.ephemeralPriv = ephemeralPrivkey ?? randomPrivateKey();
     checkPrivkey(this.ephemeralPriv, 'ephemeral key');
-    this.state = new SymmetricState(publicKeyOf(localPrivkey));
+    this.state = new SymmetricState(publicKeyCreate(localPrivkey));
   }
 
   /**
@@ -286,7 +272,7 @@ export class NoiseResponder {
     if (m.length !== ACT_ONE_LENGTH) throw handshakeError(`act 1 has ${m.length} bytes, expected ${ACT_ONE_LENGTH}`);
     if (m[0] !== 0) throw handshakeError(`act 1 unknown version ${m[0]}`);
     const re = m.slice(1, 34);
-    if (!isValidPoint(re)) throw handshakeError('act 1 bad ephemeral key');
+    if (!isCompressedPoint(re)) throw handshakeError('act 1 bad ephemeral key');
     const s = this.state;
     s.mixHash(re);
     const es = ecdh(this.localPrivkey, re);
@@ -295,7 +281,7 @@ export class NoiseResponder {
     if (!decryptWithAD(s.tempK1, 0, s.h, c)) throw handshakeError('act 1 bad MAC');
     s.mixHash(c);
     // Act Two
-    const ePub = publicKeyOf(this.ephemeralPriv);
+    const ePub = publicKeyCreate(this.ephemeralPriv);
     s.mixHash(ePub);
     const ee = ecdh(this.ephemeralPriv, re);
     [s.ck, s.tempK2] = hkdf2(s.ck, ee);
@@ -322,7 +308,7 @@ export class NoiseResponder {
     const t = m.slice(50);
     const rs = decryptWithAD(s.tempK2, 1, s.h, c);
     if (!rs) throw handshakeError('act 3 bad MAC on static key');
-    if (!isValidPoint(rs)) throw handshakeError('act 3 bad static key');
+    if (!isCompressedPoint(rs)) throw handshakeError('act 3 bad static key');
     s.mixHash(c);
     const se = ecdh(this.ephemeralPriv, rs);
     let tempK3: Uint8Array;
