@@ -5,8 +5,12 @@
  *   the same root per channel key index (channel/keys.ts deriveChannelSecrets).
  * - Channels: channel/channel.ts state machines, persisted by channel/store.ts. Every handler
  *   commits the channel state before the messages it returns are sent (DESIGN safety rule).
- * - Payments: direct to the channel peer (one hop), with a real BOLT 4 onion; receiving checks
- *   the onion, payment_secret, amount and expiry against our invoice and fulfills.
+ * - Payments: direct to the channel peer, or through a route hint of the invoice that starts at a
+ *   channel peer (router/route-hints.ts), with a real BOLT 4 onion; receiving checks the onion,
+ *   payment_secret, amount and expiry against our invoice and fulfills.
+ * - Forwarding (BOLT 4 intermediate node): an incoming HTLC whose onion names one of our channels
+ *   is checked (onion/forward.ts) and offered on it; lightning_forwards links the two HTLCs, and
+ *   the outgoing outcome (off chain, or on chain through the watcher) settles the incoming one.
  * - Chain: funding confirmation (channel_ready) and closing confirmation through ChainSource.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -24,7 +28,8 @@ import { addressToScriptPubKey, scriptHash } from '../bitcoin/address.js';
 import type { Wallet } from '../wallet/wallet.js';
 import { DEFAULT_PEER_FEATURES, Peer, listen, type PeerServer } from './peer.js';
 import type { FeatureBits } from './wire/features.js';
-import type { ChannelMessage, OpenChannelMessage, UnknownMessage } from './wire/messages.js';
+import { encodeMessage, type ChannelMessage, type OpenChannelMessage, type UnknownMessage } from './wire/messages.js';
+import type { HtlcRecord } from './channel/htlc-log.js';
 import { scidFromParts, formatScid, compareBytes } from './wire/codec.js';
 import {
   CHANNEL_FLAG_DIRECTION,
@@ -36,9 +41,11 @@ import {
   signChannelUpdate,
   verifyChannelUpdate,
 } from './wire/gossip.js';
-import { createOnionPacket, processOnionPacket } from './onion/sphinx.js';
+import { createOnionPacket, processOnionPacket, type ProcessedOnion } from './onion/sphinx.js';
+import { checkForward, failureData } from './onion/forward.js';
+import { routeThroughHint, type RouteHop } from './router/route-hints.js';
 import { encodeHopPayload } from './onion/payload.js';
-import { createFailureMessage, decodeFailure } from './onion/failure.js';
+import { createFailureMessage, decodeFailure, obfuscateFailure } from './onion/failure.js';
 import { FailureCode, failureCodeName } from './onion/failure-codes.js';
 import { decodeInvoice, encodeInvoice, isExpired, type RouteHintHop } from './invoice/bolt11.js';
 import { Channel, defaultLocalConfig, isWarningDisposition, type ChannelContext, type ChannelStateName, type ChannelTypeName, type NegotiatedFeatures, type ResolvedOutgoingHtlc } from './channel/channel.js';
@@ -170,9 +177,13 @@ export function parseConnectString(text: string): { nodeId: Uint8Array; host: st
 const STALE_STATE_POINT = pubkeyFromSecret(Uint8Array.from({ length: 32 }, (_, i) => (i === 31 ? 42 : 0)));
 /** Fee policy advertised in route hints until the peer's channel_update is processed (Electrum defaults). */
 const DEFAULT_HINT_POLICY = { feeBaseMsat: 1000, feeProportionalMillionths: 1, cltvExpiryDelta: 144 };
-/** Our policy in the channel_update we send our channel peers (Electrum's defaults; Fulmen does not forward yet). */
+/** Our forwarding policy: in the channel_update we send our channel peers and checked on each forward (onion/forward.ts; Electrum's defaults). */
 const OUR_CHANNEL_POLICY = { feeBaseMsat: 1000, feeProportionalMillionths: 1, cltvExpiryDelta: 144 };
 const MIN_FINAL_CLTV_EXPIRY_DELTA = 18;
+/** Blocks past an offered HTLC's cltv_expiry before we fail its channel (BOLT 2 timeout deadline grace). */
+const TIMEOUT_GRACE_BLOCKS = 1;
+/** Blocks before an incoming HTLC's cltv_expiry by which its fulfill must be done off chain, else we go on chain (BOLT 2 fulfillment deadline). */
+const FULFILL_DEADLINE_BLOCKS = 18;
 /** Blocks added on top of the invoice's min_final_cltv_expiry_delta (tip differences). */
 const FINAL_CLTV_MARGIN = 3;
 const ACTIVE_STATES: readonly ChannelStateName[] = ['OPENING', 'FUNDED', 'OPEN', 'SHUTDOWN'];
@@ -184,10 +195,21 @@ interface PendingOpen {
   reject: (e: FulmenError) => void;
 }
 
+/** How a payment ended: the preimage, or the error with (when the failure decoded) the node that reported it. */
+export interface PaymentOutcome {
+  success: boolean;
+  preimage?: string;
+  error?: string;
+  /** Node id (hex) of the hop whose BOLT 4 failure message authenticated (decodeFailure's failingHopIndex). */
+  failingNodeId?: string;
+}
+
 interface PaymentWaiter {
   paymentHash: string;
   sharedSecrets: Uint8Array[];
-  resolve: (r: { success: boolean; preimage?: string; error?: string }) => void;
+  /** Node ids (hex) of the onion hops, in route order. */
+  route: string[];
+  resolve: (r: PaymentOutcome) => void;
 }
 
 export class LightningNode {
@@ -249,9 +271,12 @@ export class LightningNode {
       channels: () => this.channels.values(),
       onChannelChanged: (ch) => this.emitChannel(ch as Channel),
       onHtlcResolved: (e) =>
-        e.outcome.kind === 'fulfilled'
+        this.settleForwardOnchain(e.channelKeyIndex, e.paymentHash, e.outcome)
+          ? undefined
+          : e.outcome.kind === 'fulfilled'
           ? this.updatePayment(e.paymentHash, 'sent', 'succeeded', e.outcome.preimage, null)
           : this.updatePayment(e.paymentHash, 'sent', 'failed', null, 'HTLC timed out on chain after a force close'),
+      forwardPreimages: (keyIndex) => this.forwardPreimages(keyIndex),
       ...(opts.redeemDepth !== undefined ? { redeemDepth: opts.redeemDepth } : {}),
       ...(opts.sweepFeePolicy ? { feePolicy: opts.sweepFeePolicy } : {}),
     });
@@ -409,21 +434,35 @@ export class LightningNode {
    * from what the peer accepts. Timestamps strictly increase per channel.
    */
   private sendChannelUpdate(peer: Peer, ch: Channel): void {
-    const scid = ch.remoteAlias ?? (ch.scidAliasType ? null : ch.shortChannelId);
+    if (ch.state !== 'OPEN' || peer.isClosed) return;
+    const timestamp = Math.max(Math.floor(Date.now() / 1000), (this.channelUpdateSentAt.get(ch.keyIndex) ?? 0) + 1);
+    const update = this.channelUpdateOf(ch, timestamp);
+    if (!update) return;
+    this.channelUpdateSentAt.set(ch.keyIndex, timestamp);
+    this.holdPeer(peer);
+    peer.send(encodeGossipMessage(update));
+  }
+
+  /**
+   * Our signed channel_update for `ch` (see sendChannelUpdate), or null before the channel has
+   * an scid the peer knows it by or the peer's parameters.
+   * @param timestamp unix seconds (the last one sent, for the update carried by a BOLT 4 failure).
+   * @param scid the short_channel_id to name (default: the peer's alias, else the real scid); a
+   *   forwarding failure names the one the payer's onion used.
+   */
+  private channelUpdateOf(ch: Channel, timestamp: number, scid: bigint | null = ch.remoteAlias ?? (ch.scidAliasType ? null : ch.shortChannelId)): ReturnType<typeof signChannelUpdate> | null {
     const remote = ch.remoteConfig;
-    if (ch.state !== 'OPEN' || scid === null || !remote || peer.isClosed) return;
+    if (scid === null || !remote) return null;
     const capacityMsat = BigInt(ch.fundingSat) * 1000n;
     const maxMsat = remote.maxHtlcValueInFlightMsat < capacityMsat ? remote.maxHtlcValueInFlightMsat : capacityMsat;
     const minMsat = remote.htlcMinimumMsat > maxMsat ? maxMsat : remote.htlcMinimumMsat;
-    const timestamp = Math.max(Math.floor(Date.now() / 1000), (this.channelUpdateSentAt.get(ch.keyIndex) ?? 0) + 1);
-    this.channelUpdateSentAt.set(ch.keyIndex, timestamp);
-    const update = signChannelUpdate(
+    return signChannelUpdate(
       {
         chainHash: this.chainHash,
         shortChannelId: scid,
         timestamp,
         messageFlags: MESSAGE_FLAG_MUST_BE_ONE | MESSAGE_FLAG_DONT_FORWARD,
-        channelFlags: compareBytes(this.nodeId, peer.remoteNodeId) < 0 ? 0 : CHANNEL_FLAG_DIRECTION,
+        channelFlags: (compareBytes(this.nodeId, hexToBytes(ch.remoteNodeId)) < 0 ? 0 : CHANNEL_FLAG_DIRECTION) | (ch.state === 'OPEN' ? 0 : CHANNEL_FLAG_DISABLE),
         cltvExpiryDelta: OUR_CHANNEL_POLICY.cltvExpiryDelta,
         htlcMinimumMsat: minMsat,
         feeBaseMsat: OUR_CHANNEL_POLICY.feeBaseMsat,
@@ -433,8 +472,6 @@ export class LightningNode {
       },
       this.nodePrivkey,
     );
-    this.holdPeer(peer);
-    peer.send(encodeGossipMessage(update));
   }
 
   /**
@@ -682,6 +719,19 @@ export class LightningNode {
     for (const p of group.held) p.release();
     for (const t of group.sentTypes) crashPoint(`sent:${t}`);
     for (const f of group.afterCommit) f(true);
+    // The point operations of the next commitments, while the peer handles what was just sent
+    // (a round trip at least): off the latency of a lone payment.
+    if (group.toSign.size > 0) setImmediate(() => this.prepareNextCommitments([...group.toSign.keys()]));
+  }
+
+  private prepareNextCommitments(channels: Channel[]): void {
+    for (const ch of channels) {
+      try {
+        ch.prepareNextCommitments();
+      } catch (e) {
+        console.error(`lightning: preparing the next commitment of ${ch.channelId}: ${toFulmenError(e).message}`);
+      }
+    }
   }
 
   /** Resolves once what was written so far is committed (at once when no group is open); false when the commit failed. */
@@ -999,6 +1049,7 @@ export class LightningNode {
     if (e.type === 'tip') {
       // update_fee only on new blocks: not in the middle of a close or an open (they refresh too)
       void this.refreshFeerate().then(() => this.maybeUpdateFees());
+      this.closeChannelsPastHtlcDeadlines();
       for (const ch of this.channels.values()) if (ACTIVE_STATES.includes(ch.state) || ch.state === 'CLOSING' || ch.state === 'FORCE_CLOSING') this.scheduleChainCheck(ch);
     } else if (e.type === 'scripthash') {
       for (const ch of this.channels.values()) {
@@ -1150,6 +1201,15 @@ export class LightningNode {
   private resolveIncoming(peer: Peer, ch: Channel): void {
     const height = this.opts.chain.tip()?.height ?? 0;
     for (const h of ch.pendingIncomingHtlcs()) {
+      const link = this.forwardOf(ch.keyIndex, h.htlcId);
+      if (link) {
+        // Forwarded: settled only with the outgoing HTLC's outcome (never failed back while it is pending).
+        let msg;
+        if (link.status === 'fulfilled' && link.preimage) msg = ch.fulfillHtlc(h.htlcId, hexToBytes(link.preimage));
+        else if (link.status === 'failed' && link.fail_reason) msg = ch.failHtlc(h.htlcId, hexToBytes(link.fail_reason));
+        if (msg) this.send(peer, [msg]);
+        continue;
+      }
       const paymentHash = hexToBytes(h.paymentHash);
       const onion = processOnionPacket(hexToBytes(h.onion), this.nodePrivkey, paymentHash);
       if (onion.type === 'malformed') {
@@ -1169,7 +1229,8 @@ export class LightningNode {
         fail(FailureCode.incorrect_or_unknown_payment_details, data);
       };
       if (onion.type === 'forward') {
-        fail(FailureCode.unknown_next_peer); // Fulmen does not forward payments
+        const failure = this.forwardHtlc(ch, h, onion, height);
+        if (failure) fail(failure.failureCode, failure.data);
         continue;
       }
       const p = onion.payload;
@@ -1223,13 +1284,183 @@ export class LightningNode {
     }
   }
 
+  // ---------------------------------------------------------------- forwarding (BOLT 4 intermediate node)
+
+  /** The forward of incoming HTLC (channel key index, htlc_id), or undefined. */
+  private forwardOf(inKeyIndex: number, inHtlcId: bigint): ForwardRow | undefined {
+    return this.sql('SELECT * FROM lightning_forwards WHERE in_key_index = ? AND in_htlc_id = ?').get(inKeyIndex, inHtlcId.toString()) as ForwardRow | undefined;
+  }
+
   /**
-   * Pays a BOLT 11 invoice (Electrum `lnpay`) over a direct channel to the payee, with a
-   * one-hop Sphinx onion carrying payment_secret and total_msat.
-   * @returns success with the preimage, or failure with the decoded reason.
+   * Forwards an irrevocably committed incoming HTLC whose onion names a next channel (BOLT 4
+   * "Requirements" for intermediate nodes, onion/forward.ts checkForward): the outgoing channel
+   * by our alias or (without option_scid_alias) its real scid, our policy OUR_CHANNEL_POLICY. On
+   * success offers the outgoing HTLC with the peeled onion and records the link
+   * (lightning_forwards) in the same commit group, so it survives restarts.
+   * @returns null when forwarded, else the failure (code, data with the channel_update) to return.
+   */
+  private forwardHtlc(inCh: Channel, h: HtlcRecord, onion: Extract<ProcessedOnion, { type: 'forward' }>, height: number): { failureCode: number; data: Uint8Array } | null {
+    const scid = onion.payload.shortChannelId!;
+    const outCh = [...this.channels.values()].find(
+      (c) => c !== inCh && ACTIVE_STATES.includes(c.state) && (c.localAlias === scid || (!c.scidAliasType && c.shortChannelId === scid)),
+    );
+    const outPeer = outCh ? this.peers.get(outCh.remoteNodeId) : undefined;
+    const usable = !!outCh && outCh.state === 'OPEN' && !!outPeer && !outPeer.isClosed && this.reestablished.has(outCh.keyIndex);
+    const withUpdate = (f: { failureCode: number; data: Uint8Array; needsChannelUpdate: boolean }) => {
+      const update = outCh ? this.channelUpdateOf(outCh, this.channelUpdateSentAt.get(outCh.keyIndex) ?? Math.floor(Date.now() / 1000), scid) : null;
+      return { failureCode: f.failureCode, data: failureData(f, update ? encodeMessage(encodeGossipMessage(update)) : null) };
+    };
+    const failure = checkForward({
+      incomingAmountMsat: h.amountMsat,
+      incomingCltvExpiry: h.cltvExpiry,
+      amtToForward: onion.payload.amtToForward,
+      outgoingCltvValue: onion.payload.outgoingCltvValue,
+      height,
+      policy: OUR_CHANNEL_POLICY,
+      outgoing: outCh
+        ? { usable, htlcMinimumMsat: outCh.remoteConfig?.htlcMinimumMsat ?? 1n, availableToSendMsat: usable ? outCh.availableToSendMsat() : 0n }
+        : null,
+    });
+    if (failure) return withUpdate(failure);
+    let add;
+    try {
+      add = outCh!.addHtlc({ amountMsat: onion.payload.amtToForward, paymentHash: hexToBytes(h.paymentHash), cltvExpiry: onion.payload.outgoingCltvValue, onion: onion.nextPacket });
+    } catch (e) {
+      console.error(`lightning: cannot forward over ${outCh!.channelId}: ${toFulmenError(e).message}`);
+      return withUpdate({ failureCode: FailureCode.temporary_channel_failure, data: new Uint8Array(0), needsChannelUpdate: true });
+    }
+    const now = Date.now();
+    this
+      .sql(
+        `INSERT INTO lightning_forwards (in_key_index, in_htlc_id, out_key_index, out_htlc_id, payment_hash, in_amount_msat, out_amount_msat, status, preimage, fail_reason, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, ?, ?)`,
+      )
+      .run(inCh.keyIndex, h.htlcId.toString(), outCh!.keyIndex, add.id.toString(), h.paymentHash, h.amountMsat.toString(), add.amountMsat.toString(), now, now);
+    this.send(outPeer!, [add]);
+    this.signSoon(outPeer!, outCh!);
+    this.emitChannel(outCh!);
+    return null;
+  }
+
+  /**
+   * The outgoing HTLC (channel key index, htlc_id) of a forward was resolved, off chain or on
+   * chain: records the outcome for the incoming HTLC (BOLT 4 "Returning Errors": a downstream
+   * failure is obfuscated with the incoming onion's shared secret; update_fail_malformed_htlc
+   * becomes an update_fail_htlc with its failure_code and sha256_of_onion; a timeout on chain
+   * becomes permanent_channel_failure) and settles the incoming HTLC now when its peer is
+   * connected (else at its channel_reestablish, through resolveIncoming).
+   * @returns false when that HTLC is not a forward (our own payment).
+   */
+  private settleForward(outKeyIndex: number, outHtlcId: bigint, outcome: ResolvedOutgoingHtlc['outcome'] | { kind: 'timed_out' }): boolean {
+    const row = this.sql('SELECT * FROM lightning_forwards WHERE out_key_index = ? AND out_htlc_id = ?').get(outKeyIndex, outHtlcId.toString()) as ForwardRow | undefined;
+    if (!row) return false;
+    if (row.status !== 'pending') return true;
+    this.joinGroup();
+    const inCh = this.channels.get(row.in_key_index);
+    const inH = inCh?.pendingIncomingHtlcs().find((x) => x.htlcId === BigInt(row.in_htlc_id));
+    let preimage: string | null = null;
+    let reason: Uint8Array | null = null;
+    if (outcome.kind === 'fulfilled') preimage = outcome.preimage;
+    else if (inH && inH.onion !== '') {
+      const onion = processOnionPacket(hexToBytes(inH.onion), this.nodePrivkey, hexToBytes(inH.paymentHash));
+      if (onion.type === 'forward') {
+        if (outcome.kind === 'failed') reason = obfuscateFailure(onion.sharedSecret, hexToBytes(outcome.reason));
+        else if (outcome.kind === 'malformed') reason = createFailureMessage(onion.sharedSecret, outcome.failureCode, hexToBytes(outcome.sha256OfOnion));
+        else reason = createFailureMessage(onion.sharedSecret, FailureCode.permanent_channel_failure);
+      }
+    }
+    this
+      .sql('UPDATE lightning_forwards SET status = ?, preimage = ?, fail_reason = ?, updated_at = ? WHERE in_key_index = ? AND in_htlc_id = ?')
+      .run(preimage ? 'fulfilled' : 'failed', preimage, reason ? bytesToHex(reason) : null, Date.now(), row.in_key_index, row.in_htlc_id);
+    const inPeer = inCh ? this.peers.get(inCh.remoteNodeId) : undefined;
+    if (inCh && inH && inPeer && !inPeer.isClosed && this.reestablished.has(inCh.keyIndex) && ['OPEN', 'SHUTDOWN'].includes(inCh.state)) {
+      try {
+        this.resolveIncoming(inPeer, inCh);
+        this.signSoon(inPeer, inCh);
+      } catch (e) {
+        // The incoming channel's trouble must not fail the outgoing one (we may be in its handler):
+        // drop that connection, the link row settles the HTLC after channel_reestablish.
+        console.error(`lightning: cannot settle forwarded HTLC on ${inCh.channelId}: ${toFulmenError(e).message}`);
+        inPeer.close();
+      }
+      this.emitChannel(inCh);
+    } else if (preimage && inCh && inH && !ACTIVE_STATES.includes(inCh.state)) {
+      void this.watcher.checkNow(); // closed on chain: claim the incoming HTLC with the preimage (forwardPreimages)
+    }
+    return true;
+  }
+
+  /**
+   * Preimages of forwards fulfilled downstream whose incoming HTLC is on channel `inKeyIndex`, by
+   * payment hash: the watcher claims that HTLC on chain with them (BOLT 5) when the incoming channel
+   * closed before we could fulfill it off chain.
+   */
+  private forwardPreimages(inKeyIndex: number): Map<string, Uint8Array> {
+    const rows = this.sql("SELECT payment_hash, preimage FROM lightning_forwards WHERE in_key_index = ? AND status = 'fulfilled' AND settled_at IS NULL").all(inKeyIndex) as Pick<ForwardRow, 'payment_hash' | 'preimage'>[];
+    return new Map(rows.filter((r) => r.preimage).map((r) => [r.payment_hash, hexToBytes(r.preimage!)]));
+  }
+
+  /**
+   * BOLT 2 deadlines, on each tip. "An offering node: if an HTLC which it offered is in either
+   * node's current commitment transaction, AND is past this timeout deadline: MUST ... fail the
+   * channel" (cltv_expiry + TIMEOUT_GRACE_BLOCKS: its HTLC-timeout then resolves it on chain; for a
+   * forward, while the incoming HTLC, cltv_expiry_delta later, is still ours to fail back). "A
+   * fulfilling node: if an HTLC it has fulfilled is in either node's current commitment
+   * transaction, AND is past this fulfillment deadline: MUST fail the channel" (cltv_expiry -
+   * FULFILL_DEADLINE_BLOCKS; the watcher claims it with the preimage): HTLCs we fulfilled whose
+   * removal is not irrevocably committed, and forwards fulfilled downstream whose fulfill could not
+   * reach the incoming channel yet (the peer is away).
+   */
+  private closeChannelsPastHtlcDeadlines(): void {
+    const height = this.opts.chain.tip()?.height;
+    if (height === undefined) return;
+    const closing = new Set<Channel>();
+    const close = (ch: Channel, why: string) => {
+      if (closing.has(ch)) return;
+      closing.add(ch);
+      console.error(`lightning: ${why} on ${ch.channelId}: force closing`);
+      this.forceCloseChannel(ch.channelPoint!).catch((e) => console.error(`lightning: force close of ${ch.channelId} failed: ${toFulmenError(e).message}`));
+    };
+    for (const ch of this.channels.values()) {
+      if (!ACTIVE_STATES.includes(ch.state) || ch.channelPoint === null) continue;
+      const why = ch.htlcPastDeadline(height, TIMEOUT_GRACE_BLOCKS, FULFILL_DEADLINE_BLOCKS);
+      if (why) close(ch, why);
+    }
+    const fulfilled = this.sql("SELECT * FROM lightning_forwards WHERE settled_at IS NULL AND status = 'fulfilled'").all() as ForwardRow[];
+    for (const r of fulfilled) {
+      const ch = this.channels.get(r.in_key_index);
+      const h = ch?.incomingHtlc(BigInt(r.in_htlc_id));
+      if (!ch || !h || ch.state === 'REDEEMED') {
+        // Its removal is irrevocably committed (archived) or the channel is resolved on chain: done.
+        this.sql('UPDATE lightning_forwards SET settled_at = ? WHERE in_key_index = ? AND in_htlc_id = ?').run(Date.now(), r.in_key_index, r.in_htlc_id);
+        continue;
+      }
+      if (!ACTIVE_STATES.includes(ch.state) || ch.channelPoint === null) continue;
+      if (height >= h.cltvExpiry - FULFILL_DEADLINE_BLOCKS) close(ch, `incoming HTLC ${r.in_htlc_id} fulfilled downstream but not removed upstream by its deadline`);
+    }
+  }
+
+  /**
+   * The watcher resolved an outgoing HTLC on chain (BOLT 5): the downstream peer's spend revealed
+   * the preimage (Electrum's extract_preimage) or our HTLC-timeout confirmed (fw_fail_htlc). Settles
+   * the forwards of that channel and payment_hash (a timeout: the oldest pending one; each timed-out
+   * output is reported once). @returns false when none is a forward.
+   */
+  private settleForwardOnchain(channelKeyIndex: number, paymentHash: string, outcome: { kind: 'fulfilled'; preimage: string } | { kind: 'timed_out' }): boolean {
+    const rows = this.sql("SELECT * FROM lightning_forwards WHERE out_key_index = ? AND payment_hash = ? AND status = 'pending' ORDER BY created_at").all(channelKeyIndex, paymentHash) as ForwardRow[];
+    const targets = outcome.kind === 'fulfilled' ? rows : rows.slice(0, 1);
+    for (const r of targets) this.settleForward(r.out_key_index, BigInt(r.out_htlc_id), outcome);
+    return targets.length > 0;
+  }
+
+  /**
+   * Pays a BOLT 11 invoice (Electrum `lnpay`) over a direct channel to the payee, else through
+   * the first route hint (`r`) that starts at a channel peer with enough balance, with a Sphinx
+   * onion (the payee's payload carries payment_secret and total_msat). No graph, no retries.
+   * @returns success with the preimage, or failure with the decoded reason and the failing node.
    * @throws FulmenError BAD_INPUT (invoice), INVOICE_EXPIRED, ALREADY_PAID, PAYMENT_FAILED (no route).
    */
-  async pay(invoiceText: string, opts: { amountMsat?: bigint } = {}): Promise<{ success: boolean; paymentHash: string; preimage?: string; error?: string }> {
+  async pay(invoiceText: string, opts: { amountMsat?: bigint } = {}): Promise<{ paymentHash: string } & PaymentOutcome> {
     const inv = decodeInvoice(invoiceText, this.opts.network);
     const paymentHash = bytesToHex(inv.paymentHash);
     if (isExpired(inv, Math.floor(Date.now() / 1000))) throw new FulmenError('INVOICE_EXPIRED', 'The invoice has expired');
@@ -1239,26 +1470,47 @@ export class LightningNode {
     if (previous?.status === 'succeeded') throw new FulmenError('ALREADY_PAID', 'This invoice was already paid');
     if (previous?.status === 'pending') throw new FulmenError('PAYMENT_FAILED', 'A payment for this invoice is in progress');
     const payee = bytesToHex(inv.payeeNodeId);
-    const peer = this.peers.get(payee);
-    const ch = [...this.channels.values()].find((c) => c.remoteNodeId === payee && c.state === 'OPEN' && this.reestablished.has(c.keyIndex) && c.availableToSendMsat() >= amountMsat);
-    if (!ch || !peer || peer.isClosed) throw new FulmenError('PAYMENT_FAILED', 'No open channel to the payee with enough balance (only direct payments are supported yet)');
     const height = this.opts.chain.tip()?.height;
     if (height === undefined) throw new FulmenError('NETWORK', 'No blockchain tip yet');
-    const cltvExpiry = height + inv.minFinalCltvExpiryDelta + FINAL_CLTV_MARGIN;
-    const payload = encodeHopPayload({
-      amtToForward: amountMsat,
-      outgoingCltvValue: cltvExpiry,
+    const finalCltvExpiry = height + inv.minFinalCltvExpiryDelta + FINAL_CLTV_MARGIN;
+    const finalPayload = {
       paymentData: { paymentSecret: inv.paymentSecret, totalMsat: amountMsat },
       ...(inv.paymentMetadata ? { paymentMetadata: inv.paymentMetadata } : {}),
-    });
-    const onion = createOnionPacket(randomBytes(32), [{ pubkey: inv.payeeNodeId, payload }], inv.paymentHash);
+    };
+    const usableTo = (nodeId: string, msat: bigint) =>
+      [...this.channels.values()].find((c) => c.remoteNodeId === nodeId && c.state === 'OPEN' && this.reestablished.has(c.keyIndex) && c.availableToSendMsat() >= msat);
+    // A direct channel to the payee, else a route hint that starts at one of our channel peers.
+    let hops: RouteHop[] = [{ pubkey: inv.payeeNodeId, payload: { ...finalPayload, amtToForward: amountMsat, outgoingCltvValue: finalCltvExpiry } }];
+    let htlcAmountMsat = amountMsat;
+    let cltvExpiry = finalCltvExpiry;
+    let ch = usableTo(payee, amountMsat);
+    if (!ch) {
+      for (const hint of inv.routeHints ?? []) {
+        const route = routeThroughHint(hint, inv.payeeNodeId, amountMsat, finalCltvExpiry, finalPayload);
+        const first = route ? usableTo(route.firstHopNodeId, route.amountMsat) : undefined;
+        if (!route || !first) continue;
+        ch = first;
+        hops = route.hops;
+        htlcAmountMsat = route.amountMsat;
+        cltvExpiry = route.cltvExpiry;
+        break;
+      }
+    }
+    const peer = ch ? this.peers.get(ch.remoteNodeId) : undefined;
+    if (!ch || !peer || peer.isClosed) throw new FulmenError('PAYMENT_FAILED', 'No open channel with enough balance to the payee or to a route hint of its invoice');
+    const outCh = ch;
+    const onion = createOnionPacket(
+      randomBytes(32),
+      hops.map((h) => ({ pubkey: h.pubkey, payload: encodeHopPayload(h.payload) })),
+      inv.paymentHash,
+    );
     const now = Math.floor(Date.now() / 1000);
     this.joinGroup(); // this payment's row, HTLC and commitment share one commit with the others of this tick
     this.savePayment({
       paymentHash,
       direction: 'sent',
       amountMsat,
-      feeMsat: 0n,
+      feeMsat: htlcAmountMsat - amountMsat,
       status: 'pending',
       preimage: null,
       invoice: inv.paymentRequest,
@@ -1268,17 +1520,18 @@ export class LightningNode {
     });
     let add;
     try {
-      add = ch.addHtlc({ amountMsat, paymentHash: inv.paymentHash, cltvExpiry, onion: onion.packet });
+      add = outCh.addHtlc({ amountMsat: htlcAmountMsat, paymentHash: inv.paymentHash, cltvExpiry, onion: onion.packet });
     } catch (e) {
       this.updatePayment(paymentHash, 'sent', 'failed', null, toFulmenError(e).message);
       throw new FulmenError('PAYMENT_FAILED', toFulmenError(e).message);
     }
-    const result = new Promise<{ success: boolean; preimage?: string; error?: string }>((resolve) =>
-      this.paymentWaiters.set(`${ch.keyIndex}:${add.id}`, { paymentHash, sharedSecrets: onion.sharedSecrets, resolve }),
+    const route = hops.map((h) => bytesToHex(h.pubkey));
+    const result = new Promise<PaymentOutcome>((resolve) =>
+      this.paymentWaiters.set(`${outCh.keyIndex}:${add.id}`, { paymentHash, sharedSecrets: onion.sharedSecrets, route, resolve }),
     );
     this.send(peer, [add]);
-    this.signSoon(peer, ch);
-    this.emitChannel(ch);
+    this.signSoon(peer, outCh);
+    this.emitChannel(outCh);
     const timeoutMs = this.opts.paymentTimeoutMs ?? 60_000;
     let timer: NodeJS.Timeout | undefined;
     const r = await Promise.race([result, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)))]);
@@ -1306,6 +1559,7 @@ export class LightningNode {
   }
 
   private onOutgoingResolved(ch: Channel, r: ResolvedOutgoingHtlc): void {
+    if (this.settleForward(ch.keyIndex, r.htlcId, r.outcome)) return;
     const key = `${ch.keyIndex}:${r.htlcId}`;
     const waiter = this.paymentWaiters.get(key);
     if (r.outcome.kind === 'fulfilled') {
@@ -1314,14 +1568,16 @@ export class LightningNode {
       waiter?.resolve({ success: true, preimage: r.outcome.preimage });
     } else {
       let error: string;
+      let failingNodeId: string | undefined;
       if (r.outcome.kind === 'malformed') error = `Peer could not parse the onion (${failureCodeName(r.outcome.failureCode)})`;
       else {
         const decoded = waiter ? decodeFailure(waiter.sharedSecrets, hexToBytes(r.outcome.reason)) : undefined;
         error = decoded ? failureCodeName(decoded.failureCode) : 'Payment failed (undecodable error)';
+        failingNodeId = decoded ? waiter?.route[decoded.failingHopIndex] : undefined;
       }
       this.updatePayment(r.paymentHash, 'sent', 'failed', null, error);
       this.emit({ type: 'payment_failed', paymentHash: r.paymentHash, error });
-      waiter?.resolve({ success: false, error });
+      waiter?.resolve({ success: false, error, ...(failingNodeId ? { failingNodeId } : {}) });
     }
     this.paymentWaiters.delete(key);
   }
@@ -1615,6 +1871,25 @@ export class LightningNode {
 }
 
 /** A row of lightning_payments. */
+/** A row of lightning_forwards (migration 111): htlc ids and amounts as decimal strings. */
+interface ForwardRow {
+  in_key_index: number;
+  in_htlc_id: string;
+  out_key_index: number;
+  out_htlc_id: string;
+  payment_hash: string;
+  in_amount_msat: string;
+  out_amount_msat: string;
+  status: 'pending' | 'fulfilled' | 'failed';
+  preimage: string | null;
+  /** update_fail_htlc reason for the incoming HTLC (hex), already obfuscated for the upstream hop. */
+  fail_reason: string | null;
+  /** Fulfilled forwards: when the incoming HTLC left its channel's live log (removal irrevocably committed) or the channel was REDEEMED (unix ms); null before. */
+  settled_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
 interface PaymentRow {
   payment_hash: string;
   direction: 'sent' | 'received';

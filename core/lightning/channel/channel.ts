@@ -441,7 +441,7 @@ export interface ResolvedOutgoingHtlc {
   htlcId: bigint;
   paymentHash: string;
   amountMsat: bigint;
-  outcome: { kind: 'fulfilled'; preimage: string } | { kind: 'failed'; reason: string } | { kind: 'malformed'; failureCode: number };
+  outcome: { kind: 'fulfilled'; preimage: string } | { kind: 'failed'; reason: string } | { kind: 'malformed'; failureCode: number; sha256OfOnion: string };
 }
 
 export class Channel implements PersistableChannel {
@@ -458,8 +458,13 @@ export class Channel implements PersistableChannel {
   private awaitingReestablish = false;
   /** init features of the current connection that affect validation (node.ts sets them on connect). */
   private features: NegotiatedFeatures = { anysegwit: false };
-  /** Our per-commitment points by ctn (each costs up to 48 SHA256 + a point multiplication). */
-  private readonly localPointCache = new Map<number, Uint8Array>();
+  /**
+   * Our per-commitment secrets and points by ctn (each costs up to 48 SHA256 + a point
+   * multiplication); the secret is revealed two rounds after its point was sent.
+   */
+  private readonly localPointCache = new Map<number, { secret: Uint8Array; point: Uint8Array }>();
+  /** Commitment keys by owner + per-commitment point hex (commitmentKeys; the few newest are kept). */
+  private readonly keysCache = new Map<string, CommitmentKeys>();
   /** Byte forms of fixed channel parameters, computed once they are known. */
   private fixed: { channelId: string; remoteBasepoints: ChannelBasepoints; fundingWitnessScript: Uint8Array; obscuringFactor: bigint } | null = null;
 
@@ -989,7 +994,35 @@ export class Channel implements PersistableChannel {
 
   // ---------------------------------------------------------------- commitments
 
+  /**
+   * BOLT 3 keys of `owner`'s commitment with per-commitment point `point` (five point operations),
+   * cached by (owner, point): `prepareNextCommitments` derives the next ones while the peer is busy.
+   */
   private commitmentKeys(owner: Side, point: Uint8Array): CommitmentKeys {
+    const key = owner + bytesToHex(point);
+    let keys = this.keysCache.get(key);
+    if (!keys) {
+      keys = this.deriveCommitmentKeys(owner, point);
+      this.keysCache.set(key, keys);
+      if (this.keysCache.size > 4) this.keysCache.delete(this.keysCache.keys().next().value!);
+    }
+    return keys;
+  }
+
+  /**
+   * Derives, ahead of need, what the next commitments in each direction and our next
+   * revoke_and_ack cost in point operations: the keys of our commitment localCtn+1 and of the
+   * peer's remoteCtn+1 (when its point is known), our point for localCtn+2. Pure caching: the
+   * results depend only on the points and basepoints. Called when the node is idle after a commit.
+   */
+  prepareNextCommitments(): void {
+    if (this.data.state !== 'OPEN' || !this.data.remoteConfig) return;
+    this.commitmentKeys('local', this.localPoint(this.data.localCtn + 1));
+    this.localPoint(this.data.localCtn + 2);
+    if (this.data.remoteNextPoint) this.commitmentKeys('remote', hexToBytes(this.data.remoteNextPoint));
+  }
+
+  private deriveCommitmentKeys(owner: Side, point: Uint8Array): CommitmentKeys {
     const mine = this.basepoints;
     if (owner === 'local') {
       return {
@@ -1017,15 +1050,21 @@ export class Channel implements PersistableChannel {
     return this.fixedParams().obscuringFactor;
   }
 
-  /** Our per-commitment point for `ctn`, cached (only the few newest are kept). */
-  private localPoint(ctn: number): Uint8Array {
-    let point = this.localPointCache.get(ctn);
-    if (!point) {
-      point = perCommitmentPoint(this.secrets.perCommitmentSeed, BigInt(ctn));
-      this.localPointCache.set(ctn, point);
+  /** Our per-commitment secret and point for `ctn`, cached (only the few newest are kept). */
+  private localCommitmentSecret(ctn: number): { secret: Uint8Array; point: Uint8Array } {
+    let entry = this.localPointCache.get(ctn);
+    if (!entry) {
+      const secret = perCommitmentSecret(this.secrets.perCommitmentSeed, BigInt(ctn));
+      entry = { secret, point: pubkeyFromSecret(secret) };
+      this.localPointCache.set(ctn, entry);
       if (this.localPointCache.size > 8) this.localPointCache.delete(this.localPointCache.keys().next().value!);
     }
-    return point;
+    return entry;
+  }
+
+  /** Our per-commitment point for `ctn` (cached: localCommitmentSecret). */
+  private localPoint(ctn: number): Uint8Array {
+    return this.localCommitmentSecret(ctn).point;
   }
 
   /** Per-commitment point of `owner`'s commitment `ctn`. */
@@ -1077,7 +1116,7 @@ export class Channel implements PersistableChannel {
     const { commitment, keys, point, feerate } = this.buildCommitment('remote', ctn);
     const fundingWs = this.fundingWitnessScript();
     const signature = signInput(commitment.tx, 0, fundingWs, this.data.fundingSat, this.secrets.fundingPrivkey);
-    const htlcPriv = derivePrivkey(this.secrets.htlcBasepointSecret, point);
+    const htlcPriv = derivePrivkey(this.secrets.htlcBasepointSecret, point, this.basepoints.htlcBasepoint);
     const txid = commitment.tx.getId();
     const htlcSignatures = commitment.htlcOutputs.map((out) => {
       const htlcTx = buildHtlcTx(txid, out, feerate, this.data.localConfig.toSelfDelay, keys.revocationPubkey, keys.localDelayedPubkey, this.anchors);
@@ -1549,11 +1588,10 @@ export class Channel implements PersistableChannel {
 
   /** revoke_and_ack revealing the secret of our commitment `revokedCtn`. */
   private revokeMessage(revokedCtn: number): RevokeAndAckMessage {
-    const seed = this.secrets.perCommitmentSeed;
     return {
       type: 'revoke_and_ack',
       channelId: hexToBytes(this.data.channelId),
-      perCommitmentSecret: perCommitmentSecret(seed, BigInt(revokedCtn)),
+      perCommitmentSecret: this.localCommitmentSecret(revokedCtn).secret,
       nextPerCommitmentPoint: this.localPoint(revokedCtn + 2),
     };
   }
@@ -1600,7 +1638,7 @@ export class Channel implements PersistableChannel {
         htlcId: h.htlcId,
         paymentHash: h.paymentHash,
         amountMsat: h.amountMsat,
-        outcome: h.removal.kind === 'fail' ? { kind: 'failed', reason: h.removal.reason } : { kind: 'malformed', failureCode: h.removal.failureCode },
+        outcome: h.removal.kind === 'fail' ? { kind: 'failed', reason: h.removal.reason } : { kind: 'malformed', failureCode: h.removal.failureCode, sha256OfOnion: h.removal.sha256OfOnion },
       });
     }
     return out;
@@ -1611,9 +1649,35 @@ export class Channel implements PersistableChannel {
     return this.log.all().filter((h) => h.offeredBy === 'remote' && !h.removal && this.irrevocablyCommitted(h.lockedIn));
   }
 
+  /**
+   * BOLT 2 deadlines (update_fulfill_htlc requirements): an HTLC we offered, in a commitment and
+   * not removed, `graceBlocks` past its cltv_expiry (timeout deadline); or one the peer offered
+   * that we fulfilled, whose removal is not irrevocably committed `fulfillDeadlineBlocks` before
+   * its cltv_expiry (fulfillment deadline: past it the peer could time it out on chain while
+   * holding our preimage). Either means the channel must be failed and resolved on chain.
+   * @returns what is past its deadline at block `height`, or null.
+   */
+  htlcPastDeadline(height: number, graceBlocks: number, fulfillDeadlineBlocks: number): string | null {
+    for (const h of this.log.all()) {
+      const inCommitment = h.lockedIn.local !== null || h.lockedIn.remote !== null;
+      if (h.offeredBy === 'local' && inCommitment && !h.removal && height >= h.cltvExpiry + graceBlocks) {
+        return `our HTLC ${h.htlcId} expired at block ${h.cltvExpiry}`;
+      }
+      if (h.offeredBy === 'remote' && h.removal?.kind === 'fulfill' && !this.irrevocablyCommitted(h.removal.ctn) && height >= h.cltvExpiry - fulfillDeadlineBlocks) {
+        return `the peer did not remove HTLC ${h.htlcId}, which we fulfilled, ${fulfillDeadlineBlocks} blocks before its expiry at ${h.cltvExpiry}`;
+      }
+    }
+    return null;
+  }
+
   /** Outgoing HTLC by id (to look up its payment). */
   outgoingHtlc(htlcId: bigint): HtlcRecord | undefined {
     return this.log.get('local', htlcId);
+  }
+
+  /** Incoming HTLC by id while it is in the live log (not yet archived: in some commitment, or its removal not yet irrevocably committed). */
+  incomingHtlc(htlcId: bigint): HtlcRecord | undefined {
+    return this.log.get('remote', htlcId);
   }
 
   /**
@@ -1628,7 +1692,7 @@ export class Channel implements PersistableChannel {
       const r = h.removal;
       if (r?.kind === 'fulfill') return { kind: 'fulfilled', preimage: r.preimage };
       if (!settled || !r) return failed.get(h.htlcId) ?? null;
-      return r.kind === 'fail' ? { kind: 'failed', reason: r.reason } : { kind: 'malformed', failureCode: r.failureCode };
+      return r.kind === 'fail' ? { kind: 'failed', reason: r.reason } : { kind: 'malformed', failureCode: r.failureCode, sha256OfOnion: r.sha256OfOnion };
     };
     const archived = [...this.ctx.persistence.settledHtlcs(this.data.keyIndex), ...this.settledToArchive];
     const ours = (h: HtlcRecord) => h.offeredBy === 'local' && h.paymentHash === paymentHash;

@@ -1,3 +1,4 @@
+import { hash as nodeHash } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ecdsaSign, ecdsaVerify, isCompressedPoint, pointAdd, pointAddTweak, pointMulTweak, publicKeyCreate } from '../../bitcoin/secp256k1.js';
 import { hmac } from '@noble/hashes/hmac.js';
@@ -14,6 +15,15 @@ const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
 /** Highest commitment index; the first per-commitment secret has this index (BOLT 3). */
 export const START_INDEX = 2n ** 48n - 1n;
+
+/**
+ * SHA-256 of `data` (32-byte digest) through node:crypto's one-shot hash: the per-commitment
+ * derivations below hash up to ~50 short inputs per commitment, where the native hash is about
+ * twice as fast as the JS one.
+ */
+function sha256n(data: Uint8Array): Uint8Array {
+  return new Uint8Array(nodeHash('sha256', data, 'buffer'));
+}
 
 function toScalar(bytes: Uint8Array): bigint {
   let n = 0n;
@@ -51,15 +61,17 @@ export function isValidPoint(bytes: Uint8Array): boolean {
  * Used for localpubkey, local/remote_htlcpubkey, local/remote_delayedpubkey.
  */
 export function derivePubkey(basepoint: Uint8Array, perCommitmentPoint: Uint8Array): Uint8Array {
-  const tweak = sha256(concatBytes(perCommitmentPoint, basepoint));
+  const tweak = sha256n(concatBytes(perCommitmentPoint, basepoint));
   checkScalar(toScalar(tweak));
   return pointAddTweak(basepoint, tweak);
 }
 
-/** BOLT 3 `privkey = basepoint_secret + SHA256(per_commitment_point || basepoint)` (mod n). */
-export function derivePrivkey(basepointSecret: Uint8Array, perCommitmentPoint: Uint8Array): Uint8Array {
-  const basepoint = pubkeyFromSecret(basepointSecret);
-  const tweak = toScalar(sha256(concatBytes(perCommitmentPoint, basepoint)));
+/**
+ * BOLT 3 `privkey = basepoint_secret + SHA256(per_commitment_point || basepoint)` (mod n).
+ * `basepoint` (33 bytes) is basepoint_secret * G, computed when not given.
+ */
+export function derivePrivkey(basepointSecret: Uint8Array, perCommitmentPoint: Uint8Array, basepoint = pubkeyFromSecret(basepointSecret)): Uint8Array {
+  const tweak = toScalar(sha256n(concatBytes(perCommitmentPoint, basepoint)));
   return scalarToBytes(checkScalar((toScalar(basepointSecret) + tweak) % N));
 }
 
@@ -68,8 +80,8 @@ export function derivePrivkey(basepointSecret: Uint8Array, perCommitmentPoint: U
  *                         + per_commitment_point * SHA256(per_commitment_point || revocation_basepoint).
  */
 export function deriveRevocationPubkey(revocationBasepoint: Uint8Array, perCommitmentPoint: Uint8Array): Uint8Array {
-  const a = sha256(concatBytes(revocationBasepoint, perCommitmentPoint));
-  const b = sha256(concatBytes(perCommitmentPoint, revocationBasepoint));
+  const a = sha256n(concatBytes(revocationBasepoint, perCommitmentPoint));
+  const b = sha256n(concatBytes(perCommitmentPoint, revocationBasepoint));
   checkScalar(toScalar(a));
   checkScalar(toScalar(b));
   return pointAdd(pointMulTweak(revocationBasepoint, a), pointMulTweak(perCommitmentPoint, b));
@@ -93,11 +105,14 @@ export function deriveRevocationPrivkey(revocationBasepointSecret: Uint8Array, p
  * to 0, wherever bit B of `index` is set. With bits = 48 this is generate_from_seed(seed, index).
  */
 export function deriveSecret(base: Uint8Array, bits: number, index: bigint): Uint8Array {
-  let p = Uint8Array.from(base);
+  let p: Uint8Array = Uint8Array.from(base);
+  // Bits as two 24-bit numbers: no bigint shift per bit (index < 2^48).
+  const high = Number(index >> 24n) & 0xffffff;
+  const low = Number(index & 0xffffffn);
   for (let b = bits - 1; b >= 0; b--) {
-    if ((index >> BigInt(b)) & 1n) {
+    if (((b >= 24 ? high >> (b - 24) : low >> b) & 1) === 1) {
       p[b >> 3] ^= 1 << (b & 7);
-      p = Uint8Array.from(sha256(p));
+      p = sha256n(p);
     }
   }
   return p;

@@ -38,6 +38,12 @@ export interface ChannelView {
   secrets: ChannelSecrets;
   local: ChannelBasepoints;
   remote: ChannelBasepoints;
+  /**
+   * Preimages (by payment hash, hex) of HTLCs the remote offered that we learnt outside this
+   * channel's log: forwards whose outgoing HTLC was fulfilled after this channel stopped being
+   * usable off chain (node.ts lightning_forwards). Claimed on chain like released ones.
+   */
+  knownPreimages?: Map<string, Uint8Array>;
 }
 
 /** Builds the view of a channel whose remote parameters are known. @throws Error when they are not. */
@@ -212,9 +218,9 @@ export function ourToRemoteScript(view: ChannelView): Uint8Array {
   return hasAnchors(view) ? p2wsh(anchorToRemoteScript(view.local.paymentBasepoint)) : p2wpkh(view.local.paymentBasepoint);
 }
 
-/** Preimages we released for HTLCs the remote offered (update_fulfill_htlc we sent), by payment hash. */
+/** Preimages we released for HTLCs the remote offered (update_fulfill_htlc we sent) or know from forwards (`knownPreimages`), by payment hash. */
 export function releasedPreimages(view: ChannelView): Map<string, Uint8Array> {
-  const out = new Map<string, Uint8Array>();
+  const out = new Map<string, Uint8Array>(view.knownPreimages ?? []);
   for (const h of view.data.log.htlcs) {
     if (h.offeredBy === 'remote' && h.removal?.kind === 'fulfill') out.set(h.paymentHash, hexToBytes(h.removal.preimage));
   }

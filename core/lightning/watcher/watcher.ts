@@ -98,6 +98,8 @@ export interface ChannelWatcherOptions {
    * so that a reorg cannot turn a payment reported failed into one the peer claims.
    */
   onHtlcResolved?: (e: OnchainHtlcResolution) => void;
+  /** Preimages of HTLCs the channel's peer offered that the node learnt from forwards (ChannelView.knownPreimages), by payment hash. */
+  forwardPreimages?: (channelKeyIndex: number) => Map<string, Uint8Array>;
   /** Confirmations after which the channel is REDEEMED. Default 30 (reorg safety margin). */
   redeemDepth?: number;
   /** Overrides of DEFAULT_SWEEP_FEE_POLICY (fee-policy.ts); regtest tests shorten bumpAfterBlocks. */
@@ -279,6 +281,8 @@ export class ChannelWatcher {
     }
     const rowsBefore = this.rowsFingerprint(ch.keyIndex);
     const view = channelView(ch.snapshot(), this.opts.lightningRootSecret);
+    const known = this.opts.forwardPreimages?.(ch.keyIndex);
+    if (known?.size) view.knownPreimages = known;
     const spend = classifyFundingSpend(view, funding.tx);
     const closeKind: CloseKind = spend.kind === 'local_revoked' ? 'local' : spend.kind === 'remote_unknown' ? 'remote' : spend.kind;
     this.closes.set(ch.keyIndex, { closeKind, closingTxid: funding.tx.getId(), closingHeight: funding.confirmed ? funding.height : null });

@@ -18,6 +18,8 @@ import type { Migration } from './index.js';
  * - lightning_sweeps: the ChannelWatcher's spends of closed-channel outputs (BOLT 5): which
  *   output, its kind, from which height it is spendable, the signed transaction (written before
  *   it is broadcast, re-broadcast after a restart) and its confirmation. No key material.
+ * - lightning_forwards: HTLCs we forward (node.ts): incoming ↔ outgoing HTLC and the outgoing
+ *   outcome (preimage, or the wrapped failure reason). No key material, no onion shared secret.
  */
 export const lightningMigrations: Migration[] = [
   {
@@ -125,6 +127,35 @@ export const lightningMigrations: Migration[] = [
       ALTER TABLE lightning_sweeps ADD COLUMN feerate_sat_per_vbyte INTEGER;
       ALTER TABLE lightning_sweeps ADD COLUMN broadcast_height INTEGER;
       ALTER TABLE lightning_sweeps ADD COLUMN prior_txids TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
+  {
+    // HTLC forwarding (node.ts): the link from an incoming HTLC (channel key index, htlc_id) to the
+    // outgoing HTLC we offered for it, and the outgoing outcome to settle the incoming one with
+    // (status 'fulfilled' + preimage, or 'failed' + the update_fail_htlc reason already wrapped
+    // for the upstream hop). Written in the same commit as the outgoing update_add_htlc;
+    // settled_at (unix ms): a fulfilled forward whose incoming HTLC is done (its removal irrevocably
+    // committed, or its channel REDEEMED), so the per-block deadline check skips it.
+    id: '111_lightning_forwards',
+    sql: `
+      CREATE TABLE lightning_forwards (
+        in_key_index INTEGER NOT NULL,
+        in_htlc_id TEXT NOT NULL,
+        out_key_index INTEGER NOT NULL,
+        out_htlc_id TEXT NOT NULL,
+        payment_hash TEXT NOT NULL,
+        in_amount_msat TEXT NOT NULL,
+        out_amount_msat TEXT NOT NULL,
+        status TEXT NOT NULL,
+        preimage TEXT,
+        fail_reason TEXT,
+        settled_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (in_key_index, in_htlc_id)
+      );
+      CREATE UNIQUE INDEX lightning_forwards_out ON lightning_forwards (out_key_index, out_htlc_id);
+      CREATE INDEX lightning_forwards_open ON lightning_forwards (settled_at) WHERE settled_at IS NULL;
     `,
   },
 ];
