@@ -16,14 +16,12 @@
  * Python start per key), the daemon runs in the foreground as our child process (so a crashed
  * test can always kill it), and the wallet is restored over RPC from a seed made here.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import * as bip39 from 'bip39';
 import fs from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseBtcToSat } from '../../core/util/money.js';
-import { freePort, waitFor, type Regtest } from './regtest.js';
+import { ManagedProcess, forgetAtExit, freePort, killAtExit, waitFor, type Regtest } from './regtest.js';
 
 export interface StartElectrumPeerOptions {
   /** Name used in the data dir and in error messages. Default "electrum". */
@@ -140,17 +138,6 @@ const DEFAULT_NAME = 'electrum';
 const LOG_TAIL_LINES = 40;
 const RPC_USER = 'fulmen';
 
-/** Daemons still running, killed at process exit if a test forgot stop(). */
-const liveDaemons = new Set<ElectrumDaemon>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const daemon of liveDaemons) daemon.killNow();
-  });
-}
 
 /**
  * A random 12-word Electrum "segwit" seed: hmac-sha512(key "Seed version", words) starts with
@@ -194,10 +181,7 @@ function tailOf(text: string, lines: number): string {
 class ElectrumDaemon implements ElectrumPeer {
   readonly lightningHost = '127.0.0.1';
   startupMs = 0;
-  private child: ChildProcess | null = null;
-  private exited = false;
-  private exitCode: number | null = null;
-  private exitPromise: Promise<void> = Promise.resolve();
+  private proc: ManagedProcess | null = null;
   private stopped = false;
   private cachedNodeId: string | undefined;
   private readonly rpcPassword = randomBytes(16).toString('hex');
@@ -244,33 +228,17 @@ class ElectrumDaemon implements ElectrumPeer {
   }
 
   spawnDaemon(): void {
-    const fd = fs.openSync(this.stdoutLog, 'a');
-    try {
-      this.child = spawn(this.electrum, ['--regtest', '-D', this.dir, 'daemon'], {
-        stdio: ['ignore', fd, fd],
-        // HOME inside the dir: nothing of the developer's ~/.electrum is read or written.
-        env: { PATH: process.env.PATH, HOME: this.dir, LANG: 'C.UTF-8' },
-      });
-    } finally {
-      fs.closeSync(fd);
-    }
-    const child = this.child;
-    this.exitPromise = new Promise((resolve) => {
-      child.once('exit', (code) => {
-        this.exited = true;
-        this.exitCode = code;
-        resolve();
-      });
-      child.once('error', () => {
-        this.exited = true;
-        resolve();
-      });
+    // HOME inside the dir: nothing of the developer's ~/.electrum is read or written.
+    this.proc = new ManagedProcess(`electrum ${this.name}`, this.electrum, ['--regtest', '-D', this.dir, 'daemon'], this.stdoutLog, {
+      PATH: process.env.PATH,
+      HOME: this.dir,
+      LANG: 'C.UTF-8',
     });
   }
 
   private assertAlive(): void {
-    if (this.exited) {
-      throw new Error(`electrum ${this.name} daemon exited (code ${this.exitCode}).\n${this.logTail()}`);
+    if (this.proc?.exited) {
+      throw new Error(`electrum ${this.name} daemon exited (code ${this.proc.exitCode}).\n${this.logTail()}`);
     }
   }
 
@@ -421,28 +389,18 @@ class ElectrumDaemon implements ElectrumPeer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    liveDaemons.delete(this);
-    if (!this.child || this.exited) return;
+    forgetAtExit(this);
+    if (!this.proc || this.proc.exited) return;
     try {
       await this.call('stop');
     } catch {
       // already going down; the signals below finish the job
     }
-    if (!(await this.exitedWithin(10_000))) {
-      this.child.kill('SIGTERM');
-      if (!(await this.exitedWithin(5_000))) {
-        this.child.kill('SIGKILL');
-        await this.exitPromise;
-      }
-    }
-  }
-
-  private async exitedWithin(ms: number): Promise<boolean> {
-    return Promise.race([this.exitPromise.then(() => true), sleep(ms).then(() => false)]);
+    if (!(await this.proc.exitedWithin(10_000))) await this.proc.stop(5_000);
   }
 
   killNow(): void {
-    if (this.child && !this.exited) this.child.kill('SIGKILL');
+    this.proc?.killNow();
   }
 }
 
@@ -469,8 +427,7 @@ export async function startElectrumPeer(regtest: Regtest, opts: StartElectrumPee
 
   const daemon = new ElectrumDaemon(name, opts.seed ?? makeElectrumSegwitSeed(), dir, electrum, regtest, lightningPort, rpcPort);
   daemon.writeConfig(opts.config ?? {});
-  installExitHook();
-  liveDaemons.add(daemon);
+  killAtExit(daemon);
   daemon.spawnDaemon();
   try {
     await daemon.start(opts.timeoutMs ?? 90_000);

@@ -13,13 +13,10 @@
  *   ... lnd.openChannel(nodeId, 1_000_000), lnd.addInvoice(...), lnd.payInvoice(...) ...
  *   await lnd.stop();
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import https from 'node:https';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { regtestCacheDir, waitFor, type Regtest } from './regtest.js';
+import { ManagedProcess, forgetAtExit, freePort, killAtExit, regtestCacheDir, waitFor, type Regtest } from './regtest.js';
 
 /**
  * Where the setup script put lnd: `<cache>/bin/lnd` and `<cache>/bin/lncli` (symlinks into
@@ -194,31 +191,6 @@ export interface LndNode {
 
 const LOG_TAIL_LINES = 40;
 
-/** Running lnd processes, killed at process exit if a test forgot stop(). */
-const liveNodes = new Set<LndProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const node of liveNodes) node.killNow();
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** lnd's txid byte order in `funding_txid_bytes` is the internal one: reversed hex. */
 function txidFromBase64(b64: string): string {
   return Buffer.from(b64, 'base64').reverse().toString('hex');
@@ -236,10 +208,7 @@ interface LndErrorBody {
 class LndProcess implements LndNode {
   nodeId = '';
   startupMs = 0;
-  private child: ChildProcess | null = null;
-  private exited = false;
-  private exitCode: number | null = null;
-  private exitPromise: Promise<void> = Promise.resolve();
+  private proc: ManagedProcess | null = null;
   private stopped = false;
   private macaroonHex = '';
   private tlsCert: Buffer | null = null;
@@ -297,28 +266,11 @@ class LndProcess implements LndNode {
       ...extraArgs,
     ];
     fs.mkdirSync(this.dir, { recursive: true });
-    const fd = fs.openSync(path.join(this.dir, 'stdout.log'), 'a');
-    try {
-      this.child = spawn(this.binaries.lnd, args, { stdio: ['ignore', fd, fd], env: { PATH: process.env.PATH, HOME: this.dir } });
-    } finally {
-      fs.closeSync(fd);
-    }
-    const child = this.child;
-    this.exitPromise = new Promise((resolve) => {
-      child.once('exit', (code) => {
-        this.exited = true;
-        this.exitCode = code;
-        resolve();
-      });
-      child.once('error', () => {
-        this.exited = true;
-        resolve();
-      });
-    });
+    this.proc = new ManagedProcess(`lnd ${this.name}`, this.binaries.lnd, args, path.join(this.dir, 'stdout.log'), { PATH: process.env.PATH, HOME: this.dir });
   }
 
   private assertAlive(): void {
-    if (this.exited) throw new Error(`lnd ${this.name} exited (code ${this.exitCode}).\n${this.logTail()}`);
+    if (this.proc?.exited) throw new Error(`lnd ${this.name} exited (code ${this.proc.exitCode}).\n${this.logTail()}`);
   }
 
   /** Waits for tls.cert, the admin macaroon and a GetInfo answer synced to bitcoind's tip. */
@@ -411,7 +363,7 @@ class LndProcess implements LndNode {
       );
       const timer = setTimeout(() => finish(new Error(`${what}: no answer within ${timeoutMs} ms\n${this.logTail(20)}`)), timeoutMs);
       req.on('error', (err) => {
-        if (this.exited) finish(new Error(`lnd ${this.name} exited (code ${this.exitCode}).\n${this.logTail()}`));
+        if (this.proc?.exited) finish(new Error(`lnd ${this.name} exited (code ${this.proc.exitCode}).\n${this.logTail()}`));
         else finish(new Error(`${what}: ${err.message}`));
       });
       if (payload !== undefined) req.write(payload);
@@ -581,19 +533,13 @@ class LndProcess implements LndNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    liveNodes.delete(this);
+    forgetAtExit(this);
     this.agent.destroy();
-    if (!this.child || this.exited) return;
-    this.child.kill('SIGTERM');
-    const timedOut = await Promise.race([this.exitPromise.then(() => false), sleep(15_000).then(() => true)]);
-    if (timedOut && !this.exited) {
-      this.child.kill('SIGKILL');
-      await this.exitPromise;
-    }
+    await this.proc?.stop(15_000);
   }
 
   killNow(): void {
-    if (this.child && !this.exited) this.child.kill('SIGKILL');
+    this.proc?.killNow();
   }
 }
 
@@ -614,8 +560,7 @@ export async function startLnd(regtest: Regtest, opts: StartLndOptions = {}): Pr
   while (ports.size < 3) ports.add(await freePort());
   const [p2pPort, restPort, rpcPort] = [...ports] as [number, number, number];
   const node = new LndProcess(name, path.join(regtest.dir, `lnd-${name}`), located.binaries, regtest, p2pPort, restPort, rpcPort);
-  installExitHook();
-  liveNodes.add(node);
+  killAtExit(node);
   node.spawn(opts.extraArgs ?? []);
   try {
     await node.waitUntilReady(opts.timeoutMs ?? 60_000);

@@ -157,16 +157,24 @@ const ELECTRUMX_LAUNCHER = [
 const RPC_USER = 'fulmen';
 const LOG_TAIL_LINES = 40;
 
-/** Every running network, so that process exit can kill what a test forgot to stop. */
-const liveNetworks = new Set<RegtestNetwork>();
+/** Everything of the harness still running (networks, Electrum daemons, lnd nodes), killed at process exit if a test forgot to stop it. */
+const liveAtExit = new Set<{ killNow(): void }>();
 let exitHookInstalled = false;
 
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const network of liveNetworks) network.killNow();
-  });
+/** Registers `p` to be killed (`killNow`) when the test process exits before `forgetAtExit(p)`. */
+export function killAtExit(p: { killNow(): void }): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const live of liveAtExit) live.killNow();
+    });
+  }
+  liveAtExit.add(p);
+}
+
+/** `p` is stopping: process exit no longer kills it. */
+export function forgetAtExit(p: { killNow(): void }): void {
+  liveAtExit.delete(p);
 }
 
 /** A free TCP port on 127.0.0.1 (the harness's one helper for picking ports). */
@@ -198,7 +206,11 @@ function tailOfFile(file: string, lines = LOG_TAIL_LINES): string {
   }
 }
 
-class ManagedProcess {
+/**
+ * A child process of the harness (bitcoind, ElectrumX, Electrum, lnd) whose stdout and stderr are
+ * appended to `logFile`. `exited`/`exitCode` follow it (exitCode null after a spawn error or a signal).
+ */
+export class ManagedProcess {
   readonly child: ChildProcess;
   exited = false;
   exitCode: number | null = null;
@@ -237,11 +249,16 @@ class ManagedProcess {
     }
   }
 
+  /** Whether the process exits within `ms` (true at once when it has exited). */
+  async exitedWithin(ms: number): Promise<boolean> {
+    return Promise.race([this.exitPromise.then(() => true), sleep(ms).then(() => false)]);
+  }
+
+  /** SIGTERM, then SIGKILL when it has not exited within `graceMs`; resolves once it exited. */
   async stop(graceMs: number): Promise<void> {
     if (this.exited) return;
     this.child.kill('SIGTERM');
-    const timedOut = await Promise.race([this.exitPromise.then(() => false), sleep(graceMs).then(() => true)]);
-    if (timedOut && !this.exited) {
+    if (!(await this.exitedWithin(graceMs)) && !this.exited) {
       this.child.kill('SIGKILL');
       await this.exitPromise;
     }
@@ -463,7 +480,7 @@ class RegtestNetwork implements Regtest {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    liveNetworks.delete(this);
+    forgetAtExit(this);
     this.probe?.close();
     this.probe = null;
     await this.electrumx?.stop(10_000);
@@ -499,13 +516,12 @@ export async function startRegtest(opts: StartRegtestOptions = {}): Promise<Regt
   fs.mkdirSync(dir, { recursive: true });
   const [rpcPort, p2pPort, electrumPort, electrumxRpcPort] = await freePorts(4);
   const network = new RegtestNetwork(dir, ownsDir, binaries, rpcPort!, p2pPort!, electrumPort!, electrumxRpcPort!, opts.electrumxEnv);
-  installExitHook();
-  liveNetworks.add(network);
+  killAtExit(network);
   try {
     await network.start();
   } catch (err) {
     network.killNow(false);
-    liveNetworks.delete(network);
+    forgetAtExit(network);
     throw new Error(`startRegtest failed (data and logs in ${dir}): ${(err as Error).message}`);
   }
   return network;

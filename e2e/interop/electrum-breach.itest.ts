@@ -8,15 +8,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Transaction } from 'bitcoinjs-lib';
-import { openDatabase, type Db } from '../../core/storage/db.js';
-import { ChainNetwork } from '../../core/chain/network.js';
-import { Wallet } from '../../core/wallet/wallet.js';
-import { LightningNode, type ChannelInfo } from '../../core/lightning/node.js';
+import type { ChainNetwork } from '../../core/chain/network.js';
+import type { Wallet } from '../../core/wallet/wallet.js';
+import type { ChannelInfo, LightningNode } from '../../core/lightning/node.js';
 import type { Channel } from '../../core/lightning/channel/channel.js';
 import type { SweepRow } from '../../core/lightning/watcher/store.js';
 import { inputPrevTxid } from '../../core/bitcoin/transaction.js';
 import { startElectrumPeer, type ElectrumPeer } from '../harness/electrum.js';
 import { startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
+import { fundSide, startSide } from '../harness/nodes.js';
 
 /** Electrum 4.5.8 `list_channels` row (fields used here). */
 interface ElectrumChannel {
@@ -38,7 +38,6 @@ const REDEEM_DEPTH = 3;
 describe('Electrum 4.5.8 broadcasts a revoked commitment; Fulmen takes the channel', () => {
   let regtest: Regtest;
   let electrum: ElectrumPeer;
-  let db: Db;
   let wallet: Wallet;
   let chain: ChainNetwork;
   let node: LightningNode;
@@ -71,17 +70,9 @@ describe('Electrum 4.5.8 broadcasts a revoked commitment; Fulmen takes the chann
   beforeAll(async () => {
     regtest = await startRegtest();
     electrum = await startElectrumPeer(regtest, { name: 'cheater' });
-    db = openDatabase(':memory:');
-    ({ wallet } = Wallet.create(db, { network: 'regtest' }));
-    chain = new ChainNetwork({ network: 'regtest', server: regtest.electrumServer, oneserver: true, db });
-    await chain.start();
-    await wallet.attachChain(chain);
-    await wallet.waitUntilSynced(20_000);
-    node = new LightningNode({ db, wallet, chain, network: 'regtest', listen: '127.0.0.1:0', minimumDepth: 1, paymentTimeoutMs: 30_000, redeemDepth: REDEEM_DEPTH });
-    await node.start();
-    await regtest.sendToAddress(wallet.getUnusedAddress(), '0.05');
-    await regtest.mine(1);
-    await waitFor(() => wallet.getBalance().confirmedSat === 5_000_000, { what: 'Fulmen funded', timeoutMs: 30_000 });
+    const fulmen = await startSide(regtest, { redeemDepth: REDEEM_DEPTH });
+    ({ wallet, chain, node } = fulmen);
+    await fundSide(regtest, fulmen, 5_000_000, 'Fulmen funded');
   });
 
   afterAll(async () => {

@@ -14,13 +14,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import { openDatabase, type Db } from '../../core/storage/db.js';
-import { ChainNetwork } from '../../core/chain/network.js';
-import { Wallet } from '../../core/wallet/wallet.js';
+import type { Db } from '../../core/storage/db.js';
+import type { ChainNetwork } from '../../core/chain/network.js';
+import type { Wallet } from '../../core/wallet/wallet.js';
 import { LightningNode, type ChannelInfo } from '../../core/lightning/node.js';
 import { decodeInvoice } from '../../core/lightning/invoice/bolt11.js';
 import { startElectrumPeer, type ElectrumPeer } from '../harness/electrum.js';
 import { startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
+import { startSide } from '../harness/nodes.js';
 
 /** One row of Electrum 4.5.8 `list_channels` (the fields used here). */
 interface ElectrumChannel {
@@ -123,14 +124,7 @@ describe('Fulmen ⇄ Electrum 4.5.8 channels on regtest', () => {
     regtest = await startRegtest();
     electrum = await startElectrumPeer(regtest, { name: 'channels' });
     electrumNodeId = await electrum.nodeId();
-    db = openDatabase(':memory:');
-    ({ wallet } = Wallet.create(db, { network: 'regtest' }));
-    chain = new ChainNetwork({ network: 'regtest', server: regtest.electrumServer, oneserver: true, db });
-    await chain.start();
-    await wallet.attachChain(chain);
-    await wallet.waitUntilSynced(20_000);
-    node = new LightningNode({ db, wallet, chain, network: 'regtest', listen: '127.0.0.1:0', minimumDepth: 1, paymentTimeoutMs: 30_000 });
-    await node.start();
+    ({ db, wallet, chain, node } = await startSide(regtest));
     await regtest.sendToAddress(wallet.getUnusedAddress(), '0.05');
     const electrumFunding = await regtest.sendToAddress(await electrum.getUnusedAddress(), '0.05');
     await electrum.waitForTx(electrumFunding); // mined only once Electrum holds it: see waitForTx

@@ -26,6 +26,16 @@ describe('Electrum 4.5.8 as a Lightning peer', () => {
   let chainHash: Uint8Array;
   const fulmenPrivkey = new Uint8Array(randomBytes(32));
   const fulmenNodeId = bytesToHex(secp256k1.getPublicKey(fulmenPrivkey, true));
+  /** Fulmen's outbound Peer to Electrum (BOLT 8 handshake + init), with `localFeatures` or Fulmen's defaults. */
+  const connectToElectrum = async (localFeatures?: typeof DEFAULT_PEER_FEATURES) =>
+    Peer.connect({
+      host: electrum.lightningHost,
+      port: electrum.lightningPort,
+      localPrivkey: fulmenPrivkey,
+      remoteNodeId: hexToBytes(await electrum.nodeId()),
+      chainHash,
+      ...(localFeatures ? { localFeatures } : {}),
+    });
 
   beforeAll(async () => {
     network = await startRegtest();
@@ -66,27 +76,14 @@ describe('Electrum 4.5.8 as a Lightning peer', () => {
   });
 
   it("completes init with Fulmen's DEFAULT_PEER_FEATURES (Electrum requires gossip_queries, bit 6)", async () => {
-    const peer = await Peer.connect({
-      host: electrum.lightningHost,
-      port: electrum.lightningPort,
-      localPrivkey: fulmenPrivkey,
-      remoteNodeId: hexToBytes(await electrum.nodeId()),
-      chainHash,
-    });
+    const peer = await connectToElectrum();
     expect(peer.isReady).toBe(true);
     expect(peer.remoteFeatures.isRequired('gossip_queries')).toBe(true);
     peer.close();
   });
 
   it('accepts an outbound Fulmen Peer: BOLT 8 handshake, init, ping/pong, clean disconnect', async () => {
-    const peer = await Peer.connect({
-      host: electrum.lightningHost,
-      port: electrum.lightningPort,
-      localPrivkey: fulmenPrivkey,
-      remoteNodeId: hexToBytes(await electrum.nodeId()),
-      chainHash,
-      localFeatures: FEATURES_WITH_GOSSIP_QUERIES,
-    });
+    const peer = await connectToElectrum(FEATURES_WITH_GOSSIP_QUERIES);
     try {
       expect(peer.isReady).toBe(true);
       expect(bytesToHex(peer.remoteNodeId)).toBe(await electrum.nodeId());

@@ -15,13 +15,14 @@
  * Skipped, with the reason in the suite name, only when lnd is not installed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Db } from '../../core/storage/db.js';
-import { ChainNetwork } from '../../core/chain/network.js';
+import { openDatabase } from '../../core/storage/db.js';
+import type { ChainNetwork } from '../../core/chain/network.js';
 import { Wallet } from '../../core/wallet/wallet.js';
 import { LightningNode, type ChannelInfo } from '../../core/lightning/node.js';
 import { decodeInvoice } from '../../core/lightning/invoice/bolt11.js';
 import { locateLnd, startLnd, type LndChannel, type LndNode } from '../harness/lnd.js';
 import { startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
+import { fundSide, startSide } from '../harness/nodes.js';
 
 const FUNDING_SAT = 600_000;
 const lndMissing = locateLnd().missing;
@@ -29,8 +30,6 @@ const lndMissing = locateLnd().missing;
 describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd BOLT 2 features (zero-conf, scid_alias, update_fee) on regtest${lndMissing ? ` — skipped: ${lndMissing}` : ''}`, () => {
   let regtest: Regtest;
   let lnd: LndNode;
-  let db: Db;
-  let wallet: Wallet;
   let chain: ChainNetwork;
   let node: LightningNode;
   let channelPoint: string;
@@ -53,19 +52,11 @@ describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd BOLT 2 features (zero-
   beforeAll(async () => {
     regtest = await startRegtest();
     lnd = await startLnd(regtest, { name: 'zed', extraArgs: ['--protocol.option-scid-alias', '--protocol.zero-conf'] });
-    db = openDatabase(':memory:');
-    ({ wallet } = Wallet.create(db, { network: 'regtest' }));
-    chain = new ChainNetwork({ network: 'regtest', server: regtest.electrumServer, oneserver: true, db });
-    await chain.start();
-    await wallet.attachChain(chain);
-    await wallet.waitUntilSynced(20_000);
-    node = new LightningNode({ db, wallet, chain, network: 'regtest', listen: '127.0.0.1:0', minimumDepth: 1, paymentTimeoutMs: 30_000, zeroconfTrustedPeers: [lnd.nodeId] });
-    await node.start();
+    const fulmen = await startSide(regtest, { zeroconfTrustedPeers: [lnd.nodeId] });
+    ({ chain, node } = fulmen);
     await regtest.sendToAddress(await lnd.newAddress(), '0.05');
-    await regtest.sendToAddress(wallet.getUnusedAddress(), '0.05');
-    await regtest.mine(1);
+    await fundSide(regtest, fulmen, 5_000_000, 'Fulmen funded');
     await lnd.waitForBalance(5_000_000);
-    await waitFor(() => wallet.getBalance().confirmedSat === 5_000_000, { what: 'Fulmen funded', timeoutMs: 30_000 });
   });
 
   afterAll(async () => {

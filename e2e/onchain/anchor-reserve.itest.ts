@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Transaction } from 'bitcoinjs-lib';
-import { startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
-import { openDatabase, type Db } from '../../core/storage/db.js';
-import { ChainNetwork } from '../../core/chain/network.js';
-import { Wallet } from '../../core/wallet/wallet.js';
-import { LightningNode, type ChannelInfo } from '../../core/lightning/node.js';
-import type { Channel } from '../../core/lightning/channel/channel.js';
+import { waitFor, type Regtest } from '../harness/regtest.js';
+import { channelOf, heightOf, inMempoolOf, startRegtestNodes, sweepsOf as sweepsOfChannel, type RegtestNodes, type Side } from '../harness/nodes.js';
+import type { ChannelInfo } from '../../core/lightning/node.js';
 import type { SweepRow } from '../../core/lightning/watcher/store.js';
 import { FulmenError } from '../../core/util/errors.js';
 import { inputPrevTxid } from '../../core/bitcoin/transaction.js';
@@ -16,68 +13,34 @@ import { inputPrevTxid } from '../../core/bitcoin/transaction.js';
 // zero-fee HTLC-timeout takes it for its fee, and the fee bump (BIP 125) spends the same coin again.
 const EXTERNAL = 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080';
 
-interface Side {
-  db: Db;
-  wallet: Wallet;
-  chain: ChainNetwork;
-  node: LightningNode;
-}
-
 describe('anchor channel reserve on regtest', () => {
+  let net: RegtestNodes;
   let regtest: Regtest;
-  const chains: ChainNetwork[] = [];
   let a: Side;
   let b: Side;
   let cp = '';
 
-  async function makeSide(): Promise<Side> {
-    const db = openDatabase(':memory:');
-    const { wallet } = Wallet.create(db, { network: 'regtest' });
-    const chain = new ChainNetwork({ network: 'regtest', server: regtest.electrumServer, oneserver: true, db });
-    chains.push(chain);
-    await chain.start();
-    await wallet.attachChain(chain);
-    await wallet.waitUntilSynced(20_000);
-    const node = new LightningNode({
-      db,
-      wallet,
-      chain,
-      network: 'regtest',
-      listen: '127.0.0.1:0',
-      minimumDepth: 1,
-      paymentTimeoutMs: 30_000,
-      toSelfDelay: 144, // A's to_local is not swept (a second coin) before the HTLC-timeout is bumped
-      redeemDepth: 3,
-      sweepFeePolicy: { bumpAfterBlocks: 1 },
-    });
-    await node.start();
-    return { db, wallet, chain, node };
-  }
-
-  const channel = (s: Side): ChannelInfo | undefined => s.node.listChannels().find((c) => c.channel_point === cp);
-  const sweepsOf = (s: Side): SweepRow[] => {
-    const channels = (s.node as unknown as { channels: Map<number, Channel> }).channels;
-    return s.node.watcher.sweepsOf([...channels.values()].find((c) => c.channelPoint === cp)!.keyIndex);
-  };
-  const inMempool = async (txid: string) => (await regtest.rpc<string[]>('getrawmempool')).includes(txid);
-  const height = async () => regtest.rpc<number>('getblockcount');
+  const channel = (s: Side): ChannelInfo | undefined => channelOf(s, cp);
+  const sweepsOf = (s: Side): SweepRow[] => sweepsOfChannel(s, cp);
+  const inMempool = (txid: string) => inMempoolOf(regtest, txid);
+  const height = () => heightOf(regtest);
   const connectB = () => `${b.node.nodeIdHex}@127.0.0.1:${b.node.listenPort}`;
 
   beforeAll(async () => {
-    regtest = await startRegtest();
-    a = await makeSide();
-    b = await makeSide();
-    await regtest.sendToAddress(a.wallet.getUnusedAddress(), '0.01');
-    await regtest.mine(1);
-    await waitFor(() => a.wallet.getBalance().confirmedSat === 1_000_000, { what: 'A funded', timeoutMs: 30_000 });
+    net = await startRegtestNodes(
+      2,
+      {
+        toSelfDelay: 144, // A's to_local is not swept (a second coin) before the HTLC-timeout is bumped
+        redeemDepth: 3,
+        sweepFeePolicy: { bumpAfterBlocks: 1 },
+      },
+      1_000_000,
+    );
+    ({ regtest } = net);
+    [a, b] = net.sides as [Side, Side];
   });
 
-  afterAll(async () => {
-    await a?.node.stop();
-    await b?.node.stop();
-    for (const c of chains) await c.stop();
-    await regtest?.stop();
-  });
+  afterAll(() => net?.stop());
 
   it('(a) an anchor channel open must leave the reserve; sends cannot spend it; send-max keeps it as change', async () => {
     expect(a.wallet.reserve().reservedSat).toBe(0);

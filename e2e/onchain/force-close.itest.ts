@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Transaction } from 'bitcoinjs-lib';
-import { startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
-import { openDatabase, type Db } from '../../core/storage/db.js';
-import { ChainNetwork } from '../../core/chain/network.js';
-import { Wallet } from '../../core/wallet/wallet.js';
-import { LightningNode, type ChannelInfo } from '../../core/lightning/node.js';
+import { waitFor, type Regtest } from '../harness/regtest.js';
+import { channelDataOf, channelOf, heightOf, inMempoolOf, openChannelBetween, startRegtestNodes, sweepsOf, waitSettled, type RegtestNodes, type Side } from '../harness/nodes.js';
+import { LightningNode } from '../../core/lightning/node.js';
 import { Channel } from '../../core/lightning/channel/channel.js';
 import { ChannelStore } from '../../core/lightning/channel/store.js';
 import type { SweepRow } from '../../core/lightning/watcher/store.js';
@@ -23,61 +21,18 @@ import { addressToScriptPubKey } from '../../core/bitcoin/address.js';
 const TO_SELF_DELAY = 10;
 const REDEEM_DEPTH = 3;
 
-interface Side {
-  db: Db;
-  wallet: Wallet;
-  chain: ChainNetwork;
-  node: LightningNode;
-}
-
 describe.each(['anchors', 'static_remotekey'] as const)('force closes, sweeps and justice on regtest (%s channels)', (channelType) => {
   const anchors = channelType === 'anchors';
+  let net: RegtestNodes;
   let regtest: Regtest;
-  const chains: ChainNetwork[] = [];
   let a: Side;
   let b: Side;
 
-  async function makeSide(): Promise<Side> {
-    const db = openDatabase(':memory:');
-    const { wallet } = Wallet.create(db, { network: 'regtest' });
-    const chain = new ChainNetwork({ network: 'regtest', server: regtest.electrumServer, oneserver: true, db });
-    chains.push(chain);
-    await chain.start();
-    await wallet.attachChain(chain);
-    await wallet.waitUntilSynced(20_000);
-    const node = new LightningNode({
-      db,
-      wallet,
-      chain,
-      network: 'regtest',
-      listen: '127.0.0.1:0',
-      minimumDepth: 1,
-      paymentTimeoutMs: 30_000,
-      toSelfDelay: TO_SELF_DELAY,
-      redeemDepth: REDEEM_DEPTH,
-      anchors,
-    });
-    await node.start();
-    return { db, wallet, chain, node };
-  }
-
-  const channel = (s: Side, cp: string): ChannelInfo | undefined => s.node.listChannels().find((c) => c.channel_point === cp);
-  const sweepsOf = (s: Side, cp: string): SweepRow[] => {
-    const keyIndex = (s.node as unknown as { channels: Map<number, Channel> }).channels;
-    const ch = [...keyIndex.values()].find((c) => c.channelPoint === cp)!;
-    return s.node.watcher.sweepsOf(ch.keyIndex);
-  };
-  const channelData = (s: Side, cp: string) => new ChannelStore(s.db).loadAll().find((d) => `${d.fundingTxid}:${d.fundingOutputIndex}` === cp)!;
-  const inMempool = async (txid: string) => (await regtest.rpc<string[]>('getrawmempool')).includes(txid);
-  const height = async () => regtest.rpc<number>('getblockcount');
-
-  async function openChannel(fundingSat: number): Promise<string> {
-    const { channelPoint, fundingTxid } = await a.node.openChannel(`${b.node.nodeIdHex}@127.0.0.1:${b.node.listenPort}`, fundingSat, 0n);
-    await waitFor(() => inMempool(fundingTxid), { what: 'funding tx in mempool' });
-    await regtest.mine(1);
-    await waitFor(() => channel(a, channelPoint)?.state === 'OPEN' && channel(b, channelPoint)?.state === 'OPEN', { what: 'channel OPEN', timeoutMs: 30_000 });
-    return channelPoint;
-  }
+  const channel = channelOf;
+  const channelData = channelDataOf;
+  const inMempool = (txid: string) => inMempoolOf(regtest, txid);
+  const height = () => heightOf(regtest);
+  const openChannel = (fundingSat: number) => openChannelBetween(regtest, a, b, fundingSat);
 
   async function pay(from: Side, to: Side, amountSat: number): Promise<void> {
     const { invoice } = to.node.createInvoice(BigInt(amountSat) * 1000n, 'test', 3600);
@@ -86,17 +41,7 @@ describe.each(['anchors', 'static_remotekey'] as const)('force closes, sweeps an
   }
 
   /** Both sides agree on every commitment number (no signature or revocation in flight). */
-  async function settled(cp: string): Promise<void> {
-    await waitFor(
-      () => {
-        const x = channel(a, cp);
-        const y = channel(b, cp);
-        return !!x && !!y && x.local_ctn === y.remote_ctn && x.remote_ctn === y.local_ctn && x.local_balance === y.remote_balance;
-      },
-      { what: 'commitments settled' },
-    );
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  const settled = (cp: string) => waitSettled(a, b, cp);
 
   const confirmedOnChain = async (txid: string): Promise<boolean> =>
     regtest.rpc<{ confirmations?: number }>('getrawtransaction', [txid, true]).then((t) => (t.confirmations ?? 0) > 0, () => false);
@@ -127,20 +72,12 @@ describe.each(['anchors', 'static_remotekey'] as const)('force closes, sweeps an
   }
 
   beforeAll(async () => {
-    regtest = await startRegtest();
-    a = await makeSide();
-    b = await makeSide();
-    await regtest.sendToAddress(a.wallet.getUnusedAddress(), '0.2');
-    await regtest.mine(1);
-    await waitFor(() => a.wallet.getBalance().confirmedSat === 20_000_000, { what: 'A funded', timeoutMs: 30_000 });
+    net = await startRegtestNodes(2, { toSelfDelay: TO_SELF_DELAY, redeemDepth: REDEEM_DEPTH, anchors }, 20_000_000);
+    ({ regtest } = net);
+    [a, b] = net.sides as [Side, Side];
   });
 
-  afterAll(async () => {
-    await a?.node.stop();
-    await b?.node.stop();
-    for (const c of chains) await c.stop();
-    await regtest?.stop();
-  });
+  afterAll(() => net?.stop());
 
   it('(a) local force close: to_local swept after to_self_delay, the peer sweeps to_remote, both REDEEMED', async () => {
     const cp = await openChannel(1_000_000);

@@ -1,10 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Transaction } from 'bitcoinjs-lib';
-import { startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
-import { openDatabase, type Db } from '../../core/storage/db.js';
-import { ChainNetwork } from '../../core/chain/network.js';
-import { Wallet } from '../../core/wallet/wallet.js';
-import { LightningNode, type ChannelInfo } from '../../core/lightning/node.js';
+import { waitFor, type Regtest } from '../harness/regtest.js';
+import { channelDataOf, channelOf, heightOf, inMempoolOf, keyIndexOf, openChannelBetween, startRegtestNodes, sweepsOf, waitSettled, type RegtestNodes, type Side } from '../harness/nodes.js';
 import { Channel } from '../../core/lightning/channel/channel.js';
 import { ChannelStore } from '../../core/lightning/channel/store.js';
 import type { SweepRow } from '../../core/lightning/watcher/store.js';
@@ -21,41 +18,18 @@ import type { SweepRow } from '../../core/lightning/watcher/store.js';
 const TO_SELF_DELAY = 6;
 const REDEEM_DEPTH = 10;
 
-interface Side {
-  db: Db;
-  wallet: Wallet;
-  chain: ChainNetwork;
-  node: LightningNode;
-}
-
 describe('reorgs during force closes on regtest', () => {
+  let net: RegtestNodes;
   let regtest: Regtest;
-  const chains: ChainNetwork[] = [];
   let a: Side;
   let b: Side;
 
-  async function makeSide(): Promise<Side> {
-    const db = openDatabase(':memory:');
-    const { wallet } = Wallet.create(db, { network: 'regtest' });
-    const chain = new ChainNetwork({ network: 'regtest', server: regtest.electrumServer, oneserver: true, db });
-    chains.push(chain);
-    await chain.start();
-    await wallet.attachChain(chain);
-    await wallet.waitUntilSynced(20_000);
-    const node = new LightningNode({ db, wallet, chain, network: 'regtest', listen: '127.0.0.1:0', minimumDepth: 1, paymentTimeoutMs: 30_000, toSelfDelay: TO_SELF_DELAY, redeemDepth: REDEEM_DEPTH });
-    await node.start();
-    return { db, wallet, chain, node };
-  }
-
-  const channel = (s: Side, cp: string): ChannelInfo | undefined => s.node.listChannels().find((c) => c.channel_point === cp);
-  const keyIndexOf = (s: Side, cp: string): number => [...(s.node as unknown as { channels: Map<number, Channel> }).channels.values()].find((c) => c.channelPoint === cp)!.keyIndex;
-  const sweepsOf = (s: Side, cp: string): SweepRow[] => s.node.watcher.sweepsOf(keyIndexOf(s, cp));
+  const channel = channelOf;
   const liveSweepsOf = (s: Side, cp: string): SweepRow[] => s.node.watcher.liveSweepsOf(keyIndexOf(s, cp));
-  const channelData = (s: Side, cp: string) => new ChannelStore(s.db).loadAll().find((d) => `${d.fundingTxid}:${d.fundingOutputIndex}` === cp)!;
   const signedCommitmentOf = (s: Side, cp: string): string =>
-    Channel.load(channelData(s, cp), { lightningRootSecret: s.wallet.lightningRootSecret(), persistence: new ChannelStore(s.db) }).signedLocalCommitment();
-  const inMempool = async (txid: string) => (await regtest.rpc<string[]>('getrawmempool')).includes(txid);
-  const height = async () => regtest.rpc<number>('getblockcount');
+    Channel.load(channelDataOf(s, cp), { lightningRootSecret: s.wallet.lightningRootSecret(), persistence: new ChannelStore(s.db) }).signedLocalCommitment();
+  const inMempool = (txid: string) => inMempoolOf(regtest, txid);
+  const height = () => heightOf(regtest);
   /** Height of the block holding `txid` on bitcoind's best chain, null when unconfirmed. */
   const confirmedAt = async (txid: string): Promise<number | null> => {
     const tx = await regtest.rpc<{ blockhash?: string; confirmations?: number }>('getrawtransaction', [txid, true]).catch(() => null);
@@ -78,26 +52,12 @@ describe('reorgs during force closes on regtest', () => {
     return height();
   }
 
-  async function openChannel(fundingSat: number): Promise<string> {
-    const { channelPoint, fundingTxid } = await a.node.openChannel(`${b.node.nodeIdHex}@127.0.0.1:${b.node.listenPort}`, fundingSat, 0n);
-    await waitFor(() => inMempool(fundingTxid), { what: 'funding tx in mempool' });
-    await regtest.mine(1);
-    await waitFor(() => channel(a, channelPoint)?.state === 'OPEN' && channel(b, channelPoint)?.state === 'OPEN', { what: 'channel OPEN', timeoutMs: 30_000 });
-    return channelPoint;
-  }
+  const openChannel = (fundingSat: number) => openChannelBetween(regtest, a, b, fundingSat);
 
   async function payAndSettle(cp: string, amountSat: number): Promise<void> {
     const { invoice } = b.node.createInvoice(BigInt(amountSat) * 1000n, 'test', 3600);
     expect((await a.node.pay(invoice)).success).toBe(true);
-    await waitFor(
-      () => {
-        const x = channel(a, cp);
-        const y = channel(b, cp);
-        return !!x && !!y && x.local_ctn === y.remote_ctn && x.remote_ctn === y.local_ctn && x.local_balance === y.remote_balance;
-      },
-      { what: 'commitments settled' },
-    );
-    await new Promise((r) => setTimeout(r, 300));
+    await waitSettled(a, b, cp);
   }
 
   async function sweepInMempool(s: Side, cp: string, kind: SweepRow['kind']): Promise<SweepRow> {
@@ -111,20 +71,12 @@ describe('reorgs during force closes on regtest', () => {
   }
 
   beforeAll(async () => {
-    regtest = await startRegtest();
-    a = await makeSide();
-    b = await makeSide();
-    await regtest.sendToAddress(a.wallet.getUnusedAddress(), '0.2');
-    await regtest.mine(1);
-    await waitFor(() => a.wallet.getBalance().confirmedSat === 20_000_000, { what: 'A funded', timeoutMs: 30_000 });
+    net = await startRegtestNodes(2, { toSelfDelay: TO_SELF_DELAY, redeemDepth: REDEEM_DEPTH }, 20_000_000);
+    ({ regtest } = net);
+    [a, b] = net.sides as [Side, Side];
   });
 
-  afterAll(async () => {
-    await a?.node.stop();
-    await b?.node.stop();
-    for (const c of chains) await c.stop();
-    await regtest?.stop();
-  });
+  afterAll(() => net?.stop());
 
   it('a confirmed to_local sweep reorged out (with its commitment) is confirmed again; REDEEMED waits for depth on the new chain', async () => {
     const cp = await openChannel(700_000);

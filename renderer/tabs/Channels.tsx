@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { call, errorMessage } from '../api/client.js';
 import { useStore } from '../store/index.js';
 import { Amount } from '../components/Amount.js';
@@ -316,38 +316,83 @@ function TxLink({ txid, testId, inHistory }: { txid: string; testId: string; inH
   );
 }
 
-function ForceCloseDialog({ channel, onClose }: { channel: ChannelView; onClose(): void }) {
+/** Busy/error state of a dialog's one action: `run(action)` clears the error, awaits the action and shows its failure (errorMessage). */
+function useAction() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const [txid, setTxid] = useState<string | null>(null);
-  const forceClose = async () => {
+  const run = async (action: () => Promise<void>) => {
     setBusy(true);
     setError(null);
     try {
-      setTxid(await call('close_channel', { channel_point: channel.channelPoint, force: true }));
-      void useStore.getState().refresh('channels', 'balance', 'history');
+      await action();
     } catch (err) {
       setError(errorMessage(err));
     } finally {
       setBusy(false);
     }
   };
+  return { error, setError, busy, run };
+}
+
+/** A dialog's outcome: the success message (`testId`), an optional monospace `detail` (a txid or channel point) and a Done button. */
+function DoneStep(props: { testId: string; detail?: string; detailTestId?: string; onClose(): void; children: ReactNode }) {
+  return (
+    <div className="stack">
+      <div className="success" role="status" data-testid={props.testId}>
+        {props.children}
+      </div>
+      {props.detail && (
+        <div className="mono break small" data-testid={props.detailTestId}>
+          {props.detail}
+        </div>
+      )}
+      <div className="row-end">
+        <button type="button" className="btn btn-primary" onClick={props.onClose}>
+          Done
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/**
+ * Cancel and confirm buttons, both disabled while `busy`. Without `onConfirm` the confirm button submits
+ * its form; `danger` styles it as a destructive action.
+ */
+function DialogActions(props: { onCancel(): void; busy: boolean; label: string; busyLabel: string; onConfirm?(): Promise<void>; danger?: boolean; testId?: string }) {
+  const { onConfirm } = props;
+  return (
+    <div className="row-end">
+      <button type="button" className="btn btn-ghost" onClick={props.onCancel} disabled={props.busy}>
+        Cancel
+      </button>
+      <button
+        type={onConfirm ? 'button' : 'submit'}
+        className={props.danger ? 'btn btn-danger' : 'btn btn-primary'}
+        onClick={onConfirm && (() => void onConfirm())}
+        disabled={props.busy}
+        data-testid={props.testId}
+      >
+        {props.busy ? props.busyLabel : props.label}
+      </button>
+    </div>
+  );
+}
+
+function ForceCloseDialog({ channel, onClose }: { channel: ChannelView; onClose(): void }) {
+  const { error, busy, run } = useAction();
+  const [txid, setTxid] = useState<string | null>(null);
+  const forceClose = () =>
+    run(async () => {
+      setTxid(await call('close_channel', { channel_point: channel.channelPoint, force: true }));
+      void useStore.getState().refresh('channels', 'balance', 'history');
+    });
   return (
     <Dialog title="Force close channel" onClose={onClose}>
       {txid ? (
-        <div className="stack">
-          <div className="success" role="status" data-testid="force-close-success">
-            Your latest channel state is published. The channel card shows until which block your balance stays locked.
-          </div>
-          <div className="mono break small" data-testid="force-close-txid">
-            {txid}
-          </div>
-          <div className="row-end">
-            <button type="button" className="btn btn-primary" onClick={onClose}>
-              Done
-            </button>
-          </div>
-        </div>
+        <DoneStep testId="force-close-success" detail={txid} detailTestId="force-close-txid" onClose={onClose}>
+          Your latest channel state is published. The channel card shows until which block your balance stays locked.
+        </DoneStep>
       ) : (
         <div className="stack">
           <p>
@@ -355,14 +400,7 @@ function ForceCloseDialog({ channel, onClose }: { channel: ChannelView; onClose(
             <Amount sat={channel.localSat} /> stays locked for the delay the peer asked for (often a day or more), and you pay the on-chain fees.
           </p>
           {error && <InlineError testId="force-close-error">{error}</InlineError>}
-          <div className="row-end">
-            <button type="button" className="btn btn-ghost" onClick={onClose} disabled={busy}>
-              Cancel
-            </button>
-            <button type="button" className="btn btn-danger" onClick={() => void forceClose()} disabled={busy} data-testid="force-close-confirm">
-              {busy ? 'Closing…' : 'Force close'}
-            </button>
-          </div>
+          <DialogActions onCancel={onClose} busy={busy} label="Force close" busyLabel="Closing…" onConfirm={forceClose} danger testId="force-close-confirm" />
         </div>
       )}
     </Dialog>
@@ -371,46 +409,24 @@ function ForceCloseDialog({ channel, onClose }: { channel: ChannelView; onClose(
 
 /** For a channel known only from a backup: asks its peer to force close (request_force_close). */
 function RequestForceCloseDialog({ channel, onClose }: { channel: ChannelView; onClose(): void }) {
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, busy, run } = useAction();
   const [done, setDone] = useState<string | null>(null);
-  const request = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+  const request = () =>
+    run(async () => {
       setDone(await call('request_force_close', { channel_point: channel.channelPoint }));
       void useStore.getState().refresh('channels');
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <Dialog title="Request force close" onClose={onClose}>
       {done ? (
-        <div className="stack">
-          <div className="success" role="status" data-testid="request-force-close-success">
-            {done}
-          </div>
-          <div className="row-end">
-            <button type="button" className="btn btn-primary" onClick={onClose}>
-              Done
-            </button>
-          </div>
-        </div>
+        <DoneStep testId="request-force-close-success" onClose={onClose}>
+          {done}
+        </DoneStep>
       ) : (
         <div className="stack">
           <p>Connect to the peer and ask it to publish its channel state? Your balance is swept to your wallet once that transaction confirms.</p>
           {error && <InlineError>{error}</InlineError>}
-          <div className="row-end">
-            <button type="button" className="btn btn-ghost" onClick={onClose} disabled={busy}>
-              Cancel
-            </button>
-            <button type="button" className="btn btn-danger" onClick={() => void request()} disabled={busy}>
-              {busy ? 'Requesting…' : 'Request force close'}
-            </button>
-          </div>
+          <DialogActions onCancel={onClose} busy={busy} label="Request force close" busyLabel="Requesting…" onConfirm={request} danger />
         </div>
       )}
     </Dialog>
@@ -455,46 +471,25 @@ function BackupDialog({ channel, onClose }: { channel: ChannelView; onClose(): v
 /** Imports a channel backup of this wallet (import_channel_backup); it is listed as a backup channel. */
 function ImportBackupDialog({ onClose }: { onClose(): void }) {
   const [text, setText] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run } = useAction();
   const [done, setDone] = useState<string | null>(null);
   const submit = async () => {
     if (!text.trim()) return setError('Paste a channel backup');
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       setDone(await call('import_channel_backup', { encrypted: text.trim() }));
       void useStore.getState().refresh('channels');
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <Dialog title="Import channel backup" onClose={onClose}>
       {done ? (
-        <div className="stack">
-          <div className="success" role="status" data-testid="import-backup-success">
-            {done}
-          </div>
-          <div className="row-end">
-            <button type="button" className="btn btn-primary" onClick={onClose}>
-              Done
-            </button>
-          </div>
-        </div>
+        <DoneStep testId="import-backup-success" onClose={onClose}>
+          {done}
+        </DoneStep>
       ) : (
         <form onSubmit={(e) => (e.preventDefault(), void submit())} className="stack">
           <Field label="Backup" value={text} onChange={(v) => (setText(v), setError(null))} error={error} multiline rows={4} testId="import-backup-text" autoFocus />
-          <div className="row-end">
-            <button type="button" className="btn btn-ghost" onClick={onClose} disabled={busy}>
-              Cancel
-            </button>
-            <button type="submit" className="btn btn-primary" disabled={busy}>
-              {busy ? 'Importing…' : 'Import'}
-            </button>
-          </div>
+          <DialogActions onCancel={onClose} busy={busy} label="Import" busyLabel="Importing…" />
         </form>
       )}
     </Dialog>
@@ -507,8 +502,7 @@ function OpenChannelDialog(props: { onClose(): void }) {
   const [amountText, setAmountText] = useState('');
   const [peerError, setPeerError] = useState<string | null>(null);
   const [amountError, setAmountError] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run } = useAction();
   const [result, setResult] = useState<string | null>(null);
 
   const submit = async () => {
@@ -526,32 +520,18 @@ function OpenChannelDialog(props: { onClose(): void }) {
     }
     setAmountError(badAmount);
     if (badPeer || badAmount) return;
-    setBusy(true);
-    try {
-      const channelPoint = await call('open_channel', { connection_string: p, amount: satToBtc(amountSat) });
-      setResult(channelPoint);
+    await run(async () => {
+      setResult(await call('open_channel', { connection_string: p, amount: satToBtc(amountSat) }));
       void useStore.getState().refresh('channels', 'balance', 'history');
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
     <Dialog title="Open channel" onClose={props.onClose}>
       {result ? (
-        <div className="stack">
-          <div className="success" role="status" data-testid="open-success">
-            Channel funding transaction broadcast. The channel opens after it confirms.
-          </div>
-          <div className="mono break small">{result}</div>
-          <div className="row-end">
-            <button type="button" className="btn btn-primary" onClick={props.onClose}>
-              Done
-            </button>
-          </div>
-        </div>
+        <DoneStep testId="open-success" detail={result} onClose={props.onClose}>
+          Channel funding transaction broadcast. The channel opens after it confirms.
+        </DoneStep>
       ) : (
         <form onSubmit={(e) => (e.preventDefault(), void submit())} className="stack">
           <Field label="Node" value={peer} onChange={(v) => (setPeer(v), setPeerError(null))} error={peerError} placeholder="nodeid@host:port" testId="open-peer" autoFocus />
@@ -565,14 +545,7 @@ function OpenChannelDialog(props: { onClose(): void }) {
             hint={balance ? <>Available: <Amount sat={balance.confirmedSat} /></> : undefined}
           />
           {error && <InlineError testId="open-error">{error}</InlineError>}
-          <div className="row-end">
-            <button type="button" className="btn btn-ghost" onClick={props.onClose} disabled={busy}>
-              Cancel
-            </button>
-            <button type="submit" className="btn btn-primary" disabled={busy}>
-              {busy ? 'Opening…' : 'Open channel'}
-            </button>
-          </div>
+          <DialogActions onCancel={props.onClose} busy={busy} label="Open channel" busyLabel="Opening…" />
         </form>
       )}
     </Dialog>
@@ -580,51 +553,26 @@ function OpenChannelDialog(props: { onClose(): void }) {
 }
 
 function CloseChannelDialog({ channel, onClose }: { channel: ChannelView; onClose(): void }) {
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, busy, run } = useAction();
   const [txid, setTxid] = useState<string | null>(null);
-  const close = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+  const close = () =>
+    run(async () => {
       setTxid(await call('close_channel', { channel_point: channel.channelPoint }));
       void useStore.getState().refresh('channels', 'balance', 'history');
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <Dialog title="Close channel" onClose={onClose}>
       {txid ? (
-        <div className="stack">
-          <div className="success" role="status" data-testid="close-success">
-            Channel closed cooperatively. Your <Amount sat={channel.localSat} /> return on-chain once the closing transaction confirms.
-          </div>
-          <div className="mono break small" data-testid="close-txid">
-            {txid}
-          </div>
-          <div className="row-end">
-            <button type="button" className="btn btn-primary" onClick={onClose}>
-              Done
-            </button>
-          </div>
-        </div>
+        <DoneStep testId="close-success" detail={txid} detailTestId="close-txid" onClose={onClose}>
+          Channel closed cooperatively. Your <Amount sat={channel.localSat} /> return on-chain once the closing transaction confirms.
+        </DoneStep>
       ) : (
         <div className="stack">
           <p>
             Close this channel with its peer? Your balance of <Amount sat={channel.localSat} /> goes back to your on-chain wallet, minus the closing fee.
           </p>
           {error && <InlineError>{error}</InlineError>}
-          <div className="row-end">
-            <button type="button" className="btn btn-ghost" onClick={onClose} disabled={busy}>
-              Cancel
-            </button>
-            <button type="button" className="btn btn-danger" onClick={() => void close()} disabled={busy}>
-              {busy ? 'Closing…' : 'Close channel'}
-            </button>
-          </div>
+          <DialogActions onCancel={onClose} busy={busy} label="Close channel" busyLabel="Closing…" onConfirm={close} danger />
         </div>
       )}
     </Dialog>

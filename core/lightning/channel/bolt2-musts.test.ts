@@ -54,16 +54,13 @@ import { FulmenError } from '../../util/errors.js';
 import { FeatureBits } from '../wire/features.js';
 import type { ChannelMessage, ClosingSignedMessage, OpenChannelMessage, UpdateAddHtlcMessage } from '../wire/messages.js';
 import { Channel, decodeChannelData, defaultLocalConfig, isWarningDisposition, type ChannelConfig, type ChannelContext, type NegotiatedFeatures } from './channel.js';
-import { ChannelStore } from './store.js';
 import { p2wpkh } from './transactions.js';
+import { CHAIN, NODE_A, NODE_B, channelContext, deliver, openChannelPair } from './test-support.js';
 
-const CHAIN = new Uint8Array(32).fill(6);
 const FUNDING_TXID = 'ab'.repeat(31) + '02';
-const NODE_A = '02' + 'aa'.repeat(32);
-const NODE_B = '02' + 'bb'.repeat(32);
 
 function ctxOf(seed: number, estimate: number | null = null): ChannelContext {
-  return { lightningRootSecret: new Uint8Array(32).fill(seed), persistence: new ChannelStore(openDatabase(':memory:')), feerateEstimatePerKw: () => estimate };
+  return channelContext(seed, openDatabase(':memory:'), () => estimate);
 }
 
 interface PairOptions {
@@ -88,13 +85,11 @@ class Pair {
 
   constructor(o: PairOptions = {}) {
     const fundingSat = o.fundingSat ?? 1_000_000;
-    const aCtx = ctxOf(1, o.estimate ?? null);
-    const bCtx = ctxOf(2, o.estimate ?? null);
-    const { channel: a, message: open } = Channel.openOutbound(
+    const { a, b } = openChannelPair(
+      ctxOf(1, o.estimate ?? null),
+      ctxOf(2, o.estimate ?? null),
+      FUNDING_TXID,
       {
-        keyIndex: 0,
-        remoteNodeId: NODE_B,
-        chainHash: CHAIN,
         fundingSat,
         pushMsat: o.pushMsat ?? 100_000_000n,
         feeratePerKw: o.feeratePerKw ?? 2500,
@@ -102,19 +97,8 @@ class Pair {
         ...(o.upfront ? { upfrontShutdownScript: o.upfront.a } : {}),
         ...(o.features ? { features: o.features } : {}),
       },
-      aCtx,
+      { ...(o.upfront ? { upfrontShutdownScript: o.upfront.b } : {}), ...(o.features ? { features: o.features } : {}) },
     );
-    const { channel: b, message: accept } = Channel.acceptInbound(
-      open,
-      { keyIndex: 0, remoteNodeId: NODE_A, chainHash: CHAIN, minimumDepth: 1, ...(o.upfront ? { upfrontShutdownScript: o.upfront.b } : {}), ...(o.features ? { features: o.features } : {}) },
-      bCtx,
-    );
-    a.onAcceptChannel(accept);
-    a.onFundingSigned(b.onFundingCreated(a.fundingCreated(FUNDING_TXID, 0)));
-    const readyA = a.fundingLocked(1n << 40n)!;
-    const readyB = b.fundingLocked(1n << 40n)!;
-    a.onChannelReady(readyB);
-    b.onChannelReady(readyA);
     this.a = a;
     this.b = b;
   }
@@ -156,39 +140,6 @@ class Pair {
     this.send(this.a, this.a.onChannelReestablish(rb));
     this.send(this.b, this.b.onChannelReestablish(ra));
     this.run();
-  }
-}
-
-function deliver(ch: Channel, m: ChannelMessage): (ChannelMessage | null)[] {
-  switch (m.type) {
-    case 'update_add_htlc':
-      ch.onUpdateAddHtlc(m);
-      return [];
-    case 'update_fulfill_htlc':
-      ch.onUpdateFulfillHtlc(m);
-      return [];
-    case 'update_fail_htlc':
-      ch.onUpdateFailHtlc(m);
-      return [];
-    case 'update_fail_malformed_htlc':
-      ch.onUpdateFailMalformedHtlc(m);
-      return [];
-    case 'update_fee':
-      ch.onUpdateFee(m);
-      return [];
-    case 'commitment_signed':
-      return [ch.onCommitmentSigned(m)];
-    case 'revoke_and_ack':
-      ch.onRevokeAndAck(m);
-      return [];
-    case 'channel_ready':
-      ch.onChannelReady(m);
-      return [];
-    case 'shutdown':
-      ch.onShutdown(m);
-      return [];
-    default:
-      throw new Error(`pump does not handle ${m.type}`);
   }
 }
 

@@ -5,6 +5,7 @@ import { Transaction } from 'bitcoinjs-lib';
 import { openDatabase, type Db } from '../../storage/db.js';
 import { ANCHORS_CHANNEL_TYPE, Channel, STATIC_REMOTEKEY_CHANNEL_TYPE, type ChannelContext, type ChannelTypeName } from './channel.js';
 import { ChannelStore } from './store.js';
+import { CHAIN, NODE_A, NODE_B, channelContext, deliver, openChannelPair, reloadChannel } from './test-support.js';
 import { anchorScript, anchorToRemoteScript, p2wpkh, p2wsh } from './transactions.js';
 import { FeatureBits } from '../wire/features.js';
 import type { ChannelMessage } from '../wire/messages.js';
@@ -15,7 +16,6 @@ import type { ChannelMessage } from '../wire/messages.js';
  * message it handles.
  */
 
-const CHAIN = new Uint8Array(32).fill(6);
 const FUNDING_TXID = 'aa'.repeat(31) + '01';
 
 interface Side {
@@ -24,10 +24,6 @@ interface Side {
   ctx: ChannelContext;
   channel: Channel;
   inbox: ChannelMessage[];
-}
-
-function makeCtx(db: Db, root: Uint8Array): ChannelContext {
-  return { lightningRootSecret: root, persistence: new ChannelStore(db) };
 }
 
 class Pump {
@@ -65,70 +61,18 @@ class Pump {
       const side = this.a.inbox.length ? this.a : this.b.inbox.length ? this.b : null;
       if (!side) return;
       const m = side.inbox.shift()!;
-      this.send(side, handle(side.channel, m, this.fulfilled));
+      this.send(side, deliver(side.channel, m, (hash) => this.fulfilled.push(hash)));
     }
     throw new Error('message loop did not settle');
-  }
-}
-
-/** Minimal dispatch, as node.ts does it. */
-function handle(ch: Channel, m: ChannelMessage, fulfilled: string[]): (ChannelMessage | null)[] {
-  switch (m.type) {
-    case 'update_add_htlc':
-      ch.onUpdateAddHtlc(m);
-      return [];
-    case 'update_fulfill_htlc':
-      fulfilled.push(ch.onUpdateFulfillHtlc(m).paymentHash);
-      return [];
-    case 'update_fail_htlc':
-      ch.onUpdateFailHtlc(m);
-      return [];
-    case 'update_fail_malformed_htlc':
-      ch.onUpdateFailMalformedHtlc(m);
-      return [];
-    case 'update_fee':
-      ch.onUpdateFee(m);
-      return [];
-    case 'commitment_signed':
-      return [ch.onCommitmentSigned(m)];
-    case 'revoke_and_ack':
-      ch.onRevokeAndAck(m);
-      return [];
-    case 'channel_ready':
-      ch.onChannelReady(m);
-      return [];
-    case 'shutdown':
-      ch.onShutdown(m);
-      return [];
-    default:
-      throw new Error(`test pump does not handle ${m.type}`);
   }
 }
 
 function openPair(fundingSat = 1_000_000, pushMsat = 100_000_000n, channelType: ChannelTypeName = 'static_remotekey'): Pump {
   const dbA = openDatabase(':memory:');
   const dbB = openDatabase(':memory:');
-  const ctxA = makeCtx(dbA, new Uint8Array(32).fill(1));
-  const ctxB = makeCtx(dbB, new Uint8Array(32).fill(2));
-  const { channel: a, message: open } = Channel.openOutbound(
-    { keyIndex: 0, remoteNodeId: '02' + 'bb'.repeat(32), chainHash: CHAIN, fundingSat, pushMsat, feeratePerKw: 2500, channelType },
-    ctxA,
-  );
-  const { channel: b, message: accept } = Channel.acceptInbound(open, { keyIndex: 0, remoteNodeId: '02' + 'aa'.repeat(32), chainHash: CHAIN, minimumDepth: 1 }, ctxB);
-  const out = a.onAcceptChannel(accept);
-  expect(out.amountSat).toBe(fundingSat);
-  const created = a.fundingCreated(FUNDING_TXID, 0);
-  const signed = b.onFundingCreated(created);
-  a.onFundingSigned(signed);
-  expect(a.state).toBe('OPENING');
-  expect(b.state).toBe('OPENING');
-  expect(a.channelId).toBe(b.channelId);
-  const readyA = a.fundingLocked(123n << 40n);
-  const readyB = b.fundingLocked(123n << 40n);
-  a.onChannelReady(readyB!);
-  b.onChannelReady(readyA!);
-  expect(a.state).toBe('OPEN');
-  expect(b.state).toBe('OPEN');
+  const ctxA = channelContext(1, dbA);
+  const ctxB = channelContext(2, dbB);
+  const { a, b } = openChannelPair(ctxA, ctxB, FUNDING_TXID, { fundingSat, pushMsat, channelType });
   return new Pump({ name: 'A', db: dbA, ctx: ctxA, channel: a, inbox: [] }, { name: 'B', db: dbB, ctx: ctxB, channel: b, inbox: [] });
 }
 
@@ -144,8 +88,7 @@ function addHtlc(p: Pump, from: Side, amountMsat: bigint, preimage = randomBytes
 
 /** Reloads a side's channel from its own database (what a restart does). */
 function reload(s: Side): void {
-  const [data] = new ChannelStore(s.db).loadAll();
-  s.channel = Channel.load(data!, s.ctx);
+  s.channel = reloadChannel(s.db, s.ctx);
 }
 
 describe('Channel state machine (two engines back to back)', () => {
@@ -161,6 +104,27 @@ describe('Channel state machine (two engines back to back)', () => {
     reload(p.a);
     expect(p.a.channel.snapshot()).toEqual(before);
     expect(p.a.channel.channelPoint).toBe(`${FUNDING_TXID}:0`);
+  });
+
+  it('BOLT 2 deadlines: an offered HTLC past cltv_expiry + grace, or a fulfilled one not removed by the fulfillment deadline', () => {
+    const { id, preimage } = addHtlc(p, p.a, 50_000_000n, randomBytes(32), 500);
+    p.send(p.a, [p.a.channel.signNextCommitment()]);
+    p.run();
+    // A offered it: its timeout deadline is cltv_expiry + 1 block of grace.
+    expect(p.a.channel.htlcPastDeadline(500, 1, 18)).toBeNull();
+    expect(p.a.channel.htlcPastDeadline(501, 1, 18)).toBe('our HTLC 0 expired at block 500');
+    // B received it and has not fulfilled it: no deadline of B's own (A resolves it by timeout).
+    expect(p.b.channel.htlcPastDeadline(499, 1, 18)).toBeNull();
+    // B fulfilled it; until A irrevocably commits the removal, B must go on chain from 500 - 18.
+    p.send(p.b, [p.b.channel.fulfillHtlc(id, preimage)]);
+    expect(p.b.channel.htlcPastDeadline(481, 1, 18)).toBeNull();
+    expect(p.b.channel.htlcPastDeadline(482, 1, 18)).toMatch(/did not remove HTLC 0, which we fulfilled/);
+    // Settled off chain: nothing left past any deadline on either side.
+    p.send(p.b, [p.b.channel.signNextCommitment()]);
+    p.run();
+    expect(p.fulfilled).toEqual([bytesToHex(sha256(preimage))]);
+    expect(p.a.channel.htlcPastDeadline(600, 1, 18)).toBeNull();
+    expect(p.b.channel.htlcPastDeadline(600, 1, 18)).toBeNull();
   });
 
   it('pays A → B: add, commit, fulfill, commit; balances move and both commitments agree', () => {
@@ -457,12 +421,12 @@ describe('option_anchors channels (channel_type bits 12 and 22)', () => {
   });
 
   it('the funder pays both anchors: open_channel is refused when it cannot afford them', () => {
-    const ctx = makeCtx(openDatabase(':memory:'), new Uint8Array(32).fill(1));
+    const ctx = channelContext(1);
     // Reserve 546 (the floor). At 253 sat/kw static_remotekey costs 183 sat (weight 724): 1200 - 183 ≥ 546;
     // anchors cost 284 (weight 1124) + 2 × 330: 1200 - 944 < 546.
     const fundingSat = 1200;
     const feeratePerKw = 253;
-    const params = { keyIndex: 0, remoteNodeId: '02' + 'bb'.repeat(32), chainHash: CHAIN, fundingSat, pushMsat: 0n, feeratePerKw };
+    const params = { keyIndex: 0, remoteNodeId: NODE_B, chainHash: CHAIN, fundingSat, pushMsat: 0n, feeratePerKw };
     expect(() => Channel.openOutbound({ ...params, channelType: 'anchors' }, ctx)).toThrow(/commitment fee/);
     expect(Channel.openOutbound({ ...params, channelType: 'static_remotekey' }, ctx).message.channelType).toEqual(STATIC_REMOTEKEY_CHANNEL_TYPE.toBytes());
   });
@@ -470,30 +434,30 @@ describe('option_anchors channels (channel_type bits 12 and 22)', () => {
   it('with anchors a low commitment feerate is accepted whatever our estimate (CPFP can bump it); without, it is too low', () => {
     const open = (channelType: ChannelTypeName) =>
       Channel.openOutbound(
-        { keyIndex: 0, remoteNodeId: '02' + 'bb'.repeat(32), chainHash: CHAIN, fundingSat: 1_000_000, pushMsat: 0n, feeratePerKw: 253, channelType },
-        makeCtx(openDatabase(':memory:'), new Uint8Array(32).fill(1)),
+        { keyIndex: 0, remoteNodeId: NODE_B, chainHash: CHAIN, fundingSat: 1_000_000, pushMsat: 0n, feeratePerKw: 253, channelType },
+        channelContext(1),
       ).message;
-    const fundee = () => ({ ...makeCtx(openDatabase(':memory:'), new Uint8Array(32).fill(2)), feerateEstimatePerKw: () => 10_000 });
-    const inbound = { keyIndex: 0, remoteNodeId: '02' + 'aa'.repeat(32), chainHash: CHAIN, minimumDepth: 1 };
+    const fundee = () => ({ ...channelContext(2), feerateEstimatePerKw: () => 10_000 });
+    const inbound = { keyIndex: 0, remoteNodeId: NODE_A, chainHash: CHAIN, minimumDepth: 1 };
     expect(Channel.acceptInbound(open('anchors'), inbound, fundee()).channel.channelType).toBe('anchors');
     expect(() => Channel.acceptInbound(open('static_remotekey'), inbound, fundee())).toThrow(/Unacceptable feerate_per_kw 253/);
   });
 
   it('accept_channel must echo the channel_type of open_channel; unknown types are refused', () => {
-    const ctxA = makeCtx(openDatabase(':memory:'), new Uint8Array(32).fill(1));
-    const ctxB = makeCtx(openDatabase(':memory:'), new Uint8Array(32).fill(2));
+    const ctxA = channelContext(1);
+    const ctxB = channelContext(2);
     const { channel: a, message: open } = Channel.openOutbound(
-      { keyIndex: 0, remoteNodeId: '02' + 'bb'.repeat(32), chainHash: CHAIN, fundingSat: 1_000_000, pushMsat: 0n, feeratePerKw: 2500, channelType: 'anchors' },
+      { keyIndex: 0, remoteNodeId: NODE_B, chainHash: CHAIN, fundingSat: 1_000_000, pushMsat: 0n, feeratePerKw: 2500, channelType: 'anchors' },
       ctxA,
     );
     expect(open.channelType).toEqual(ANCHORS_CHANNEL_TYPE.toBytes());
-    const inbound = { keyIndex: 0, remoteNodeId: '02' + 'aa'.repeat(32), chainHash: CHAIN, minimumDepth: 1 };
+    const inbound = { keyIndex: 0, remoteNodeId: NODE_A, chainHash: CHAIN, minimumDepth: 1 };
     const { message: accept } = Channel.acceptInbound(open, inbound, ctxB);
     expect(accept.channelType).toEqual(ANCHORS_CHANNEL_TYPE.toBytes());
     expect(() => a.onAcceptChannel({ ...accept, channelType: STATIC_REMOTEKEY_CHANNEL_TYPE.toBytes() })).toThrow(/channel_type/);
     expect(a.snapshot().remoteConfig).toBeNull();
     const zeroconfAnchors = FeatureBits.fromBits([12, 22, 50]).toBytes();
-    expect(() => Channel.acceptInbound({ ...open, channelType: zeroconfAnchors }, inbound, makeCtx(openDatabase(':memory:'), new Uint8Array(32).fill(3)))).toThrow(
+    expect(() => Channel.acceptInbound({ ...open, channelType: zeroconfAnchors }, inbound, channelContext(3))).toThrow(
       /Unsupported channel_type/,
     );
   });

@@ -3,7 +3,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
 import { openDatabase, type Db } from '../../storage/db.js';
 import { Channel, type ChannelContext } from './channel.js';
-import { ChannelStore } from './store.js';
+import { channelContext, deliver, openChannelPair, reloadChannel } from './test-support.js';
 import type { ChannelMessage } from '../wire/messages.js';
 import { parseCrashSpec } from '../crashpoints.js';
 
@@ -13,7 +13,6 @@ import { parseCrashSpec } from '../crashpoints.js';
  * Channel engines (each on its own SQLite database) wired back to back.
  */
 
-const CHAIN = new Uint8Array(32).fill(6);
 const FUNDING_TXID = 'bb'.repeat(31) + '02';
 
 interface Node {
@@ -24,54 +23,19 @@ interface Node {
 
 function node(seed: number): { db: Db; ctx: ChannelContext } {
   const db = openDatabase(':memory:');
-  return { db, ctx: { lightningRootSecret: new Uint8Array(32).fill(seed), persistence: new ChannelStore(db) } };
+  return { db, ctx: channelContext(seed, db) };
 }
 
 function openPair(): { a: Node; b: Node } {
   const na = node(7);
   const nb = node(8);
-  const { channel: a, message: open } = Channel.openOutbound(
-    { keyIndex: 0, remoteNodeId: '02' + 'bb'.repeat(32), chainHash: CHAIN, fundingSat: 1_000_000, pushMsat: 0n, feeratePerKw: 2500 },
-    na.ctx,
-  );
-  const { channel: b, message: accept } = Channel.acceptInbound(open, { keyIndex: 0, remoteNodeId: '02' + 'aa'.repeat(32), chainHash: CHAIN, minimumDepth: 1 }, nb.ctx);
-  a.onAcceptChannel(accept);
-  a.onFundingSigned(b.onFundingCreated(a.fundingCreated(FUNDING_TXID, 0)));
-  const readyA = a.fundingLocked(1n << 40n)!;
-  b.onChannelReady(readyA);
-  a.onChannelReady(b.fundingLocked(1n << 40n)!);
+  const { a, b } = openChannelPair(na.ctx, nb.ctx, FUNDING_TXID, { pushMsat: 0n });
   return { a: { ...na, channel: a }, b: { ...nb, channel: b } };
 }
 
 /** What a restart does: the channel as last committed to SQLite. */
 function restart(n: Node): void {
-  const [data] = new ChannelStore(n.db).loadAll();
-  n.channel = Channel.load(data!, n.ctx);
-}
-
-/** Handles one message like node.ts dispatch; returns the replies. */
-function handle(ch: Channel, m: ChannelMessage): ChannelMessage[] {
-  switch (m.type) {
-    case 'update_add_htlc':
-      ch.onUpdateAddHtlc(m);
-      return [];
-    case 'update_fulfill_htlc':
-      ch.onUpdateFulfillHtlc(m);
-      return [];
-    case 'update_fail_htlc':
-      ch.onUpdateFailHtlc(m);
-      return [];
-    case 'commitment_signed':
-      return [ch.onCommitmentSigned(m)];
-    case 'revoke_and_ack':
-      ch.onRevokeAndAck(m);
-      return [];
-    case 'channel_ready':
-      ch.onChannelReady(m);
-      return [];
-    default:
-      throw new Error(`unexpected ${m.type}`);
-  }
+  n.channel = reloadChannel(n.db, n.ctx);
 }
 
 /** Delivers `toB` / `toA` and everything they cause (signing after each message) until quiet. */
@@ -81,8 +45,8 @@ function run(p: { a: Node; b: Node }, toB: ChannelMessage[] = [], toA: ChannelMe
     if (sa) toB.push(sa);
     const sb = p.b.channel.signNextCommitment();
     if (sb) toA.push(sb);
-    if (toB.length) toA.push(...handle(p.b.channel, toB.shift()!));
-    else if (toA.length) toB.push(...handle(p.a.channel, toA.shift()!));
+    if (toB.length) toA.push(...deliver(p.b.channel, toB.shift()!));
+    else if (toA.length) toB.push(...deliver(p.a.channel, toA.shift()!));
     else return;
   }
   throw new Error('did not settle');
@@ -160,7 +124,7 @@ describe('restart after a crash (channel state as last committed)', () => {
     expect(second.toA).toEqual([fail, signedByB]);
     expect(second.toB).toEqual([]);
     // Kill 2: A stores the failure, its revoke_and_ack and its commitment_signed, and dies before sending them.
-    const revokeByA = handle(p.a.channel, fail).concat(handle(p.a.channel, signedByB));
+    const revokeByA = deliver(p.a.channel, fail).concat(deliver(p.a.channel, signedByB));
     expect(revokeByA.map((m) => m.type)).toEqual(['revoke_and_ack']);
     expect(p.a.channel.signNextCommitment()?.type).toBe('commitment_signed');
     restart(p.a);
@@ -174,14 +138,14 @@ describe('restart after a crash (channel state as last committed)', () => {
     // then retransmit that revoke_and_ack for A's next_revocation_number: a duplicate that fails
     // the channel. B refuses them instead (the node drops the connection) and changes nothing.
     const before = p.b.channel.snapshot();
-    expect(() => handle(p.b.channel, toB[0]!)).toThrow(/before channel_reestablish/);
-    expect(() => handle(p.b.channel, toB[1]!)).toThrow(/before channel_reestablish/);
+    expect(() => deliver(p.b.channel, toB[0]!)).toThrow(/before channel_reestablish/);
+    expect(() => deliver(p.b.channel, toB[1]!)).toThrow(/before channel_reestablish/);
     expect(p.b.channel.snapshot()).toEqual(before);
 
     // In order (node.ts attachPeer sends channel_reestablish first): nothing to retransmit from B.
     expect(p.b.channel.onChannelReestablish(p.a.channel.reestablishMessage())).toEqual([]);
     const toA: ChannelMessage[] = [];
-    for (const m of toB) toA.push(...handle(p.b.channel, m));
+    for (const m of toB) toA.push(...deliver(p.b.channel, m));
     expect(toA.map((m) => m.type)).toEqual(['revoke_and_ack']);
     run(p, [], toA);
     expect(p.a.channel.outgoingHtlcOutcomes(paymentHash)).toEqual([{ htlcId: id, outcome: { kind: 'failed', reason: bytesToHex(new Uint8Array(292)) } }]);
