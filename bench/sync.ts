@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- sync [--sizes 1000,10000] [--runs 3] [--no-electrum]`
+ * `npm run bench -- sync [--sizes 1000,10000] [--runs 3] [--no-electrum] [--cpu-prof <dir>]`
  *
  * Wallet synchronisation on regtest (e2e/harness/regtest.ts: Knots + ElectrumX), Fulmen against
  * Electrum 4.5.8 (Debian's, as in e2e/harness/electrum.ts), for a wallet with N transactions:
@@ -67,6 +67,8 @@ function option(name: string, fallback: string): string {
 const SIZES = option('sizes', '1000,10000').split(',').map(Number);
 const RUNS = Number(option('runs', '3'));
 const WITH_ELECTRUM = !process.argv.includes('--no-electrum');
+/** `--cpu-prof <dir>`: the Fulmen child runs with `node --cpu-prof` and writes its .cpuprofile files there. */
+const CPU_PROF_DIR = option('cpu-prof', '');
 const log = (text: string): void => void process.stderr.write(`[bench sync] ${text}\n`);
 
 interface ChainMeta {
@@ -330,7 +332,8 @@ interface FulmenResult {
 
 function runFulmen(mode: 'restore' | 'start', dir: string, regtest: Regtest, meta: ChainMeta): Promise<FulmenResult> {
   const began = performance.now();
-  const args = [CHILD, mode, path.join(dir, 'wallet.sqlite'), path.join(dir, 'chain.sqlite'), regtest.electrumServer, meta.seed, String(meta.txs), String(meta.balanceSat)];
+  const profile = CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF_DIR), '--cpu-prof-name', `fulmen-${mode}-${meta.txs}-${Date.now()}.cpuprofile`] : [];
+  const args = [...profile, CHILD, mode, path.join(dir, 'wallet.sqlite'), path.join(dir, 'chain.sqlite'), regtest.electrumServer, meta.seed, String(meta.txs), String(meta.balanceSat)];
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { cwd: ROOT, timeout: 30 * 60_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`fulmen ${mode}: ${stderr || err.message}`));

@@ -1,4 +1,5 @@
 import * as nodeCrypto from 'node:crypto';
+import type { Transaction } from 'bitcoinjs-lib';
 
 /**
  * Small byte helpers shared by the chain layer. Hashes use node:crypto (the core runs in Node or
@@ -46,4 +47,23 @@ export function isHash32Hex(value: string): boolean {
 /** Hex → bytes; caller validates with `isHex` first. */
 export function fromHex(hex: string): Uint8Array {
   return new Uint8Array(Buffer.from(hex, 'hex'));
+}
+
+/**
+ * The txid (display hex) of `tx`, parsed strictly (bitcoinjs fromBuffer, no trailing bytes) from
+ * `raw`: hash256 (node:crypto) of the non-witness serialization cut from `raw` itself (version,
+ * inputs and outputs, lock time; BIP144 marker, flag and witnesses left out) rather than
+ * re-serialized and hashed in JS. `raw` is exactly `tx`'s serialization only when every CompactSize
+ * in it is minimal, i.e. when it is as long as `tx` re-serialized; otherwise bitcoinjs's getId.
+ */
+export function txidOf(raw: Uint8Array, tx: Transaction): string {
+  if (raw.length !== tx.byteLength()) return tx.getId();
+  if (!tx.hasWitnesses()) return toDisplayHex(sha256d(raw));
+  const size = tx.byteLength(false);
+  const stripped = new Uint8Array(size);
+  stripped.set(raw.subarray(0, 4), 0);
+  // Inputs and outputs: size - 8 bytes after the version, marker and flag.
+  stripped.set(raw.subarray(6, size - 2), 4);
+  stripped.set(raw.subarray(raw.length - 4), size - 4);
+  return toDisplayHex(sha256d(stripped));
 }

@@ -5,13 +5,13 @@ import { z } from 'zod';
 import type { NetworkName } from '../bitcoin/network.js';
 import type { Db } from '../storage/db.js';
 import { FulmenError, badInput } from '../util/errors.js';
-import { fromHex, isHash32Hex, isHex, toHex } from './bytes.js';
+import { fromHex, isHash32Hex, isHex, toHex, txidOf } from './bytes.js';
 import { CHAIN_PARAMS, HeaderChain, parseHeader, RETARGET_INTERVAL, type ParsedHeader } from './headers.js';
 import { ElectrumInterface, parseProxyString, parseServerString, ServerRpcError, type ProxyAddress } from './interface.js';
 import { DEFAULT_BAN_DURATION_MS, SqliteServerBans } from './bans.js';
 import { SqliteCertificatePins } from './pins.js';
 import { SpvVerifier } from './spv.js';
-import type { ChainEvent, ChainSource, HistoryEntry, TxConfirmation, VerifiedHeader } from './types.js';
+import type { ChainEvent, ChainSource, CheckedTransaction, HistoryEntry, TxConfirmation, VerifiedHeader } from './types.js';
 
 /**
  * ChainNetwork: the wallet's view of the Bitcoin chain through Electrum servers (Electrum's
@@ -110,7 +110,8 @@ const historySchema = z.array(
 );
 const merkleSchema = z.object({
   block_height: z.number().int().positive(),
-  merkle: z.array(hash32Schema).max(32),
+  // Each hash's form is checked by the SPV verifier (spv.ts merklePath), once.
+  merkle: z.array(z.string()).max(32),
   pos: z.number().int().nonnegative(),
 });
 const feeSchema = z.number().finite();
@@ -216,9 +217,9 @@ export class ChainNetwork implements ChainSource {
    * transaction TX_WRITE_DELAY_MS later (one commit, not one fsync per transaction,
    * when a wallet sync fetches thousands). It is a cache, so a crash before the write loses nothing.
    */
-  private readonly txWriteBuffer = new Map<string, { raw: Uint8Array; tx: Transaction }>();
+  private readonly txWriteBuffer = new Map<string, CheckedTransaction>();
   /** Transaction fetches in flight, per interface and txid: concurrent asks for one txid share one request. */
-  private readonly txFetches = new WeakMap<ElectrumInterface, Map<string, Promise<{ raw: Uint8Array; tx: Transaction }>>>();
+  private readonly txFetches = new WeakMap<ElectrumInterface, Map<string, Promise<CheckedTransaction>>>();
 
   /**
    * Loads the stored header chain of `options.network`; does not connect (call `start()`).
@@ -368,13 +369,18 @@ export class ChainNetwork implements ChainSource {
    *   SERVER_MISBEHAVED (bytes do not parse or hash to another txid, on every server tried).
    */
   async getTransaction(txid: string): Promise<string> {
-    return toHex((await this.checkedTransaction(normalizeHash(txid, 'txid'))).raw);
+    return toHex((await this.checkedTransaction(normalizeHash(txid, 'txid'), true)).raw);
   }
 
-  /** `getTransaction`'s work, returning the bytes and the parsed transaction. */
-  private async checkedTransaction(normalized: string): Promise<{ raw: Uint8Array; tx: Transaction }> {
+  /** See ChainSource.getCheckedTransaction. */
+  getCheckedTransaction(txid: string, options: { cache?: boolean } = {}): Promise<CheckedTransaction> {
+    return this.checkedTransaction(normalizeHash(txid, 'txid'), options.cache ?? true);
+  }
+
+  /** `getTransaction`'s work, returning the bytes and the parsed transaction; `cache`: also written to chain_transactions. */
+  private async checkedTransaction(normalized: string, cache: boolean): Promise<CheckedTransaction> {
     try {
-      return await this.onMain((_slot, iface) => this.getCheckedTransaction(iface, normalized));
+      return await this.onMain((_slot, iface) => this.fetchOnce(iface, normalized, cache));
     } catch (err) {
       if (!(err instanceof FulmenError) || err.code !== 'NOT_FOUND') throw err;
       // Transaction bytes prove themselves (txid), so another server may supply what the main
@@ -383,7 +389,7 @@ export class ChainNetwork implements ChainSource {
         if (slot === this.main || !slot.iface || !this.isUsable(slot)) continue;
         const iface = slot.iface;
         try {
-          return await this.getCheckedTransaction(iface, normalized);
+          return await this.fetchOnce(iface, normalized, cache);
         } catch (auxErr) {
           if (auxErr instanceof FulmenError && auxErr.code === 'SERVER_MISBEHAVED') this.onServerFailure(slot, iface, auxErr);
         }
@@ -398,12 +404,13 @@ export class ChainNetwork implements ChainSource {
    *   checkpoint it is proven by linkage, see `getHeader`), SERVER_MISBEHAVED when the proof or transaction is wrong (on
    *   every server tried; each liar is banned), NETWORK.
    */
-  async verifyTransaction(txid: string, height: number): Promise<TxConfirmation> {
+  async verifyTransaction(txid: string, height: number, knownSize?: number): Promise<TxConfirmation> {
     const normalized = normalizeHash(txid, 'txid');
     if (!Number.isSafeInteger(height)) throw badInput(`Invalid height ${height}`);
+    if (knownSize !== undefined && (!Number.isSafeInteger(knownSize) || knownSize <= 0)) throw badInput(`Invalid transaction size ${knownSize}`);
     if (height <= 0) return { txid: normalized, height: 0, verified: false };
     const header = await this.getHeader(height);
-    const size = (await this.checkedTransaction(normalized)).tx.byteLength(false);
+    const size = knownSize ?? (await this.checkedTransaction(normalized, true)).tx.byteLength(false);
     if (size === 64) {
       // Not the server's fault: such a transaction cannot be told apart from an inner merkle node.
       throw new FulmenError('SERVER_MISBEHAVED', `Transaction ${normalized} is 64 bytes and cannot be proven by a merkle branch`);
@@ -433,8 +440,8 @@ export class ChainNetwork implements ChainSource {
    *   SERVER_MISBEHAVED (server answers with another txid).
    */
   async broadcast(rawTxHex: string): Promise<string> {
-    const tx = parseTransaction(rawTxHex, (message) => badInput(`Not a valid transaction: ${message}`));
-    const txid = tx.getId();
+    const { raw, tx } = parseTransaction(rawTxHex, (message) => badInput(`Not a valid transaction: ${message}`));
+    const txid = txidOf(raw, tx);
     await this.onMain(async (_slot, iface) => {
       let answer: string;
       try {
@@ -449,7 +456,7 @@ export class ChainNetwork implements ChainSource {
         throw new FulmenError('SERVER_MISBEHAVED', `Server answered broadcast of ${txid} with another txid`);
       }
     });
-    this.insertTx.run(txid, fromHex(rawTxHex));
+    this.insertTx.run(txid, raw);
     return txid;
   }
 
@@ -836,7 +843,7 @@ export class ChainNetwork implements ChainSource {
       if (!header) continue;
       try {
         const proof = await claimerIface.request('blockchain.transaction.get_merkle', [entry.txid, entry.height], merkleSchema);
-        const { tx } = await this.getCheckedTransaction(claimerIface, entry.txid);
+        const { tx } = await this.fetchOnce(claimerIface, entry.txid, true);
         if (this.headers.header(entry.height)?.hash !== header.hash) continue; // reorged meanwhile
         this.verifier.verify(entry.txid, tx.byteLength(false), { blockHeight: proof.block_height, merkle: proof.merkle, pos: proof.pos }, header);
       } catch (err) {
@@ -1002,19 +1009,20 @@ export class ChainNetwork implements ChainSource {
    * From the cache, or from `iface` checked against `txid` (then cached). Concurrent calls for
    * one txid on one interface share its request. The parsed transaction is shared: read only.
    */
-  private getCheckedTransaction(iface: ElectrumInterface, txid: string): Promise<{ raw: Uint8Array; tx: Transaction }> {
+  private fetchOnce(iface: ElectrumInterface, txid: string, cache: boolean): Promise<CheckedTransaction> {
     const buffered = this.txWriteBuffer.get(txid);
     if (buffered) return Promise.resolve(buffered);
     let fetches = this.txFetches.get(iface);
     if (!fetches) this.txFetches.set(iface, (fetches = new Map()));
     const inFlight = fetches.get(txid);
     if (inFlight) return inFlight;
-    const fetch = this.fetchCheckedTransaction(iface, txid).finally(() => fetches.delete(txid));
+    const fetch = this.fetchCheckedTransaction(iface, txid, cache).finally(() => fetches.delete(txid));
     fetches.set(txid, fetch);
     return fetch;
   }
 
-  private async fetchCheckedTransaction(iface: ElectrumInterface, txid: string): Promise<{ raw: Uint8Array; tx: Transaction }> {
+  /** `cache` false: not written to chain_transactions (the caller stores the bytes). */
+  private async fetchCheckedTransaction(iface: ElectrumInterface, txid: string, cache: boolean): Promise<CheckedTransaction> {
     const cached = this.selectTx.get(txid) as { raw: Buffer } | undefined;
     if (cached) {
       const raw = new Uint8Array(cached.raw);
@@ -1027,11 +1035,11 @@ export class ChainNetwork implements ChainSource {
       if (err instanceof ServerRpcError) throw new FulmenError('NOT_FOUND', `Server does not have transaction ${txid}: ${err.serverMessage}`);
       throw err;
     }
-    const tx = parseTransaction(hex, (message) => new FulmenError('SERVER_MISBEHAVED', `Server sent an invalid transaction for ${txid}: ${message}`));
-    if (tx.getId() !== txid) {
+    const checked = parseTransaction(hex, (message) => new FulmenError('SERVER_MISBEHAVED', `Server sent an invalid transaction for ${txid}: ${message}`));
+    if (txidOf(checked.raw, checked.tx) !== txid) {
       throw new FulmenError('SERVER_MISBEHAVED', `Server sent a transaction that does not hash to ${txid}`);
     }
-    const checked = { raw: fromHex(hex), tx };
+    if (!cache) return checked;
     if (this.txWriteBuffer.size === 0) setTimeout(() => this.flushTxWriteBuffer(), TX_WRITE_DELAY_MS);
     this.txWriteBuffer.set(txid, checked);
     return checked;
@@ -1076,11 +1084,12 @@ function normalizeStatus(status: string | null): string | null {
   return status === null ? null : status.toLowerCase();
 }
 
-/** Parses a whole transaction from hex (trailing bytes rejected by bitcoinjs). */
-function parseTransaction(hex: string, fail: (message: string) => FulmenError): Transaction {
+/** Parses a whole transaction from hex (trailing bytes rejected by bitcoinjs), decoding the hex once. */
+function parseTransaction(hex: string, fail: (message: string) => FulmenError): CheckedTransaction {
   if (typeof hex !== 'string' || hex.length === 0 || !isHex(hex)) throw fail('not hex');
+  const raw = fromHex(hex);
   try {
-    return Transaction.fromHex(hex);
+    return { raw, tx: Transaction.fromBuffer(raw) };
   } catch (err) {
     throw fail(err instanceof Error ? err.message : 'unparseable');
   }

@@ -1,7 +1,6 @@
 import { FulmenError } from '../util/errors.js';
-import { fromDisplayHex, isHash32Hex, sha256d, toDisplayHex } from './bytes.js';
+import { fromDisplayHex, isHash32Hex, isHex, sha256d, toDisplayHex } from './bytes.js';
 import type { TxConfirmation, VerifiedHeader } from './types.js';
-import { parseHeader } from './headers.js';
 
 /**
  * SpvVerifier: checks that a transaction is committed to by a validated block header, from the
@@ -106,8 +105,8 @@ export class SpvVerifier {
     if (proof.blockHeight !== header.height) {
       throw misbehaved(`Merkle proof is for height ${proof.blockHeight}, expected ${header.height}`);
     }
-    const parsed = parseHeader(Buffer.from(header.raw, 'hex'));
-    const known = this.proven.get(parsed.merkleRoot);
+    const merkleRoot = headerMerkleRoot(header);
+    const known = this.proven.get(merkleRoot);
     const path: MerkleStep[] = [];
     let provenThroughKnownNode = false;
     for (const step of merklePath(txid, proof.merkle, proof.pos)) {
@@ -118,10 +117,10 @@ export class SpvVerifier {
       }
       path.push(step);
     }
-    if (!provenThroughKnownNode && path[path.length - 1]!.node !== parsed.merkleRoot) {
+    if (!provenThroughKnownNode && path[path.length - 1]!.node !== merkleRoot) {
       throw misbehaved(`Merkle proof for ${txid} does not match block ${header.height}`, { txid, height: header.height });
     }
-    this.remember(parsed.merkleRoot, path);
+    this.remember(merkleRoot, path);
     return {
       txid,
       height: header.height,
@@ -141,4 +140,14 @@ export class SpvVerifier {
     }
     for (const step of path) nodes.set(`${step.level}:${step.index}`, step.node);
   }
+}
+
+/**
+ * The merkle root field (bytes 36..68, display hex) of a validated header: read directly, the
+ * header's hash (checked when it was validated) is not recomputed per proof.
+ * @throws FulmenError SERVER_MISBEHAVED when `raw` is not 80 bytes of hex.
+ */
+function headerMerkleRoot(header: VerifiedHeader): string {
+  if (header.raw.length !== 160 || !isHex(header.raw)) throw misbehaved(`Block header at ${header.height} is not 80 bytes`);
+  return toDisplayHex(Buffer.from(header.raw.slice(72, 136), 'hex'));
 }

@@ -5,6 +5,7 @@
  * Hex strings: txids and block hashes in the usual display (big-endian) order; scripthashes as in
  * the Electrum protocol (sha256 of the scriptPubKey, byte-reversed, hex).
  */
+import type { Transaction } from 'bitcoinjs-lib';
 
 /** One entry of `blockchain.scripthash.get_history` (height 0 or -1: mempool). */
 export interface HistoryEntry {
@@ -60,6 +61,12 @@ export type ChainEvent =
       reason?: string;
     };
 
+/** A transaction's raw bytes, checked to hash to its txid, and the transaction parsed from them. */
+export interface CheckedTransaction {
+  raw: Uint8Array;
+  tx: Transaction;
+}
+
 /**
  * What the wallet and Lightning layers may ask of the chain. Every method that returns chain
  * data returns only data that was checked: transactions hash to their txid, confirmations are
@@ -86,10 +93,21 @@ export interface ChainSource {
    */
   getTransaction(txid: string): Promise<string>;
   /**
-   * Proves that `txid` is in the block at `height` (`blockchain.transaction.get_merkle` checked
-   * against our validated header). @throws FulmenError SERVER_MISBEHAVED when the proof is wrong.
+   * `getTransaction` without the hex round trip: the checked bytes and the transaction parsed from
+   * them (one parse, one txid hash; the parsed transaction may be shared: read only).
+   * `options.cache` false: the caller stores the bytes itself, so they are not also written to the
+   * chain's transaction cache (default true). Optional for ChainSource stand-ins.
+   * @throws as `getTransaction`.
    */
-  verifyTransaction(txid: string, height: number): Promise<TxConfirmation>;
+  getCheckedTransaction?(txid: string, options?: { cache?: boolean }): Promise<CheckedTransaction>;
+  /**
+   * Proves that `txid` is in the block at `height` (`blockchain.transaction.get_merkle` checked
+   * against our validated header). `size`: the transaction's non-witness serialized size in bytes
+   * when the caller holds bytes already checked to hash to `txid` (spares fetching the transaction
+   * again for the 64-byte check); otherwise the transaction is fetched and checked.
+   * @throws FulmenError SERVER_MISBEHAVED when the proof is wrong.
+   */
+  verifyTransaction(txid: string, height: number, size?: number): Promise<TxConfirmation>;
   /** `blockchain.transaction.broadcast`. @returns txid. @throws FulmenError NETWORK or BAD_INPUT (rejected). */
   broadcast(rawTxHex: string): Promise<string>;
   /** `blockchain.estimatefee` for `targetBlocks`, converted to integer sat/vB (>= relay fee). */

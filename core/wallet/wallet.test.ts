@@ -327,6 +327,28 @@ describe('Wallet sync, balance and sending (against StandInChain)', () => {
     expect(wallet.getBalance().confirmedSat).toBe(5_000);
   });
 
+  it('fetches through getCheckedTransaction (not cached by the chain) and gives each merkle check the checked size', async () => {
+    const asked: [string, boolean | undefined][] = [];
+    (chain as ChainSource).getCheckedTransaction = async (txid, options) => {
+      asked.push([txid, options?.cache]);
+      const hex = await chain.getTransaction(txid);
+      return { raw: hexToBytes(hex), tx: parseTransaction(hex) };
+    };
+    const sizes: (number | undefined)[] = [];
+    const verify = chain.verifyTransaction.bind(chain);
+    chain.verifyTransaction = async (txid: string, height: number, size?: number) => {
+      sizes.push(size);
+      return verify(txid, height);
+    };
+    const hex = externalPayment([{ address: wallet.getUnusedAddress(), valueSat: 7_000 }]);
+    const txid = chain.add(hex, 150);
+    await settle();
+    expect(asked).toEqual([[txid, false]]);
+    expect(sizes).toEqual([parseTransaction(hex).byteLength(false)]);
+    expect(wallet.getBalance()).toEqual({ confirmedSat: 7_000, unconfirmedSat: 0, unmaturedSat: 0 });
+    expect(wallet.getOnchainHistory()[0]).toMatchObject({ txid, height: 150, verified: true });
+  });
+
   it('extends the gap limit when addresses get used', async () => {
     const receive = wallet.listAddresses().filter((a) => a.kind === 'receive');
     chain.add(externalPayment([{ address: receive[19].address, valueSat: 10_000 }]));

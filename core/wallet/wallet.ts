@@ -4,7 +4,8 @@ import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type Database from 'better-sqlite3';
 import type { Db } from '../storage/db.js';
 import { deriveStorageKey, newSalt, seal, unseal } from '../storage/crypto.js';
-import type { ChainEvent, ChainSource, HistoryEntry, TxConfirmation } from '../chain/types.js';
+import type { ChainEvent, ChainSource, CheckedTransaction, HistoryEntry, TxConfirmation } from '../chain/types.js';
+import { toHex } from '../chain/bytes.js';
 import { FulmenError, badInput } from '../util/errors.js';
 import { MAX_MONEY_SAT, formatSatAsBtc } from '../util/money.js';
 import { NETWORK_NAMES, type NetworkName } from '../bitcoin/network.js';
@@ -69,6 +70,11 @@ const SYNC_WINDOW = 256;
 const LOOKAHEAD_MAX = 500;
 /** Confirmations verified (merkle proofs) per worker pass; results are written in one SQLite transaction. */
 const VERIFY_CHUNK = 2_000;
+/**
+ * While a sync applies batches, the balance (a scan of every output) is recomputed and announced
+ * at most this often (ms); the 'synced' pass announces it at once.
+ */
+const SYNC_BALANCE_INTERVAL_MS = 500;
 
 /** Electrum's three balance buckets, integer satoshis. */
 export interface WalletBalance {
@@ -267,6 +273,9 @@ export class Wallet {
   /** txid → tip height at which verification last failed (retried on the next tip). */
   private readonly verifyFailedAt = new Map<string, number>();
   private lastBalance: WalletBalance | null = null;
+  /** A throttled balance announcement pending (emitChanges), and when the last one ran (ms). */
+  private balanceTimer: NodeJS.Timeout | null = null;
+  private balanceEmittedAt = 0;
   private wasUpToDate = false;
   private lastSyncError: FulmenError | null = null;
   /** Counts the option_anchors channels the anchor reserve is kept for (setAnchorChannelCounter). */
@@ -520,11 +529,32 @@ export class Wallet {
     }
   }
 
-  private emitChanges(historyChanged: boolean): void {
+  /** `throttled`: from the sync loops, the balance is announced at most every SYNC_BALANCE_INTERVAL_MS. */
+  private emitChanges(historyChanged: boolean, throttled = false): void {
     if (historyChanged) {
       this.updateRequests();
       this.emit({ type: 'history' });
     }
+    if (throttled) {
+      if (this.balanceTimer) return;
+      const wait = this.balanceEmittedAt + SYNC_BALANCE_INTERVAL_MS - Date.now();
+      if (wait > 0) {
+        this.balanceTimer = setTimeout(() => {
+          this.balanceTimer = null;
+          this.emitBalance();
+        }, wait);
+        this.balanceTimer.unref();
+        return;
+      }
+    }
+    this.emitBalance();
+  }
+
+  /** Announces the balance when it changed since the last announcement. */
+  private emitBalance(): void {
+    if (this.balanceTimer) clearTimeout(this.balanceTimer);
+    this.balanceTimer = null;
+    this.balanceEmittedAt = Date.now();
     const balance = this.getBalance();
     const last = this.lastBalance;
     if (
@@ -803,6 +833,8 @@ export class Wallet {
     this.unsubscribeChain = null;
     this.chain = null;
     this.dirty.clear();
+    if (this.balanceTimer) clearTimeout(this.balanceTimer);
+    this.balanceTimer = null;
   }
 
   /** True when every subscription is answered, every changed history applied and verifiable confirmations verified. */
@@ -937,20 +969,35 @@ export class Wallet {
   private async runWorker(chain: ChainSource): Promise<void> {
     this.workerRunning = true;
     this.wasUpToDate = false;
+    // The next wave's requests are sent before this wave is applied (SQLite work, synchronous),
+    // so the server answers them meanwhile.
+    let next: Promise<FetchedBatch> | null = null;
+    let nextBatch: string[] = [];
+    const takeDirty = (): Promise<FetchedBatch> => {
+      const batch = [...this.dirty];
+      nextBatch = batch;
+      this.dirty.clear();
+      const fetch = this.fetchBatch(chain, batch);
+      // A wave left behind (chain detached, or dropped after a failure) must not surface as an unhandled rejection.
+      fetch.catch(() => undefined);
+      return fetch;
+    };
     try {
       while (this.chain === chain) {
-        if (this.dirty.size > 0) {
-          const batch = [...this.dirty];
-          this.dirty.clear();
-          const { changed, failed } = await this.syncHistories(chain, batch);
+        if (next || this.dirty.size > 0) {
+          const fetched = await (next ?? takeDirty());
+          next = this.dirty.size > 0 && this.chain === chain ? takeDirty() : null;
+          const { changed, failed } = this.applyBatch(chain, fetched);
           if (changed) {
             // Usually derived already from the statuses (extendGapForStatus); this keeps the
             // gap limit for histories applied without a status (e.g. after a reorg).
             this.ensureGap();
-            this.emitChanges(true);
+            this.emitChanges(true, true);
           }
           if (failed) {
-            // Retried on the next tip or reconnection, or after a pause.
+            // Retried on the next tip or reconnection, or after a pause (with the wave already asked for).
+            if (next) for (const sh of nextBatch) this.dirty.add(sh);
+            next = null;
             setTimeout(() => this.kick(), SYNC_RETRY_MS).unref();
             break;
           }
@@ -1002,12 +1049,13 @@ export class Wallet {
   }
 
   /**
-   * `get_history` of every script hash in `batch` and the raw transactions we do not have yet
-   * (each fetched once, `SYNC_WINDOW` requests in flight), then everything applied in one SQLite
-   * transaction. A script hash whose history or transactions could not be fetched or applied is
-   * marked dirty again (its stored status is left unchanged, so nothing half-applied is trusted).
+   * `get_history` of every script hash in `batch`, the raw transactions we do not have yet (each
+   * fetched once, `SYNC_WINDOW` requests in flight) and the merkle proofs of their confirmations,
+   * for `applyBatch` to write in one SQLite transaction. A script hash whose history or
+   * transactions could not be fetched or applied is marked dirty again there (its stored status is
+   * left unchanged, so nothing half-applied is trusted).
    */
-  private async syncHistories(chain: ChainSource, batch: string[]): Promise<{ changed: boolean; failed: boolean }> {
+  private async fetchBatch(chain: ChainSource, batch: string[]): Promise<FetchedBatch> {
     const histories = await settleWindowed(batch, SYNC_WINDOW, (sh) => chain.getHistory(sh));
     const missing = new Set<string>();
     const tipHeight = chain.tip()?.height ?? 0;
@@ -1024,17 +1072,36 @@ export class Wallet {
     // Merkle proofs are fetched alongside the transactions (not after they are stored), and
     // recorded in the same SQLite transaction as the histories; a failed one is left to the verifier.
     const verifyItems = [...toVerify].map(([txid, height]) => ({ txid, height }));
+    // Each missing transaction is fetched once: its merkle check waits for it (for its size).
+    const fetches = new Map<string, Promise<CheckedTransaction>>();
+    const fetchTx = (txid: string): Promise<CheckedTransaction> => {
+      let fetch = fetches.get(txid);
+      if (!fetch) fetches.set(txid, (fetch = checkedTransaction(chain, txid)));
+      return fetch;
+    };
+    const sizeOf = (txid: string): Promise<number> | number =>
+      missing.has(txid) ? fetchTx(txid).then((c) => c.tx.byteLength(false)) : this.parsed(txid).byteLength(false);
     const [raws, fetched] = await Promise.all([
-      settleWindowed(missingTxids, SYNC_WINDOW, (txid) => chain.getTransaction(txid)),
-      this.fetchConfirmations(chain, verifyItems),
+      settleWindowed(missingTxids, SYNC_WINDOW, fetchTx),
+      this.fetchConfirmations(chain, verifyItems, sizeOf),
     ]);
     const confirmations = await this.stillInChain(chain, fetched);
-    const txs = new Map<string, Uint8Array>();
+    const txs = new Map<string, CheckedTransaction>();
     const txErrors = new Map<string, unknown>();
     raws.forEach((r, i) => {
-      if (r.status === 'fulfilled') txs.set(missingTxids[i]!, hexToBytes(r.value));
+      if (r.status === 'fulfilled') txs.set(missingTxids[i]!, r.value);
       else txErrors.set(missingTxids[i]!, r.reason);
     });
+    return { batch, histories, txs, txErrors, verifyItems, confirmations };
+  }
+
+  /**
+   * Writes a fetched wave in one SQLite transaction (no await: nothing changes in between).
+   * A script hash whose history or transactions failed is marked dirty again.
+   */
+  private applyBatch(chain: ChainSource, fetched: FetchedBatch): { changed: boolean; failed: boolean } {
+    const { batch, histories, txs, txErrors, verifyItems, confirmations } = fetched;
+    const inserted = new Set<string>();
     let changed = false;
     let failed = false;
     if (this.chain !== chain) return { changed, failed };
@@ -1044,7 +1111,7 @@ export class Wallet {
           const r = histories[i]!;
           if (r.status === 'rejected') throw r.reason;
           for (const h of r.value) if (txErrors.has(h.txid)) throw txErrors.get(h.txid);
-          if (this.applyHistory(sh, r.value, txs)) changed = true;
+          if (this.applyHistory(sh, r.value, txs, inserted)) changed = true;
         } catch (err) {
           this.recordError(err);
           this.dirty.add(sh);
@@ -1063,12 +1130,15 @@ export class Wallet {
   /**
    * Applies a script hash's history in one SQLite transaction: new transactions, changed heights
    * (reorg: verification reset), vanished transactions removed. @returns whether anything changed.
+   * `inserted`: txids stored by this wave's committed histories (their outputs are indexed already:
+   * the address set does not change during a wave); this history's are added once it commits.
    */
-  private applyHistory(sh: string, history: HistoryEntry[], newTxs: Map<string, Uint8Array>): boolean {
+  private applyHistory(sh: string, history: HistoryEntry[], newTxs: Map<string, CheckedTransaction>, inserted: Set<string>): boolean {
     const info = this.addresses.get(sh);
     if (!info) return false;
     const status = electrumStatus(history);
     let changed = false;
+    const insertedHere: string[] = [];
     this.db.transaction(() => {
       const old = new Map(
         (this.sql('SELECT txid, height FROM wallet_address_history WHERE script_hash = ?').all(sh) as {
@@ -1078,10 +1148,11 @@ export class Wallet {
       );
       const now = Math.floor(Date.now() / 1000);
       for (const entry of history) {
-        const raw = newTxs.get(entry.txid);
+        const checked = newTxs.get(entry.txid);
         // Another script hash of the same batch may have stored it already.
-        if (raw && !this.hasTx(entry.txid)) {
-          this.insertTx(entry.txid, raw, entry.height, false, now);
+        if (checked && !this.hasTx(entry.txid)) {
+          this.insertTx(entry.txid, checked.raw, entry.height, false, now, checked.tx);
+          insertedHere.push(entry.txid);
           changed = true;
         } else {
           const row = this.sql('SELECT height, local FROM wallet_txs WHERE txid = ?').get(entry.txid) as
@@ -1098,7 +1169,7 @@ export class Wallet {
             this.sql('UPDATE wallet_txs SET local = 0 WHERE txid = ?').run(entry.txid);
             changed = true;
           }
-          this.indexOutputs(entry.txid, this.parsed(entry.txid));
+          if (!inserted.has(entry.txid)) this.indexOutputs(entry.txid, this.parsed(entry.txid));
         }
         if (old.get(entry.txid) !== entry.height) {
           this.sql(
@@ -1118,13 +1189,15 @@ export class Wallet {
       // The status of what we applied; a server status that differs triggers a refetch.
       this.sql('UPDATE wallet_addresses SET status = ? WHERE script_hash = ?').run(status, sh);
     })();
+    for (const txid of insertedHere) inserted.add(txid);
     info.status = status;
     return changed;
   }
 
-  private insertTx(txid: string, raw: Uint8Array, height: number, local: boolean, now: number): Transaction {
-    const tx = parseTransaction(bytesToHex(raw));
-    if (tx.getId() !== txid) throw new FulmenError('SERVER_MISBEHAVED', `Transaction bytes do not match txid ${txid}`);
+  /** `checkedTx`: `raw` parsed, already checked to hash to `txid` (then neither parsed nor hashed again). */
+  private insertTx(txid: string, raw: Uint8Array, height: number, local: boolean, now: number, checkedTx?: Transaction): Transaction {
+    const tx = checkedTx ?? parseTransaction(bytesToHex(raw));
+    if (!checkedTx && tx.getId() !== txid) throw new FulmenError('SERVER_MISBEHAVED', `Transaction bytes do not match txid ${txid}`);
     this.sql(
         'INSERT INTO wallet_txs (txid, raw, height, verified, is_coinbase, local, first_seen) VALUES (?, ?, ?, 0, ?, ?, ?)',
       )
@@ -1140,7 +1213,7 @@ export class Wallet {
   private indexOutputs(txid: string, tx: Transaction): void {
     const insertOut = this.sql('INSERT OR IGNORE INTO wallet_txos (txid, vout, script_hash, value_sat) VALUES (?, ?, ?, ?)');
     tx.outs.forEach((out, vout) => {
-      const info = this.byScript.get(bytesToHex(out.script));
+      const info = this.byScript.get(toHex(out.script));
       if (info) insertOut.run(txid, vout, info.scriptHash, outputValueSat(out));
     });
   }
@@ -1159,7 +1232,11 @@ export class Wallet {
     if (!tx) {
       const row = this.sql('SELECT raw FROM wallet_txs WHERE txid = ?').get(txid) as { raw: Uint8Array } | undefined;
       if (!row) throw new FulmenError('NOT_FOUND', `Unknown transaction ${txid}`);
-      tx = parseTransaction(bytesToHex(row.raw));
+      try {
+        tx = bitcoin.Transaction.fromBuffer(row.raw);
+      } catch {
+        throw badInput('Malformed transaction');
+      }
       this.parsedTxs.set(txid, tx);
     }
     return tx;
@@ -1186,16 +1263,20 @@ export class Wallet {
     this.db.transaction(() => {
       changed = this.recordConfirmations(items, results, tipHeight);
     })();
-    if (changed) this.emitChanges(true);
+    if (changed) this.emitChanges(true, true);
   }
 
   /**
    * SPV confirmations of `items` (`chain.verifyTransaction`: merkle proof against our validated
    * header, `SYNC_WINDOW` in flight), with the block hash and timestamp filled in.
    */
-  private fetchConfirmations(chain: ChainSource, items: readonly { txid: string; height: number }[]): Promise<PromiseSettledResult<TxConfirmation>[]> {
+  private fetchConfirmations(
+    chain: ChainSource,
+    items: readonly { txid: string; height: number }[],
+    sizeOf: (txid: string) => Promise<number> | number = (txid) => this.parsed(txid).byteLength(false),
+  ): Promise<PromiseSettledResult<TxConfirmation>[]> {
     return settleWindowed(items, SYNC_WINDOW, async (item) => {
-      const confirmation = await chain.verifyTransaction(item.txid, item.height);
+      const confirmation = await chain.verifyTransaction(item.txid, item.height, await sizeOf(item.txid));
       if (!confirmation.verified || (confirmation.timestamp !== undefined && confirmation.blockHash !== undefined)) return confirmation;
       const header = await chain.getHeader(item.height).catch((err: unknown) => {
         this.recordError(err);
@@ -1252,7 +1333,11 @@ export class Wallet {
         verified.push(item.txid);
       }
     }
-    for (const txid of verified) this.dropConflictingLocalTxs(txid);
+    // Local transactions are rare (only ours, until the server lists them): one look spares a
+    // conflict query per verified transaction when there are none.
+    if (verified.length > 0 && this.sql('SELECT 1 FROM wallet_txs WHERE local = 1 LIMIT 1').get() !== undefined) {
+      for (const txid of verified) this.dropConflictingLocalTxs(txid);
+    }
     return verified.length > 0;
   }
 
@@ -1730,7 +1815,7 @@ export class Wallet {
     }
     if (!this.hasTx(txid)) {
       this.db.transaction(() => {
-        this.insertTx(txid, hexToBytes(txHex), 0, true, Math.floor(Date.now() / 1000));
+        this.insertTx(txid, hexToBytes(txHex), 0, true, Math.floor(Date.now() / 1000), tx);
       })();
       // An accepted replacement (RBF, cancel) evicted the transactions it conflicts with.
       this.removeConflicts(txid);
@@ -2080,6 +2165,29 @@ export class Wallet {
 export function electrumStatus(history: HistoryEntry[]): string | null {
   if (history.length === 0) return null;
   return bytesToHex(sha256(utf8ToBytes(history.map((h) => `${h.txid}:${h.height}:`).join(''))));
+}
+
+/** One wave of `Wallet.fetchBatch`: histories of `batch` (same order), new transactions, merkle checks. */
+interface FetchedBatch {
+  batch: string[];
+  histories: PromiseSettledResult<HistoryEntry[]>[];
+  txs: Map<string, CheckedTransaction>;
+  txErrors: Map<string, unknown>;
+  verifyItems: { txid: string; height: number }[];
+  confirmations: PromiseSettledResult<TxConfirmation>[];
+}
+
+/**
+ * `txid`'s bytes, checked to hash to it, and the parsed transaction: through
+ * `getCheckedTransaction` when the chain has it (parsed and hashed once there, and not also cached
+ * there: the wallet stores the bytes in wallet_txs), else `getTransaction` checked here.
+ */
+async function checkedTransaction(chain: ChainSource, txid: string): Promise<CheckedTransaction> {
+  if (chain.getCheckedTransaction) return chain.getCheckedTransaction(txid, { cache: false });
+  const hex = await chain.getTransaction(txid);
+  const tx = parseTransaction(hex);
+  if (tx.getId() !== txid) throw new FulmenError('SERVER_MISBEHAVED', `Transaction bytes do not match txid ${txid}`);
+  return { raw: hexToBytes(hex), tx };
 }
 
 /**
