@@ -7,12 +7,13 @@ import { Channel } from '../../core/lightning/channel/channel.js';
 import { ChannelStore } from '../../core/lightning/channel/store.js';
 import type { SweepRow } from '../../core/lightning/watcher/store.js';
 import { channelView, classifyFundingSpend } from '../../core/lightning/watcher/commitments.js';
-import { resolutionsFor } from '../../core/lightning/watcher/sweeps.js';
+import { resolutionsFor, type FeeWallet } from '../../core/lightning/watcher/sweeps.js';
 import { addressToScriptPubKey } from '../../core/bitcoin/address.js';
 
 // BOLT 5 on regtest (Bitcoin Knots + ElectrumX) with two Fulmen nodes in one process: local and
 // remote force closes, a breach answered by a justice transaction, and an HTLC in flight resolved
-// by HTLC-timeout. to_self_delay is 10 blocks on both sides; a channel is REDEEMED 3 blocks after
+// by HTLC-timeout; breaches with an HTLC output, unspent (i) or spent by the cheater's HTLC-timeout
+// (ii), and a patient sweep held until fees go down (iii). to_self_delay is 10 blocks on both sides; a channel is REDEEMED 3 blocks after
 // its last sweep confirmed. Every sweep is accepted by bitcoind's mempool (full script checks)
 // before it confirms. The suite runs twice: with anchor channels (both nodes advertise
 // option_anchors; BOLT 3: two 330-sat anchors, to_remote and HTLC spends wait one block (CSV 1),
@@ -358,5 +359,173 @@ describe.each(['anchors', 'static_remotekey'] as const)('force closes, sweeps an
     } finally {
       delete (chainA as { estimateFeeSatPerVbyte?: unknown }).estimateFeeSatPerVbyte;
     }
+  });
+  /**
+   * B holds its incoming HTLCs (neither fulfilled nor failed) until `release()`, which lets B's
+   * node resolve them as usual (the invoice's HTLC is fulfilled).
+   */
+  function holdIncoming(): { release: () => void } {
+    type Resolve = (peer: unknown, ch: unknown) => void;
+    const nodeB = b.node as unknown as { resolveIncoming: Resolve };
+    let held: [unknown, unknown] | null = null;
+    nodeB.resolveIncoming = (peer, ch) => {
+      held = [peer, ch];
+    };
+    return {
+      release: () => {
+        delete (nodeB as { resolveIncoming?: unknown }).resolveIncoming;
+        if (held) nodeB.resolveIncoming(held[0], held[1]);
+      },
+    };
+  }
+
+  /**
+   * A pays B 50,000 sat, then offers an HTLC of `htlcSat` that B holds; A keeps its commitment
+   * with that HTLC (and its ChannelData of then, with B's HTLC signatures). B then fulfills the
+   * HTLC and A pays 10,000 sat more: the kept commitment is revoked.
+   */
+  async function revokedCommitmentWithHtlc(cp: string, fundingSat: number, htlcSat: number) {
+    await pay(a, b, 50_000);
+    await settled(cp);
+    const hold = holdIncoming();
+    const { invoice, paymentHash } = b.node.createInvoice(BigInt(htlcSat) * 1000n, 'held', 3600);
+    const payment = a.node.pay(invoice);
+    await waitFor(() => channel(a, cp)?.local_balance === fundingSat - 50_000 - htlcSat, { what: 'HTLC in A commitment' });
+    await settled(cp);
+    const oldData = channelData(a, cp);
+    const oldCommitment = Channel.load(channelData(a, cp), { lightningRootSecret: a.wallet.lightningRootSecret(), persistence: new ChannelStore(a.db) }).signedLocalCommitment();
+    hold.release();
+    expect((await payment).success).toBe(true);
+    await pay(a, b, 10_000);
+    await settled(cp);
+    return { oldData, oldCommitment, paymentHash };
+  }
+
+  it('(i) breach with an unspent HTLC: B takes to_local and the HTLC output with justice transactions', async () => {
+    const cp = await openChannel(600_000);
+    const { oldCommitment } = await revokedCommitmentWithHtlc(cp, 600_000, 40_000);
+    const bBefore = b.wallet.getBalance().confirmedSat;
+
+    const cheatTxid = await regtest.rpc<string>('sendrawtransaction', [oldCommitment]);
+    const cheat = Transaction.fromHex(oldCommitment);
+    expect(cheat.outs.length).toBe(anchors ? 5 : 3); // to_local, to_remote, the HTLC (and the two anchors)
+    await waitFor(() => channel(b, cp)?.state === 'FORCE_CLOSING', { what: 'B sees the revoked commitment' });
+    const justiceToLocal = await sweepInMempool(b, cp, 'justice_to_local');
+    const justiceHtlc = await sweepInMempool(b, cp, 'justice_htlc');
+    expect(justiceToLocal.outpoint.startsWith(cheatTxid)).toBe(true);
+    expect(justiceToLocal.valueSat).toBeGreaterThan(500_000); // A's old balance (600k - 50k - 40k - fee)
+    expect(justiceHtlc.outpoint.startsWith(cheatTxid)).toBe(true);
+    expect(justiceHtlc.valueSat).toBe(40_000);
+    expect(Number(cheat.outs[Number(justiceHtlc.outpoint.split(':')[1])]!.value)).toBe(40_000);
+
+    await regtest.mine(1);
+    const toRemote = await sweepSeen(b, cp, 'to_remote');
+    expect(toRemote.valueSat).toBe(50_000);
+    await waitFor(() => ['justice_to_local', 'justice_htlc'].every((k) => sweepsOf(b, cp).find((r) => r.kind === k)?.status === 'confirmed'), { what: 'justice transactions confirmed' });
+    await regtest.mine(1 + REDEEM_DEPTH);
+    await waitFor(() => channel(b, cp)?.state === 'REDEEMED', { what: 'B REDEEMED', timeoutMs: 30_000 });
+    const taken = [justiceToLocal, justiceHtlc, toRemote].reduce((s, r) => s + Number(Transaction.fromHex(r.rawTx!).outs[0]!.value), 0);
+    expect(taken).toBeGreaterThan(600_000 - 5_000);
+    await waitFor(() => b.wallet.getBalance().confirmedSat === bBefore + taken, { what: 'B wallet has the whole channel' });
+  });
+
+  it('(ii) breach with a spent HTLC: A\'s HTLC-timeout of the revoked commitment confirms, B takes its output before to_self_delay', async () => {
+    const cp = await openChannel(600_000);
+    const { oldData, oldCommitment } = await revokedCommitmentWithHtlc(cp, 600_000, 40_000);
+    const bBefore = b.wallet.getBalance().confirmedSat;
+    const cheat = Transaction.fromHex(oldCommitment);
+    // A's HTLC-timeout for the revoked commitment, signed from A's channel data of then (B's HTLC signature).
+    const oldView = channelView(oldData, a.wallet.lightningRootSecret());
+    const timeoutRes = resolutionsFor(oldView, classifyFundingSpend(oldView, cheat), cheat).find((r) => r.kind === 'htlc_timeout_tx')!;
+    expect(timeoutRes.prevout.valueSat).toBe(40_000);
+    const feeWallet = (a.node.watcher as unknown as { feeWallet: (raw: null, value: number) => { feeWallet: FeeWallet } }).feeWallet(null, 40_000).feeWallet;
+    const htlcTimeout = timeoutRes.build!({ feerateSatPerVbyte: 2, destination: new Uint8Array(0), feeWallet })!;
+    expect(htlcTimeout.locktime).toBe(timeoutRes.cltvExpiry);
+    // The chain reaches cltv_expiry; the channel is still open (the HTLC was fulfilled long ago).
+    await regtest.mine(timeoutRes.cltvExpiry - (await height()));
+
+    // Both are mined straight into blocks (generateblock: full validation, B never sees the HTLC
+    // output unspent in a block); anchors: the HTLC-timeout (nSequence 1) one block later.
+    const mineTxs = async (txs: string[]) => {
+      await regtest.rpc('generateblock', [regtest.minerAddress, txs]);
+      await regtest.waitForElectrumTip();
+    };
+    if (anchors) {
+      await mineTxs([oldCommitment]);
+      await mineTxs([htlcTimeout.toHex()]);
+    } else {
+      await mineTxs([oldCommitment, htlcTimeout.toHex()]);
+    }
+    const timeoutHeight = await height();
+    const timeoutTxid = htlcTimeout.getId();
+    expect(await confirmedOnChain(timeoutTxid)).toBe(true);
+    await waitFor(() => channel(b, cp)?.state === 'FORCE_CLOSING' || channel(b, cp)?.state === 'CLOSED', { what: 'B sees the revoked commitment' });
+
+    const justiceSecond = await sweepInMempool(b, cp, 'justice_htlc_tx_output');
+    expect(justiceSecond.outpoint).toBe(`${timeoutTxid}:0`);
+    expect(justiceSecond.valueSat).toBe(Number(htlcTimeout.outs[0]!.value));
+    // The revocation path needs no delay: B's spend (no CSV, BIP 125 nSequence) is in bitcoind's mempool at once.
+    expect(Transaction.fromHex(justiceSecond.rawTx!).ins[0]!.sequence).toBe(0xfffffffd);
+    // B's justice for the HTLC output itself lost the race: no row when B first saw the output
+    // already spent (static_remotekey: same block), else a row spent by A's HTLC-timeout.
+    const justiceHtlc = sweepsOf(b, cp).find((r) => r.kind === 'justice_htlc');
+    if (justiceHtlc) expect(justiceHtlc.status).toBe('spent_by_other');
+    const justiceToLocal = await sweepSeen(b, cp, 'justice_to_local');
+    const toRemote = await sweepSeen(b, cp, 'to_remote');
+    await regtest.mine(1);
+    await waitFor(() => sweepsOf(b, cp).find((r) => r.kind === 'justice_htlc_tx_output')?.status === 'confirmed', { what: 'second-stage justice confirmed' });
+    expect(await height()).toBeLessThan(timeoutHeight + TO_SELF_DELAY);
+    await regtest.mine(REDEEM_DEPTH);
+    await waitFor(() => channel(b, cp)?.state === 'REDEEMED', { what: 'B REDEEMED', timeoutMs: 30_000 });
+    const taken = [justiceToLocal, justiceSecond, toRemote].reduce((s, r) => s + Number(Transaction.fromHex(r.rawTx!).outs[0]!.value), 0);
+    expect(taken).toBeGreaterThan(600_000 - 6_000);
+    await waitFor(() => b.wallet.getBalance().confirmedSat === bBefore + taken, { what: 'B wallet has the whole channel' });
+  });
+
+  it('(iii) the watcher waits until fees go down: A\'s to_local sweep is held while the estimate is high', async () => {
+    const cp = await openChannel(800_000);
+    await pay(a, b, 100_000);
+    await settled(cp);
+    const { closingTxid } = await a.node.forceCloseChannel(cp);
+    await waitFor(() => inMempool(closingTxid), { what: 'commitment in mempool' });
+    await regtest.mine(1);
+    await waitFor(() => channel(a, cp)?.state === 'CLOSED', { what: 'A commitment confirmed' });
+    const planned = await waitFor(() => sweepsOf(a, cp).find((r) => r.kind === 'to_local' && r.spendableHeight !== null), { what: 'to_local sweep planned' });
+    // Fees rise to 100 sat/vB (the estimate A's chain reports), above the patient cap (fee-policy.ts: 20 sat/vB).
+    const chainA = a.chain as unknown as { estimateFeeSatPerVbyte: (target: number) => Promise<number> };
+    const targets: number[] = [];
+    let estimate = 100;
+    chainA.estimateFeeSatPerVbyte = async (target) => {
+      targets.push(target);
+      return estimate;
+    };
+    try {
+      await regtest.mine(planned.spendableHeight! - 1 - (await height())); // to_local is spendable in the next block
+      await a.node.watcher.checkNow();
+      await regtest.mine(2);
+      await a.node.watcher.checkNow();
+      expect(sweepsOf(a, cp).find((r) => r.kind === 'to_local')).toMatchObject({ status: 'waiting', txid: null, rawTx: null });
+      expect(targets).toContain(25); // the patient target
+      // Fees go down to 3 sat/vB: the sweep is signed at that feerate and broadcast.
+      estimate = 3;
+      await a.node.watcher.checkNow();
+      const toLocal = await sweepInMempool(a, cp, 'to_local');
+      expect(toLocal).toMatchObject({ status: 'broadcast', feerateSatPerVbyte: 3 });
+      const sweepTx = Transaction.fromHex(toLocal.rawTx!);
+      const fee = toLocal.valueSat - Number(sweepTx.outs[0]!.value);
+      // bitcoind's view: the fee is 3 sat/vB of the signed size (the builder measures a probe whose
+      // signature may be one byte shorter or longer, plus one vbyte).
+      const entry = await regtest.rpc<{ vsize: number; fees: { base: number } }>('getmempoolentry', [toLocal.txid!]);
+      expect(Math.round(entry.fees.base * 1e8)).toBe(fee);
+      expect(entry.vsize).toBe(sweepTx.virtualSize());
+      expect(fee / entry.vsize).toBeGreaterThanOrEqual(3);
+      expect(fee / entry.vsize).toBeLessThan(4);
+      await regtest.mine(1);
+      await waitFor(() => sweepsOf(a, cp).find((r) => r.kind === 'to_local')?.status === 'confirmed', { what: 'to_local sweep confirmed' });
+    } finally {
+      delete (chainA as { estimateFeeSatPerVbyte?: unknown }).estimateFeeSatPerVbyte;
+    }
+    await regtest.mine(REDEEM_DEPTH);
+    await waitFor(() => channel(a, cp)?.state === 'REDEEMED', { what: 'A REDEEMED', timeoutMs: 30_000 });
   });
 });
