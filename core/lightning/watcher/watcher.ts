@@ -255,6 +255,22 @@ export class ChannelWatcher {
   }
 
   /** The transaction spending `txid:vout`, from the history of the output's script (confirmed first). */
+  /**
+   * Records on a sweep row what spent its output: our transaction (broadcast or confirmed; an
+   * earlier version replaced by RBF that confirmed after all becomes the row's transaction) or
+   * someone else's (spent_by_other). Saves only when something changed; returns the row as stored.
+   */
+  private recordSpender(row: SweepRow, spender: SpendInfo, ours: boolean): SweepRow {
+    const spenderTxid = spender.tx.getId();
+    const status = ours ? (spender.confirmed ? 'confirmed' : 'broadcast') : 'spent_by_other';
+    const confirmedHeight = spender.confirmed ? spender.height : null;
+    const version = ours && row.txid !== spenderTxid ? { txid: spenderTxid, rawTx: spender.tx.toHex(), priorTxids: row.priorTxids.filter((t) => t !== spenderTxid).concat(row.txid ?? []) } : {};
+    if (row.status === status && row.confirmedHeight === confirmedHeight && !('txid' in version)) return row;
+    const updated: SweepRow = { ...row, ...version, status, confirmedHeight };
+    this.store.save(updated);
+    return updated;
+  }
+
   private async findSpender(scriptPubKey: Uint8Array, txid: string, vout: number): Promise<SpendInfo | null> {
     const sh = await this.watchScript(scriptPubKey);
     const history = await this.opts.chain.getHistory(sh);
@@ -361,16 +377,7 @@ export class ChannelWatcher {
       const spenderTxid = spender.tx.getId();
       const ours = row !== null && (row.txid === spenderTxid || row.priorTxids.includes(spenderTxid));
       if (r.paymentHash && r.outgoingHtlcId !== null) this.reportHtlc(ch, r, spender, ours);
-      if (row) {
-        const status = ours ? (spender.confirmed ? 'confirmed' : 'broadcast') : 'spent_by_other';
-        const confirmedHeight = spender.confirmed ? spender.height : null;
-        // An earlier version (replaced by RBF) confirmed after all: it becomes the row's transaction.
-        const version = ours && row.txid !== spenderTxid ? { txid: spenderTxid, rawTx: spender.tx.toHex(), priorTxids: row.priorTxids.filter((t) => t !== spenderTxid).concat(row.txid ?? []) } : {};
-        if (row.status !== status || row.confirmedHeight !== confirmedHeight || 'txid' in version) {
-          row = { ...row, ...version, status, confirmedHeight };
-          this.store.save(row);
-        }
-      }
+      if (row) row = this.recordSpender(row, spender, ours);
       if (ours && !spender.confirmed && row && r.build && resolutionUrgency(r) === 'urgent') await this.feeStep(r, row, parentHeight);
       let settled = spender.confirmed && this.depthOf(spender.height) >= this.redeemDepth;
       const next = r.next?.(spender.tx) ?? null;
@@ -503,15 +510,7 @@ export class ChannelWatcher {
     if (spender) {
       const spenderTxid = spender.tx.getId();
       const ours = row !== null && (row.txid === spenderTxid || row.priorTxids.includes(spenderTxid));
-      if (row) {
-        const status = ours ? (spender.confirmed ? 'confirmed' : 'broadcast') : 'spent_by_other';
-        const confirmedHeight = spender.confirmed ? spender.height : null;
-        const version = ours && row.txid !== spenderTxid ? { txid: spenderTxid, rawTx: spender.tx.toHex(), priorTxids: row.priorTxids.filter((t) => t !== spenderTxid).concat(row.txid ?? []) } : {};
-        if (row.status !== status || row.confirmedHeight !== confirmedHeight || 'txid' in version) {
-          row = { ...row, ...version, status, confirmedHeight };
-          this.store.save(row);
-        }
-      }
+      if (row) row = this.recordSpender(row, spender, ours);
       if (!ours || spender.confirmed || funding.confirmed) return;
     } else if (funding.confirmed) {
       return; // the commitment confirmed: no child needed any more
