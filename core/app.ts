@@ -13,6 +13,7 @@ import type {
 import type { ChannelInfo, ChannelSweepsResult } from './api/client-types.js';
 import type { FulmenEventMessage, FulmenEventName, FulmenEvents, StatusEvent } from './api/events.js';
 import type { NetworkName } from './bitcoin/network.js';
+import type { ServerBan } from './chain/bans.js';
 import { ChainNetwork } from './chain/network.js';
 import { ConfigStore, dataPaths, defaultBaseDir, type DataPaths } from './daemon/config.js';
 import { openDatabase, type Db } from './storage/db.js';
@@ -355,6 +356,22 @@ export class FulmenApp implements CommandContext {
       serverCount: connected ? 1 : 0,
       feeEstimateSatPerVbyte: this.feeEstimateSatPerVbyte,
     };
+  }
+
+  serverBans(): ServerBan[] {
+    return this.chainNetwork().serverBans();
+  }
+
+  liftServerBan(server: string): void {
+    const chain = this.chainNetwork();
+    if (!chain.serverBans().some((ban) => ban.server === server)) throw new FulmenError('NOT_FOUND', `Server ${server} is not banned`);
+    chain.liftBan(server);
+  }
+
+  /** @throws FulmenError NETWORK when the chain is not running (offline, no server). */
+  private chainNetwork(): ChainNetwork {
+    if (!this.chain) throw new FulmenError('NETWORK', 'Not connected to a server (offline)');
+    return this.chain;
   }
 
   lightning(): LightningFacade {

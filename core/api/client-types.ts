@@ -42,6 +42,18 @@ export interface RestoreResult {
   seed_type: 'bip39' | 'electrum' | 'xpub';
 }
 
+/** One ban of list_server_bans: an Electrum server caught lying, not used until `expires_at`. */
+export interface ServerBanItem {
+  /** `host:port:t|s`. */
+  server: string;
+  /** What the server was caught at (e.g. an invalid header or merkle proof). */
+  reason: string;
+  /** Unix seconds. */
+  banned_at: number;
+  /** Unix seconds; the ban is lifted by itself then (or earlier by unban_server). */
+  expires_at: number;
+}
+
 /** One coin of listunspent (Electrum's shape, plus `frozen` and `label`). */
 export interface UnspentItem {
   address: string;
@@ -53,6 +65,8 @@ export interface UnspentItem {
   /** 0 while unconfirmed. */
   height: number;
   coinbase: boolean;
+  /** Coinbase output with fewer than 100 confirmations: not spendable yet (coin control cannot pick it). */
+  immature: boolean;
   frozen: boolean;
   label: string;
 }
@@ -288,6 +302,8 @@ export interface CommandResults {
   load_wallet: true;
   close_wallet: true;
   getinfo: GetInfoResult;
+  list_server_bans: ServerBanItem[];
+  unban_server: true;
   getbalance: BalanceResult;
   getunusedaddress: string;
   validateaddress: boolean;

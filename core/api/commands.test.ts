@@ -171,3 +171,135 @@ describe('getbalance', () => {
     expect(balanceResult(ctxWith(20_000))).toEqual({ confirmed: '0.0015', reserved: '0.0002' });
   });
 });
+
+describe('server bans (list_server_bans, unban_server)', () => {
+  const server = 'electrum.example.org:50002:s';
+  const run = (name: 'list_server_bans' | 'unban_server', ctx: CommandContext, params: Record<string, unknown>) => {
+    const spec = commandTable.get(name)!;
+    return spec.run(ctx, spec.params.parse(params) as never);
+  };
+
+  it('lists bans with unix-second times and lifts one by its server string', async () => {
+    const lifted: string[] = [];
+    const ctx = {
+      serverBans: () => [{ server, reason: 'Header 7 fails proof of work', bannedAt: 1_700_000_000_000, expiresAt: 1_700_086_400_000 }],
+      liftServerBan: (s: string) => void lifted.push(s),
+    } as unknown as CommandContext;
+    expect(await run('list_server_bans', ctx, {})).toEqual([
+      { server, reason: 'Header 7 fails proof of work', banned_at: 1_700_000_000, expires_at: 1_700_086_400 },
+    ]);
+    expect(await run('unban_server', ctx, { server: ` ${server} ` })).toBe(true);
+    expect(lifted).toEqual([server]);
+  });
+
+  it('unban_server takes host:port:t|s only (IPv6 in brackets)', () => {
+    const params = declarations.unban_server.params;
+    expect(params.safeParse({ server: '[::1]:50001:t' }).success).toBe(true);
+    for (const bad of ['', 'example.org', 'example.org:50002', 'example.org:50002:x', 'a b:1:t']) expect(params.safeParse({ server: bad }).success).toBe(false);
+  });
+
+  describe('on the app', () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulmen-bans-'));
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it('needs the chain: refused offline', async () => {
+      const app = new FulmenApp({ network: 'regtest', baseDir: dir, offline: true });
+      await expect(app.call('list_server_bans')).rejects.toThrow(/offline/);
+      expect(() => app.serverBans()).toThrow(FulmenError);
+      await app.close();
+    });
+
+    it('lists no bans and answers NOT_FOUND for a server that is not banned', async () => {
+      const app = new FulmenApp({ network: 'regtest', baseDir: dir });
+      await app.call('setconfig', ['server', '127.0.0.1:1:t']);
+      await app.start();
+      expect(await app.call('list_server_bans')).toEqual([]);
+      await expect(app.call('unban_server', ['127.0.0.1:1:t'])).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await app.close();
+    });
+  });
+});
+
+describe('listaddresses and gettransaction', () => {
+  const txid = 'ab'.repeat(32);
+  const addresses = [
+    { address: 'bcrt1qr0', kind: 'receive', index: 0, used: true },
+    { address: 'bcrt1qr1', kind: 'receive', index: 1, used: false },
+    { address: 'bcrt1qc0', kind: 'change', index: 0, used: true },
+    { address: 'bcrt1qc1', kind: 'change', index: 1, used: false },
+  ];
+  const coins = [
+    { txid, vout: 0, valueSat: 150_000, address: 'bcrt1qr0', height: 101, frozen: false, coinbase: false, immature: false },
+    { txid, vout: 1, valueSat: 2_500, address: 'bcrt1qr0', height: 101, frozen: true, coinbase: false, immature: false },
+    { txid: 'cd'.repeat(32), vout: 0, valueSat: 70_000, address: 'bcrt1qc0', height: 0, frozen: false, coinbase: false, immature: false },
+  ];
+  const asked: string[] = [];
+  const ctx = {
+    wallet: () => ({
+      listAddresses: () => addresses,
+      listUnspent: () => coins,
+      getLabel: (key: string) => (key === 'bcrt1qr0' ? 'donations' : ''),
+      getRawTransaction: (id: string) => {
+        asked.push(id);
+        if (id !== txid) throw new FulmenError('NOT_FOUND', `Unknown transaction ${id}`);
+        return '0200';
+      },
+    }),
+  } as unknown as CommandContext;
+  const run = (name: 'listaddresses' | 'gettransaction', params: Record<string, unknown>) => {
+    const spec = commandTable.get(name)!;
+    return spec.run(ctx, spec.params.parse(params) as never);
+  };
+  const names = (items: unknown) => (items as { address: string }[]).map((a) => a.address);
+
+  it('lists every address with Electrum type names, balance (BTC and sat, frozen coins included), coin count and label', async () => {
+    expect(await run('listaddresses', {})).toEqual([
+      { address: 'bcrt1qr0', type: 'receiving', index: 0, used: true, balance: '0.001525', balance_sat: 152_500, coins: 2, label: 'donations' },
+      { address: 'bcrt1qr1', type: 'receiving', index: 1, used: false, balance: '0', balance_sat: 0, coins: 0, label: '' },
+      { address: 'bcrt1qc0', type: 'change', index: 0, used: true, balance: '0.0007', balance_sat: 70_000, coins: 1, label: '' },
+      { address: 'bcrt1qc1', type: 'change', index: 1, used: false, balance: '0', balance_sat: 0, coins: 0, label: '' },
+    ]);
+  });
+
+  it('filters as Electrum: --receiving, --change, --unused, --funded, combined', async () => {
+    expect(names(await run('listaddresses', { receiving: true }))).toEqual(['bcrt1qr0', 'bcrt1qr1']);
+    expect(names(await run('listaddresses', { change: true }))).toEqual(['bcrt1qc0', 'bcrt1qc1']);
+    expect(names(await run('listaddresses', { unused: true }))).toEqual(['bcrt1qr1', 'bcrt1qc1']);
+    expect(names(await run('listaddresses', { funded: true }))).toEqual(['bcrt1qr0', 'bcrt1qc0']);
+    expect(names(await run('listaddresses', { change: true, funded: true }))).toEqual(['bcrt1qc0']);
+    expect(names(await run('listaddresses', { receiving: true, unused: true }))).toEqual(['bcrt1qr1']);
+  });
+
+  it('gettransaction returns the stored raw hex, accepts an upper-case txid and rejects a malformed one', async () => {
+    expect(await run('gettransaction', { txid: txid.toUpperCase() })).toBe('0200');
+    expect(asked.at(-1)).toBe(txid);
+    await expect(run('gettransaction', { txid: 'cd'.repeat(32) })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(declarations.gettransaction.params.safeParse({ txid: 'nope' }).success).toBe(false);
+  });
+
+  it('on an offline wallet: fresh addresses are unused and empty; an unknown txid is NOT_FOUND', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulmen-addrs-'));
+    try {
+      const app = new FulmenApp({ network: 'regtest', baseDir: dir, offline: true });
+      await app.call('restore', ['abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about']);
+      const all = (await app.call('listaddresses')) as { address: string; type: string; index: number; used: boolean; balance_sat: number; coins: number }[];
+      const receiving = all.filter((a) => a.type === 'receiving');
+      expect(receiving.length).toBeGreaterThan(0);
+      expect(all.some((a) => a.type === 'change')).toBe(true);
+      expect(receiving.map((a) => a.index)).toEqual(receiving.map((_, i) => i));
+      // BIP84 test vector m/84'/1'/0'/0/0 of "abandon ... about" (tb1q6rz28mcfaxtmd6v789l9rrlrusdprr9pqcpvkl), with the regtest hrp.
+      expect(receiving[0]!.address).toBe('bcrt1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk');
+      expect(await app.call('getunusedaddress')).toBe(receiving[0]!.address);
+      expect(all.every((a) => !a.used && a.balance_sat === 0 && a.coins === 0)).toBe(true);
+      expect(await app.call('listaddresses', { funded: true })).toEqual([]);
+      expect(await app.call('listaddresses', { unused: true, receiving: true })).toEqual(receiving);
+      await expect(app.call('gettransaction', ['ef'.repeat(32)])).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await app.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -115,6 +115,20 @@ const handlers: Handlers = {
     };
   },
 
+  async list_server_bans(ctx) {
+    return ctx.serverBans().map((ban) => ({
+      server: ban.server,
+      reason: ban.reason,
+      banned_at: Math.floor(ban.bannedAt / 1000),
+      expires_at: Math.ceil(ban.expiresAt / 1000),
+    }));
+  },
+
+  async unban_server(ctx, p) {
+    ctx.liftServerBan(p.server);
+    return true;
+  },
+
   async getbalance(ctx) {
     return balanceResult(ctx);
   },
@@ -163,6 +177,7 @@ const handlers: Handlers = {
       prevout_n: u.vout,
       height: u.height,
       coinbase: u.coinbase,
+      immature: u.immature,
       frozen: u.frozen,
       label: wallet.getLabel(`${u.txid}:${u.vout}`) || wallet.getLabel(u.address),
     }));

@@ -4,6 +4,7 @@
  * only these shapes, in core units (sat as number, msat as bigint, unix seconds).
  */
 import type { NetworkName } from '../bitcoin/network.js';
+import type { ServerBan } from '../chain/bans.js';
 import type { RequestStore } from '../wallet/requests.js';
 import type { CreatedTransaction, WalletAddress, WalletUtxo } from '../wallet/wallet.js';
 import type { WalletReserve } from '../wallet/reserve.js';
@@ -222,6 +223,13 @@ export interface CommandContext {
   wallet(): WalletFacade;
   /** Chain status; offline: disconnected with the configured server. */
   chainStatus(): ChainStatus;
+  /** Electrum server bans in force (servers caught lying), times in unix ms. @throws FulmenError NETWORK without a chain connection (offline). */
+  serverBans(): ServerBan[];
+  /**
+   * Lifts the ban of `server` (`host:port:t|s`); a server in use is connected again.
+   * @throws FulmenError NOT_FOUND when it is not banned, NETWORK without a chain connection.
+   */
+  liftServerBan(server: string): void;
   /** @throws FulmenError NO_WALLET / NETWORK when Lightning is not running. */
   lightning(): LightningFacade;
   /** null when Lightning is not running. */

@@ -204,6 +204,26 @@ export const declarations = {
     requires: {},
     offline: true,
   }),
+  list_server_bans: declare({
+    name: 'list_server_bans',
+    description: 'List the Electrum servers banned for lying (invalid header, proof or answer), with reason and expiry.',
+    params: z.object({}),
+    positional: [],
+    requires: { daemon: true },
+  }),
+  unban_server: declare({
+    name: 'unban_server',
+    description: 'Lift the ban of an Electrum server (host:port:t|s) you trust again; it is connected again if in use.',
+    params: z.object({
+      server: z
+        .string()
+        .trim()
+        .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}:[ts]$/, 'expected host:port:t or host:port:s')
+        .describe('server as listed by list_server_bans (host:port:t|s)'),
+    }),
+    positional: ['server'],
+    requires: { daemon: true },
+  }),
   getbalance: declare({
     name: 'getbalance',
     description: 'Return the balance of your wallet (BTC).',

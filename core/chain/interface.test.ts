@@ -308,13 +308,17 @@ describe('ChainNetwork (lying server, fake server)', () => {
       withVersion((r) => (r.method === 'blockchain.headers.subscribe' ? ok(r.id, { height: 0, hex: CHAIN_PARAMS.regtest.checkpoint.rawHex }) : ok(r.id, null))),
     );
     const db = openDatabase(':memory:');
+    const bannedAt = Math.floor(Date.now() / 1000);
     db.prepare('INSERT INTO chain_server_bans (server, reason, banned_at, expires_at) VALUES (?, ?, ?, ?)').run(
       server,
       'Header 1 fails proof of work',
-      Math.floor(Date.now() / 1000),
-      Math.floor(Date.now() / 1000) + 3600,
+      bannedAt,
+      bannedAt + 3600,
     );
     const chain = new ChainNetwork({ network: 'regtest', server, oneserver: true, db });
+    expect(chain.serverBans()).toEqual([
+      { server, reason: 'Header 1 fails proof of work', bannedAt: bannedAt * 1000, expiresAt: (bannedAt + 3600) * 1000 },
+    ]);
     const events: ChainEvent[] = [];
     chain.on((event) => events.push(event));
     await chain.start();
@@ -324,6 +328,7 @@ describe('ChainNetwork (lying server, fake server)', () => {
     for (let i = 0; i < 100 && !chain.isConnected(); i++) await new Promise((r) => setTimeout(r, 10));
     expect(chain.isConnected()).toBe(true);
     expect(db.prepare('SELECT COUNT(*) AS n FROM chain_server_bans').get()).toEqual({ n: 0 });
+    expect(chain.serverBans()).toEqual([]);
     await chain.stop();
   });
 });

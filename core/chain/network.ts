@@ -8,7 +8,7 @@ import { FulmenError, badInput } from '../util/errors.js';
 import { fromHex, isHash32Hex, isHex, toHex, txidOf } from './bytes.js';
 import { CHAIN_PARAMS, HeaderChain, parseHeader, RETARGET_INTERVAL, type ParsedHeader } from './headers.js';
 import { ElectrumInterface, parseProxyString, parseServerString, ServerRpcError, type ProxyAddress } from './interface.js';
-import { DEFAULT_BAN_DURATION_MS, SqliteServerBans } from './bans.js';
+import { DEFAULT_BAN_DURATION_MS, type ServerBan, SqliteServerBans } from './bans.js';
 import { SqliteCertificatePins } from './pins.js';
 import { SpvVerifier } from './spv.js';
 import type { ChainEvent, ChainSource, CheckedTransaction, HistoryEntry, TxConfirmation, VerifiedHeader } from './types.js';
@@ -306,6 +306,11 @@ export class ChainNetwork implements ChainSource {
       onOurChain: this.isOnOurChain(slot),
       bannedReason: this.banned.get(slot.server) ?? null,
     }));
+  }
+
+  /** Bans still in force (`chain_server_bans`; expired ones are deleted), times in unix ms. */
+  serverBans(): ServerBan[] {
+    return this.bans.active();
   }
 
   /**

@@ -1,13 +1,13 @@
 import { useState } from 'react';
 import type { UnspentItem } from '../../core/api/client-types.js';
-import { coinConfirmations, coinKey, spendableCoins } from '../lib/onchain.js';
+import { coinConfirmations, coinKey, coinSelectable, spendableCoins } from '../lib/onchain.js';
 import { useStore } from '../store/index.js';
 import { Amount } from './Amount.js';
 
 /**
  * Coin control for Send (Electrum's "Coins" + `--from_coins`): a collapsible list of our coins
- * with a checkbox each. Nothing chosen means automatic selection over every unfrozen coin; frozen
- * coins are listed but cannot be chosen.
+ * with a checkbox each. Nothing chosen means automatic selection over every selectable coin; frozen
+ * coins and immature coinbase outputs (< 100 confirmations) are listed but cannot be chosen.
  */
 export function CoinControl(props: { coins: UnspentItem[] | null; chosen: ReadonlySet<string>; onChange(next: ReadonlySet<string>): void }) {
   const [open, setOpen] = useState(props.chosen.size > 0);
@@ -47,9 +47,9 @@ export function CoinControl(props: { coins: UnspentItem[] | null; chosen: Readon
               const key = coinKey(c);
               const conf = coinConfirmations(c.height, tip);
               return (
-                <li key={key} className={`coin-item ${c.frozen ? 'coin-frozen' : ''}`} data-testid="coin-option" data-coin={key}>
+                <li key={key} className={`coin-item ${coinSelectable(c) ? '' : 'coin-frozen'}`} data-testid="coin-option" data-coin={key}>
                   <label className="checkbox">
-                    <input type="checkbox" checked={chosen.has(key)} disabled={c.frozen} onChange={() => toggle(key)} aria-label={`Spend coin ${key}`} />
+                    <input type="checkbox" checked={chosen.has(key)} disabled={!coinSelectable(c)} onChange={() => toggle(key)} aria-label={`Spend coin ${key}`} />
                     <Amount sat={c.value_sat} />
                   </label>
                   <span className="mono small truncate" title={key}>
@@ -57,7 +57,17 @@ export function CoinControl(props: { coins: UnspentItem[] | null; chosen: Readon
                   </span>
                   <span className="small truncate">{c.label || <span className="muted">{c.address.slice(0, 14)}…</span>}</span>
                   <span className="small nowrap">
-                    {c.frozen ? <span className="badge badge-bad">Frozen</span> : conf === 0 ? <span className="badge badge-warn">Unconfirmed</span> : <span className="muted">{conf} conf.</span>}
+                    {c.frozen ? (
+                      <span className="badge badge-bad">Frozen</span>
+                    ) : c.immature ? (
+                      <span className="badge badge-warn" title="Coinbase output: spendable after 100 confirmations">
+                        Immature
+                      </span>
+                    ) : conf === 0 ? (
+                      <span className="badge badge-warn">Unconfirmed</span>
+                    ) : (
+                      <span className="muted">{conf} conf.</span>
+                    )}
                   </span>
                 </li>
               );

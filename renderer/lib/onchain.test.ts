@@ -3,6 +3,7 @@ import type { UnspentItem } from '../../core/api/client-types.js';
 import {
   coinConfirmations,
   coinKey,
+  coinSelectable,
   etaBlocks,
   etaText,
   FEERATE_STEPS,
@@ -24,6 +25,7 @@ const coin = (n: number, sat: number, frozen = false): UnspentItem => ({
   prevout_n: n,
   height: 100,
   coinbase: false,
+  immature: false,
   frozen,
   label: '',
 });
@@ -93,6 +95,19 @@ describe('coin control', () => {
     expect(coinConfirmations(100, 105)).toBe(6);
     expect(coinConfirmations(0, 105)).toBe(0);
     expect(coinConfirmations(100, undefined)).toBe(0);
+  });
+  it('never spends an immature coinbase coin, chosen or not', () => {
+    const immature = { ...coin(4, 5_000_000_000), coinbase: true, immature: true };
+    const all = [...coins, immature];
+    expect(coinSelectable(immature)).toBe(false);
+    expect(coinSelectable(coins[0]!)).toBe(true);
+    expect(coinSelectable(coins[1]!)).toBe(false);
+    const auto = spendableCoins(all, new Set());
+    expect(auto.totalSat).toBe(70_000);
+    expect(auto.immatureSat).toBe(5_000_000_000);
+    const picked = spendableCoins(all, new Set([coinKey(immature), coinKey(coins[0]!)]));
+    expect(picked.coins.map(coinKey)).toEqual([coinKey(coins[0]!)]);
+    expect(picked.totalSat).toBe(50_000);
   });
   it('spends only the chosen coins, never a frozen one', () => {
     const s = spendableCoins(coins, new Set([coinKey(coins[1]!), coinKey(coins[2]!)]));

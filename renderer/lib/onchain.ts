@@ -84,17 +84,27 @@ export function coinKey(c: Pick<UnspentItem, 'prevout_hash' | 'prevout_n'>): str
   return `${c.prevout_hash}:${c.prevout_n}`;
 }
 
+/** Whether coin control may pick `c`: not frozen and not an immature coinbase output (< 100 confirmations). */
+export function coinSelectable(c: Pick<UnspentItem, 'frozen' | 'immature'>): boolean {
+  return !c.frozen && !c.immature;
+}
+
 /**
- * What coin control leaves spendable: the chosen coins (all unfrozen ones when none is chosen),
- * frozen coins never. `totalSat` is their sum.
+ * What coin control leaves spendable: the chosen coins (all selectable ones when none is chosen),
+ * frozen coins and immature coinbase outputs never. `totalSat` is their sum; `frozenSat` and
+ * `immatureSat` (sat) the sums of the coins left out for each reason.
  */
-export function spendableCoins(coins: readonly UnspentItem[], chosen: ReadonlySet<string>): { coins: UnspentItem[]; totalSat: number; frozenSat: number } {
-  const open = coins.filter((c) => !c.frozen);
+export function spendableCoins(
+  coins: readonly UnspentItem[],
+  chosen: ReadonlySet<string>,
+): { coins: UnspentItem[]; totalSat: number; frozenSat: number; immatureSat: number } {
+  const open = coins.filter(coinSelectable);
   const picked = chosen.size === 0 ? open : open.filter((c) => chosen.has(coinKey(c)));
   return {
     coins: picked,
     totalSat: picked.reduce((s, c) => s + c.value_sat, 0),
     frozenSat: coins.filter((c) => c.frozen).reduce((s, c) => s + c.value_sat, 0),
+    immatureSat: coins.filter((c) => !c.frozen && c.immature).reduce((s, c) => s + c.value_sat, 0),
   };
 }
 

@@ -21,6 +21,7 @@ const coin = (hash: string, n: number, sat: number, height: number, frozen = fal
   prevout_n: n,
   height,
   coinbase: false,
+  immature: false,
   frozen,
   label: '',
 });
@@ -51,6 +52,10 @@ describe('coins', () => {
     ]);
   });
   it('totals spendable and frozen sats', () => {
-    expect(coinTotals(list)).toEqual({ spendableSat: 2510, frozenSat: 2000 });
+    expect(coinTotals(list)).toEqual({ spendableSat: 2510, frozenSat: 2000, immatureSat: 0 });
+  });
+  it('counts an immature coinbase coin apart from the spendable ones', () => {
+    const mined = { ...coin('d', 0, 5_000_000_000, 150), coinbase: true, immature: true };
+    expect(coinTotals([...list, mined])).toEqual({ spendableSat: 2510, frozenSat: 2000, immatureSat: 5_000_000_000 });
   });
 });

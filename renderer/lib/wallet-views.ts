@@ -26,13 +26,15 @@ export function sortCoins(list: readonly UnspentItem[], by: CoinSort): UnspentIt
   return [...list].sort((a, b) => (by === 'value' ? b.value_sat - a.value_sat : height(a) - height(b)) || outpoint(a, b));
 }
 
-/** Totals of a coin list: spendable (unfrozen) and frozen, integer sat. */
-export function coinTotals(list: readonly UnspentItem[]): { spendableSat: number; frozenSat: number } {
+/** Totals of a coin list, integer sat: spendable, frozen, and immature coinbase outputs (not frozen, < 100 confirmations). */
+export function coinTotals(list: readonly UnspentItem[]): { spendableSat: number; frozenSat: number; immatureSat: number } {
   let spendableSat = 0;
   let frozenSat = 0;
+  let immatureSat = 0;
   for (const c of list) {
     if (c.frozen) frozenSat += c.value_sat;
+    else if (c.immature) immatureSat += c.value_sat;
     else spendableSat += c.value_sat;
   }
-  return { spendableSat, frozenSat };
+  return { spendableSat, frozenSat, immatureSat };
 }

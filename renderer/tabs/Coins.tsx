@@ -74,6 +74,12 @@ export function CoinsView() {
               · frozen <Amount sat={totals.frozenSat} />
             </>
           )}
+          {totals.immatureSat > 0 && (
+            <>
+              {' '}
+              · immature <Amount sat={totals.immatureSat} />
+            </>
+          )}
         </span>
       </div>
       {error && <InlineError>{error}</InlineError>}
@@ -118,7 +124,17 @@ export function CoinsView() {
                   <div className="cell-sub truncate">{c.label || <span className="mono">{c.address}</span>}</div>
                 </span>
                 <span role="cell" data-testid="coin-status">
-                  {c.frozen ? <span className="badge badge-bad">Frozen</span> : conf === 0 ? <span className="badge badge-warn">Unconfirmed</span> : <span className="muted">{conf} conf.</span>}
+                  {c.frozen ? (
+                    <span className="badge badge-bad">Frozen</span>
+                  ) : c.immature ? (
+                    <span className="badge badge-warn" title="Coinbase output: spendable after 100 confirmations">
+                      Immature
+                    </span>
+                  ) : conf === 0 ? (
+                    <span className="badge badge-warn">Unconfirmed</span>
+                  ) : (
+                    <span className="muted">{conf} conf.</span>
+                  )}
                 </span>
                 <span role="cell" className="num nowrap">
                   <Amount sat={c.value_sat} />

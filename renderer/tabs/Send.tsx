@@ -110,6 +110,7 @@ export function SendTab() {
   const coinsView = coins ? spendableCoins(coins, chosen) : null;
   const spendableSat = coinsView ? coinsView.totalSat : (balance?.confirmedSat ?? 0) + (balance?.unconfirmedSat ?? 0);
   const frozenSat = coinsView?.frozenSat ?? 0;
+  const immatureSat = coinsView?.immatureSat ?? 0;
   const classified = classifyPaymentInput(text, info?.network);
   const dest = target(classified, lightningMsat);
   const needsAmount = !!dest?.address && dest.amountSat === undefined;
@@ -307,6 +308,12 @@ export function SendTab() {
                   <>
                     {' '}
                     · <Amount sat={frozenSat} /> frozen, not spendable
+                  </>
+                )}
+                {immatureSat > 0 && (
+                  <>
+                    {' '}
+                    · <Amount sat={immatureSat} /> immature (mined, spendable after 100 confirmations)
                   </>
                 )}
               </>
