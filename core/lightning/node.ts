@@ -529,11 +529,13 @@ export class LightningNode {
 
   /**
    * The script we commit to in open_channel/accept_channel when both advertised
-   * option_upfront_shutdown_script (a fresh wallet change address), else undefined (BOLT 2).
+   * option_upfront_shutdown_script (a wallet change address reserved for it: Wallet.reserveAddress),
+   * else undefined (BOLT 2).
    */
   private upfrontShutdownScriptFor(peer: Peer): Uint8Array | undefined {
     const both = peer.localFeatures.has('option_upfront_shutdown_script') && peer.remoteFeatures.has('option_upfront_shutdown_script');
-    return both ? addressToScriptPubKey(this.opts.wallet.getNewChangeAddress(), this.opts.network) : undefined;
+    // A reserved address: the funding transaction's change (getNewChangeAddress) must not take it too.
+    return both ? addressToScriptPubKey(this.opts.wallet.reserveAddress('upfront_shutdown_script'), this.opts.network) : undefined;
   }
 
   // ---------------------------------------------------------------- peers
@@ -1221,6 +1223,13 @@ export class LightningNode {
         continue;
       }
       const fail = (code: number, data: Uint8Array = new Uint8Array(0)) => this.send(peer, [ch.failHtlc(h.htlcId, createFailureMessage(onion.sharedSecret, code, data))]);
+      if (h.dustExposureExceeded) {
+        // BOLT 2 max_dust_htlc_exposure_msat: fail it once committed, never reveal its preimage.
+        const update = this.channelUpdateOf(ch, this.channelUpdateSentAt.get(ch.keyIndex) ?? Math.floor(Date.now() / 1000));
+        const f = { failureCode: FailureCode.temporary_channel_failure, data: new Uint8Array(0), needsChannelUpdate: true };
+        fail(f.failureCode, failureData(f, update ? encodeMessage(encodeGossipMessage(update)) : null));
+        continue;
+      }
       const unknownDetails = () => {
         const data = new Uint8Array(12);
         const view = new DataView(data.buffer);

@@ -305,7 +305,7 @@ describe('Wallet sync, balance and sending (against StandInChain)', () => {
     expect(wallet.getBalance()).toEqual({ confirmedSat: 100_000, unconfirmedSat: 0, unmaturedSat: 0 });
     const [item] = wallet.getOnchainHistory();
     expect(item).toMatchObject({ txid, height: 201, confirmations: 1, verified: true, timestamp: chain.header(201).timestamp });
-    expect(wallet.listUnspent()).toEqual([{ txid, vout: 0, valueSat: 100_000, address, height: 201 , frozen: false, coinbase: false }]);
+    expect(wallet.listUnspent()).toEqual([{ txid, vout: 0, valueSat: 100_000, address, height: 201 , frozen: false, coinbase: false, immature: false }]);
   });
 
   it('counts a server-reported confirmation only after the merkle proof checks out', async () => {
@@ -433,12 +433,20 @@ describe('Wallet sync, balance and sending (against StandInChain)', () => {
       () => wallet.createTransaction({ outputs: [{ address, amountSat: 10_000 }], feerateSatPerVbyte: 1 }),
       'INSUFFICIENT_FUNDS',
     );
+    const [coin] = wallet.listUnspent();
+    expect(coin).toMatchObject({ coinbase: true, immature: true, valueSat: 5_000_000_000 });
+    const key = `${coin.txid}:${coin.vout}`;
+    expect(() => wallet.createTransaction({ outputs: [{ address, amountSat: 10_000 }], feerateSatPerVbyte: 1, fromCoins: [key] })).toThrow(
+      `Coin ${key} is an immature coinbase output`,
+    );
     chain.mine(98); // tip 299: 99 confirmations
     await settle();
     expect(wallet.getBalance().unmaturedSat).toBe(5_000_000_000);
+    expect(wallet.listUnspent()[0].immature).toBe(true);
     chain.mine(); // tip 300: 100 confirmations, spendable in block 301
     await settle();
     expect(wallet.getBalance()).toEqual({ confirmedSat: 5_000_000_000, unconfirmedSat: 0, unmaturedSat: 0 });
+    expect(wallet.listUnspent()[0]).toMatchObject({ coinbase: true, immature: false });
   });
 
   describe('createTransaction', () => {
@@ -631,6 +639,30 @@ describe('Wallet sync, balance and sending (against StandInChain)', () => {
     await reopened.waitUntilSynced(2000);
     expect(historyCalls).toBe(0);
     expect(reopened.getBalance().confirmedSat).toBe(12_345);
+  });
+
+  it('reserveAddress: the reserved address is handed out by nothing else, also after reopening, and is tracked once paid', async () => {
+    const reserved = wallet.reserveAddress('upfront_shutdown_script');
+    expect(wallet.isMine(reserved)).toBe(true);
+    const change = wallet.getNewChangeAddress();
+    expect(change).not.toBe(reserved);
+    expect(wallet.getUnusedAddress()).not.toBe(reserved);
+    wallet.detachChain();
+    const reopened = Wallet.open(db, {});
+    expect(reopened.getNewChangeAddress()).toBe(change); // still skips the reserved one
+    const second = reopened.reserveAddress('upfront_shutdown_script');
+    expect(second).not.toBe(reserved);
+    const nextChange = reopened.getNewChangeAddress();
+    expect([reserved, second]).not.toContain(nextChange);
+    await reopened.attachChain(chain);
+    await reopened.waitUntilSynced(2000);
+    chain.add(externalPayment([{ address: reserved, valueSat: 7_000 }]));
+    chain.mine();
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+    await reopened.waitUntilSynced(2000);
+    expect(reopened.getBalance().confirmedSat).toBe(7_000);
+    expect(reopened.listAddresses().find((a) => a.address === reserved)?.used).toBe(true);
+    expect(reopened.getNewChangeAddress()).toBe(nextChange);
   });
 
   it('waitUntilSynced times out while disconnected', async () => {

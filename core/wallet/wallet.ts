@@ -98,6 +98,8 @@ export interface WalletUtxo {
   /** Frozen by the user (freeze_utxo): never selected automatically. */
   frozen: boolean;
   coinbase: boolean;
+  /** Coinbase output with fewer than 100 confirmations (COINBASE_MATURITY): not spendable yet. */
+  immature: boolean;
 }
 
 /** How the wallet's keys came: BIP39 (BIP84 account), Electrum segwit seed (m/0'), or watch-only. */
@@ -266,6 +268,8 @@ export class Wallet {
   private readonly reportedUsedPerChain = new Map<KeyChain, number>();
   /** Per chain: derived addresses (highest index + 1), kept by `index` and `trimLookahead`. */
   private readonly chainLengths = new Map<KeyChain, number>();
+  /** Script hashes of reserved addresses (wallet_reserved_addresses, see reserveAddress). */
+  private readonly reservedScriptHashes = new Set<string>();
   private subscriptionsPending = true;
   private subscriptionsInFlight = 0;
   private workerRunning = false;
@@ -306,6 +310,9 @@ export class Wallet {
       .all() as { script_hash: string; address: string; chain: KeyChain; idx: number; script_pubkey: Uint8Array; status: string | null }[];
     for (const r of rows) {
       this.index({ scriptHash: r.script_hash, address: r.address, chain: r.chain, index: r.idx, scriptPubKey: new Uint8Array(r.script_pubkey), status: r.status });
+    }
+    for (const r of db.prepare('SELECT script_hash FROM wallet_reserved_addresses').all() as { script_hash: string }[]) {
+      this.reservedScriptHashes.add(r.script_hash);
     }
   }
 
@@ -636,7 +643,7 @@ export class Wallet {
     const usage = this.chainUsage(used);
     const requested = new Set(this.requests.list().map((r) => r.address));
     const droppable = (a: AddressInfo): boolean =>
-      this.speculative.has(a.scriptHash) && !used.has(a.scriptHash) && a.status === null && !requested.has(a.address) && a.index > usage.get(a.chain)!.lastUsed + GAP_LIMIT;
+      this.speculative.has(a.scriptHash) && !used.has(a.scriptHash) && !this.reservedScriptHashes.has(a.scriptHash) && a.status === null && !requested.has(a.address) && a.index > usage.get(a.chain)!.lastUsed + GAP_LIMIT;
     // Only a contiguous tail of each chain goes, so indexes stay 0..n-1.
     const keptUpTo = new Map<KeyChain, number>([[RECEIVE_CHAIN, -1], [CHANGE_CHAIN, -1]]);
     for (const a of this.addresses.values()) if (!droppable(a)) keptUpTo.set(a.chain, Math.max(keptUpTo.get(a.chain)!, a.index));
@@ -684,17 +691,37 @@ export class Wallet {
     ));
   }
 
-  /** First change address without history (derives a new one when all are used). */
+  /** First change address without history and not reserved (derives a new one when all are taken). */
   getNewChangeAddress(): string {
     return this.firstUnused(CHANGE_CHAIN, new Set());
   }
 
-  private firstUnused(chain: KeyChain, reserved: Set<string>): string {
+  /**
+   * Reserves a change address for a commitment made before any transaction pays it (BOLT 2
+   * `upfront_shutdown_script`): an address without history that neither getUnusedAddress nor
+   * getNewChangeAddress hands out again, nor will after a restart (wallet_reserved_addresses),
+   * until a transaction pays it. `purpose` is stored with it (e.g. 'upfront_shutdown_script').
+   * Returns the address (string).
+   */
+  reserveAddress(purpose: string): string {
+    const address = this.firstUnused(CHANGE_CHAIN, new Set());
+    const info = this.byAddress.get(address)!;
+    this.sql('INSERT OR IGNORE INTO wallet_reserved_addresses (script_hash, purpose, created_at) VALUES (?, ?, ?)').run(
+      info.scriptHash,
+      purpose,
+      Math.floor(Date.now() / 1000),
+    );
+    this.reservedScriptHashes.add(info.scriptHash);
+    return address;
+  }
+
+  /** First address of `chain` without history, not reserved (reserveAddress) and not in `taken`. */
+  private firstUnused(chain: KeyChain, taken: Set<string>): string {
     const used = this.usedScriptHashes();
     const candidates = [...this.addresses.values()]
       .filter((a) => a.chain === chain)
       .sort((a, b) => a.index - b.index);
-    const free = candidates.find((a) => !used.has(a.scriptHash) && !reserved.has(a.address));
+    const free = candidates.find((a) => !used.has(a.scriptHash) && !this.reservedScriptHashes.has(a.scriptHash) && !taken.has(a.address));
     if (free) return free.address;
     const next = this.deriveAddress(chain, candidates.length);
     this.storeAddresses([next]);
@@ -1472,6 +1499,7 @@ export class Wallet {
         height: o.verified && o.height > 0 ? o.height : 0,
         frozen: frozen.has(`${o.txid}:${o.vout}`),
         coinbase: o.is_coinbase === 1,
+        immature: this.isImmatureCoinbase(o),
       }))
       .sort((a, b) => b.valueSat - a.valueSat || a.txid.localeCompare(b.txid) || a.vout - b.vout);
   }

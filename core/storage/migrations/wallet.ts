@@ -114,4 +114,18 @@ export const walletMigrations: Migration[] = [
       CREATE INDEX wallet_txs_state ON wallet_txs (txid, height, verified, is_coinbase);
     `,
   },
+  {
+    id: '005_wallet_reserved_addresses',
+    sql: `
+      -- Addresses handed out once for a purpose that commits to them ahead of use (a channel's
+      -- BOLT 2 upfront_shutdown_script): getUnusedAddress/getNewChangeAddress skip them until they
+      -- have history, and the look-ahead trim keeps them. purpose: free text, e.g.
+      -- 'upfront_shutdown_script'. created_at: unix seconds.
+      CREATE TABLE wallet_reserved_addresses (
+        script_hash TEXT PRIMARY KEY,
+        purpose TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
