@@ -259,7 +259,7 @@ describe('HTLC forwarding A → B → C on regtest', () => {
     cn.signSoon(cn.peers.get(b.node.nodeIdHex), chC);
     await waitFor(() => forwards(b).find((f) => f.payment_hash === paymentHash)?.status === 'fulfilled', { what: 'B learnt the preimage' });
     expect(channel(b, ab)!.state).toBe('OPEN');
-    // The incoming cltv_expiry is about tip + 18 + 3 + 144; B goes on chain 18 blocks before it.
+    // The incoming cltv_expiry is about tip + 18 + 3 + 144; B goes on chain 10 blocks before it (FULFILL_DEADLINE_BLOCKS).
     await regtest.mine(100);
     let closedAt = 0;
     for (let i = 0; i < 80 && !closedAt; i++) {

@@ -182,8 +182,12 @@ const OUR_CHANNEL_POLICY = { feeBaseMsat: 1000, feeProportionalMillionths: 1, cl
 const MIN_FINAL_CLTV_EXPIRY_DELTA = 18;
 /** Blocks past an offered HTLC's cltv_expiry before we fail its channel (BOLT 2 timeout deadline grace). */
 const TIMEOUT_GRACE_BLOCKS = 1;
-/** Blocks before an incoming HTLC's cltv_expiry by which its fulfill must be done off chain, else we go on chain (BOLT 2 fulfillment deadline). */
-const FULFILL_DEADLINE_BLOCKS = 18;
+/**
+ * Blocks before an incoming HTLC's cltv_expiry by which its fulfill must be done off chain, else we
+ * go on chain (BOLT 2 fulfillment deadline; lnd's IncomingBroadcastDelta). Well below
+ * MIN_FINAL_CLTV_EXPIRY_DELTA, so a payment we receive is never past its deadline on arrival.
+ */
+const FULFILL_DEADLINE_BLOCKS = 10;
 /** Blocks added on top of the invoice's min_final_cltv_expiry_delta (tip differences). */
 const FINAL_CLTV_MARGIN = 3;
 const ACTIVE_STATES: readonly ChannelStateName[] = ['OPENING', 'FUNDED', 'OPEN', 'SHUTDOWN'];
@@ -1223,13 +1227,6 @@ export class LightningNode {
         continue;
       }
       const fail = (code: number, data: Uint8Array = new Uint8Array(0)) => this.send(peer, [ch.failHtlc(h.htlcId, createFailureMessage(onion.sharedSecret, code, data))]);
-      if (h.dustExposureExceeded) {
-        // BOLT 2 max_dust_htlc_exposure_msat: fail it once committed, never reveal its preimage.
-        const update = this.channelUpdateOf(ch, this.channelUpdateSentAt.get(ch.keyIndex) ?? Math.floor(Date.now() / 1000));
-        const f = { failureCode: FailureCode.temporary_channel_failure, data: new Uint8Array(0), needsChannelUpdate: true };
-        fail(f.failureCode, failureData(f, update ? encodeMessage(encodeGossipMessage(update)) : null));
-        continue;
-      }
       const unknownDetails = () => {
         const data = new Uint8Array(12);
         const view = new DataView(data.buffer);

@@ -39,8 +39,6 @@
  *   commitment_signed invalid signature; not LOW-S; num_htlcs ≠ HTLC outputs; invalid htlc_signature
  *   revoke_and_ack    secret does not generate the previous point → error; not a valid secret
  *                     key → error; none expected → error
- *   dust exposure     a received HTLC past max_dust_htlc_exposure_msat is failed once committed;
- *                     an update_fee raise (no option_anchors) past it fails the channel (MAY)
  *   update_fee        from the non-funder; too low; unreasonably large; unaffordable; (sender)
  *                     follows the estimate, stays affordable, is retransmitted after reconnection
  *   channel_reestablish  next_commitment_number 0; next_commitment_number ahead;
@@ -55,7 +53,7 @@ import { openDatabase } from '../../storage/db.js';
 import { FulmenError } from '../../util/errors.js';
 import { FeatureBits } from '../wire/features.js';
 import type { ChannelMessage, ClosingSignedMessage, OpenChannelMessage, UpdateAddHtlcMessage } from '../wire/messages.js';
-import { Channel, MAX_DUST_HTLC_EXPOSURE_MSAT, decodeChannelData, defaultLocalConfig, isWarningDisposition, type ChannelConfig, type ChannelContext, type NegotiatedFeatures } from './channel.js';
+import { Channel, decodeChannelData, defaultLocalConfig, isWarningDisposition, type ChannelConfig, type ChannelContext, type NegotiatedFeatures } from './channel.js';
 import { p2wpkh } from './transactions.js';
 import { CHAIN, NODE_A, NODE_B, channelContext, deliver, openChannelPair } from './test-support.js';
 
@@ -612,29 +610,6 @@ describe('BOLT 2 update_fee: a receiving node fails the channel if', () => {
   it('the sender cannot afford the new fee rate on the receiving node commitment', () => {
     const p = new Pair({ fundingSat: 20_000, pushMsat: 0n });
     rejects(p.b, () => p.b.onUpdateFee(fee(p.b, 200_000)), 'error', /afford/);
-  });
-});
-
-describe('BOLT 2 max_dust_htlc_exposure_msat (MAX_DUST_HTLC_EXPOSURE_MSAT = 5,000,000 msat)', () => {
-  const fee = (ch: Channel, feeratePerKw: number) => ({ type: 'update_fee' as const, channelId: Buffer.from(ch.channelId, 'hex'), feeratePerKw });
-  it('a received HTLC that takes a commitment\'s dust past the bound is marked to fail once committed, and stays marked after reload', () => {
-    expect(MAX_DUST_HTLC_EXPOSURE_MSAT).toBe(5_000_000n);
-    const p = new Pair(); // 2,500 sat/kw, dust limit 546 sat: HTLCs below ~2,200 sat are trimmed on both commitments
-    p.pay(2_000_000n);
-    p.pay(2_000_000n); // 4,000,000 msat of dust
-    p.pay(2_000_000n); // would be 6,000,000
-    p.pay(10_000_000n); // not dust
-    const marks = () => p.b.pendingIncomingHtlcs().map((h) => [h.amountMsat, h.dustExposureExceeded ?? false]);
-    expect(marks()).toEqual([[2_000_000n, false], [2_000_000n, false], [2_000_000n, true], [10_000_000n, false]]);
-    const reloaded = Channel.load(decodeChannelData(p.b.record().data), ctxOf(2));
-    expect(reloaded.pendingIncomingHtlcs().map((h) => h.dustExposureExceeded ?? false)).toEqual([false, false, true, false]);
-  });
-  it('update_fee: a raise (no option_anchors) that trims HTLCs into more dust than the bound fails the channel; a smaller one is accepted', () => {
-    const p = new Pair();
-    for (let i = 0; i < 3; i++) p.pay(2_400_000n); // not trimmed at 2,500 sat/kw; trimmed at 5,000 (7,200,000 msat)
-    expect(p.b.pendingIncomingHtlcs().every((h) => !h.dustExposureExceeded)).toBe(true);
-    rejects(p.b, () => p.b.onUpdateFee(fee(p.b, 5000)), 'error', /dust on the local commitment/);
-    p.b.onUpdateFee(fee(p.b, 2600));
   });
 });
 

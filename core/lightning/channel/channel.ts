@@ -111,14 +111,6 @@ export const CHANNEL_LIMITS = {
   maxCltvExpiry: 500_000_000,
 } as const;
 
-/**
- * Fulmen's `max_dust_htlc_exposure_msat` (BOLT 2 "Bounding exposure to trimmed in-flight HTLCs";
- * the value is node policy): the most msat of HTLCs trimmed to dust (BOLT 3: they become miner fee
- * on a unilateral close) we accept on either commitment. 5,000,000 msat (5,000 sat), the fixed
- * default LDK used, about 50 dust HTLCs at the 546-sat dust limit.
- */
-export const MAX_DUST_HTLC_EXPOSURE_MSAT = 5_000_000n;
-
 /** Fulmen's defaults for its own side of a channel of `fundingSat`. */
 export function defaultLocalConfig(fundingSat: number): ChannelConfig {
   return {
@@ -1315,19 +1307,6 @@ export class Channel implements PersistableChannel {
   }
 
   /**
-   * Dust exposure of `owner`'s commitment number `ctn` at `feeratePerKw`: the sum (msat) of its
-   * HTLCs trimmed to dust (BOLT 3 trimmed outputs, with the owner's dust_limit_satoshis).
-   */
-  private dustExposureMsat(owner: Side, ctn: number, feeratePerKw: number): bigint {
-    const dust = this.configOf(owner).dustLimitSat;
-    let sum = 0n;
-    for (const h of this.log.htlcsIn(owner, ctn)) {
-      if (isHtlcTrimmed({ direction: h.offeredBy === owner ? 'offered' : 'received', amountMsat: h.amountMsat }, feeratePerKw, dust, this.anchors)) sum += h.amountMsat;
-    }
-    return sum;
-  }
-
-  /**
    * Offers an HTLC (update_add_htlc). `onion` is the 1366-byte BOLT 4 packet.
    * @throws FulmenError CHANNEL_STATE / INSUFFICIENT_FUNDS / BAD_INPUT when BOLT 2 forbids it.
    */
@@ -1358,13 +1337,7 @@ export class Channel implements PersistableChannel {
     });
   }
 
-  /**
-   * Receives update_add_htlc (BOLT 2 receiving requirements). An HTLC trimmed to dust on our or
-   * their next commitment whose amount plus that commitment's dust exposure exceeds
-   * MAX_DUST_HTLC_EXPOSURE_MSAT is accepted but marked `dustExposureExceeded` (BOLT 2 "Bounding
-   * exposure to trimmed in-flight HTLCs": SHOULD fail this HTLC once it's committed, SHOULD NOT
-   * reveal a preimage for it). @throws PROTOCOL.
-   */
+  /** Receives update_add_htlc (BOLT 2 receiving requirements). @throws PROTOCOL. */
   onUpdateAddHtlc(msg: UpdateAddHtlcMessage): void {
     this.requireReestablished(msg.type);
     this.transact(() => {
@@ -1379,13 +1352,7 @@ export class Channel implements PersistableChannel {
       if (msg.id !== expected) throw protocolError(`HTLC id ${msg.id}, expected ${expected}`);
       if (msg.amountMsat <= 0n || msg.amountMsat < this.data.localConfig.htlcMinimumMsat) throw protocolError('HTLC amount below htlc_minimum_msat');
       if (msg.cltvExpiry >= CHANNEL_LIMITS.maxCltvExpiry) throw protocolError('cltv_expiry >= 500000000');
-      const exposureBefore = (['local', 'remote'] as const).map((owner) => {
-        const ctn = this.nextCtn(owner);
-        const feerate = this.log.feerateIn(owner, ctn);
-        const trimmed = isHtlcTrimmed({ direction: owner === 'remote' ? 'offered' : 'received', amountMsat: msg.amountMsat }, feerate, this.configOf(owner).dustLimitSat, this.anchors);
-        return trimmed ? this.dustExposureMsat(owner, ctn, feerate) : null;
-      });
-      const rec = this.log.addHtlc(
+      this.log.addHtlc(
         'remote',
         {
           htlcId: msg.id,
@@ -1397,7 +1364,6 @@ export class Channel implements PersistableChannel {
         this.nextCtn('local'),
       );
       this.checkProposal('remote');
-      if (exposureBefore.some((e) => e !== null && e + msg.amountMsat > MAX_DUST_HTLC_EXPOSURE_MSAT)) rec.dustExposureExceeded = true;
     });
   }
 
@@ -1551,9 +1517,7 @@ export class Channel implements PersistableChannel {
   /**
    * Receives update_fee (BOLT 2): only from the funder; a feerate "too low for timely processing
    * or unreasonably large" against our estimate (feerate.ts acceptableFeerateRange); one the
-   * funder cannot afford on our next commitment (checkProposal); without option_anchors, an
-   * increase that puts more than MAX_DUST_HTLC_EXPOSURE_MSAT of HTLCs in dust on either commitment
-   * (BOLT 2 update_fee "MAY fail the channel"). Each fails the channel.
+   * funder cannot afford on our next commitment (checkProposal). Each fails the channel.
    */
   onUpdateFee(msg: UpdateFeeMessage): void {
     this.requireReestablished(msg.type);
@@ -1564,19 +1528,8 @@ export class Channel implements PersistableChannel {
       if (msg.feeratePerKw < bounds.min || msg.feeratePerKw > bounds.max) {
         throw protocolError(`Unacceptable feerate_per_kw ${msg.feeratePerKw} (accepted: ${bounds.min}..${bounds.max})`);
       }
-      const previousPerKw = this.log.feerateIn('local', this.nextCtn('local'));
       this.log.updateFee('remote', msg.feeratePerKw, this.nextCtn('local'));
       this.checkProposal('remote');
-      // BOLT 2 update_fee: without option_anchors, a feerate increase that takes either
-      // commitment's dust exposure past max_dust_htlc_exposure_msat MAY fail the channel.
-      if (!this.anchors && msg.feeratePerKw > previousPerKw) {
-        for (const owner of ['local', 'remote'] as const) {
-          const exposure = this.dustExposureMsat(owner, this.nextCtn(owner), msg.feeratePerKw);
-          if (exposure > MAX_DUST_HTLC_EXPOSURE_MSAT) {
-            throw protocolError(`update_fee to ${msg.feeratePerKw} sat/kw puts ${exposure} msat of HTLCs in dust on the ${owner} commitment (max ${MAX_DUST_HTLC_EXPOSURE_MSAT})`);
-          }
-        }
-      }
     });
   }
 

@@ -44,11 +44,6 @@ export interface HtlcRecord {
   seq: number;
   lockedIn: CtnPair;
   removal?: HtlcRemoval;
-  /**
-   * Set on an HTLC the peer offered that, trimmed to dust, took a commitment's dust exposure past
-   * MAX_DUST_HTLC_EXPOSURE_MSAT (channel.ts) when received: to fail once committed, never fulfil.
-   */
-  dustExposureExceeded?: true;
 }
 
 export interface FeeUpdate {
