@@ -296,6 +296,13 @@ class LndProcess implements LndNode {
     );
     this.nodeId = info.identity_pubkey;
     await this.waitForSync(Math.max(1_000, timeoutMs - (Date.now() - began)));
+    // GetInfo answers before lnd's server (peers, channels) has started: ConnectPeer would fail with
+    // "server is still in the process of starting" until the State service says SERVER_ACTIVE.
+    await waitFor(async () => (await this.rest<{ state: string }>('GET', '/v1/state')).state === 'SERVER_ACTIVE', {
+      what: `lnd ${this.name} server active`,
+      timeoutMs: Math.max(1_000, timeoutMs - (Date.now() - began)),
+      intervalMs: 100,
+    });
   }
 
   /** Sends one HTTPS request; streams newline-delimited JSON objects to `onObject` until it returns true. */

@@ -101,7 +101,8 @@ describe('anchor channel reserve on regtest', () => {
     // Fee input: the reserve coin, or the change of an anchor CPFP child that spent it (both: the only coin A had).
     const walletInputs = v1.ins.slice(1).map((i) => `${inputPrevTxid(i)}:${i.index}`);
     expect(walletInputs).toHaveLength(1);
-    expect(a.wallet.listUnspent().filter((u) => u.height > 0)).toHaveLength(0); // no second confirmed coin
+    // No second confirmed coin (the wallet learns that v1 spent its coin from the server, a moment later).
+    await waitFor(() => a.wallet.listUnspent().filter((u) => u.height > 0).length === 0, { what: 'A has no confirmed coin left' });
     const cpfp = sweepsOf(a).find((r) => r.kind === 'anchor_cpfp' && r.txid);
     expect(walletInputs[0]).toBe(cpfp ? walletInputs[0] : `${reserveCoin.txid}:${reserveCoin.vout}`);
 
