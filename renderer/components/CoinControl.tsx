@@ -3,6 +3,7 @@ import type { UnspentItem } from '../../core/api/client-types.js';
 import { coinConfirmations, coinKey, coinSelectable, spendableCoins } from '../lib/onchain.js';
 import { useStore } from '../store/index.js';
 import { Amount } from './Amount.js';
+import { CoinStatus } from './CoinStatus.js';
 
 /**
  * Coin control for Send (Electrum's "Coins" + `--from_coins`): a collapsible list of our coins
@@ -57,17 +58,7 @@ export function CoinControl(props: { coins: UnspentItem[] | null; chosen: Readon
                   </span>
                   <span className="small truncate">{c.label || <span className="muted">{c.address.slice(0, 14)}…</span>}</span>
                   <span className="small nowrap">
-                    {c.frozen ? (
-                      <span className="badge badge-bad">Frozen</span>
-                    ) : c.immature ? (
-                      <span className="badge badge-warn" title="Coinbase output: spendable after 100 confirmations">
-                        Immature
-                      </span>
-                    ) : conf === 0 ? (
-                      <span className="badge badge-warn">Unconfirmed</span>
-                    ) : (
-                      <span className="muted">{conf} conf.</span>
-                    )}
+                    <CoinStatus coin={c} confirmations={conf} />
                   </span>
                 </li>
               );

@@ -2,6 +2,7 @@ import { useEffect, useMemo, useState } from 'react';
 import type { UnspentItem } from '../../core/api/client-types.js';
 import { call, errorMessage } from '../api/client.js';
 import { Amount } from '../components/Amount.js';
+import { CoinStatus } from '../components/CoinStatus.js';
 import { Dialog } from '../components/Dialog.js';
 import { InlineError } from '../components/Field.js';
 import { LabelEditor } from '../components/LabelEditor.js';
@@ -124,17 +125,7 @@ export function CoinsView() {
                   <div className="cell-sub truncate">{c.label || <span className="mono">{c.address}</span>}</div>
                 </span>
                 <span role="cell" data-testid="coin-status">
-                  {c.frozen ? (
-                    <span className="badge badge-bad">Frozen</span>
-                  ) : c.immature ? (
-                    <span className="badge badge-warn" title="Coinbase output: spendable after 100 confirmations">
-                      Immature
-                    </span>
-                  ) : conf === 0 ? (
-                    <span className="badge badge-warn">Unconfirmed</span>
-                  ) : (
-                    <span className="muted">{conf} conf.</span>
-                  )}
+                  <CoinStatus coin={c} confirmations={conf} />
                 </span>
                 <span role="cell" className="num nowrap">
                   <Amount sat={c.value_sat} />
