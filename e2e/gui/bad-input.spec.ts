@@ -1,4 +1,5 @@
 import type { Page } from '@playwright/test';
+import { lies, startLyingProxy } from '../harness/lying-proxy.js';
 import { balanceSat, expect, openTab, snap, test, type FulmenNode } from './fixtures.js';
 
 /**
@@ -85,8 +86,12 @@ test('wizard: creating a wallet needs the chosen seed words typed back', async (
   await snap(page, 'wallet-empty-history');
 });
 
-test('Preferences: the unit applies everywhere; malformed addresses are refused inline and not saved', async ({ page, fulmen, regtest }) => {
-  const node = await fulmen('erin');
+test('Preferences: the unit applies everywhere; malformed addresses are refused inline and not saved; a lying server is listed as banned and can be unbanned', async ({ page, fulmen, regtest }) => {
+  // A second server that lies about proof of work: banned as soon as it answers (core/chain/bans.ts).
+  const liar = await startLyingProxy(regtest.electrumHost, regtest.electrumPort);
+  liar.setLie(lies.badProofOfWorkTip());
+  const node = await fulmen('erin', { servers: [liar.server] });
+  await expect.poll(async () => (await node.cli<{ server: string }[]>('list_server_bans')).map((b) => b.server)).toEqual([liar.server]);
   await regtest.sendToAddress(await node.cli<string>('getunusedaddress'), '0.0015');
   await regtest.mine(1);
   await openGui(page, node);
@@ -105,6 +110,18 @@ test('Preferences: the unit applies everywhere; malformed addresses are refused 
   await expect(page.getByRole('alert').last()).toHaveText('Use host:port, for example 127.0.0.1:9735');
   await snap(page, 'preferences-invalid');
   expect(await node.cli<string>('getconfig', 'server')).toBe(server);
+
+  const ban = page.getByRole('list', { name: 'Banned servers' }).getByTestId('server-ban');
+  await expect(ban).toHaveCount(1);
+  await expect(ban).toContainText(liar.server);
+  await expect(ban).toContainText(/proof of work/);
+  await expect(ban).toContainText(/Banned until \d{1,2} \w{3} \d{4}, \d{2}:\d{2}/);
+  await snap(page, 'preferences-server-ban');
+  liar.setLie(null); // honest from now on, so that the reconnection after the unban keeps it
+  await page.getByRole('button', { name: `Unban ${liar.server}` }).click();
+  await expect(page.getByText('No server is banned')).toBeVisible();
+  expect(await node.cli('list_server_bans')).toEqual([]);
+  await liar.close();
 
   await openTab(page, 'History');
   await expect(page.getByTestId('history-amount')).toHaveText('+150\u2009000 sat');

@@ -36,6 +36,8 @@ export interface StartFulmenOptions {
   /** 'create': a new wallet (offline, before the daemon), 'restore': from `mnemonic`, 'none': first-run wizard. */
   wallet?: 'create' | 'restore' | 'none';
   mnemonic?: string;
+  /** More Electrum servers (`servers` config, oneserver off), e.g. a lying proxy (e2e/harness/lying-proxy.ts) next to ElectrumX. */
+  servers?: string[];
 }
 
 async function fulmenCli(dir: string, args: string[]): Promise<string> {
@@ -67,7 +69,8 @@ export async function startFulmen(name: string, regtest: Regtest, opts: StartFul
   const lightningListen = `127.0.0.1:${lnPort}`;
   const cli = async <T,>(...args: string[]): Promise<T> => parseOutput<T>(await fulmenCli(dir, args));
   await cli('--offline', 'setconfig', 'server', regtest.electrumServer);
-  await cli('--offline', 'setconfig', 'oneserver', 'true');
+  await cli('--offline', 'setconfig', 'oneserver', opts.servers ? 'false' : 'true');
+  if (opts.servers) await cli('--offline', 'setconfig', 'servers', JSON.stringify(opts.servers));
   await cli('--offline', 'setconfig', 'lightning_listen', lightningListen);
   await cli('--offline', 'setconfig', 'rpcport', String(rpcPort));
   const wallet = opts.wallet ?? 'create';

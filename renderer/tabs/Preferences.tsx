@@ -1,7 +1,8 @@
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { call, errorMessage } from '../api/client.js';
 import { useStore } from '../store/index.js';
-import { Field } from '../components/Field.js';
+import { Field, InlineError } from '../components/Field.js';
+import { serverBanViews, type ServerBanView } from '../lib/server-bans.js';
 import { UNITS } from '../lib/units.js';
 
 /** A config key edited as text and saved with setconfig. */
@@ -43,6 +44,63 @@ function ConfigField(props: { configKey: string; label: string; placeholder: str
   );
 }
 
+/**
+ * The Electrum servers banned for lying (list_server_bans): server, reason and expiry in local
+ * time, each with an Unban button (unban_server, then the list is read again). Read when the tab
+ * opens; errors (e.g. NETWORK when offline, NOT_FOUND when the ban just expired) show inline.
+ */
+function ServerBans() {
+  const [bans, setBans] = useState<ServerBanView[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [unbanning, setUnbanning] = useState<string | null>(null);
+  const load = useCallback(
+    () =>
+      call('list_server_bans').then(
+        (list) => setBans(serverBanViews(list)),
+        (err) => setError(errorMessage(err)),
+      ),
+    [],
+  );
+  useEffect(() => {
+    void load();
+  }, [load]);
+  const unban = async (server: string) => {
+    setUnbanning(server);
+    setError(null);
+    try {
+      await call('unban_server', { server });
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+    await load();
+    setUnbanning(null);
+  };
+  return (
+    <fieldset className="fieldset">
+      <legend>Banned servers</legend>
+      <p className="field-hint">Servers caught sending invalid headers, proofs or answers are not used until their ban ends.</p>
+      {bans?.length === 0 && <p className="muted">No server is banned</p>}
+      {bans && bans.length > 0 && (
+        <ul className="plain-list" aria-label="Banned servers">
+          {bans.map((b) => (
+            <li key={b.server} className="row-between ban-row" data-testid="server-ban">
+              <div className="ban-text">
+                <code className="mono break">{b.server}</code>
+                <div className="small">{b.reason}</div>
+                <div className="muted small">Banned until {b.until}</div>
+              </div>
+              <button type="button" className="btn btn-secondary btn-small" disabled={unbanning !== null} aria-label={`Unban ${b.server}`} onClick={() => void unban(b.server)}>
+                Unban
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {error && <InlineError testId="server-bans-error">{error}</InlineError>}
+    </fieldset>
+  );
+}
+
 /** `host:port` with an optional `:s`/`:t` protocol suffix (Electrum's server string). */
 function serverError(v: string): string | null {
   return /^[A-Za-z0-9.\-[\]:]+:\d{1,5}(:[st])?$/.test(v) ? null : 'Use host:port, optionally followed by :s (TLS) or :t (plain)';
@@ -52,7 +110,7 @@ function listenError(v: string): string | null {
   return /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/.test(v) ? null : 'Use host:port, for example 127.0.0.1:9735';
 }
 
-/** Preferences: display unit, Electrum server, Lightning listen address (getconfig/setconfig). */
+/** Preferences: display unit, Electrum server and its bans, Lightning listen address (getconfig/setconfig, list_server_bans). */
 export function PreferencesTab() {
   const { unit, setUnit, info } = useStore();
   const [unitError, setUnitError] = useState<string | null>(null);
@@ -74,6 +132,7 @@ export function PreferencesTab() {
         {unitError && <p className="inline-error">{unitError}</p>}
       </fieldset>
       <ConfigField configKey="server" label="Electrum server" placeholder="electrum.example.org:50002:s" hint="The server that answers for your wallet's addresses. Headers and proofs are always verified." validate={serverError} testId="pref-server" />
+      <ServerBans />
       <ConfigField configKey="lightning_listen" label="Lightning listen address" placeholder="127.0.0.1:9735" hint="Accept incoming Lightning connections on this address. Leave empty to not listen." validate={listenError} testId="pref-listen" />
       {info && (
         <dl className="summary small">
