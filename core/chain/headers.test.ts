@@ -10,6 +10,7 @@ import {
   expectedBits,
   HeaderChain,
   headerWork,
+  MAX_TIMEWARP,
   parseHeader,
   retargetBits,
   targetToBits,
@@ -17,6 +18,7 @@ import {
   type ChainParams,
   type ParsedHeader,
 } from './headers.js';
+import testnet4Real from './testdata/testnet4-headers.json' with { type: 'json' };
 
 // Real mainnet headers (80 bytes, hex). Their hashes are checked below, and a hash below the
 // target cannot be produced for made-up data, so these vectors prove themselves.
@@ -357,6 +359,108 @@ describe('testnet4 (BIP94)', () => {
     for (const hash of p.knownHashes!.values()) expect(BigInt('0x' + hash) <= p.powLimit).toBe(true);
     const prev = synthetic(1_000_000, p.powLimitBits);
     expectMisbehaved(() => checkHeader(p, 2015, synthetic(1_000_600, p.powLimitBits, '00'.repeat(32), prev.hash), () => prev), /checkpointed/);
+  });
+});
+
+describe('testnet4 (BIP94) on real headers', () => {
+  // testdata/testnet4-headers.json (sources and commits inside): blocks 0 and 2015 from Bitcoin
+  // Core's functional-test data, and the first header of each period up to 143136 from RSK's
+  // testnet4 checkpoint file. Their hashes meet their targets and link to Electrum's checkpoints,
+  // so they cannot be made up.
+  const p = CHAIN_PARAMS.testnet4;
+  const core0 = header(testnet4Real.core['0']);
+  const core2015 = header(testnet4Real.core['2015']);
+  const starts = testnet4Real.periodStarts.map((s) => ({ ...s, parsed: header(s.header) }));
+  const start = (height: number): ParsedHeader => starts.find((s) => s.height === height)!.parsed;
+  /** The header with the little-endian uint32 at `offset` (68 time, 72 bits) replaced, re-hashed. */
+  const withField = (h: ParsedHeader, offset: number, value: number): ParsedHeader => {
+    const raw = h.raw.slice();
+    new DataView(raw.buffer).setUint32(offset, value, true);
+    return parseHeader(raw);
+  };
+
+  it('accepts the real headers at the first retarget (0 and 2015 → 2016, difficulty 1 → 4)', () => {
+    expect(core0.raw).toEqual(fromHex(p.checkpoint.rawHex));
+    expect(core2015.hash).toBe(p.knownHashes!.get(2015));
+    const next = start(2016);
+    expect(next.prevHash).toBe(core2015.hash);
+    const held = new Map<number, ParsedHeader>([
+      [0, core0],
+      [2015, core2015],
+    ]);
+    const at = (h: number) => held.get(h);
+    // Core's mining_testnet.py asserts the same next bits after these blocks (DIFF_4_N_BITS).
+    expect(expectedBits(p, 2016, next, at)).toBe(0x1c3fffc0);
+    expect(() => checkHeader(p, 2016, next, at)).not.toThrow();
+  });
+
+  it('rejects them with a tampered bits or timestamp', () => {
+    const next = start(2016);
+    const held = new Map<number, ParsedHeader>([
+      [0, core0],
+      [2015, core2015],
+    ]);
+    const at = (h: number) => held.get(h);
+    // Twice the target (half the difficulty) at the boundary.
+    expectMisbehaved(() => checkHeader(p, 2016, withField(next, 72, 0x1c7fff80), at), /expected 0x1c3fffc0/);
+    // The period start more than 600 s before its parent (BIP94 time-warp fix).
+    expectMisbehaved(() => checkHeader(p, 2016, withField(next, 68, core2015.timestamp - MAX_TIMEWARP - 1), at), /time-warp/);
+    // Any other timestamp changes the hash, which then misses the target.
+    expectMisbehaved(() => checkHeader(p, 2016, withField(next, 68, next.timestamp + 1), at), /proof of work/);
+    // A longer period (its first block 200 000 s earlier) no longer clamps to ¼: other bits expected.
+    held.set(0, withField(core0, 68, core0.timestamp - 200_000));
+    expectMisbehaved(() => checkHeader(p, 2016, next, at), /expected 0x/);
+    // A changed last block no longer links.
+    held.set(0, core0);
+    held.set(2015, withField(core2015, 68, core2015.timestamp + 1));
+    expectMisbehaved(() => checkHeader(p, 2016, next, at), /does not connect/);
+  });
+
+  it("RSK's period starts link to Electrum's checkpoints, meet their targets and carry the chain work we count", () => {
+    expect(starts.map((s) => s.height)).toEqual(Array.from({ length: 71 }, (_, i) => 2016 * (i + 1)));
+    let linked = 0;
+    for (const { height, parsed } of starts) {
+      const target = bitsToTarget(parsed.bits);
+      expect(target <= p.powLimit).toBe(true);
+      expect(BigInt('0x' + parsed.hash) <= target).toBe(true);
+      const checkpointed = p.knownHashes!.get(height - 1);
+      if (checkpointed !== undefined) {
+        expect(parsed.prevHash).toBe(checkpointed);
+        linked += 1;
+      }
+    }
+    expect(linked).toBe(p.knownHashes!.size);
+    // Work at 2016: 2016 difficulty-1 headers (0..2015) and one difficulty-4 header.
+    expect(2016n * headerWork(core0) + headerWork(start(2016))).toBe(BigInt('0x' + starts[0]!.chainWork));
+  });
+
+  it("retargets from the period's first block: eleven real boundaries fixed by the ¼ clamp, none easier than allowed", () => {
+    // The last block of a period is at most MAX_TIMEWARP s after the next period's first block, so
+    // when that bound is under ½ week the timespan clamps to ½ week and the next bits are exactly
+    // a quarter of the first block's target, whatever the last block (not in our data) says. Its
+    // stand-in carries the checkpointed hash (the real next header's prevHash) and that latest time.
+    const QUARTER_TIMESPAN = (14 * 24 * 60 * 60) / 4;
+    let exact = 0;
+    for (let i = 0; i + 1 < starts.length; i += 1) {
+      const first = starts[i]!.parsed;
+      const next = starts[i + 1]!.parsed;
+      const height = starts[i + 1]!.height;
+      const latestLast = next.timestamp + MAX_TIMEWARP;
+      // Every boundary: the real target is at most what the longest possible period allows.
+      expect(bitsToTarget(next.bits) <= bitsToTarget(retargetBits(p, first.bits, first.timestamp, latestLast))).toBe(true);
+      if (latestLast - first.timestamp >= QUARTER_TIMESPAN) continue;
+      const last: ParsedHeader = { ...next, hash: next.prevHash, timestamp: latestLast };
+      const held = new Map<number, ParsedHeader>([
+        [height - 2016, first],
+        [height - 1, last],
+      ]);
+      const at = (h: number) => held.get(h);
+      expect(() => checkHeader(p, height, next, at)).not.toThrow();
+      // Keeping the period's difficulty instead (a time-warped chain's aim) is refused.
+      expectMisbehaved(() => checkHeader(p, height, withField(next, 72, first.bits), at), /expected 0x/);
+      exact += 1;
+    }
+    expect(exact).toBe(11);
   });
 });
 
