@@ -14,7 +14,7 @@
  * - Chain: funding confirmation (channel_ready) and closing confirmation through ChainSource.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
+import { randomBytes } from '@noble/hashes/utils.js';
 import { Transaction } from 'bitcoinjs-lib';
 import { inputPrevTxid } from '../bitcoin/transaction.js';
 import type { Statement } from 'better-sqlite3';
@@ -30,7 +30,7 @@ import { DEFAULT_PEER_FEATURES, Peer, listen, type PeerServer } from './peer.js'
 import type { FeatureBits } from './wire/features.js';
 import { encodeMessage, type ChannelMessage, type OpenChannelMessage, type UnknownMessage } from './wire/messages.js';
 import type { HtlcRecord } from './channel/htlc-log.js';
-import { scidFromParts, formatScid, compareBytes } from './wire/codec.js';
+import { scidFromParts, formatScid, compareBytes, bytesToHex, hexToBytes } from './wire/codec.js';
 import {
   CHANNEL_FLAG_DIRECTION,
   CHANNEL_FLAG_DISABLE,
@@ -1227,6 +1227,14 @@ export class LightningNode {
         continue;
       }
       const fail = (code: number, data: Uint8Array = new Uint8Array(0)) => this.send(peer, [ch.failHtlc(h.htlcId, createFailureMessage(onion.sharedSecret, code, data))]);
+      if (h.dustExposureExceeded) {
+        // BOLT 2 max_dust_htlc_exposure_msat: fail it once committed, never reveal its preimage
+        // (temporary_channel_failure with our channel_update, as LDK does for its dust limit).
+        const update = this.channelUpdateOf(ch, this.channelUpdateSentAt.get(ch.keyIndex) ?? Math.floor(Date.now() / 1000));
+        const f = { failureCode: FailureCode.temporary_channel_failure, data: new Uint8Array(0), needsChannelUpdate: true };
+        fail(f.failureCode, failureData(f, update ? encodeMessage(encodeGossipMessage(update)) : null));
+        continue;
+      }
       const unknownDetails = () => {
         const data = new Uint8Array(12);
         const view = new DataView(data.buffer);

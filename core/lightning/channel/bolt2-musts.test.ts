@@ -41,6 +41,10 @@
  *                     key → error; none expected → error
  *   update_fee        from the non-funder; too low; unreasonably large; unaffordable; (sender)
  *                     follows the estimate, stays affordable, is retransmitted after reconnection
+ *   dust exposure     max_dust_htlc_exposure_msat (dust-exposure.ts, scales with the feerate):
+ *                     HTLCs within it pass at Electrum's 37,500 sat/kw; one past it is not sent, or
+ *                     when received is marked and failed once committed; an update_fee raise (no
+ *                     option_anchors) past it fails the channel (MAY), and the funder never sends one
  *   channel_reestablish  next_commitment_number 0; next_commitment_number ahead;
  *                     next_revocation_number ahead without proof / too old; wrong
  *                     your_last_per_commitment_secret
@@ -72,6 +76,9 @@ interface PairOptions {
   upfront?: { a: Uint8Array; b: Uint8Array };
   features?: NegotiatedFeatures;
   estimate?: number | null;
+  /** A's estimate when it differs from B's (`estimate`). */
+  estimateA?: number | null;
+  channelType?: 'static_remotekey' | 'anchors';
 }
 
 /** Two engines back to back (A funder, B fundee) taken to OPEN, with a message pump. */
@@ -86,7 +93,7 @@ class Pair {
   constructor(o: PairOptions = {}) {
     const fundingSat = o.fundingSat ?? 1_000_000;
     const { a, b } = openChannelPair(
-      ctxOf(1, o.estimate ?? null),
+      ctxOf(1, o.estimateA !== undefined ? o.estimateA : (o.estimate ?? null)),
       ctxOf(2, o.estimate ?? null),
       FUNDING_TXID,
       {
@@ -96,6 +103,7 @@ class Pair {
         localConfig: { ...defaultLocalConfig(fundingSat), ...o.aConfig },
         ...(o.upfront ? { upfrontShutdownScript: o.upfront.a } : {}),
         ...(o.features ? { features: o.features } : {}),
+        ...(o.channelType ? { channelType: o.channelType } : {}),
       },
       { ...(o.upfront ? { upfrontShutdownScript: o.upfront.b } : {}), ...(o.features ? { features: o.features } : {}) },
     );
@@ -610,6 +618,88 @@ describe('BOLT 2 update_fee: a receiving node fails the channel if', () => {
   it('the sender cannot afford the new fee rate on the receiving node commitment', () => {
     const p = new Pair({ fundingSat: 20_000, pushMsat: 0n });
     rejects(p.b, () => p.b.onUpdateFee(fee(p.b, 200_000)), 'error', /afford/);
+  });
+});
+
+describe('BOLT 2 max_dust_htlc_exposure_msat (10,000 msat per sat/kw, counted at the buffered feerate)', () => {
+  const fee = (ch: Channel, feeratePerKw: number) => ({ type: 'update_fee' as const, channelId: Buffer.from(ch.channelId, 'hex'), feeratePerKw });
+  const SAT = 1000n;
+  /** B → A HTLC, fully committed on both sides. */
+  const payBack = (p: Pair, amountMsat: bigint) => {
+    p.send(p.b, [p.b.addHtlc({ amountMsat, paymentHash: sha256(randomBytes(32)), cltvExpiry: 800, onion: randomBytes(1366) })]);
+    p.run();
+  };
+
+  it('Electrum on regtest (37,500 sat/kw, static_remotekey): dust HTLCs of 1,000–20,000 sat both ways pass; the bound 375,000,000 msat still holds', () => {
+    const p = new Pair({ feeratePerKw: 37_500 }); // every HTLC under ~26,900 sat is trimmed on both commitments
+    for (const sat of [1_000n, 5_000n, 10_000n, 20_000n, 2_000n]) p.pay(sat * SAT);
+    for (const sat of [20_000n, 5_000n]) payBack(p, sat * SAT);
+    expect(p.b.pendingIncomingHtlcs()).toHaveLength(5);
+    expect(p.a.pendingIncomingHtlcs()).toHaveLength(2);
+    expect([...p.a.pendingIncomingHtlcs(), ...p.b.pendingIncomingHtlcs()].some((h) => h.dustExposureExceeded)).toBe(false);
+    // 63,000 sat of dust in flight (the reverted fixed bound stopped at 5,000). Fill up to 375,000 sat:
+    for (let i = 0; i < 15; i++) p.pay(20_000n * SAT); // 363,000 sat
+    expect(() => p.a.addHtlc({ amountMsat: 20_000n * SAT, paymentHash: sha256(randomBytes(32)), cltvExpiry: 800, onion: randomBytes(1366) })).toThrow(
+      expect.objectContaining({ code: 'CHANNEL_STATE', message: expect.stringMatching(/dust exposure to 383000000 msat, above max_dust_htlc_exposure_msat 375000000/) }),
+    );
+    p.pay(12_000n * SAT); // 375,000 sat: exactly the bound
+    p.pay(40_000n * SAT); // not dust: not bounded
+    expect(p.b.pendingIncomingHtlcs().every((h) => !h.dustExposureExceeded)).toBe(true);
+  });
+
+  it('sending: at 2,500 sat/kw (bound 25,000,000 msat) 3,000-sat HTLCs count as dust (trimmed at the buffered 5,030 sat/kw); the 9th is not sent', () => {
+    const p = new Pair({ feeratePerKw: 2500 });
+    for (let i = 0; i < 8; i++) p.pay(3_000n * SAT); // 24,000,000 msat
+    expect(() => p.a.addHtlc({ amountMsat: 3_000n * SAT, paymentHash: sha256(randomBytes(32)), cltvExpiry: 800, onion: randomBytes(1366) })).toThrow(
+      /Not sent: an HTLC of 3000000 msat is dust on (our|the peer's) commitment at 2500 sat\/kw/,
+    );
+    p.pay(5_000n * SAT); // not dust at 5,030 sat/kw either
+  });
+
+  it('receiving: an HTLC past the bound is accepted but marked, failed back once committed, and stays marked after reload', () => {
+    // A (the sender) has a higher estimate, hence a higher bound than B: B is the one to refuse.
+    const p = new Pair({ feeratePerKw: 37_500, estimateA: 50_000 });
+    for (let i = 0; i < 18; i++) p.pay(20_000n * SAT); // 360,000,000 msat ≤ B's 375,000,000
+    const over = p.pay(20_000n * SAT); // 380,000,000 msat: within A's 500,000,000, past B's
+    p.pay(40_000n * SAT); // not dust
+    const marks = () => p.b.pendingIncomingHtlcs().slice(-3).map((h) => [h.amountMsat, h.dustExposureExceeded ?? false]);
+    expect(marks()).toEqual([[20_000n * SAT, false], [20_000n * SAT, true], [40_000n * SAT, false]]);
+    const reloaded = Channel.load(decodeChannelData(p.b.record().data), ctxOf(2));
+    expect(reloaded.incomingHtlc(over.id)?.dustExposureExceeded).toBe(true);
+    // What node.ts does for a marked HTLC: fail it (temporary_channel_failure), never fulfil.
+    p.send(p.b, [p.b.failHtlc(over.id, randomBytes(32))]);
+    p.run();
+    expect(p.a.outgoingHtlcOutcomes(bytesToHex(sha256(over.preimage)))).toEqual([{ htlcId: over.id, outcome: expect.objectContaining({ kind: 'failed' }) }]);
+  });
+
+  it('update_fee (no option_anchors): a raise that trims HTLCs past the bound fails the channel; a smaller one is accepted', () => {
+    const p = new Pair({ feeratePerKw: 2500 });
+    for (let i = 0; i < 15; i++) p.pay(7_000n * SAT); // not dust at 2,500 (nor at the buffered 5,030) sat/kw
+    // At 10,000 sat/kw 7,000-sat HTLCs are trimmed: 105,000,000 msat > 10,000 × 10,000.
+    rejects(p.b, () => p.b.onUpdateFee(fee(p.b, 10_000)), 'error', /update_fee: feerate 10000 sat\/kw puts 105000000 msat of HTLCs in dust on the (local|remote) commitment/);
+    p.b.onUpdateFee(fee(p.b, 5000));
+  });
+
+  it('update_fee (sender, no option_anchors): never sends a raise past the bound, lowers it to the highest feerate within', () => {
+    const p = new Pair({ feeratePerKw: 2500 });
+    for (let i = 0; i < 15; i++) p.pay(7_000n * SAT);
+    expect(() => p.a.updateFee(10_000)).toThrow(/update_fee not sent: feerate 10000 sat\/kw puts 105000000 msat/);
+    const update = p.a.proposeFeeUpdate(10_000)!;
+    expect(update.feeratePerKw).toBeGreaterThan(9000); // 7,000-sat HTLCs are trimmed on B's commitment from ~9,181 sat/kw
+    expect(update.feeratePerKw).toBeLessThan(10_000);
+    p.send(p.a, [update]);
+    p.run(); // the fundee accepts it
+    expect(p.b.feeratePerKw).toBe(update.feeratePerKw);
+  });
+
+  it('option_anchors at 253 sat/kw: only HTLCs below the 546-sat dust limit are dust, bounded by the 5,000,000 msat floor', () => {
+    const p = new Pair({ feeratePerKw: 253, channelType: 'anchors' });
+    for (let i = 0; i < 10; i++) p.pay(500n * SAT); // 5,000,000 msat
+    expect(() => p.a.addHtlc({ amountMsat: 500n * SAT, paymentHash: sha256(randomBytes(32)), cltvExpiry: 800, onion: randomBytes(1366) })).toThrow(
+      /above max_dust_htlc_exposure_msat 5000000 msat/,
+    );
+    p.pay(546n * SAT); // not trimmed with anchors (zero-fee HTLC transactions)
+    p.b.onUpdateFee(fee(p.b, 10_000)); // a raise trims nothing more with anchors
   });
 });
 

@@ -1,7 +1,8 @@
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
+import { randomBytes } from '@noble/hashes/utils.js';
 import { Transaction } from 'bitcoinjs-lib';
 import { FulmenError } from '../../util/errors.js';
+import { bytesEqual, bytesToHex, hexToBytes } from '../wire/codec.js';
 import { FeatureBits } from '../wire/features.js';
 import type {
   AcceptChannelMessage,
@@ -29,6 +30,7 @@ import {
   derivePrivkey,
   derivePubkey,
   deriveRevocationPubkey,
+  deriveRevocationPubkeyKnowing,
   isValidPoint,
   perCommitmentPoint,
   perCommitmentSecret,
@@ -40,6 +42,7 @@ import {
 } from './keys.js';
 import { Shachain } from './shachain.js';
 import { acceptableFeerateRange, feerateUpdateTarget, MIN_FEERATE_PER_KW } from './feerate.js';
+import { dustBufferFeerateSatPerKw, dustExposureMsat, maxDustHtlcExposureMsat } from './dust-exposure.js';
 import {
   buildClosingTx,
   buildCommitmentTx,
@@ -206,7 +209,10 @@ interface ClosingState {
   closingTxHex: string | null;
 }
 
-/** Everything that defines a channel; JSON-serializable (bigint via the codec below). */
+/**
+ * Everything that defines a channel; JSON-serializable (bigint via the codec below). Nested
+ * objects are replaced, never changed in place (Channel.transact keeps a shallow copy to roll back).
+ */
 export interface ChannelData {
   version: 1;
   channelId: string;
@@ -939,22 +945,22 @@ export class Channel implements PersistableChannel {
   /**
    * Runs `fn`; on success hands the new state to the persistence (committed before any message
    * that depends on it leaves: ChannelPersistence), on any throw restores the previous state.
-   * The rollback point is a copy of the fields and the HTLC log's undo journal (HtlcLog.begin):
-   * O(changes), not O(HTLCs in flight) nor O(history).
+   * The rollback point is a shallow copy of the fields and the HTLC log's undo journal
+   * (HtlcLog.begin): O(changes), not O(HTLCs in flight) nor O(history). Shallow is enough because
+   * ChannelData's nested objects (configs, closing, localCommitSig, ...) are only ever replaced,
+   * never changed in place: keep it that way (a deep copy here cost ~70 µs per update).
    */
   private transact<T>(fn: () => T): T {
-    // localCommitSig (one signature per HTLC in flight) is only ever replaced, never changed in
-    // place: kept by reference rather than copied on every update.
-    const { log: _staleLog, localCommitSig, ...fields } = this.data;
+    const { log: _staleLog, ...fields } = this.data;
     const log = this.log;
-    const before = { fields: structuredClone(fields), localCommitSig, logMark: log.begin(), archived: this.settledToArchive.length };
+    const before = { fields, logMark: log.begin(), archived: this.settledToArchive.length };
     try {
       const result = fn();
       this.persist();
       log.commit();
       return result;
     } catch (err) {
-      this.data = { ...before.fields, localCommitSig: before.localCommitSig, log: this.data.log };
+      this.data = { ...before.fields, log: this.data.log };
       this.log = log;
       log.rollback(before.logMark);
       this.settledToArchive.length = before.archived;
@@ -1025,8 +1031,11 @@ export class Channel implements PersistableChannel {
   private deriveCommitmentKeys(owner: Side, point: Uint8Array): CommitmentKeys {
     const mine = this.basepoints;
     if (owner === 'local') {
+      const ourSecret = this.localSecretOfPoint(point);
       return {
-        revocationPubkey: deriveRevocationPubkey(this.remoteBp('revocationBasepoint'), point),
+        revocationPubkey: ourSecret
+          ? deriveRevocationPubkeyKnowing(this.remoteBp('revocationBasepoint'), point, { perCommitmentSecret: ourSecret })
+          : deriveRevocationPubkey(this.remoteBp('revocationBasepoint'), point),
         localDelayedPubkey: derivePubkey(mine.delayedPaymentBasepoint, point),
         localHtlcPubkey: derivePubkey(mine.htlcBasepoint, point),
         remoteHtlcPubkey: derivePubkey(this.remoteBp('htlcBasepoint'), point),
@@ -1036,7 +1045,7 @@ export class Channel implements PersistableChannel {
       };
     }
     return {
-      revocationPubkey: deriveRevocationPubkey(mine.revocationBasepoint, point),
+      revocationPubkey: deriveRevocationPubkeyKnowing(mine.revocationBasepoint, point, { revocationBasepointSecret: this.secrets.revocationBasepointSecret }),
       localDelayedPubkey: derivePubkey(this.remoteBp('delayedPaymentBasepoint'), point),
       localHtlcPubkey: derivePubkey(this.remoteBp('htlcBasepoint'), point),
       remoteHtlcPubkey: derivePubkey(mine.htlcBasepoint, point),
@@ -1060,6 +1069,12 @@ export class Channel implements PersistableChannel {
       if (this.localPointCache.size > 8) this.localPointCache.delete(this.localPointCache.keys().next().value!);
     }
     return entry;
+  }
+
+  /** Our per-commitment secret whose point is `point`, if it is among the cached ones (localCommitmentSecret). */
+  private localSecretOfPoint(point: Uint8Array): Uint8Array | undefined {
+    for (const entry of this.localPointCache.values()) if (bytesEqual(entry.point, point)) return entry.secret;
+    return undefined;
   }
 
   /** Our per-commitment point for `ctn` (cached: localCommitmentSecret). */
@@ -1091,7 +1106,7 @@ export class Channel implements PersistableChannel {
     const point = this.pointFor(owner, ctn);
     const keys = this.commitmentKeys(owner, point);
     const feerate = this.log.feerateIn(owner, ctn);
-    const bal = this.log.balancesIn(owner, ctn, this.initialBalances());
+    const { htlcs, balances: bal } = this.log.commitmentIn(owner, ctn, this.initialBalances());
     const commitment = buildCommitmentTx({
       fundingTxid: this.data.fundingTxid,
       fundingOutputIndex: this.data.fundingOutputIndex,
@@ -1105,7 +1120,7 @@ export class Channel implements PersistableChannel {
       dustLimitSat: this.configOf(owner).dustLimitSat,
       toSelfDelay: this.configOf(otherSide(owner)).toSelfDelay,
       keys,
-      htlcs: this.log.htlcsIn(owner, ctn).map((h) => this.toCommitmentHtlc(owner, h)),
+      htlcs: htlcs.map((h) => this.toCommitmentHtlc(owner, h)),
       anchors: this.anchors,
     });
     return { commitment, keys, point, feerate };
@@ -1166,7 +1181,7 @@ export class Channel implements PersistableChannel {
       Channel.checkRemoteConfig(remoteConfig);
       if (remoteConfig.channelReserveSat < this.data.localConfig.dustLimitSat) throw protocolError('channel_reserve_satoshis below our dust_limit_satoshis');
       if (this.data.localConfig.channelReserveSat < remoteConfig.dustLimitSat) throw protocolError('Our channel reserve is below their dust_limit_satoshis');
-      if (this.data.upfrontShutdown) this.data.upfrontShutdown.remote = Channel.checkUpfrontScript(msg.upfrontShutdownScript, this.features);
+      if (this.data.upfrontShutdown) this.data.upfrontShutdown = { ...this.data.upfrontShutdown, remote: Channel.checkUpfrontScript(msg.upfrontShutdownScript, this.features) };
       Channel.checkPoints([msg.fundingPubkey, msg.revocationBasepoint, msg.paymentBasepoint, msg.delayedPaymentBasepoint, msg.htlcBasepoint, msg.firstPerCommitmentPoint]);
       this.data.remoteConfig = remoteConfig;
       this.data.remoteBasepoints = {
@@ -1288,17 +1303,23 @@ export class Channel implements PersistableChannel {
     const receiverCfg = this.configOf(receiver);
     for (const owner of ['local', 'remote'] as const) {
       const ctn = this.nextCtn(owner);
-      const htlcs = this.log.htlcsIn(owner, ctn);
-      const offered = htlcs.filter((h) => h.offeredBy === proposer);
-      if (offered.length > receiverCfg.maxAcceptedHtlcs) throw fail('Too many HTLCs in flight');
-      const inFlight = offered.reduce((s, h) => s + h.amountMsat, 0n);
-      if (inFlight > receiverCfg.maxHtlcValueInFlightMsat) throw fail('HTLC value in flight exceeds the limit');
+      const { htlcs, balances: bal } = this.log.commitmentIn(owner, ctn, this.initialBalances());
       const feerate = this.log.feerateIn(owner, ctn);
       const dust = this.configOf(owner).dustLimitSat;
-      const untrimmed = htlcs.filter((h) => !isHtlcTrimmed({ direction: h.offeredBy === owner ? 'offered' : 'received', amountMsat: h.amountMsat }, feerate, dust, this.anchors)).length;
+      let offered = 0;
+      let inFlight = 0n;
+      let untrimmed = 0;
+      for (const h of htlcs) {
+        if (h.offeredBy === proposer) {
+          offered++;
+          inFlight += h.amountMsat;
+        }
+        if (!isHtlcTrimmed({ direction: h.offeredBy === owner ? 'offered' : 'received', amountMsat: h.amountMsat }, feerate, dust, this.anchors)) untrimmed++;
+      }
+      if (offered > receiverCfg.maxAcceptedHtlcs) throw fail('Too many HTLCs in flight');
+      if (inFlight > receiverCfg.maxHtlcValueInFlightMsat) throw fail('HTLC value in flight exceeds the limit');
       // BOLT 2 update_add_htlc: with option_anchors the funder also pays both 330-sat anchors.
       const feeMsat = BigInt(commitmentFeeSat(feerate, untrimmed, this.anchors) + (this.anchors ? 2 * ANCHOR_OUTPUT_SAT : 0)) * 1000n;
-      const bal = this.log.balancesIn(owner, ctn, this.initialBalances());
       const funder = this.funderSide();
       const proposerAfterFee = bal[proposer] - (proposer === funder ? feeMsat : 0n);
       if (proposerAfterFee < BigInt(this.reserveOfSat(proposer)) * 1000n) throw fail('Cannot afford this HTLC while keeping the channel reserve', 'INSUFFICIENT_FUNDS');
@@ -1306,9 +1327,75 @@ export class Channel implements PersistableChannel {
     }
   }
 
+  // ---------------------------------------------------------------- dust exposure (BOLT 2 max_dust_htlc_exposure_msat)
+
+  /** HTLCs in our or their next commitment (each once): what a broadcast commitment may hold. */
+  private pendingHtlcs(): HtlcRecord[] {
+    return [...new Set([...this.log.htlcsIn('local', this.nextCtn('local')), ...this.log.htlcsIn('remote', this.nextCtn('remote'))])];
+  }
+
   /**
-   * Offers an HTLC (update_add_htlc). `onion` is the 1366-byte BOLT 4 packet.
-   * @throws FulmenError CHANNEL_STATE / INSUFFICIENT_FUNDS / BAD_INPUT when BOLT 2 forbids it.
+   * Our max_dust_htlc_exposure_msat for a commitment at `feeratePerKw` (sat/kw), msat: scaled by
+   * the larger of that feerate and our estimate (dust-exposure.ts maxDustHtlcExposureMsat).
+   */
+  private dustLimitMsat(feeratePerKw: number): bigint {
+    return maxDustHtlcExposureMsat(Math.max(feeratePerKw, this.ctx.feerateEstimatePerKw?.() ?? 0));
+  }
+
+  /** Sum (msat) of `htlcs` trimmed from `owner`'s commitment at `feeratePerKw`, with `owner`'s dust limit. */
+  private dustOn(owner: Side, htlcs: readonly Pick<HtlcRecord, 'offeredBy' | 'amountMsat'>[], feeratePerKw: number): bigint {
+    const seen = htlcs.map((h) => ({ direction: h.offeredBy === owner ? ('offered' as const) : ('received' as const), amountMsat: h.amountMsat }));
+    return dustExposureMsat(seen, feeratePerKw, this.configOf(owner).dustLimitSat, this.anchors);
+  }
+
+  /**
+   * BOLT 2 max_dust_htlc_exposure_msat for a new HTLC of `amountMsat` offered by `offeredBy` (not
+   * yet in the log): on each next commitment where it is trimmed, counted at the buffered feerate
+   * (dustBufferFeerateSatPerKw), whether its amount plus that commitment's dust exposure exceeds
+   * the bound. @returns why (for errors and logs), or null when within the bound.
+   */
+  private dustOverflowOfNewHtlc(offeredBy: Side, amountMsat: bigint): string | null {
+    let pending: HtlcRecord[] | undefined;
+    for (const owner of ['local', 'remote'] as const) {
+      const feerate = this.log.feerateIn(owner, this.nextCtn(owner));
+      const countAt = dustBufferFeerateSatPerKw(feerate);
+      const added = this.dustOn(owner, [{ offeredBy, amountMsat }], countAt);
+      if (added === 0n) continue; // not dust here: the common case costs no pass over the HTLCs
+      pending ??= this.pendingHtlcs();
+      const exposure = this.dustOn(owner, pending, countAt) + added;
+      const limit = this.dustLimitMsat(feerate);
+      if (exposure > limit) {
+        const whose = owner === 'local' ? 'our' : "the peer's";
+        return `an HTLC of ${amountMsat} msat is dust on ${whose} commitment at ${feerate} sat/kw and would take its dust exposure to ${exposure} msat, above max_dust_htlc_exposure_msat ${limit} msat`;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * BOLT 2 update_fee without option_anchors: whether at `feeratePerKw` (counted exactly) the HTLCs
+   * trimmed from either next commitment exceed max_dust_htlc_exposure_msat at that feerate.
+   * Always null with option_anchors (trimming does not depend on the feerate). @returns why, or null.
+   */
+  private dustOverflowAtFeerate(feeratePerKw: number): string | null {
+    if (this.anchors) return null;
+    const pending = this.pendingHtlcs();
+    const limit = this.dustLimitMsat(feeratePerKw);
+    for (const owner of ['local', 'remote'] as const) {
+      const exposure = this.dustOn(owner, pending, feeratePerKw);
+      if (exposure > limit) {
+        return `feerate ${feeratePerKw} sat/kw puts ${exposure} msat of HTLCs in dust on the ${owner} commitment, above max_dust_htlc_exposure_msat ${limit} msat`;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Offers an HTLC (update_add_htlc). `onion` is the 1366-byte BOLT 4 packet. Not one that is
+   * trimmed on either commitment and would take its dust exposure past max_dust_htlc_exposure_msat
+   * (BOLT 2 "SHOULD NOT send this HTLC"; node.ts fails a forward with temporary_channel_failure).
+   * @throws FulmenError CHANNEL_STATE (also: dust exposure) / INSUFFICIENT_FUNDS / BAD_INPUT when
+   *   BOLT 2 forbids it.
    */
   addHtlc(p: { amountMsat: bigint; paymentHash: Uint8Array; cltvExpiry: number; onion: Uint8Array }): UpdateAddHtlcMessage {
     return this.transact(() => {
@@ -1318,6 +1405,8 @@ export class Channel implements PersistableChannel {
       if (p.amountMsat < remote.htlcMinimumMsat) throw new FulmenError('BAD_INPUT', `Amount below the peer's htlc_minimum_msat (${remote.htlcMinimumMsat})`);
       if (p.cltvExpiry >= CHANNEL_LIMITS.maxCltvExpiry) throw new FulmenError('BAD_INPUT', 'cltv_expiry too large');
       if (p.paymentHash.length !== 32) throw new FulmenError('BAD_INPUT', 'payment_hash must be 32 bytes');
+      const dust = this.dustOverflowOfNewHtlc('local', p.amountMsat);
+      if (dust) throw stateError(`Not sent: ${dust} (BOLT 2)`);
       const htlcId = this.log.nextHtlcId('local');
       this.log.addHtlc(
         'local',
@@ -1337,7 +1426,12 @@ export class Channel implements PersistableChannel {
     });
   }
 
-  /** Receives update_add_htlc (BOLT 2 receiving requirements). @throws PROTOCOL. */
+  /**
+   * Receives update_add_htlc (BOLT 2 receiving requirements). An HTLC trimmed on our or their
+   * next commitment that would take its dust exposure past max_dust_htlc_exposure_msat is
+   * accepted but marked `dustExposureExceeded`: node.ts fails it once irrevocably committed and
+   * never reveals its preimage (BOLT 2 "Bounding exposure to trimmed in-flight HTLCs"). @throws PROTOCOL.
+   */
   onUpdateAddHtlc(msg: UpdateAddHtlcMessage): void {
     this.requireReestablished(msg.type);
     this.transact(() => {
@@ -1352,7 +1446,8 @@ export class Channel implements PersistableChannel {
       if (msg.id !== expected) throw protocolError(`HTLC id ${msg.id}, expected ${expected}`);
       if (msg.amountMsat <= 0n || msg.amountMsat < this.data.localConfig.htlcMinimumMsat) throw protocolError('HTLC amount below htlc_minimum_msat');
       if (msg.cltvExpiry >= CHANNEL_LIMITS.maxCltvExpiry) throw protocolError('cltv_expiry >= 500000000');
-      this.log.addHtlc(
+      const dust = this.dustOverflowOfNewHtlc('remote', msg.amountMsat);
+      const rec = this.log.addHtlc(
         'remote',
         {
           htlcId: msg.id,
@@ -1364,6 +1459,7 @@ export class Channel implements PersistableChannel {
         this.nextCtn('local'),
       );
       this.checkProposal('remote');
+      if (dust) rec.dustExposureExceeded = true;
     });
   }
 
@@ -1455,11 +1551,19 @@ export class Channel implements PersistableChannel {
     });
   }
 
-  /** Funder: proposes a new commitment feerate (update_fee). */
+  /**
+   * Funder: proposes a new commitment feerate (update_fee). Without option_anchors, not a raise
+   * that puts more HTLCs in dust than max_dust_htlc_exposure_msat (BOLT 2 "MAY NOT send update_fee").
+   * @throws FulmenError CHANNEL_STATE (also: dust exposure) / INSUFFICIENT_FUNDS.
+   */
   updateFee(feeratePerKw: number): UpdateFeeMessage {
     return this.transact(() => {
       if (!this.data.isFunder) throw stateError('Only the funder sends update_fee');
       if (this.data.state !== 'OPEN') throw stateError('Channel is not open');
+      if (feeratePerKw > this.log.feerateIn('remote', this.nextCtn('remote'))) {
+        const dust = this.dustOverflowAtFeerate(feeratePerKw);
+        if (dust) throw stateError(`update_fee not sent: ${dust} (BOLT 2)`);
+      }
       this.log.updateFee('local', feeratePerKw, this.nextCtn('remote'));
       this.checkProposal('local');
       return { type: 'update_fee', channelId: hexToBytes(this.data.channelId), feeratePerKw };
@@ -1469,9 +1573,11 @@ export class Channel implements PersistableChannel {
   /**
    * Funder: the update_fee to send when our estimate (`estimatePerKw`, sat/kw) moved far enough
    * from the channel's latest feerate (feerate.ts feerateUpdateTarget), or null. A raise the
-   * funder cannot afford in both next commitments (reserve kept, BOLT 2 update_fee) is lowered to
-   * the highest affordable feerate above the current one, or dropped. Only in OPEN without
-   * shutdown (after shutdown only HTLC-carrying channels would need it; Electrum does the same).
+   * funder cannot afford in both next commitments (reserve kept, BOLT 2 update_fee), or that
+   * would put more HTLCs in dust than max_dust_htlc_exposure_msat (no option_anchors, BOLT 2 "MAY
+   * NOT send update_fee"), is lowered to the highest feerate above the current one that is
+   * neither, or dropped. Only in OPEN without shutdown (after shutdown only HTLC-carrying
+   * channels would need it; Electrum does the same).
    */
   proposeFeeUpdate(estimatePerKw: number): UpdateFeeMessage | null {
     if (!this.data.isFunder || this.data.state !== 'OPEN' || this.awaitingReestablish || this.shutdownSent || this.shutdownReceived) return null;
@@ -1486,14 +1592,15 @@ export class Channel implements PersistableChannel {
         throw e;
       }
     };
-    const msg = tryFee(target);
+    const raiseOk = (feerate: number) => this.dustOverflowAtFeerate(feerate) === null;
+    const msg = target < current || raiseOk(target) ? tryFee(target) : null;
     if (msg || target < current) return msg;
     // Raise as far as affordable: binary search in (current, target).
     let lo = current;
     let hi = target;
     while (hi - lo > 1) {
       const mid = Math.floor((lo + hi) / 2);
-      if (this.feeAffordable(mid)) lo = mid;
+      if (this.feeAffordable(mid) && raiseOk(mid)) lo = mid;
       else hi = mid;
     }
     return lo > current ? tryFee(lo) : null;
@@ -1504,10 +1611,9 @@ export class Channel implements PersistableChannel {
     const funder = this.funderSide();
     for (const owner of ['local', 'remote'] as const) {
       const ctn = this.nextCtn(owner);
-      const htlcs = this.log.htlcsIn(owner, ctn);
+      const { htlcs, balances: bal } = this.log.commitmentIn(owner, ctn, this.initialBalances());
       const dust = this.configOf(owner).dustLimitSat;
       const untrimmed = htlcs.filter((h) => !isHtlcTrimmed(this.toCommitmentHtlc(owner, h), feeratePerKw, dust, this.anchors)).length;
-      const bal = this.log.balancesIn(owner, ctn, this.initialBalances());
       const fee = BigInt(commitmentFeeSat(feeratePerKw, untrimmed, this.anchors) + (this.anchors ? 2 * ANCHOR_OUTPUT_SAT : 0)) * 1000n;
       if (bal[funder] - fee < BigInt(this.reserveOfSat(funder)) * 1000n) return false;
     }
@@ -1517,7 +1623,10 @@ export class Channel implements PersistableChannel {
   /**
    * Receives update_fee (BOLT 2): only from the funder; a feerate "too low for timely processing
    * or unreasonably large" against our estimate (feerate.ts acceptableFeerateRange); one the
-   * funder cannot afford on our next commitment (checkProposal). Each fails the channel.
+   * funder cannot afford on our next commitment (checkProposal); without option_anchors, a raise
+   * that puts more HTLCs in dust on either commitment than max_dust_htlc_exposure_msat (BOLT 2
+   * update_fee "MAY fail the channel": failing it before signing keeps those HTLCs as outputs of
+   * the current commitments). Each fails the channel.
    */
   onUpdateFee(msg: UpdateFeeMessage): void {
     this.requireReestablished(msg.type);
@@ -1527,6 +1636,10 @@ export class Channel implements PersistableChannel {
       const bounds = commitmentFeerateRange(this.ctx.feerateEstimatePerKw?.() ?? null, this.anchors);
       if (msg.feeratePerKw < bounds.min || msg.feeratePerKw > bounds.max) {
         throw protocolError(`Unacceptable feerate_per_kw ${msg.feeratePerKw} (accepted: ${bounds.min}..${bounds.max})`);
+      }
+      if (msg.feeratePerKw > this.log.feerateIn('local', this.nextCtn('local'))) {
+        const dust = this.dustOverflowAtFeerate(msg.feeratePerKw);
+        if (dust) throw protocolError(`update_fee: ${dust}`);
       }
       this.log.updateFee('remote', msg.feeratePerKw, this.nextCtn('local'));
       this.checkProposal('remote');
@@ -1724,9 +1837,9 @@ export class Channel implements PersistableChannel {
     let available: bigint | null = null;
     for (const owner of ['local', 'remote'] as const) {
       const ctn = this.nextCtn(owner);
-      const bal = this.log.balancesIn(owner, ctn, this.initialBalances());
+      const { htlcs: inCommitment, balances: bal } = this.log.commitmentIn(owner, ctn, this.initialBalances());
       const feerate = this.log.feerateIn(owner, ctn);
-      const htlcs = this.log.htlcsIn(owner, ctn).length;
+      const htlcs = inCommitment.length;
       let v = bal.local - BigInt(this.reserveOfSat('local')) * 1000n;
       if (this.data.isFunder) v -= 2n * commitmentFeeMsat(feerate, htlcs + 2, this.anchors);
       else if (bal.remote - BigInt(this.reserveOfSat('remote')) * 1000n - commitmentFeeMsat(feerate, htlcs + 1, this.anchors) < 0n) v = 0n;
@@ -1739,9 +1852,9 @@ export class Channel implements PersistableChannel {
   availableToReceiveMsat(): bigint {
     if (this.data.state !== 'OPEN' || !this.data.remoteConfig) return 0n;
     const ctn = this.nextCtn('local');
-    const bal = this.log.balancesIn('local', ctn, this.initialBalances());
+    const { htlcs, balances: bal } = this.log.commitmentIn('local', ctn, this.initialBalances());
     const feerate = this.log.feerateIn('local', ctn);
-    const fee = this.data.isFunder ? 0n : commitmentFeeMsat(feerate, this.log.htlcsIn('local', ctn).length + 1, this.anchors);
+    const fee = this.data.isFunder ? 0n : commitmentFeeMsat(feerate, htlcs.length + 1, this.anchors);
     const v = bal.remote - fee - BigInt(this.reserveOfSat('remote')) * 1000n;
     return v > 0n ? v : 0n;
   }
@@ -1997,7 +2110,8 @@ export class Channel implements PersistableChannel {
       const variants = ['theirs', 'ours', 'their-output-dropped'] as const;
       const variant = variants.find((v) => verifyInputSignature(this.closingTx(fee, v), 0, ws, this.data.fundingSat, msg.signature, theirKey));
       if (!variant) throw protocolError('Invalid closing signature');
-      const closing: ClosingState = this.data.closing ?? { feerateSatPerKw: 0, lastSentFee: null, ourRange: null, closingTxHex: null };
+      // A copy: ChannelData's nested objects are replaced, never changed in place (transact).
+      const closing: ClosingState = { ...(this.data.closing ?? { feerateSatPerKw: 0, lastSentFee: null, ourRange: null, closingTxHex: null }) };
       this.data.closing = closing;
       const weight = this.closingWeight();
       const complete = (reply: ClosingSignedMessage | null) => {

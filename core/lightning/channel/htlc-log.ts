@@ -44,6 +44,11 @@ export interface HtlcRecord {
   seq: number;
   lockedIn: CtnPair;
   removal?: HtlcRemoval;
+  /**
+   * Set on an HTLC the peer offered that, trimmed to dust, took a commitment's dust exposure past
+   * max_dust_htlc_exposure_msat (channel.ts onUpdateAddHtlc): to fail once committed, never fulfil.
+   */
+  dustExposureExceeded?: true;
 }
 
 export interface FeeUpdate {
@@ -89,6 +94,8 @@ export class HtlcLog {
   private nextSeq: number;
   private settledMsat: { local: bigint; remote: bigint };
   private settledNextHtlcId: { local: bigint; remote: bigint };
+  /** nextHtlcId per offerer, cached (null: recompute); dropped whenever a record leaves the map. */
+  private nextHtlcIdCache: { local: bigint | null; remote: bigint | null } = { local: null, remote: null };
   /** Undo steps of the open transactions (`begin`), oldest first; null when none is open. */
   private journal: (() => void)[] | null = null;
   /** Open (nested) transactions. */
@@ -140,8 +147,12 @@ export class HtlcLog {
 
   /** Removes an HTLC record, journaled. */
   private deleteHtlc(key: string, h: HtlcRecord): void {
-    this.undo(() => this.htlcs.set(key, h));
+    this.undo(() => {
+      this.htlcs.set(key, h);
+      this.nextHtlcIdCache = { local: null, remote: null };
+    });
     this.htlcs.delete(key);
+    this.nextHtlcIdCache = { local: null, remote: null };
   }
 
   /** Removes a removal (BOLT 2 reversal of an unsigned update), journaled. */
@@ -239,8 +250,11 @@ export class HtlcLog {
 
   /** Next htlc_id `offeredBy` must use (BOLT 2: 0, then +1 each offer, never reset). */
   nextHtlcId(offeredBy: Side): bigint {
+    const cached = this.nextHtlcIdCache[offeredBy];
+    if (cached !== null) return cached;
     let next = this.settledNextHtlcId[offeredBy];
     for (const h of this.htlcs.values()) if (h.offeredBy === offeredBy && h.htlcId >= next) next = h.htlcId + 1n;
+    this.nextHtlcIdCache[offeredBy] = next;
     return next;
   }
 
@@ -253,8 +267,13 @@ export class HtlcLog {
     if (this.htlcs.has(key)) throw new FulmenError('PROTOCOL', 'Duplicate HTLC id');
     const lockedIn: CtnPair = by === 'local' ? { local: null, remote: nextCtnOfOther } : { local: nextCtnOfOther, remote: null };
     const rec: HtlcRecord = { ...h, offeredBy: by, seq: this.takeSeq(), lockedIn };
-    this.undo(() => this.htlcs.delete(key));
+    this.undo(() => {
+      this.htlcs.delete(key);
+      this.nextHtlcIdCache[by] = null;
+    });
     this.htlcs.set(key, rec);
+    const cached = this.nextHtlcIdCache[by];
+    if (cached !== null && h.htlcId >= cached) this.nextHtlcIdCache[by] = h.htlcId + 1n;
     return rec;
   }
 
@@ -310,11 +329,31 @@ export class HtlcLog {
     this.setFees(this.fees.filter((f) => !(f.proposer === by && unsigned(f.ctn))));
   }
 
-  /** HTLCs in the commitment of `owner` at `ctn`. */
+  /**
+   * The commitment of `owner` at `ctn` in one pass over the live HTLCs: the HTLCs in it and both
+   * sides' balances (msat, before commitment fees), starting from the balances of commitment #0.
+   */
+  commitmentIn(owner: Side, ctn: number, initial: { local: bigint; remote: bigint }): { htlcs: HtlcRecord[]; balances: { local: bigint; remote: bigint } } {
+    const htlcs: HtlcRecord[] = [];
+    const balances = { local: initial.local + this.settledMsat.local, remote: initial.remote + this.settledMsat.remote };
+    for (const h of this.htlcs.values()) {
+      if (!appearsBy(h.lockedIn[owner], ctn)) continue;
+      balances[h.offeredBy] -= h.amountMsat;
+      const r = h.removal;
+      if (r && appearsBy(r.ctn[owner], ctn)) balances[r.kind === 'fulfill' ? otherSide(h.offeredBy) : h.offeredBy] += h.amountMsat;
+      else htlcs.push(h);
+    }
+    return { htlcs, balances };
+  }
+
+  /** HTLCs in the commitment of `owner` at `ctn` (commitmentIn). */
   htlcsIn(owner: Side, ctn: number): HtlcRecord[] {
-    const out: HtlcRecord[] = [];
-    for (const h of this.htlcs.values()) if (appearsBy(h.lockedIn[owner], ctn) && !(h.removal && appearsBy(h.removal.ctn[owner], ctn))) out.push(h);
-    return out;
+    return this.commitmentIn(owner, ctn, { local: 0n, remote: 0n }).htlcs;
+  }
+
+  /** Balances (msat, before commitment fees) in the commitment of `owner` at `ctn` (commitmentIn). */
+  balancesIn(owner: Side, ctn: number, initial: { local: bigint; remote: bigint }): { local: bigint; remote: bigint } {
+    return this.commitmentIn(owner, ctn, initial).balances;
   }
 
   /** Feerate of the commitment of `owner` at `ctn`. */
@@ -323,23 +362,6 @@ export class HtlcLog {
     for (const f of this.fees) if (appearsBy(f.ctn[owner], ctn) && (!best || f.seq > best.seq)) best = f;
     if (!best) throw new FulmenError('INTERNAL', 'No feerate for commitment');
     return best.feeratePerKw;
-  }
-
-  /**
-   * Balances (msat, before commitment fees) of both sides in the commitment of `owner` at `ctn`,
-   * starting from the balances of commitment #0.
-   */
-  balancesIn(owner: Side, ctn: number, initial: { local: bigint; remote: bigint }): { local: bigint; remote: bigint } {
-    const bal = { local: initial.local + this.settledMsat.local, remote: initial.remote + this.settledMsat.remote };
-    for (const h of this.htlcs.values()) {
-      if (!appearsBy(h.lockedIn[owner], ctn)) continue;
-      bal[h.offeredBy] -= h.amountMsat;
-      if (h.removal && appearsBy(h.removal.ctn[owner], ctn)) {
-        if (h.removal.kind === 'fulfill') bal[otherSide(h.offeredBy)] += h.amountMsat;
-        else bal[h.offeredBy] += h.amountMsat;
-      }
-    }
-    return bal;
   }
 
   /** True if some update is waiting to enter `owner`'s commitment at `ctn` (something to sign). */

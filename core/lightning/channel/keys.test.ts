@@ -8,6 +8,7 @@ import {
   derivePubkey,
   deriveRevocationPrivkey,
   deriveRevocationPubkey,
+  deriveRevocationPubkeyKnowing,
   generateFromSeed,
   perCommitmentPoint,
   perCommitmentSecret,
@@ -45,6 +46,11 @@ describe('BOLT 3 Appendix E: key derivation', () => {
   });
   it('derivation of revocation pubkey from basepoint and per_commitment_point', () => {
     expect(bytesToHex(deriveRevocationPubkey(h(e.base_point), h(e.per_commitment_point)))).toBe(e.revocationpubkey);
+  });
+  it('derivation of revocation pubkey knowing either secret gives the same point', () => {
+    const [base, point] = [h(e.base_point), h(e.per_commitment_point)];
+    expect(bytesToHex(deriveRevocationPubkeyKnowing(base, point, { revocationBasepointSecret: h(e.base_secret) }))).toBe(e.revocationpubkey);
+    expect(bytesToHex(deriveRevocationPubkeyKnowing(base, point, { perCommitmentSecret: h(e.per_commitment_secret) }))).toBe(e.revocationpubkey);
   });
   it('derivation of revocation secret from basepoint_secret and per_commitment_secret', () => {
     const priv = deriveRevocationPrivkey(h(e.base_secret), h(e.per_commitment_secret));

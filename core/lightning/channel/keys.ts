@@ -88,6 +88,26 @@ export function deriveRevocationPubkey(revocationBasepoint: Uint8Array, perCommi
 }
 
 /**
+ * deriveRevocationPubkey when we hold the secret of one of the two points: the
+ * revocation_basepoint_secret (the peer's commitments) or the per_commitment_secret (ours). That
+ * point's term becomes (secret × hash) · G, folded into one tweak addition: one variable-base
+ * multiplication and one tweak addition instead of two multiplications and a point addition
+ * (same point as deriveRevocationPubkey; about a third less time).
+ */
+export function deriveRevocationPubkeyKnowing(
+  revocationBasepoint: Uint8Array,
+  perCommitmentPoint: Uint8Array,
+  known: { revocationBasepointSecret: Uint8Array } | { perCommitmentSecret: Uint8Array },
+): Uint8Array {
+  const a = checkScalar(toScalar(sha256n(concatBytes(revocationBasepoint, perCommitmentPoint))));
+  const b = checkScalar(toScalar(sha256n(concatBytes(perCommitmentPoint, revocationBasepoint))));
+  if ('revocationBasepointSecret' in known) {
+    return pointAddTweak(pointMulTweak(perCommitmentPoint, scalarToBytes(b)), scalarToBytes((toScalar(known.revocationBasepointSecret) * a) % N));
+  }
+  return pointAddTweak(pointMulTweak(revocationBasepoint, scalarToBytes(a)), scalarToBytes((toScalar(known.perCommitmentSecret) * b) % N));
+}
+
+/**
  * BOLT 3 revocationprivkey = revocation_basepoint_secret * SHA256(revocation_basepoint || per_commitment_point)
  *                          + per_commitment_secret * SHA256(per_commitment_point || revocation_basepoint).
  */

@@ -300,15 +300,16 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * Hex (either case) → bytes, through Buffer's native decoder (several times faster than a JS loop
+ * on 1366-byte onions). @throws FulmenError BAD_INPUT on odd length or a non-hex character.
+ */
 export function hexToBytes(hex: string): Uint8Array {
   if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new FulmenError('BAD_INPUT', 'Invalid hex string');
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
+/** Bytes → lowercase hex (Buffer's native encoder). */
 export function bytesToHex(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
