@@ -51,6 +51,7 @@ import {
   commitmentFeeMsat,
   commitmentFeeSat,
   commitmentObscuringFactor,
+  computeTxid,
   fundingScript,
   isHtlcTrimmed,
   p2wsh,
@@ -1132,7 +1133,7 @@ export class Channel implements PersistableChannel {
     const fundingWs = this.fundingWitnessScript();
     const signature = signInput(commitment.tx, 0, fundingWs, this.data.fundingSat, this.secrets.fundingPrivkey);
     const htlcPriv = derivePrivkey(this.secrets.htlcBasepointSecret, point, this.basepoints.htlcBasepoint);
-    const txid = commitment.tx.getId();
+    const txid = computeTxid(commitment.tx);
     const htlcSignatures = commitment.htlcOutputs.map((out) => {
       const htlcTx = buildHtlcTx(txid, out, feerate, this.data.localConfig.toSelfDelay, keys.revocationPubkey, keys.localDelayedPubkey, this.anchors);
       return signInput(htlcTx, 0, out.witnessScript, out.amountSat, htlcPriv, remoteHtlcSighashType(this.anchors));
@@ -1148,7 +1149,7 @@ export class Channel implements PersistableChannel {
     if (htlcSignatures.length !== commitment.htlcOutputs.length) {
       throw protocolError(`Expected ${commitment.htlcOutputs.length} HTLC signatures, got ${htlcSignatures.length}`);
     }
-    const txid = commitment.tx.getId();
+    const txid = computeTxid(commitment.tx);
     commitment.htlcOutputs.forEach((out, i) => {
       const htlcTx = buildHtlcTx(txid, out, feerate, this.remoteCfg().toSelfDelay, keys.revocationPubkey, keys.localDelayedPubkey, this.anchors);
       const sighashType = remoteHtlcSighashType(this.anchors);
