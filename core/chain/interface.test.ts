@@ -15,14 +15,20 @@ import type { ChainEvent } from './types.js';
  * transaction's bytes). Everything a real server does is tested in network.itest.ts against
  * ElectrumX. `answer` maps a request to the raw line(s) to send back (null: stay silent).
  */
-type Answer = (request: { id: number; method: string; params: unknown[] }) => string | null;
+type JsonRpcRequest = { id: number; method: string; params: unknown[] };
+type Answer = (request: JsonRpcRequest) => string | null;
 
 const servers: net.Server[] = [];
 afterEach(() => {
   for (const server of servers.splice(0)) server.close();
 });
 
-async function fakeServer(answer: Answer): Promise<string> {
+/**
+ * Listens on a loopback port (closed after each test) and answers each newline-terminated line a
+ * client sends with `onLine(line)`, written back with a newline (null: stay silent). Returns the
+ * server as Electrum's "127.0.0.1:port:t".
+ */
+async function lineServer(onLine: (line: string) => string | null): Promise<string> {
   const server = net.createServer((socket) => {
     let buffer = '';
     socket.setEncoding('utf8');
@@ -31,18 +37,19 @@ async function fakeServer(answer: Answer): Promise<string> {
       buffer += chunk;
       let newline: number;
       while ((newline = buffer.indexOf('\n')) !== -1) {
-        const request = JSON.parse(buffer.slice(0, newline));
+        const reply = onLine(buffer.slice(0, newline));
         buffer = buffer.slice(newline + 1);
-        const reply = answer(request);
         if (reply !== null) socket.write(reply + '\n');
       }
     });
   });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address() as net.AddressInfo;
-  return `127.0.0.1:${address.port}:t`;
+  return `127.0.0.1:${(server.address() as net.AddressInfo).port}:t`;
 }
+
+/** A fake server answering one JSON-RPC request per line with `answer`. */
+const fakeServer = (answer: Answer): Promise<string> => lineServer((line) => answer(JSON.parse(line) as JsonRpcRequest));
 
 const ok = (id: number, result: unknown) => JSON.stringify({ jsonrpc: '2.0', id, result });
 /** Answers server.version like ElectrumX, and the rest with `rest`. */
@@ -155,28 +162,16 @@ describe('ElectrumInterface (protocol edge cases, fake server)', () => {
 
 describe('ElectrumInterface JSON-RPC batching', () => {
   /** A fake server that answers batch arrays with arrays (as ElectrumX), recording each line's request count. */
-  async function batchingServer(software: string, answer: (request: { id: number; method: string; params: unknown[] }, batchSize: number) => unknown) {
+  async function batchingServer(software: string, answer: (request: JsonRpcRequest, batchSize: number) => unknown) {
     const lines: number[] = [];
-    const server = net.createServer((socket) => {
-      let buffer = '';
-      socket.setEncoding('utf8');
-      socket.on('error', () => undefined);
-      socket.on('data', (chunk: string) => {
-        buffer += chunk;
-        let newline: number;
-        while ((newline = buffer.indexOf('\n')) !== -1) {
-          const message = JSON.parse(buffer.slice(0, newline));
-          buffer = buffer.slice(newline + 1);
-          const requests = (Array.isArray(message) ? message : [message]) as { id: number; method: string; params: unknown[] }[];
-          lines.push(requests.length);
-          const replies = requests.map((r) => (r.method === 'server.version' ? { jsonrpc: '2.0', id: r.id, result: [software, '1.4'] } : { jsonrpc: '2.0', id: r.id, ...(answer(r, requests.length) as object) }));
-          socket.write(JSON.stringify(Array.isArray(message) ? replies : replies[0]) + '\n');
-        }
-      });
+    const server = await lineServer((line) => {
+      const message = JSON.parse(line);
+      const requests = (Array.isArray(message) ? message : [message]) as JsonRpcRequest[];
+      lines.push(requests.length);
+      const replies = requests.map((r) => (r.method === 'server.version' ? { jsonrpc: '2.0', id: r.id, result: [software, '1.4'] } : { jsonrpc: '2.0', id: r.id, ...(answer(r, requests.length) as object) }));
+      return JSON.stringify(Array.isArray(message) ? replies : replies[0]);
     });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return { server: `127.0.0.1:${(server.address() as net.AddressInfo).port}:t`, lines };
+    return { server, lines };
   }
 
   it('sends the requests of one turn as batches to ElectrumX and resolves each from the batch reply', async () => {

@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import { startRegtest, waitFor, type Regtest } from '../../e2e/harness/regtest.js';
-import { openDatabase, type Db } from '../storage/db.js';
-import { ChainNetwork } from '../chain/network.js';
-import { Wallet } from '../wallet/wallet.js';
-import { LightningNode, type ChannelInfo } from './node.js';
+import { waitFor, type Regtest } from '../../e2e/harness/regtest.js';
+import { channelOf, fundSide, inMempoolOf, newSideNode, openChannelBetween, startRegtestNodes, waitSettled, type RegtestNodes, type Side, type SideOptions } from '../../e2e/harness/nodes.js';
 import { decodeInvoice } from './invoice/bolt11.js';
 
 // HTLC forwarding (BOLT 4 intermediate node) on regtest (Bitcoin Knots + ElectrumX) with three
@@ -17,47 +14,15 @@ import { decodeInvoice } from './invoice/bolt11.js';
 // (pre-signed HTLC transactions, no wallet inputs), to_self_delay 10, REDEEMED 3 blocks deep.
 const TO_SELF_DELAY = 10;
 const REDEEM_DEPTH = 3;
-
-interface Side {
-  db: Db;
-  wallet: Wallet;
-  chain: ChainNetwork;
-  node: LightningNode;
-}
+const NODE_OPTIONS: SideOptions = { toSelfDelay: TO_SELF_DELAY, redeemDepth: REDEEM_DEPTH, anchors: false };
 
 describe('HTLC forwarding A → B → C on regtest', () => {
+  let nodes: RegtestNodes;
   let regtest: Regtest;
-  const chains: ChainNetwork[] = [];
   let a: Side;
   let b: Side;
   let c: Side;
 
-  async function makeSide(): Promise<Side> {
-    const db = openDatabase(':memory:');
-    const { wallet } = Wallet.create(db, { network: 'regtest' });
-    const chain = new ChainNetwork({ network: 'regtest', server: regtest.electrumServer, oneserver: true, db });
-    chains.push(chain);
-    await chain.start();
-    await wallet.attachChain(chain);
-    await wallet.waitUntilSynced(20_000);
-    const node = new LightningNode({
-      db,
-      wallet,
-      chain,
-      network: 'regtest',
-      listen: '127.0.0.1:0',
-      minimumDepth: 1,
-      paymentTimeoutMs: 30_000,
-      toSelfDelay: TO_SELF_DELAY,
-      redeemDepth: REDEEM_DEPTH,
-      anchors: false,
-    });
-    await node.start();
-    return { db, wallet, chain, node };
-  }
-
-  const channel = (s: Side, cp: string): ChannelInfo | undefined => s.node.listChannels().find((x) => x.channel_point === cp);
-  const inMempool = async (txid: string) => (await regtest.rpc<string[]>('getrawmempool')).includes(txid);
   const payment = (s: Side, paymentHash: string) => s.node.listPayments().find((p) => p.paymentHash === paymentHash && p.direction === 'sent');
   /** Records B's on-chain forward settlements (settleForwardOnchain) while calling through. */
   function spyOnchainSettlements(s: Side): string[] {
@@ -75,27 +40,6 @@ describe('HTLC forwarding A → B → C on regtest', () => {
   const forwards = (s: Side) =>
     s.db.prepare('SELECT payment_hash, status, in_amount_msat, out_amount_msat FROM lightning_forwards').all() as { payment_hash: string; status: string; in_amount_msat: string; out_amount_msat: string }[];
 
-  async function openChannel(from: Side, to: Side, fundingSat: number): Promise<string> {
-    const { channelPoint, fundingTxid } = await from.node.openChannel(`${to.node.nodeIdHex}@127.0.0.1:${to.node.listenPort}`, fundingSat, 0n);
-    await waitFor(() => inMempool(fundingTxid), { what: 'funding tx in mempool' });
-    await regtest.mine(1);
-    await waitFor(() => channel(from, channelPoint)?.state === 'OPEN' && channel(to, channelPoint)?.state === 'OPEN', { what: 'channel OPEN', timeoutMs: 30_000 });
-    return channelPoint;
-  }
-
-  /** No signature or revocation in flight on the channel. */
-  async function settled(x: Side, y: Side, cp: string): Promise<void> {
-    await waitFor(
-      () => {
-        const p = channel(x, cp);
-        const q = channel(y, cp);
-        return !!p && !!q && p.local_ctn === q.remote_ctn && p.remote_ctn === q.local_ctn && p.local_balance === q.remote_balance;
-      },
-      { what: 'commitments settled' },
-    );
-    await new Promise((r) => setTimeout(r, 300));
-  }
-
   /** A C invoice whose route hint leads through B (C's only channel). */
   function invoiceAtC(amountSat: number, memo: string): { invoice: string; paymentHash: string } {
     const r = c.node.createInvoice(BigInt(amountSat) * 1000n, memo, 3600);
@@ -108,22 +52,16 @@ describe('HTLC forwarding A → B → C on regtest', () => {
   let bc: string;
 
   beforeAll(async () => {
-    regtest = await startRegtest();
-    a = await makeSide();
-    b = await makeSide();
-    c = await makeSide();
-    await regtest.sendToAddress(a.wallet.getUnusedAddress(), '0.1');
-    await regtest.sendToAddress(b.wallet.getUnusedAddress(), '0.1');
-    await regtest.mine(1);
-    await waitFor(() => a.wallet.getBalance().confirmedSat === 10_000_000 && b.wallet.getBalance().confirmedSat === 10_000_000, { what: 'A and B funded', timeoutMs: 30_000 });
-    ab = await openChannel(a, b, 2_000_000);
-    bc = await openChannel(b, c, 1_000_000);
+    nodes = await startRegtestNodes(3, NODE_OPTIONS, 10_000_000);
+    ({ regtest } = nodes);
+    [a, b, c] = nodes.sides as [Side, Side, Side];
+    await fundSide(regtest, b, 10_000_000, 'B funded');
+    ab = await openChannelBetween(regtest, a, b, 2_000_000);
+    bc = await openChannelBetween(regtest, b, c, 1_000_000);
   });
 
   afterAll(async () => {
-    for (const s of [a, b, c]) await s?.node.stop();
-    for (const x of chains) await x.stop();
-    await regtest?.stop();
+    await nodes?.stop();
   });
 
   it('A pays C through B: B keeps fee_base_msat + proportional fee, the preimage reaches A', async () => {
@@ -134,10 +72,10 @@ describe('HTLC forwarding A → B → C on regtest', () => {
     // 1000 msat + 100,000,000 msat × 1 / 10^6 = 1100 msat.
     expect(payment(a, paymentHash)).toMatchObject({ status: 'succeeded', amountMsat: 100_000_000n, feeMsat: 1100n });
     expect(forwards(b).find((f) => f.payment_hash === paymentHash)).toEqual({ payment_hash: paymentHash, status: 'fulfilled', in_amount_msat: '100001100', out_amount_msat: '100000000' });
-    await settled(a, b, ab);
-    await settled(b, c, bc);
-    expect(channel(c, bc)!.local_balance).toBe(100_000);
-    expect(channel(a, ab)!.remote_balance).toBe(100_001); // 100,001.1 sat, rounded down
+    await waitSettled(a, b, ab);
+    await waitSettled(b, c, bc);
+    expect(channelOf(c, bc)!.local_balance).toBe(100_000);
+    expect(channelOf(a, ab)!.remote_balance).toBe(100_001); // 100,001.1 sat, rounded down
   });
 
   it('C fails the HTLC: B wraps the error, A attributes incorrect_or_unknown_payment_details to C', async () => {
@@ -168,11 +106,11 @@ describe('HTLC forwarding A → B → C on regtest', () => {
     const result = await a.node.pay(invoice);
     expect(result).toMatchObject({ success: false, error: 'temporary_channel_failure', failingNodeId: b.node.nodeIdHex });
     expect(forwards(b).some((f) => f.payment_hash === paymentHash)).toBe(false);
-    await settled(a, b, ab);
+    await waitSettled(a, b, ab);
   });
 
   it('C claims the forwarded HTLC on chain with the preimage: B settles with A off chain', async () => {
-    await settled(b, c, bc);
+    await waitSettled(b, c, bc);
     // C fulfills but its update_fulfill_htlc and everything after it are lost.
     type Send = (peer: unknown, msgs: ({ type: string } | null | undefined)[]) => void;
     const nodeC = c.node as unknown as { send: Send };
@@ -190,7 +128,7 @@ describe('HTLC forwarding A → B → C on regtest', () => {
     const onchain = spyOnchainSettlements(b);
     const { closingTxid } = await c.node.forceCloseChannel(bc);
     delete (c.node as unknown as { send?: unknown }).send;
-    await waitFor(() => inMempool(closingTxid), { what: 'C commitment in mempool' });
+    await waitFor(() => inMempoolOf(regtest, closingTxid), { what: 'C commitment in mempool' });
     await regtest.mine(1);
     // C spends the HTLC with HTLC-success (witness carries the preimage); B reads it from the chain.
     await waitFor(() => regtest.rpc<string[]>('getrawmempool').then((m) => m.length > 0), { what: 'C HTLC-success in mempool' });
@@ -198,26 +136,26 @@ describe('HTLC forwarding A → B → C on regtest', () => {
     await waitFor(() => payment(a, paymentHash)?.status === 'succeeded', { what: 'A payment succeeded through B\'s off-chain fulfill', timeoutMs: 30_000 });
     expect(forwards(b).find((f) => f.payment_hash === paymentHash)?.status).toBe('fulfilled');
     expect(onchain).toContain(`${paymentHash}:fulfilled`); // B learnt the preimage from C's HTLC-success witness
-    await settled(a, b, ab);
+    await waitSettled(a, b, ab);
   });
 
   it('the forwarded HTLC expires: B force-closes B–C, and fails A\'s HTLC back only once its HTLC-timeout confirmed (across a restart)', async () => {
-    const bc2 = await openChannel(b, c, 500_000);
+    const bc2 = await openChannelBetween(regtest, b, c, 500_000);
     // C holds the incoming HTLC (never fulfills nor fails it), as a hold invoice would.
     (c.node as unknown as { resolveIncoming: () => void }).resolveIncoming = () => undefined;
     const { invoice, paymentHash } = invoiceAtC(25_000, 'timed out'); // its one hint: the open B–C channel
     const payHeight = await regtest.rpc<number>('getblockcount');
     void a.node.pay(invoice);
     await waitFor(() => forwards(b).some((f) => f.payment_hash === paymentHash), { what: 'B forwarded' });
-    await settled(b, c, bc2);
-    expect(channel(b, bc2)!.local_balance).toBe(500_000 - 25_000);
+    await waitSettled(b, c, bc2);
+    expect(channelOf(b, bc2)!.local_balance).toBe(500_000 - 25_000);
     // B restarts: the forward (incoming ↔ outgoing) is read back from its database.
     const port = b.node.listenPort!;
     await b.node.stop();
-    b.node = new LightningNode({ db: b.db, wallet: b.wallet, chain: b.chain, network: 'regtest', listen: `127.0.0.1:${port}`, minimumDepth: 1, paymentTimeoutMs: 30_000, toSelfDelay: TO_SELF_DELAY, redeemDepth: REDEEM_DEPTH, anchors: false });
+    b.node = newSideNode(b, { ...NODE_OPTIONS, listen: `127.0.0.1:${port}` });
     const onchain = spyOnchainSettlements(b);
     await b.node.start();
-    await waitFor(() => channel(b, ab)?.peer_state === 'GOOD' && channel(b, bc2)?.peer_state === 'GOOD', { what: 'B reconnected', timeoutMs: 30_000 });
+    await waitFor(() => channelOf(b, ab)?.peer_state === 'GOOD' && channelOf(b, bc2)?.peer_state === 'GOOD', { what: 'B reconnected', timeoutMs: 30_000 });
     // Mine block by block. The outgoing HTLC's cltv_expiry is payHeight + 18 + 3 (C's invoice):
     // B fails B–C one block past it; A's HTLC is failed back only after B's HTLC-timeout has
     // min(6, REDEEM_DEPTH) confirmations.
@@ -227,7 +165,7 @@ describe('HTLC forwarding A → B → C on regtest', () => {
       await regtest.mine(1);
       await new Promise((r) => setTimeout(r, 700));
       const tip = await regtest.rpc<number>('getblockcount');
-      if (!closedAt && channel(b, bc2)?.state !== 'OPEN') closedAt = tip;
+      if (!closedAt && channelOf(b, bc2)?.state !== 'OPEN') closedAt = tip;
       if (payment(a, paymentHash)?.status !== 'pending') failedAt = tip;
     }
     delete (c.node as unknown as { resolveIncoming?: unknown }).resolveIncoming;
@@ -237,17 +175,17 @@ describe('HTLC forwarding A → B → C on regtest', () => {
     expect(payment(a, paymentHash)?.error).toBe('permanent_channel_failure');
     expect(forwards(b).find((f) => f.payment_hash === paymentHash)?.status).toBe('failed');
     expect(onchain).toEqual([`${paymentHash}:timed_out`]);
-    await settled(a, b, ab);
+    await waitSettled(a, b, ab);
   });
 
   it('A goes away after B forwarded: C fulfills, B force-closes A–B at the fulfillment deadline and claims A\'s HTLC on chain with the preimage', async () => {
-    const bc3 = await openChannel(b, c, 500_000);
+    const bc3 = await openChannelBetween(regtest, b, c, 500_000);
     (c.node as unknown as { resolveIncoming: () => void }).resolveIncoming = () => undefined; // C holds for now
     const { invoice, paymentHash } = invoiceAtC(35_000, 'upstream away');
     void a.node.pay(invoice);
     await waitFor(() => forwards(b).some((f) => f.payment_hash === paymentHash), { what: 'B forwarded' });
-    await settled(b, c, bc3);
-    await settled(a, b, ab);
+    await waitSettled(b, c, bc3);
+    await waitSettled(a, b, ab);
     const aPort = a.node.listenPort!;
     await a.node.stop(); // A is away: B cannot fulfill A's HTLC off chain
     // C releases the preimage to B.
@@ -258,14 +196,14 @@ describe('HTLC forwarding A → B → C on regtest', () => {
     cn.resolveIncoming(cn.peers.get(b.node.nodeIdHex), chC);
     cn.signSoon(cn.peers.get(b.node.nodeIdHex), chC);
     await waitFor(() => forwards(b).find((f) => f.payment_hash === paymentHash)?.status === 'fulfilled', { what: 'B learnt the preimage' });
-    expect(channel(b, ab)!.state).toBe('OPEN');
+    expect(channelOf(b, ab)!.state).toBe('OPEN');
     // The incoming cltv_expiry is about tip + 18 + 3 + 144; B goes on chain 10 blocks before it (FULFILL_DEADLINE_BLOCKS).
     await regtest.mine(100);
     let closedAt = 0;
     for (let i = 0; i < 80 && !closedAt; i++) {
       await regtest.mine(1);
       await new Promise((r) => setTimeout(r, 300));
-      if (channel(b, ab)?.state !== 'OPEN') closedAt = await regtest.rpc<number>('getblockcount');
+      if (channelOf(b, ab)?.state !== 'OPEN') closedAt = await regtest.rpc<number>('getblockcount');
     }
     expect(closedAt).toBeGreaterThan(0);
     const sweeps = () => {
@@ -278,7 +216,7 @@ describe('HTLC forwarding A → B → C on regtest', () => {
     expect(success.valueSat).toBe(35_001); // 35,000 sat + 1,035 msat fee, rounded down
     await regtest.mine(1);
     // A comes back and learns the preimage from B's HTLC-success: its payment succeeded.
-    a.node = new LightningNode({ db: a.db, wallet: a.wallet, chain: a.chain, network: 'regtest', listen: `127.0.0.1:${aPort}`, minimumDepth: 1, paymentTimeoutMs: 30_000, toSelfDelay: TO_SELF_DELAY, redeemDepth: REDEEM_DEPTH, anchors: false });
+    a.node = newSideNode(a, { ...NODE_OPTIONS, listen: `127.0.0.1:${aPort}` });
     await a.node.start();
     await waitFor(() => payment(a, paymentHash)?.status === 'succeeded', { what: 'A learns the preimage on chain', timeoutMs: 30_000 });
   });

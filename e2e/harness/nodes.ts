@@ -41,13 +41,22 @@ export async function startSide(regtest: Regtest, opts: SideOptions = {}): Promi
     await chain.start();
     await wallet.attachChain(chain);
     await wallet.waitUntilSynced(20_000);
-    const node = new LightningNode({ db, wallet, chain, network: 'regtest', listen: '127.0.0.1:0', minimumDepth: 1, paymentTimeoutMs: 30_000, ...opts });
+    const node = newSideNode({ db, wallet, chain }, opts);
     await node.start();
     return { db, wallet, chain, node };
   } catch (err) {
     await chain.stop();
     throw err;
   }
+}
+
+/**
+ * A node (not started) on the side's db, wallet and chain: regtest, listening on 127.0.0.1 (any free
+ * port), minimumDepth 1 and paymentTimeoutMs 30 s unless `opts` sets them. For a restart from the
+ * database, pass the old node's `listen` address.
+ */
+export function newSideNode(s: Pick<Side, 'db' | 'wallet' | 'chain'>, opts: SideOptions = {}): LightningNode {
+  return new LightningNode({ db: s.db, wallet: s.wallet, chain: s.chain, network: 'regtest', listen: '127.0.0.1:0', minimumDepth: 1, paymentTimeoutMs: 30_000, ...opts });
 }
 
 /**
@@ -102,13 +111,62 @@ export const inMempoolOf = async (regtest: Regtest, txid: string): Promise<boole
 /** bitcoind's block count (tip height). */
 export const heightOf = (regtest: Regtest): Promise<number> => regtest.rpc<number>('getblockcount');
 
+/** The output values (sat) of transaction `txid`, as bitcoind decodes it. */
+export async function outputValuesSat(regtest: Regtest, txid: string): Promise<number[]> {
+  const tx = await regtest.rpc<{ vout: { value: number }[] }>('getrawtransaction', [txid, true]);
+  return tx.vout.map((o) => Math.round(o.value * 1e8));
+}
+
+/**
+ * `node` opens a channel of `fundingSat` (no push) to the peer at `connectString`
+ * ("nodeid@host:port", Fulmen or another implementation) and waits (30 s) until the funding tx is
+ * in bitcoind's mempool. Nothing is mined.
+ */
+export async function openChannelTo(regtest: Regtest, node: LightningNode, connectString: string, fundingSat: number): Promise<{ channelPoint: string; fundingTxid: string }> {
+  const opened = await node.openChannel(connectString, fundingSat, 0n);
+  await waitFor(() => inMempoolOf(regtest, opened.fundingTxid), { what: 'funding tx in mempool' });
+  return opened;
+}
+
+/**
+ * Fulmen's output (sat) of the cooperative close `closingTxid` of `channel` (Fulmen's view just
+ * before it), which Fulmen funded: checks that the closing tx pays the peer its `remote_balance`
+ * and Fulmen its `local_balance` less the closing fee (under 5,000 sat), which the funder pays
+ * (BOLT 2 closing_signed). Throws when it does not.
+ */
+export async function funderCloseOutputSat(regtest: Regtest, closingTxid: string, channel: ChannelInfo): Promise<number> {
+  const values = await outputValuesSat(regtest, closingTxid);
+  const [fulmenSat, ...others] = values.filter((v) => v !== channel.remote_balance);
+  const feeSat = channel.local_balance - (fulmenSat ?? 0);
+  if (values.length !== 2 || fulmenSat === undefined || others.length > 0 || feeSat <= 0 || feeSat >= 5_000) {
+    throw new Error(`closing tx ${closingTxid} pays ${values.join(' + ')} sat: expected ${channel.remote_balance} to the peer and ${channel.local_balance} less a fee under 5,000 sat to Fulmen`);
+  }
+  return fulmenSat;
+}
+
+/**
+ * Mines one block every 4 s until `check` holds, at most `maxBlocks` blocks (for steps whose block
+ * count is not fixed). When it never does, throws the last timeout with `logTail()` (the peer's
+ * log) appended.
+ */
+export async function mineUntil(regtest: Regtest, what: string, check: () => Promise<boolean> | boolean, maxBlocks: number, logTail: () => string): Promise<void> {
+  for (let i = 0; i <= maxBlocks; i++) {
+    try {
+      await waitFor(async () => (await check()) || undefined, { what, timeoutMs: 4_000, intervalMs: 100 });
+      return;
+    } catch (err) {
+      if (i === maxBlocks) throw new Error(`${(err as Error).message}\n${logTail()}`);
+      await regtest.mine(1);
+    }
+  }
+}
+
 /**
  * `a` opens a channel of `fundingSat` (no push) to `b`, the funding tx is mined once it is in the
  * mempool, and both sides see the channel OPEN (30 s). Returns the channel point.
  */
 export async function openChannelBetween(regtest: Regtest, a: Side, b: Side, fundingSat: number): Promise<string> {
-  const { channelPoint, fundingTxid } = await a.node.openChannel(`${b.node.nodeIdHex}@127.0.0.1:${b.node.listenPort}`, fundingSat, 0n);
-  await waitFor(() => inMempoolOf(regtest, fundingTxid), { what: 'funding tx in mempool' });
+  const { channelPoint } = await openChannelTo(regtest, a.node, `${b.node.nodeIdHex}@127.0.0.1:${b.node.listenPort}`, fundingSat);
   await regtest.mine(1);
   await waitFor(() => channelOf(a, channelPoint)?.state === 'OPEN' && channelOf(b, channelPoint)?.state === 'OPEN', { what: 'channel OPEN', timeoutMs: 30_000 });
   return channelPoint;

@@ -17,11 +17,11 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import type { Db } from '../../core/storage/db.js';
 import type { ChainNetwork } from '../../core/chain/network.js';
 import type { Wallet } from '../../core/wallet/wallet.js';
-import { LightningNode, type ChannelInfo } from '../../core/lightning/node.js';
+import type { LightningNode, ChannelInfo } from '../../core/lightning/node.js';
 import { decodeInvoice } from '../../core/lightning/invoice/bolt11.js';
 import { startElectrumPeer, type ElectrumPeer } from '../harness/electrum.js';
 import { startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
-import { startSide } from '../harness/nodes.js';
+import { funderCloseOutputSat, inMempoolOf, mineUntil as mineBlocksUntil, newSideNode, openChannelTo, outputValuesSat, startSide } from '../harness/nodes.js';
 
 /** One row of Electrum 4.5.8 `list_channels` (the fields used here). */
 interface ElectrumChannel {
@@ -103,21 +103,10 @@ describe('Fulmen ⇄ Electrum 4.5.8 channels on regtest', () => {
   }
 
   /**
-   * Mines one block every 4 s until `check` holds, at most `maxBlocks` (for steps whose block count
-   * is not fixed). More blocks do not repair a tx Electrum stored with a stale height: call
-   * electrum.waitForTx before the first block.
+   * The harness's mineUntil with Electrum's log. More blocks do not repair a tx Electrum stored
+   * with a stale height: call electrum.waitForTx before the first block.
    */
-  async function mineUntil(what: string, check: () => Promise<boolean> | boolean, maxBlocks = 6): Promise<void> {
-    for (let i = 0; i <= maxBlocks; i++) {
-      try {
-        await waitFor(async () => (await check()) || undefined, { what, timeoutMs: 4_000, intervalMs: 100 });
-        return;
-      } catch (err) {
-        if (i === maxBlocks) throw new Error(`${(err as Error).message}\n${electrum.logTail(60)}`);
-        await regtest.mine(1);
-      }
-    }
-  }
+  const mineUntil = (what: string, check: () => Promise<boolean> | boolean, maxBlocks = 6) => mineBlocksUntil(regtest, what, check, maxBlocks, () => electrum.logTail(60));
 
   beforeAll(async () => {
     const began = Date.now();
@@ -145,9 +134,8 @@ describe('Fulmen ⇄ Electrum 4.5.8 channels on regtest', () => {
     let channelPoint: string;
 
     it('opens a channel Fulmen → Electrum; both sides see it OPEN', async () => {
-      const opened = await node.openChannel(await electrum.connectString(), FULMEN_FUNDING_SAT, 0n);
+      const opened = await openChannelTo(regtest, node, await electrum.connectString(), FULMEN_FUNDING_SAT);
       channelPoint = opened.channelPoint;
-      await waitFor(async () => (await regtest.rpc<string[]>('getrawmempool')).includes(opened.fundingTxid), { what: 'funding tx in mempool' });
       // Electrum learns of the funding tx only from ElectrumX; mining it before Electrum has
       // downloaded it can leave it unconfirmed in Electrum for good (see ElectrumPeer.waitForTx).
       await electrum.waitForTx(opened.fundingTxid);
@@ -235,18 +223,11 @@ describe('Fulmen ⇄ Electrum 4.5.8 channels on regtest', () => {
       const electrumBefore = await electrum.getBalance();
       const fulmenBefore = wallet.getBalance().confirmedSat;
       const { closingTxid } = await node.closeChannel(channelPoint);
-      await waitFor(async () => (await regtest.rpc<string[]>('getrawmempool')).includes(closingTxid), { what: 'closing tx in mempool' });
+      await waitFor(() => inMempoolOf(regtest, closingTxid), { what: 'closing tx in mempool' });
       await electrum.waitForTx(closingTxid);
       await regtest.mine(1);
       await mineUntil('CLOSED on both sides', async () => fulmenChannel(channelPoint)?.state === 'CLOSED' && (await electrumChannel(channelPoint))?.state === 'CLOSED', 3);
-      const tx = await regtest.rpc<{ vout: { value: number }[] }>('getrawtransaction', [closingTxid, true]);
-      const values = tx.vout.map((o) => Math.round(o.value * 1e8));
-      expect(values).toHaveLength(2);
-      expect(values).toContain(fulmen.remote_balance);
-      // Fulmen, the funder, paid the closing fee out of its side.
-      const fulmenOutput = values.find((v) => v !== fulmen.remote_balance)!;
-      expect(fulmenOutput).toBeLessThan(fulmen.local_balance);
-      expect(fulmenOutput).toBeGreaterThan(fulmen.local_balance - 5_000);
+      const fulmenOutput = await funderCloseOutputSat(regtest, closingTxid, fulmen);
       await electrum.waitForBalance({ confirmedSat: electrumBefore.confirmedSat + fulmen.remote_balance });
       await waitFor(() => wallet.getBalance().confirmedSat === fulmenBefore + fulmenOutput, { what: 'Fulmen wallet got its side back' });
     });
@@ -258,7 +239,7 @@ describe('Fulmen ⇄ Electrum 4.5.8 channels on regtest', () => {
     it('Electrum opens a channel to Fulmen; both sides see it OPEN', async () => {
       channelPoint = await electrum.call<string>('open_channel', { connection_string: `${node.nodeIdHex}@127.0.0.1:${node.listenPort}`, amount: ELECTRUM_FUNDING_SAT / 1e8 });
       const fundingTxid = channelPoint.split(':')[0]!;
-      await waitFor(async () => (await regtest.rpc<string[]>('getrawmempool')).includes(fundingTxid), { what: 'funding tx in mempool' });
+      await waitFor(() => inMempoolOf(regtest, fundingTxid), { what: 'funding tx in mempool' });
       await electrum.waitForTx(fundingTxid);
       await mineUntil('channel OPEN on both sides', async () => fulmenChannel(channelPoint)?.state === 'OPEN' && (await electrumChannel(channelPoint))?.state === 'OPEN');
       const { fulmen } = await expectBalancesAgree(channelPoint);
@@ -331,7 +312,7 @@ describe('Fulmen ⇄ Electrum 4.5.8 channels on regtest', () => {
       const port = node.listenPort!;
       await node.stop();
       await waitFor(async () => (await electrumChannel(channelPoint))?.peer_state !== 'GOOD', { what: 'Electrum sees Fulmen gone' });
-      node = new LightningNode({ db, wallet, chain, network: 'regtest', listen: `127.0.0.1:${port}`, minimumDepth: 1, paymentTimeoutMs: 30_000 });
+      node = newSideNode({ db, wallet, chain }, { listen: `127.0.0.1:${port}` });
       await node.start();
       expect(fulmenChannel(channelPoint)).toMatchObject({ state: 'OPEN', local_balance: before.fulmen.local_balance });
       await waitFor(async () => fulmenChannel(channelPoint)?.peer_state === 'GOOD' && (await electrumChannel(channelPoint))?.peer_state === 'GOOD', {
@@ -350,12 +331,11 @@ describe('Fulmen ⇄ Electrum 4.5.8 channels on regtest', () => {
       const { fulmen } = await expectBalancesAgree(channelPoint);
       const fulmenBefore = wallet.getBalance().confirmedSat;
       const closingTxid = await electrum.call<string>('close_channel', { channel_point: channelPoint });
-      await waitFor(async () => (await regtest.rpc<string[]>('getrawmempool')).includes(closingTxid), { what: 'closing tx in mempool' });
+      await waitFor(() => inMempoolOf(regtest, closingTxid), { what: 'closing tx in mempool' });
       await electrum.waitForTx(closingTxid);
       await regtest.mine(1);
       await mineUntil('CLOSED on both sides', async () => fulmenChannel(channelPoint)?.state === 'CLOSED' && (await electrumChannel(channelPoint))?.state === 'CLOSED', 3);
-      const tx = await regtest.rpc<{ vout: { value: number }[] }>('getrawtransaction', [closingTxid, true]);
-      expect(tx.vout.map((o) => Math.round(o.value * 1e8))).toContain(fulmen.local_balance);
+      expect(await outputValuesSat(regtest, closingTxid)).toContain(fulmen.local_balance);
       await waitFor(() => wallet.getBalance().confirmedSat === fulmenBefore + fulmen.local_balance, { what: 'Fulmen wallet got its side' });
     });
   });

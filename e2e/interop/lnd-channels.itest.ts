@@ -24,7 +24,7 @@ import { Transaction } from 'bitcoinjs-lib';
 import { decodeInvoice } from '../../core/lightning/invoice/bolt11.js';
 import { locateLnd, startLnd, type LndChannel, type LndNode } from '../harness/lnd.js';
 import { startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
-import { fundSide, startSide } from '../harness/nodes.js';
+import { funderCloseOutputSat, fundSide, inMempoolOf, mineUntil as mineBlocksUntil, openChannelTo, outputValuesSat, startSide, sweepsOf, type Side } from '../harness/nodes.js';
 
 const FULMEN_FUNDING_SAT = 1_000_000;
 const LND_FUNDING_SAT = 800_000;
@@ -34,6 +34,7 @@ const lndMissing = locateLnd().missing;
 describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd channels on regtest${lndMissing ? ` — skipped: ${lndMissing}` : ''}`, () => {
   let regtest: Regtest;
   let lnd: LndNode;
+  let side: Side;
   let wallet: Wallet;
   let chain: ChainNetwork;
   let node: LightningNode;
@@ -68,28 +69,18 @@ describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd channels on regtest${l
     });
   }
 
-  async function mineUntil(what: string, check: () => Promise<boolean> | boolean, maxBlocks = 6): Promise<void> {
-    for (let i = 0; i <= maxBlocks; i++) {
-      try {
-        await waitFor(async () => (await check()) || undefined, { what, timeoutMs: 4_000, intervalMs: 100 });
-        return;
-      } catch (err) {
-        if (i === maxBlocks) throw new Error(`${(err as Error).message}\n${lnd.logTail(60)}`);
-        await regtest.mine(1);
-      }
-    }
-  }
-
-  const inMempool = async (txid: string): Promise<boolean> => (await regtest.rpc<string[]>('getrawmempool')).includes(txid);
+  /** The harness's mineUntil with lnd's log. */
+  const mineUntil = (what: string, check: () => Promise<boolean> | boolean, maxBlocks = 6) => mineBlocksUntil(regtest, what, check, maxBlocks, () => lnd.logTail(60));
+  const inMempool = (txid: string): Promise<boolean> => inMempoolOf(regtest, txid);
 
   beforeAll(async () => {
     const began = Date.now();
     regtest = await startRegtest();
     lnd = await startLnd(regtest, { name: 'carol' });
-    const fulmen = await startSide(regtest);
-    ({ wallet, chain, node } = fulmen);
+    side = await startSide(regtest);
+    ({ wallet, chain, node } = side);
     await regtest.sendToAddress(await lnd.newAddress(), '0.05');
-    await fundSide(regtest, fulmen, 5_000_000, 'Fulmen funded');
+    await fundSide(regtest, side, 5_000_000, 'Fulmen funded');
     await lnd.waitForBalance(5_000_000);
     console.info(`[lnd-channels] setup (regtest, lnd ${(await lnd.getInfo()).version} in ${lnd.startupMs} ms, Fulmen): ${Date.now() - began} ms`);
   });
@@ -105,9 +96,7 @@ describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd channels on regtest${l
     let channelPoint: string;
 
     it('opens a channel Fulmen → lnd (anchors); both sides see it open', async () => {
-      const opened = await node.openChannel(lnd.connectString, FULMEN_FUNDING_SAT, 0n);
-      channelPoint = opened.channelPoint;
-      await waitFor(() => inMempool(opened.fundingTxid), { what: 'funding tx in mempool' });
+      ({ channelPoint } = await openChannelTo(regtest, node, lnd.connectString, FULMEN_FUNDING_SAT));
       await regtest.mine(1);
       await mineUntil('channel open on both sides', async () => fulmenChannel(channelPoint)?.state === 'OPEN' && (await lndChannel(channelPoint))?.active === true);
       const { fulmen, lnd: l } = await expectBalancesAgree(channelPoint);
@@ -161,14 +150,7 @@ describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd channels on regtest${l
       );
       const closed = (await lnd.closedChannels()).find((c) => c.channel_point === channelPoint)!;
       expect(closed).toMatchObject({ closing_tx_hash: closingTxid, close_type: 'COOPERATIVE_CLOSE', close_initiator: 'INITIATOR_REMOTE', settled_balance: String(fulmen.remote_balance) });
-      const tx = await regtest.rpc<{ vout: { value: number }[] }>('getrawtransaction', [closingTxid, true]);
-      const values = tx.vout.map((o) => Math.round(o.value * 1e8));
-      expect(values).toHaveLength(2);
-      expect(values).toContain(fulmen.remote_balance);
-      // Fulmen, the funder, paid the closing fee out of its side.
-      const fulmenOutput = values.find((v) => v !== fulmen.remote_balance)!;
-      expect(fulmenOutput).toBeLessThan(fulmen.local_balance);
-      expect(fulmenOutput).toBeGreaterThan(fulmen.local_balance - 5_000);
+      const fulmenOutput = await funderCloseOutputSat(regtest, closingTxid, fulmen);
       await lnd.waitForBalance(lndBefore + fulmen.remote_balance);
       await waitFor(() => wallet.getBalance().confirmedSat === fulmenBefore + fulmenOutput, { what: 'Fulmen wallet got its side back' });
     });
@@ -221,30 +203,23 @@ describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd channels on regtest${l
         3,
       );
       expect(fulmenChannel(channelPoint)?.closing_txid).toBe(closingTxid);
-      const tx = await regtest.rpc<{ vout: { value: number }[] }>('getrawtransaction', [closingTxid, true]);
-      expect(tx.vout.map((o) => Math.round(o.value * 1e8))).toContain(fulmen.local_balance);
+      expect(await outputValuesSat(regtest, closingTxid)).toContain(fulmen.local_balance);
       await waitFor(() => wallet.getBalance().confirmedSat === fulmenBefore + fulmen.local_balance, { what: 'Fulmen wallet got its side' });
     });
   });
 
   describe('force closes of anchor channels', () => {
-    const sweepsOf = (channelPoint: string): SweepRow[] => {
-      const channels = (node as unknown as { channels: Map<number, Channel> }).channels;
-      const ch = [...channels.values()].find((c) => c.channelPoint === channelPoint)!;
-      return node.watcher.sweepsOf(ch.keyIndex);
-    };
     const sweepInMempool = (channelPoint: string, kind: SweepRow['kind']): Promise<SweepRow> =>
       waitFor(
         async () => {
-          const row = sweepsOf(channelPoint).find((r) => r.kind === kind && r.txid);
+          const row = sweepsOf(side, channelPoint).find((r) => r.kind === kind && r.txid);
           return row && (await inMempool(row.txid!)) ? row : undefined;
         },
         { what: `${kind} sweep in mempool`, timeoutMs: 30_000 },
       );
 
     async function openAndPay(): Promise<string> {
-      const opened = await node.openChannel(lnd.connectString, 400_000, 0n);
-      await waitFor(() => inMempool(opened.fundingTxid), { what: 'funding tx in mempool' });
+      const opened = await openChannelTo(regtest, node, lnd.connectString, 400_000);
       await regtest.mine(1);
       await mineUntil('channel open on both sides', async () => fulmenChannel(opened.channelPoint)?.state === 'OPEN' && (await lndChannel(opened.channelPoint))?.active === true);
       const l = (await lndChannel(opened.channelPoint))!;
@@ -265,7 +240,7 @@ describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd channels on regtest${l
       const commitment = Transaction.fromHex(await regtest.rpc<string>('getrawtransaction', [closingTxid]));
       expect(commitment.outs.filter((o) => Number(o.value) === 330).length).toBe(2);
       await mineUntil('Fulmen to_remote sweep in mempool', async () => {
-        const row = sweepsOf(channelPoint).find((r) => r.kind === 'to_remote' && r.txid);
+        const row = sweepsOf(side, channelPoint).find((r) => r.kind === 'to_remote' && r.txid);
         return !!row && (await inMempool(row.txid!));
       }, 3);
       const toRemote = await sweepInMempool(channelPoint, 'to_remote');
@@ -282,7 +257,7 @@ describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd channels on regtest${l
       const { closingTxid } = await node.forceCloseChannel(channelPoint);
       await waitFor(() => inMempool(closingTxid), { what: 'Fulmen commitment in mempool' });
       await regtest.mine(1);
-      await waitFor(() => sweepsOf(channelPoint).some((r) => r.kind === 'to_local' && r.spendableHeight !== null), { what: 'to_local sweep planned' });
+      await waitFor(() => sweepsOf(side, channelPoint).some((r) => r.kind === 'to_local' && r.spendableHeight !== null), { what: 'to_local sweep planned' });
       // lnd, whose to_remote waits one block, closes its side.
       await waitFor(async () => !(await lndChannel(channelPoint)), { what: 'lnd no longer lists the channel as open', timeoutMs: 20_000 });
       const delay = fulmenDelay(channelPoint);
@@ -290,7 +265,7 @@ describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd channels on regtest${l
       const toLocal = await sweepInMempool(channelPoint, 'to_local');
       expect(Transaction.fromHex(toLocal.rawTx!).ins[0]!.sequence).toBe(delay);
       await regtest.mine(1);
-      await waitFor(() => sweepsOf(channelPoint).find((r) => r.kind === 'to_local')?.status === 'confirmed', { what: 'to_local sweep confirmed' });
+      await waitFor(() => sweepsOf(side, channelPoint).find((r) => r.kind === 'to_local')?.status === 'confirmed', { what: 'to_local sweep confirmed' });
     });
 
     /** to_self_delay lnd set for Fulmen's outputs (accept_channel), from Fulmen's stored channel. */

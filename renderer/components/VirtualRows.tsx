@@ -1,20 +1,30 @@
 import { memo, useCallback, useRef, type ReactNode } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 
+/** A column of a VirtualRows table: its header title and its CSS grid track (`width`). */
+export interface Column {
+  title: string;
+  width: string;
+  /** Right-aligned, as numbers (amounts) are. */
+  num?: boolean;
+  /** The title is for screen readers only (icon and button columns). */
+  srOnly?: boolean;
+}
+
 /**
  * A table whose body renders only the rows in view (plus `overscan`), so lists of tens of
  * thousands of rows (History with 10 000 transactions, addresses, coins) scroll at frame rate:
  * the DOM holds a few dozen rows whatever the length. ARIA table semantics with `aria-rowcount`
  * and `aria-rowindex`, so assistive technology knows the full size. Rows have a fixed height.
  *
- * `columns` is the CSS grid-template-columns shared by header and rows.
+ * `columns` gives the header cells and, from their widths, the CSS grid-template-columns shared by
+ * header and rows.
  */
 export function VirtualRows<T>(props: {
   label: string;
   items: readonly T[];
   rowHeight: number;
-  columns: string;
-  header: ReactNode;
+  columns: readonly Column[];
   rowKey(item: T): string;
   renderRow(item: T, index: number): ReactNode;
   /** Row activation (click, Enter, Space): e.g. open details. */
@@ -38,10 +48,15 @@ export function VirtualRows<T>(props: {
   const getScrollElement = useCallback(() => scrollRef.current, []);
   const virtualizer = useVirtualizer({ count: items.length, getScrollElement, estimateSize, overscan: 8, getItemKey });
   const rows = virtualizer.getVirtualItems();
+  const gridColumns = props.columns.map((c) => c.width).join(' ');
   return (
     <div className="vtable" role="table" aria-label={props.label} aria-rowcount={props.items.length + 1} data-testid={props.testId}>
-      <div className="vtable-head" role="row" aria-rowindex={1} style={{ gridTemplateColumns: props.columns }}>
-        {props.header}
+      <div className="vtable-head" role="row" aria-rowindex={1} style={{ gridTemplateColumns: gridColumns }}>
+        {props.columns.map((c) => (
+          <span key={c.title} role="columnheader" className={c.num ? 'num' : undefined}>
+            {c.srOnly ? <span className="sr-only">{c.title}</span> : c.title}
+          </span>
+        ))}
       </div>
       <div ref={scrollRef} className="vtable-body" role="rowgroup" style={{ height: props.height }} data-testid={props.testId ? `${props.testId}-scroll` : undefined}>
         <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
@@ -52,7 +67,7 @@ export function VirtualRows<T>(props: {
               index={v.index}
               start={v.start}
               height={props.rowHeight}
-              columns={props.columns}
+              columns={gridColumns}
               deps={props.deps}
               render={props.renderRow}
               onActivate={props.onActivate}

@@ -1,17 +1,24 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useMemo, useState } from 'react';
 import type { AddressItem } from '../../core/api/client-types.js';
-import { call, errorMessage } from '../api/client.js';
+import { call } from '../api/client.js';
+import { useCallResult } from '../api/hooks.js';
 import { Amount } from '../components/Amount.js';
 import { CopyButton } from '../components/CopyButton.js';
 import { Dialog } from '../components/Dialog.js';
 import { InlineError } from '../components/Field.js';
 import { LabelEditor } from '../components/LabelEditor.js';
-import { VirtualRows } from '../components/VirtualRows.js';
+import { VirtualRows, type Column } from '../components/VirtualRows.js';
 import { filterAddresses, type AddressFilter } from '../lib/wallet-views.js';
 import { useStore } from '../store/index.js';
 
 const addressKey = (a: AddressItem): string => a.address;
-const COLUMNS = '92px minmax(0, 1fr) 80px 64px 150px';
+const COLUMNS: readonly Column[] = [
+  { title: 'Type', width: '92px' },
+  { title: 'Address', width: 'minmax(0, 1fr)' },
+  { title: 'Used', width: '80px' },
+  { title: 'Coins', width: '64px' },
+  { title: 'Balance', width: '150px', num: true },
+];
 
 /**
  * The wallet's addresses (listaddresses): receiving and change, used or not, balance and label.
@@ -19,22 +26,9 @@ const COLUMNS = '92px minmax(0, 1fr) 80px 64px 150px';
  */
 export function AddressesView() {
   const history = useStore((s) => s.history);
-  const [addresses, setAddresses] = useState<AddressItem[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { result: addresses, error, reload } = useCallResult(() => call('listaddresses', {}), [history]);
   const [filter, setFilter] = useState<AddressFilter>({ type: 'all', hideUsed: false });
   const [open, setOpen] = useState<AddressItem | null>(null);
-  const [version, setVersion] = useState(0);
-
-  useEffect(() => {
-    let live = true;
-    call('listaddresses', {}).then(
-      (list) => live && (setAddresses(list), setError(null)),
-      (err: unknown) => live && setError(errorMessage(err)),
-    );
-    return () => {
-      live = false;
-    };
-  }, [history, version]);
 
   const shown = useMemo(() => filterAddresses(addresses ?? [], filter), [addresses, filter]);
   if (error) return <InlineError>{error}</InlineError>;
@@ -67,17 +61,6 @@ export function AddressesView() {
         rowKey={addressKey}
         onActivate={(a) => setOpen(a)}
         rowProps={(a) => ({ 'data-testid': 'address-row', 'data-address': a.address, 'data-used': String(a.used), 'data-type': a.type })}
-        header={
-          <>
-            <span role="columnheader">Type</span>
-            <span role="columnheader">Address</span>
-            <span role="columnheader">Used</span>
-            <span role="columnheader">Coins</span>
-            <span role="columnheader" className="num">
-              Balance
-            </span>
-          </>
-        }
         renderRow={(a) => (
           <>
             <span role="cell">
@@ -109,7 +92,7 @@ export function AddressesView() {
             <p className="muted small">
               Index {open.index} · {open.used ? 'used' : 'unused'} · balance <Amount sat={open.balance_sat} />
             </p>
-            <LabelEditor labelKey={open.address} initial={open.label} onSaved={() => setVersion((v) => v + 1)} testId="address-label" />
+            <LabelEditor labelKey={open.address} initial={open.label} onSaved={reload} testId="address-label" />
           </div>
         </Dialog>
       )}

@@ -1,5 +1,6 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { call, errorMessage } from '../api/client.js';
+import { useCallResult } from '../api/hooks.js';
 import { useStore } from '../store/index.js';
 import { Amount } from '../components/Amount.js';
 import { CopyButton } from '../components/CopyButton.js';
@@ -207,18 +208,8 @@ function ChannelCard({ channel: c, onClose, onForceClose, onBackup }: { channel:
  */
 function OnchainClose({ channel: c }: { channel: ChannelView }) {
   const height = useStore((s) => s.info?.blockchain_height ?? null);
-  const [data, setData] = useState<ChannelSweepsResult | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    let live = true;
-    call('get_channel_sweeps', { channel_point: c.channelPoint }).then(
-      (r) => live && (setData(r), setError(null)),
-      (err: unknown) => live && setError(errorMessage(err)),
-    );
-    return () => {
-      live = false;
-    };
-  }, [c, height]); // `c` is a new object at every channel event (the watcher announces sweep changes)
+  // `c` is a new object at every channel event (the watcher announces sweep changes).
+  const { result: data, error } = useCallResult(() => call('get_channel_sweeps', { channel_point: c.channelPoint }), [c, height]);
 
   if (error) return <InlineError>{error}</InlineError>;
   if (!data) return <div className="small muted">Loading the on-chain close…</div>;

@@ -1,17 +1,23 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useMemo, useState } from 'react';
 import type { UnspentItem } from '../../core/api/client-types.js';
 import { call, errorMessage } from '../api/client.js';
+import { useCallResult } from '../api/hooks.js';
 import { Amount } from '../components/Amount.js';
 import { CoinStatus } from '../components/CoinStatus.js';
 import { Dialog } from '../components/Dialog.js';
 import { InlineError } from '../components/Field.js';
 import { LabelEditor } from '../components/LabelEditor.js';
-import { VirtualRows } from '../components/VirtualRows.js';
+import { VirtualRows, type Column } from '../components/VirtualRows.js';
 import { coinConfirmations, coinKey } from '../lib/onchain.js';
 import { coinTotals, sortCoins, type CoinSort } from '../lib/wallet-views.js';
 import { useStore } from '../store/index.js';
 
-const COLUMNS = 'minmax(0, 1fr) 110px 150px 120px';
+const COLUMNS: readonly Column[] = [
+  { title: 'Coin', width: 'minmax(0, 1fr)' },
+  { title: 'Status', width: '110px' },
+  { title: 'Amount', width: '150px', num: true },
+  { title: 'Freeze', width: '120px', srOnly: true },
+];
 
 /**
  * The wallet's coins (listunspent): amount, confirmations, label, and freeze/unfreeze
@@ -21,41 +27,30 @@ const COLUMNS = 'minmax(0, 1fr) 110px 150px 120px';
 export function CoinsView() {
   const history = useStore((s) => s.history);
   const tip = useStore((s) => s.info?.blockchain_height);
-  const [coins, setCoins] = useState<UnspentItem[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { result: coins, error: loadError, reload } = useCallResult(() => call('listunspent'), [history]);
+  const [freezeError, setFreezeError] = useState<string | null>(null);
   const [sort, setSort] = useState<CoinSort>('value');
   const [busy, setBusy] = useState<string | null>(null);
   const [open, setOpen] = useState<UnspentItem | null>(null);
-  const [version, setVersion] = useState(0);
-
-  useEffect(() => {
-    let live = true;
-    call('listunspent').then(
-      (list) => live && (setCoins(list), setError(null)),
-      (err: unknown) => live && setError(errorMessage(err)),
-    );
-    return () => {
-      live = false;
-    };
-  }, [history, version]);
 
   const shown = useMemo(() => sortCoins(coins ?? [], sort), [coins, sort]);
   const setFrozen = async (c: UnspentItem, frozen: boolean) => {
     const key = coinKey(c);
     setBusy(key);
-    setError(null);
+    setFreezeError(null);
     try {
       await call(frozen ? 'freeze_utxo' : 'unfreeze_utxo', { coin: key });
-      setVersion((v) => v + 1);
+      reload();
       void useStore.getState().refresh('balance');
     } catch (err) {
-      setError(errorMessage(err));
+      setFreezeError(errorMessage(err));
     } finally {
       setBusy(null);
     }
   };
 
-  if (coins === null) return error ? <InlineError>{error}</InlineError> : <p className="muted">Loading coins…</p>;
+  const error = freezeError ?? loadError;
+  if (coins === null) return loadError ? <InlineError>{loadError}</InlineError> : <p className="muted">Loading coins…</p>;
   const totals = coinTotals(coins);
   return (
     <>
@@ -101,18 +96,6 @@ export function CoinsView() {
           deps={`${busy}:${tip}`}
           onActivate={(c) => setOpen(c)}
           rowProps={(c) => ({ 'data-testid': 'coin-row', 'data-coin': coinKey(c), 'data-frozen': String(c.frozen) })}
-          header={
-            <>
-              <span role="columnheader">Coin</span>
-              <span role="columnheader">Status</span>
-              <span role="columnheader" className="num">
-                Amount
-              </span>
-              <span role="columnheader">
-                <span className="sr-only">Freeze</span>
-              </span>
-            </>
-          }
           renderRow={(c) => {
             const key = coinKey(c);
             const conf = coinConfirmations(c.height, tip);
@@ -161,7 +144,7 @@ export function CoinsView() {
                 <Amount sat={open.value_sat} />
               </dd>
             </dl>
-            <LabelEditor labelKey={coinKey(open)} initial={open.label} onSaved={() => setVersion((v) => v + 1)} testId="coin-label" />
+            <LabelEditor labelKey={coinKey(open)} initial={open.label} onSaved={reload} testId="coin-label" />
           </div>
         </Dialog>
       )}

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { useStore } from '../store/index.js';
 import { Amount } from '../components/Amount.js';
 import { Icon } from '../components/Icon.js';
-import { VirtualRows } from '../components/VirtualRows.js';
+import { VirtualRows, type Column } from '../components/VirtualRows.js';
 import type { HistoryRow } from '../store/normalize.js';
 import { formatDate, statusText, statusTone } from '../lib/history.js';
 import { TxDetails } from './TxDetails.js';
@@ -64,7 +64,13 @@ export function HistoryTab() {
 }
 
 const historyKey = (row: HistoryRow): string => `${row.kind}:${row.id}`;
-const HISTORY_COLUMNS = '44px minmax(0, 1fr) 170px 130px 150px';
+const HISTORY_COLUMNS: readonly Column[] = [
+  { title: 'Type', width: '44px', srOnly: true },
+  { title: 'Description', width: 'minmax(0, 1fr)' },
+  { title: 'Date', width: '170px' },
+  { title: 'Status', width: '130px' },
+  { title: 'Amount', width: '150px', num: true },
+];
 
 function TransactionsView(props: { history: HistoryRow[] }) {
   const { history } = props;
@@ -99,19 +105,6 @@ function TransactionsView(props: { history: HistoryRow[] }) {
         rowKey={historyKey}
         onActivate={(row) => setOpen({ id: row.id, kind: row.kind })}
         rowProps={(row) => ({ 'data-testid': 'history-row', 'data-kind': row.kind, 'data-direction': row.direction, 'data-id': row.id })}
-        header={
-          <>
-            <span role="columnheader">
-              <span className="sr-only">Type</span>
-            </span>
-            <span role="columnheader">Description</span>
-            <span role="columnheader">Date</span>
-            <span role="columnheader">Status</span>
-            <span role="columnheader" className="num">
-              Amount
-            </span>
-          </>
-        }
         renderRow={(row) => (
           <>
             <span role="cell">

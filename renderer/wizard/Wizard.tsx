@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useMemo, useState, type ReactNode } from 'react';
 import { call, errorMessage } from '../api/client.js';
 import { useStore } from '../store/index.js';
 import { Field, InlineError } from '../components/Field.js';
@@ -47,15 +47,21 @@ export function Wizard() {
 
 /**
  * Opens the wallet unless the host already did (the daemon loads a wallet it just created or
- * restored), then leaves the wizard.
+ * restored), then leaves the wizard. Returns null then, or the failure's message for the step to
+ * show (it stays).
  */
-async function loadWallet(password: string): Promise<void> {
-  const info = await call('getinfo');
-  if (!info.wallet_loaded) await call('load_wallet', password ? { password } : {});
-  const store = useStore.getState();
-  store.setWalletLoaded(true);
-  store.setOnboarding(false);
-  await store.refreshAll();
+async function tryLoadWallet(password: string): Promise<string | null> {
+  try {
+    const info = await call('getinfo');
+    if (!info.wallet_loaded) await call('load_wallet', password ? { password } : {});
+    const store = useStore.getState();
+    store.setWalletLoaded(true);
+    store.setOnboarding(false);
+    await store.refreshAll();
+    return null;
+  } catch (err) {
+    return errorMessage(err);
+  }
 }
 
 function Choose(props: { onCreate(): void; onRestore(): void }) {
@@ -91,6 +97,37 @@ function PasswordFields(props: { password: string; again: string; setPassword(v:
   );
 }
 
+/**
+ * A wizard step as a form: its title (the h2 that labels it, id `labelId`), its fields, and a row
+ * of actions: `back` (a ghost button, when given) and the submit button, disabled while `busy`.
+ */
+function WizardForm(props: {
+  labelId: string;
+  title: string;
+  onSubmit(): Promise<unknown>;
+  back?: { label: string; onClick(): void };
+  busy: boolean;
+  submitLabel: string;
+  children: ReactNode;
+}) {
+  return (
+    <form onSubmit={(e) => (e.preventDefault(), void props.onSubmit())} aria-labelledby={props.labelId}>
+      <h2 id={props.labelId}>{props.title}</h2>
+      {props.children}
+      <div className={props.back ? 'row-between' : 'row-end'}>
+        {props.back && (
+          <button type="button" className="btn btn-ghost" onClick={props.back.onClick}>
+            {props.back.label}
+          </button>
+        )}
+        <button type="submit" className="btn btn-primary" disabled={props.busy}>
+          {props.submitLabel}
+        </button>
+      </div>
+    </form>
+  );
+}
+
 function CreatePassword(props: { onBack(): void; onCreated(seed: string[], password: string): void }) {
   const [password, setPassword] = useState('');
   const [again, setAgain] = useState('');
@@ -113,18 +150,9 @@ function CreatePassword(props: { onBack(): void; onCreated(seed: string[], passw
     }
   };
   return (
-    <form onSubmit={(e) => (e.preventDefault(), void submit())} aria-labelledby="wizard-create">
-      <h2 id="wizard-create">Create a new wallet</h2>
+    <WizardForm labelId="wizard-create" title="Create a new wallet" onSubmit={submit} back={{ label: 'Back', onClick: props.onBack }} busy={busy} submitLabel={busy ? 'Creating…' : 'Create wallet'}>
       <PasswordFields password={password} again={again} setPassword={setPassword} setAgain={setAgain} error={error} />
-      <div className="row-between">
-        <button type="button" className="btn btn-ghost" onClick={props.onBack}>
-          Back
-        </button>
-        <button type="submit" className="btn btn-primary" disabled={busy}>
-          {busy ? 'Creating…' : 'Create wallet'}
-        </button>
-      </div>
-    </form>
+    </WizardForm>
   );
 }
 
@@ -168,16 +196,18 @@ function ConfirmSeed(props: { seed: string[]; password: string; onBack(): void }
     setErrors(next);
     if (Object.keys(next).length) return;
     setBusy(true);
-    try {
-      await loadWallet(props.password);
-    } catch (err) {
-      setError(errorMessage(err));
-      setBusy(false);
-    }
+    const failure = await tryLoadWallet(props.password);
+    if (failure) (setError(failure), setBusy(false));
   };
   return (
-    <form onSubmit={(e) => (e.preventDefault(), void submit())} aria-labelledby="wizard-confirm">
-      <h2 id="wizard-confirm">Confirm your recovery phrase</h2>
+    <WizardForm
+      labelId="wizard-confirm"
+      title="Confirm your recovery phrase"
+      onSubmit={submit}
+      back={{ label: 'Show the words again', onClick: props.onBack }}
+      busy={busy}
+      submitLabel={busy ? 'Opening…' : 'Open wallet'}
+    >
       <p className="muted">Type these words from your paper copy.</p>
       <div className="confirm-grid">
         {positions.map((p) => (
@@ -185,15 +215,7 @@ function ConfirmSeed(props: { seed: string[]; password: string; onBack(): void }
         ))}
       </div>
       {error && <InlineError>{error}</InlineError>}
-      <div className="row-between">
-        <button type="button" className="btn btn-ghost" onClick={props.onBack}>
-          Show the words again
-        </button>
-        <button type="submit" className="btn btn-primary" disabled={busy}>
-          {busy ? 'Opening…' : 'Open wallet'}
-        </button>
-      </div>
-    </form>
+    </WizardForm>
   );
 }
 
@@ -220,16 +242,11 @@ function Restore(props: { onBack(): void }) {
       setBusy(false);
       return;
     }
-    try {
-      await loadWallet(password);
-    } catch (err) {
-      setPwError(errorMessage(err));
-      setBusy(false);
-    }
+    const failure = await tryLoadWallet(password);
+    if (failure) (setPwError(failure), setBusy(false));
   };
   return (
-    <form onSubmit={(e) => (e.preventDefault(), void submit())} aria-labelledby="wizard-restore">
-      <h2 id="wizard-restore">Restore a wallet</h2>
+    <WizardForm labelId="wizard-restore" title="Restore a wallet" onSubmit={submit} back={{ label: 'Back', onClick: props.onBack }} busy={busy} submitLabel={busy ? 'Restoring…' : 'Restore wallet'}>
       <Field
         label="Recovery phrase"
         multiline
@@ -244,15 +261,7 @@ function Restore(props: { onBack(): void }) {
         testId="mnemonic-input"
       />
       <PasswordFields password={password} again={again} setPassword={setPassword} setAgain={setAgain} error={pwError} />
-      <div className="row-between">
-        <button type="button" className="btn btn-ghost" onClick={props.onBack}>
-          Back
-        </button>
-        <button type="submit" className="btn btn-primary" disabled={busy}>
-          {busy ? 'Restoring…' : 'Restore wallet'}
-        </button>
-      </div>
-    </form>
+    </WizardForm>
   );
 }
 
@@ -263,22 +272,12 @@ function Unlock() {
   const submit = async () => {
     setBusy(true);
     setError(null);
-    try {
-      await loadWallet(password);
-    } catch (err) {
-      setError(errorMessage(err));
-      setBusy(false);
-    }
+    const failure = await tryLoadWallet(password);
+    if (failure) (setError(failure), setBusy(false));
   };
   return (
-    <form onSubmit={(e) => (e.preventDefault(), void submit())} aria-labelledby="wizard-unlock">
-      <h2 id="wizard-unlock">Open your wallet</h2>
+    <WizardForm labelId="wizard-unlock" title="Open your wallet" onSubmit={submit} busy={busy} submitLabel={busy ? 'Opening…' : 'Open wallet'}>
       <Field label="Password" type="password" value={password} onChange={setPassword} error={error} hint="Leave empty if the wallet has no password." autoFocus autoComplete="current-password" />
-      <div className="row-end">
-        <button type="submit" className="btn btn-primary" disabled={busy}>
-          {busy ? 'Opening…' : 'Open wallet'}
-        </button>
-      </div>
-    </form>
+    </WizardForm>
   );
 }

@@ -33,6 +33,7 @@ import {
   sweepRevokedDelayedOutput,
   sweepRevokedHtlcOutput,
   sweepStaticToRemote,
+  type AnchorCpfp,
   type FeeWallet,
   type Prevout,
 } from './sweeps.js';
@@ -418,13 +419,35 @@ function testFeeWallet(coinValuesSat: number[]): FeeWallet & { pubkey: Uint8Arra
 describe('option_anchors: CSV-1 spends, wallet-funded HTLC transactions, anchor CPFP', () => {
   const feeOf = (tx: Transaction, inputValues: number[]) => inputValues.reduce((a, b) => a + b, 0) - tx.outs.reduce((a, o) => a + Number(o.value), 0);
 
-  it('our HTLC-timeout takes a wallet input: the peer\'s SINGLE|ANYONECANPAY signature stays valid, ours covers it all', () => {
+  /** An anchors channel where A paid B 50,000 sat and has 30,000 sat more in flight (cltv_expiry 600), seen from A. */
+  function withHtlcInFlight() {
     const p = openPair('anchors');
     pay(p, p.a, p.b, 50_000_000n);
-    pay(p, p.a, p.b, 30_000_000n, false); // in flight
+    pay(p, p.a, p.b, 30_000_000n, false);
+    return { p, view: viewOf(p.a) };
+  }
+
+  /**
+   * A's commitment of an anchors channel (A paid B 50,000 sat) and what a CPFP through A's
+   * `to_local_anchor` (330 sat) needs: its output, the commitment fee in sat (from the 1,000,000 sat funding).
+   */
+  function ourAnchorCpfp() {
+    const p = openPair('anchors');
+    pay(p, p.a, p.b, 50_000_000n);
+    const commitment = Transaction.fromHex(p.a.channel.signedLocalCommitment());
+    const view = viewOf(p.a);
+    const spend = classifyFundingSpend(view, commitment);
+    if (spend.kind !== 'local') throw new Error('expected our commitment');
+    const anchor = spend.rebuilt.commitment.outputs.find((o): o is Extract<typeof o, { kind: 'anchor' }> => o.kind === 'anchor' && o.owner === 'local')!;
+    const commitmentFeeSat = 1_000_000 - commitment.outs.reduce((a, o) => a + Number(o.value), 0);
+    const cpfp: AnchorCpfp = { commitment, commitmentFeeSat, anchorVout: anchor.index, anchorWitnessScript: anchor.witnessScript, fundingPrivkey: view.secrets.fundingPrivkey };
+    return { commitment, view, anchor, commitmentFeeSat, cpfp };
+  }
+
+  it('our HTLC-timeout takes a wallet input: the peer\'s SINGLE|ANYONECANPAY signature stays valid, ours covers it all', () => {
+    const { p, view } = withHtlcInFlight();
     const tx = Transaction.fromHex(p.a.channel.signedLocalCommitment());
     expect(tx.outs.filter((o) => Number(o.value) === 330).length).toBe(2);
-    const view = viewOf(p.a);
     const spend = classifyFundingSpend(view, tx);
     expect(spend.kind).toBe('local');
     const res = resolutionsFor(view, spend, tx);
@@ -456,11 +479,8 @@ describe('option_anchors: CSV-1 spends, wallet-funded HTLC transactions, anchor 
   });
 
   it('the remote commitment: to_remote and HTLC claims wait one block (nSequence 1), to_remote witness <sig> <script>', () => {
-    const p = openPair('anchors');
-    pay(p, p.a, p.b, 50_000_000n);
-    pay(p, p.a, p.b, 30_000_000n, false);
+    const { p, view } = withHtlcInFlight();
     const tx = Transaction.fromHex(p.b.channel.signedLocalCommitment());
-    const view = viewOf(p.a);
     const spend = classifyFundingSpend(view, tx);
     expect(spend.kind).toBe('remote');
     const res = resolutionsFor(view, spend, tx);
@@ -479,16 +499,8 @@ describe('option_anchors: CSV-1 spends, wallet-funded HTLC transactions, anchor 
   });
 
   it('CPFP through our anchor: the package (commitment + child) pays the target feerate', () => {
-    const p = openPair('anchors');
-    pay(p, p.a, p.b, 50_000_000n);
-    const commitment = Transaction.fromHex(p.a.channel.signedLocalCommitment());
-    const view = viewOf(p.a);
-    const spend = classifyFundingSpend(view, commitment);
-    if (spend.kind !== 'local') throw new Error('expected our commitment');
-    const anchor = spend.rebuilt.commitment.outputs.find((o): o is Extract<typeof o, { kind: 'anchor' }> => o.kind === 'anchor' && o.owner === 'local')!;
+    const { commitment, view, anchor, commitmentFeeSat, cpfp } = ourAnchorCpfp();
     expect(bytesToHex(anchor.witnessScript)).toBe(bytesToHex(anchorScript(view.local.fundingPubkey)));
-    const commitmentFeeSat = 1_000_000 - commitment.outs.reduce((a, o) => a + Number(o.value), 0);
-    const cpfp = { commitment, commitmentFeeSat, anchorVout: anchor.index, anchorWitnessScript: anchor.witnessScript, fundingPrivkey: view.secrets.fundingPrivkey };
     const child = buildAnchorCpfp(cpfp, { feerateSatPerVbyte: 25, destination: DESTINATION, feeWallet: testFeeWallet([100_000]) })!;
     expect(child.ins.length).toBe(2);
     expect(child.outs.length).toBe(1);
@@ -518,11 +530,8 @@ describe('option_anchors: CSV-1 spends, wallet-funded HTLC transactions, anchor 
   }
 
   it('a fee bump of a wallet-funded HTLC transaction reuses the coin of the version it replaces (BIP 125), paying rules 3 and 4', () => {
-    const p = openPair('anchors');
-    pay(p, p.a, p.b, 50_000_000n);
-    pay(p, p.a, p.b, 30_000_000n, false);
+    const { p, view } = withHtlcInFlight();
     const tx = Transaction.fromHex(p.a.channel.signedLocalCommitment());
-    const view = viewOf(p.a);
     const timeout = resolutionsFor(view, classifyFundingSpend(view, tx), tx).find((r) => r.kind === 'htlc_timeout_tx')!;
     const v1 = timeout.build!({ feerateSatPerVbyte: 5, destination: DESTINATION, feeWallet: testFeeWallet([40_000]) })!;
     const fee1 = feeOf(v1, [30_000, 40_000]);
@@ -548,15 +557,7 @@ describe('option_anchors: CSV-1 spends, wallet-funded HTLC transactions, anchor 
   });
 
   it('a bump of an anchor CPFP child reuses its wallet coin; a coin also listed by the wallet is offered once', () => {
-    const p = openPair('anchors');
-    pay(p, p.a, p.b, 50_000_000n);
-    const commitment = Transaction.fromHex(p.a.channel.signedLocalCommitment());
-    const view = viewOf(p.a);
-    const spend = classifyFundingSpend(view, commitment);
-    if (spend.kind !== 'local') throw new Error('expected our commitment');
-    const anchor = spend.rebuilt.commitment.outputs.find((o): o is Extract<typeof o, { kind: 'anchor' }> => o.kind === 'anchor' && o.owner === 'local')!;
-    const commitmentFeeSat = 1_000_000 - commitment.outs.reduce((a, o) => a + Number(o.value), 0);
-    const cpfp = { commitment, commitmentFeeSat, anchorVout: anchor.index, anchorWitnessScript: anchor.witnessScript, fundingPrivkey: view.secrets.fundingPrivkey };
+    const { commitment, commitmentFeeSat, cpfp } = ourAnchorCpfp();
     const child1 = buildAnchorCpfp(cpfp, { feerateSatPerVbyte: 10, destination: DESTINATION, feeWallet: testFeeWallet([50_000]) })!;
     const fee1 = feeOf(child1, [330, 50_000]);
     const { wallet, walletOutput } = afterBroadcast(child1, [50_000]);
