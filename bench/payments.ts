@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- payments [--payments N] [--sequential N] [--concurrency C] [--profile DIR]`
  *
- * Two Fulmen daemons on loopback (bench/support/payments-daemon.ts: the `bin/fulmen daemon` app
- * and JSON-RPC server, plus an IPC channel to drive payments in-process) on a regtest network from
+ * Two Fulmen daemons on loopback (bench/support/payments-daemon.ts, bundled by build/build.mjs as
+ * bin/fulmen's daemon is: the `bin/fulmen daemon` app and JSON-RPC server, plus an IPC channel to
+ * drive payments in-process) on a regtest network from
  * e2e/harness/regtest.ts. Alice funds one channel to Bob through the command table
  * (open_channel), the funding confirms, then:
  *   - N payments (default 10,000) Alice → Bob, `concurrency` in flight at once (default 100, within
@@ -14,10 +15,9 @@
  *    "sequential":{"payments":…,"p50_ms":…,"p99_ms":…,"cpu_ms_per_payment":{"alice":…,"bob":…}},"first_1000_per_s":…,"last_1000_per_s":…,
  *    "secp256k1":"<backend>","failures":…,"cpu_ms_per_payment":{"alice":…,"bob":…},
  *    "commitments_per_payment":…,"loadavg":[…]}
- * `--profile DIR` runs both daemons with `node --cpu-prof` (profiles in DIR/alice, DIR/bob; one per thread,
- * the largest is the main thread: tsx runs its loader in a worker).
+ * `--profile DIR` runs both daemons with `node --cpu-prof` (profiles in DIR/alice, DIR/bob).
  */
-import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { execFile, fork, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,7 +27,7 @@ import { SECP256K1_BACKEND } from '../core/bitcoin/secp256k1.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'bin/fulmen');
-const DAEMON = path.join(ROOT, 'bench/support/payments-daemon.ts');
+const DAEMON = path.join(ROOT, 'dist/bench/payments-daemon.js');
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -76,7 +76,7 @@ class BenchDaemon {
     await offline(dir, 'setconfig', 'server', regtest.electrumServer);
     await offline(dir, 'setconfig', 'lightning_listen', `127.0.0.1:${await freePort()}`);
     await offline(dir, 'create');
-    const execArgv = ['--import', 'tsx', ...(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', path.join(PROFILE_DIR, name)] : [])];
+    const execArgv = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', path.join(PROFILE_DIR, name)] : [];
     const logFd = fs.openSync(path.join(dir, 'bench-daemon.log'), 'a');
     const child = fork(DAEMON, [dir], { execArgv, stdio: ['ignore', logFd, logFd, 'ipc'] });
     await new Promise<void>((resolve, reject) => {
@@ -128,6 +128,8 @@ function rateBetween(doneAtMs: number[], from: number, to: number): number {
   return (end + 1 - from) / ((sorted[end]! - startAt) / 1000);
 }
 
+const built = spawnSync(process.execPath, [path.join(ROOT, 'build/build.mjs'), 'bench'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+if (built.status !== 0) throw new Error('node build/build.mjs bench failed');
 const regtest = await startRegtest();
 const daemons: BenchDaemon[] = [];
 try {

@@ -10,7 +10,7 @@
 //             dist/cli/ sits two levels under the repo, as core/daemon/ does, so paths the core
 //             derives from import.meta.url (server.ts: <repo>/dist/renderer; secp.ts's
 //             createRequire of the native secp256k1 binding) stay right.
-//   bench:    dist/bench/sync-fulmen.js (bench/support/sync-fulmen.ts), only when asked for.
+//   bench:    dist/bench/sync-fulmen.js and payments-daemon.js (bench/support/), only when asked for.
 // Usage: node build/build.mjs [electron|cli|bench ...]   (no argument: electron and cli)
 import { build } from 'esbuild';
 import fs from 'node:fs';
@@ -69,8 +69,10 @@ if (wanted('cli')) {
   console.log(`[build] dist/cli/fulmen.js (${inputs.length} sources)`);
 }
 
-// `npm run bench -- sync` runs its Fulmen child from this bundle, started as bin/fulmen starts.
+// `npm run bench -- sync` and `-- payments` run their Fulmen children from these bundles, as
+// bin/fulmen runs dist/cli/fulmen.js (the shipped form: no TypeScript loader at run time).
 if (targets.includes('bench')) {
   await bundleNode('bench/support/sync-fulmen.ts', 'dist/bench/sync-fulmen.js');
-  console.log('[build] dist/bench/sync-fulmen.js');
+  await bundleNode('bench/support/payments-daemon.ts', 'dist/bench/payments-daemon.js');
+  console.log('[build] dist/bench/sync-fulmen.js, dist/bench/payments-daemon.js');
 }

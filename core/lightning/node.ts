@@ -230,6 +230,8 @@ export class LightningNode {
   private readonly pendingOpens = new Map<string, PendingOpen>();
   private readonly pendingFundingSigned = new Map<string, { resolve: () => void; reject: (e: FulmenError) => void }>();
   private readonly paymentWaiters = new Map<string, PaymentWaiter>();
+  /** Channels whose `channel` event is due at the end of this event-loop turn (emitChannel). */
+  private readonly channelsToEmit = new Set<Channel>();
   private readonly listeners = new Set<(e: LightningEvent) => void>();
   private readonly reconnectTimers = new Map<string, NodeJS.Timeout>();
   /** Timestamp of the last channel_update we sent per channel key index (BOLT 7: strictly increasing). */
@@ -340,8 +342,20 @@ export class LightningNode {
     }
   }
 
+  /**
+   * Emits a `channel` event with `ch`'s state, once per event-loop turn however many updates the
+   * turn made (a batch of payments changes the channel hundreds of times; listeners want the
+   * latest state, and channelInfo costs a pass over the HTLCs in flight).
+   */
   private emitChannel(ch: Channel): void {
-    this.emit({ type: 'channel', channel: this.channelInfo(ch) });
+    if (this.channelsToEmit.size === 0) setImmediate(() => this.emitChangedChannels());
+    this.channelsToEmit.add(ch);
+  }
+
+  private emitChangedChannels(): void {
+    const channels = [...this.channelsToEmit];
+    this.channelsToEmit.clear();
+    for (const ch of channels) this.emit({ type: 'channel', channel: this.channelInfo(ch) });
   }
 
   // ---------------------------------------------------------------- lifecycle

@@ -1504,7 +1504,7 @@ export class Channel implements PersistableChannel {
   /** The HTLC offered by us with `id` must be in our current commitment (BOLT 2 removal checks). */
   private requireOutgoingInCurrent(id: bigint): HtlcRecord {
     const h = this.log.get('local', id);
-    if (!h || !this.log.htlcsIn('local', this.data.localCtn).includes(h)) throw protocolError(`HTLC ${id} is not in our current commitment`);
+    if (!h || !HtlcLog.inCommitment(h, 'local', this.data.localCtn)) throw protocolError(`HTLC ${id} is not in our current commitment`);
     if (h.removal) throw protocolError(`HTLC ${id} already removed`);
     return h;
   }

@@ -346,6 +346,11 @@ export class HtlcLog {
     return { htlcs, balances };
   }
 
+  /** Whether `h` is in the commitment of `owner` at `ctn` (added by then, not yet removed). */
+  static inCommitment(h: HtlcRecord, owner: Side, ctn: number): boolean {
+    return appearsBy(h.lockedIn[owner], ctn) && !(h.removal && appearsBy(h.removal.ctn[owner], ctn));
+  }
+
   /** HTLCs in the commitment of `owner` at `ctn` (commitmentIn). */
   htlcsIn(owner: Side, ctn: number): HtlcRecord[] {
     return this.commitmentIn(owner, ctn, { local: 0n, remote: 0n }).htlcs;
