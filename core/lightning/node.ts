@@ -368,7 +368,7 @@ export class LightningNode {
     for (const data of this.store.loadAll()) {
       const ch = Channel.load(data, this.ctx);
       if (ch.state === 'PREOPENING') {
-        ch.failChannel('abandoned before funding'); // never funded: nothing to remember (BOLT 2)
+        this.abandonUnfunded(ch, 'abandoned before funding'); // never funded: nothing to remember (BOLT 2)
         continue;
       }
       // A restart is a disconnection: drop the peer's unsigned updates, it retransmits them (BOLT 2).
@@ -902,6 +902,7 @@ export class LightningNode {
 
   private failChannel(ch: Channel, peer: Peer | null, reason: string): void {
     if (['CLOSED', 'REDEEMED', 'FORCE_CLOSING'].includes(ch.state)) return;
+    if (ch.state === 'PREOPENING') this.releaseUpfrontReservation(ch);
     const { error, commitmentTxHex } = ch.failChannel(reason);
     if (peer && !peer.isClosed) peer.send(error);
     if (commitmentTxHex) this.broadcast(commitmentTxHex);
@@ -909,6 +910,26 @@ export class LightningNode {
       if (key.startsWith(`${ch.keyIndex}:`)) w.resolve({ success: false, error: 'Channel failed: ' + reason });
     }
     this.emitChannel(ch);
+  }
+
+  /**
+   * Drops a channel that never got past PREOPENING (no funding transaction can exist: BOLT 2,
+   * nothing to remember) and gives back the address reserved for its upfront shutdown script.
+   */
+  private abandonUnfunded(ch: Channel, reason: string): void {
+    this.releaseUpfrontReservation(ch);
+    ch.failChannel(reason);
+    this.channels.delete(ch.keyIndex);
+  }
+
+  /**
+   * Before funding, nothing can ever pay the channel's upfront shutdown script: its wallet
+   * reservation (upfrontShutdownScriptFor) is released, so failed opens leave no unused hole in
+   * the change chain past which a restore from seed (gap limit) would stop looking.
+   */
+  private releaseUpfrontReservation(ch: Channel): void {
+    const script = ch.upfrontShutdownScript;
+    if (script && ch.state === 'PREOPENING') this.opts.wallet.releaseReservation(script);
   }
 
   /** Broadcasts a closing or commitment transaction once the state that produced it is committed. */
@@ -927,6 +948,8 @@ export class LightningNode {
 
   private onOpenChannel(peer: Peer, msg: OpenChannelMessage): void {
     const nodeId = bytesToHex(peer.remoteNodeId);
+    /** Reserved for this attempt and not yet held by a channel: released if the attempt fails. */
+    let upfront: Uint8Array | undefined;
     try {
       // Our keys derive from (peer, funding_pubkey): a reused funding_pubkey would reuse them.
       const fundingPubkey = bytesToHex(msg.fundingPubkey);
@@ -935,12 +958,12 @@ export class LightningNode {
       for (const old of this.channelsOf(nodeId)) {
         const same = old.temporaryChannelId === bytesToHex(msg.temporaryChannelId) || (old.keyDerivation?.scheme === 'accepted' && old.keyDerivation.remoteFundingPubkey === fundingPubkey);
         if (old.state !== 'PREOPENING' || old.isFunder || !same) continue;
-        old.failChannel('replaced by a new open_channel');
-        this.channels.delete(old.keyIndex);
+        this.abandonUnfunded(old, 'replaced by a new open_channel');
       }
       if (this.channelsOf(nodeId).some((c) => c.keyDerivation?.scheme === 'accepted' && c.keyDerivation.remoteFundingPubkey === fundingPubkey)) {
         throw new FulmenError('PROTOCOL', 'funding_pubkey already used in another channel with us');
       }
+      upfront = this.upfrontShutdownScriptFor(peer);
       const { channel, message } = Channel.acceptInbound(
         msg,
         {
@@ -950,16 +973,18 @@ export class LightningNode {
           minimumDepth: this.opts.minimumDepth ?? 3,
           localConfig: this.localConfigFor(msg.fundingSatoshis),
           recoverableKeys: true,
-          upfrontShutdownScript: this.upfrontShutdownScriptFor(peer),
+          upfrontShutdownScript: upfront,
           features: this.negotiatedFeatures(peer),
           trustZeroconf: this.opts.zeroconfTrustedPeers?.includes(nodeId) ?? false,
         },
         this.ctx,
       );
+      upfront = undefined; // the channel holds it now (released if abandoned: abandonUnfunded)
       this.channels.set(channel.keyIndex, channel);
       peer.send(message);
       this.emitChannel(channel);
     } catch (e) {
+      if (upfront) this.opts.wallet.releaseReservation(upfront);
       const err = toFulmenError(e);
       peer.sendError(msg.temporaryChannelId, err.message);
     }
@@ -1028,8 +1053,7 @@ export class LightningNode {
     } catch (e) {
       this.pendingOpens.delete(channel.temporaryChannelId);
       if (channel.state === 'PREOPENING') {
-        channel.failChannel('opening failed');
-        this.channels.delete(channel.keyIndex);
+        this.abandonUnfunded(channel, 'opening failed');
         if (!peer.isClosed) peer.sendError(hexToBytes(channel.temporaryChannelId), 'Channel opening failed');
       }
       throw toFulmenError(e);

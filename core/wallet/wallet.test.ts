@@ -665,6 +665,18 @@ describe('Wallet sync, balance and sending (against StandInChain)', () => {
     expect(reopened.getNewChangeAddress()).toBe(nextChange);
   });
 
+  it('releaseReservation: a released address is handed out again, also after reopening', () => {
+    const reserved = wallet.reserveAddress('upfront_shutdown_script');
+    expect(wallet.getNewChangeAddress()).not.toBe(reserved);
+    wallet.releaseReservation(addressToScriptPubKey(reserved, 'regtest'));
+    expect(wallet.getNewChangeAddress()).toBe(reserved);
+    expect(wallet.reserveAddress('upfront_shutdown_script')).toBe(reserved); // the same hole is reused, not a new one
+    wallet.releaseReservation(addressToScriptPubKey(reserved, 'regtest'));
+    wallet.releaseReservation(addressToScriptPubKey(reserved, 'regtest')); // twice: ignored
+    wallet.detachChain();
+    expect(Wallet.open(db, {}).getNewChangeAddress()).toBe(reserved);
+  });
+
   it('waitUntilSynced times out while disconnected', async () => {
     chain.connected = false;
     const w2 = Wallet.create(openDatabase(':memory:'), { network: 'regtest' }).wallet;

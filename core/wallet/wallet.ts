@@ -715,6 +715,18 @@ export class Wallet {
     return address;
   }
 
+  /**
+   * Gives back a reservation (reserveAddress) for `scriptPubKey` that will never be paid, e.g. the
+   * upfront shutdown script of a channel abandoned before funding: the address is handed out
+   * again, instead of staying an unused hole that a restore from seed (gap limit) stops at.
+   * Unknown or unreserved scripts are ignored.
+   */
+  releaseReservation(scriptPubKey: Uint8Array): void {
+    const hash = scriptHash(scriptPubKey);
+    if (!this.reservedScriptHashes.delete(hash)) return;
+    this.sql('DELETE FROM wallet_reserved_addresses WHERE script_hash = ?').run(hash);
+  }
+
   /** First address of `chain` without history, not reserved (reserveAddress) and not in `taken`. */
   private firstUnused(chain: KeyChain, taken: Set<string>): string {
     const used = this.usedScriptHashes();
