@@ -99,6 +99,10 @@ export interface ChannelInfo {
   closing_txid: string | null;
   /** Negotiated channel_type (BOLT 2): 'anchors' is option_anchors_zero_fee_htlc_tx; null for a backup that does not name it. */
   channel_type: ChannelTypeName | null;
+  /** channel_type has option_scid_alias: only aliases name the channel, never its real scid (false for a backup). */
+  scid_alias: boolean;
+  /** channel_type has option_zeroconf: usable before its funding confirmed (false for a backup). */
+  zeroconf: boolean;
 }
 
 export interface PaymentRecord {
@@ -1026,6 +1030,8 @@ export class LightningNode {
         upfrontShutdownScript: this.upfrontShutdownScriptFor(peer),
         features: this.negotiatedFeatures(peer),
         channelType,
+        // Our channels are unannounced: where both support it, only aliases ever name them (BOLT 2).
+        scidAlias: peer.localFeatures.has('option_scid_alias') && peer.remoteFeatures.has('option_scid_alias'),
       },
       this.ctx,
     );
@@ -1793,6 +1799,8 @@ export class LightningNode {
       capacity: ch.fundingSat,
       closing_txid: ch.closingTxHex ? Transaction.fromHex(ch.closingTxHex).getId() : null,
       channel_type: ch.channelType,
+      scid_alias: ch.scidAliasType,
+      zeroconf: ch.zeroconf,
     };
   }
 
@@ -1834,6 +1842,8 @@ export class LightningNode {
       capacity: r.fundingSat,
       closing_txid: r.closingTxid,
       channel_type: r.channelType ?? null,
+      scid_alias: false,
+      zeroconf: false,
     };
   }
 

@@ -150,8 +150,9 @@ describe('Fulmen ⇄ Electrum 4.5.8 channels on regtest', () => {
         throw new Error(`${err.message}; Fulmen: ${fulmenChannel(channelPoint)?.state}\n${electrum.logTail(60)}`);
       });
       const { fulmen, electrum: e } = await expectBalancesAgree(channelPoint);
-      // Electrum 4.5.8 does not advertise option_anchors: the channel stays option_static_remotekey.
-      expect(fulmen).toMatchObject({ initiator: 'local', capacity: FULMEN_FUNDING_SAT, remote_pubkey: electrumNodeId, remote_balance: 0, channel_type: 'static_remotekey' });
+      // Electrum 4.5.8 does not advertise option_anchors: the channel stays option_static_remotekey;
+      // it advertises option_scid_alias, so Fulmen proposes that variation and Electrum takes it.
+      expect(fulmen).toMatchObject({ initiator: 'local', capacity: FULMEN_FUNDING_SAT, remote_pubkey: electrumNodeId, remote_balance: 0, channel_type: 'static_remotekey', scid_alias: true });
       expect(e).toMatchObject({ remote_pubkey: node.nodeIdHex, local_balance: 0, channel_id: fulmen.channel_id, short_channel_id: fulmen.short_channel_id });
     });
 

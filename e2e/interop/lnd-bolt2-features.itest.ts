@@ -1,6 +1,7 @@
 /**
  * BOLT 2 features against a real lnd on regtest (one regtest network and one lnd for the file):
  *
+ * - Fulmen opening to lnd proposes the option_scid_alias variation (both advertise it).
  * - Zero-conf + scid_alias channels (option_zeroconf / option_scid_alias channel types): lnd
  *   (started with --protocol.option-scid-alias and --protocol.zero-conf) opens a private channel
  *   with channel_type anchors + scid_alias + zeroconf; Fulmen trusts it (zeroconfTrustedPeers),
@@ -110,11 +111,13 @@ describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd BOLT 2 features (zero-
     expect(fulmenChannel(channelPoint)!.short_channel_id).toMatch(new RegExp(`^${height}x\\d+x${channelPoint.split(':')[1]}$`));
   });
 
-  it('update_fee: Fulmen (funder) raises the commitment feerate when its estimate moves; lnd commits it and payments go on', async () => {
+  it('Fulmen (funder) proposes option_scid_alias and lnd takes it; update_fee: Fulmen raises the commitment feerate when its estimate moves; lnd commits it and payments go on', async () => {
     const opened = await node.openChannel(lnd.connectString, 500_000, 0n);
     const point = opened.channelPoint;
     await regtest.mine(1);
     await waitFor(async () => fulmenChannel(point)?.state === 'OPEN' && (await lndChannel(point))?.active === true, { what: 'channel open', timeoutMs: 20_000, intervalMs: 100 });
+    // Both advertised option_scid_alias: Fulmen proposed anchors + scid_alias, and lnd's accept_channel echoed it (else the open fails).
+    expect(fulmenChannel(point)).toMatchObject({ channel_type: 'anchors', scid_alias: true, zeroconf: false });
     const before = Number((await lndChannel(point))!.fee_per_kw);
     expect(before).toBe(253); // regtest: no estimate, the relay floor
     chain.estimateFeeSatPerVbyte = async () => 10; // 2500 sat/kw: far above 253 → update_fee

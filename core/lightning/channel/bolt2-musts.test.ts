@@ -276,6 +276,29 @@ describe('BOLT 2 channel_type variations option_scid_alias / option_zeroconf (fu
   });
 });
 
+describe('BOLT 2 channel_type option_scid_alias (funder)', () => {
+  const withBits = (bits: number[]) => FeatureBits.fromBits(bits).toBytes();
+  const params = { keyIndex: 0, remoteNodeId: NODE_B, chainHash: CHAIN, fundingSat: 1_000_000, pushMsat: 0n, feeratePerKw: 2500 };
+  it('proposes it on both channel types; the fundee takes it and both sides keep the real scid out', () => {
+    for (const [channelType, bits] of [['static_remotekey', [12, 46]], ['anchors', [12, 22, 46]]] as const) {
+      const { channel: a, message: open } = Channel.openOutbound({ ...params, channelType, scidAlias: true }, ctxOf(1));
+      expect(open.channelType).toEqual(withBits([...bits]));
+      const { channel: b, message: acceptMsg } = Channel.acceptInbound(open, { keyIndex: 0, remoteNodeId: NODE_A, chainHash: CHAIN, minimumDepth: 3 }, ctxOf(2));
+      a.onAcceptChannel(acceptMsg);
+      expect([a.scidAliasType, b.scidAliasType]).toEqual([true, true]);
+      expect(Channel.load(decodeChannelData(a.record().data), ctxOf(1)).scidAliasType).toBe(true);
+    }
+  });
+  it('fails the opening when accept_channel answers with another channel_type (the variation dropped)', () => {
+    const { channel: a, message: open } = Channel.openOutbound({ ...params, scidAlias: true }, ctxOf(1));
+    const { message: acceptMsg } = Channel.acceptInbound(open, { keyIndex: 0, remoteNodeId: NODE_A, chainHash: CHAIN, minimumDepth: 3 }, ctxOf(2));
+    expect(() => a.onAcceptChannel({ ...acceptMsg, channelType: withBits([12]) })).toThrow(/channel_type does not match/);
+  });
+  it('is never proposed on an announced channel', () => {
+    expect(() => Channel.openOutbound({ ...params, scidAlias: true, announce: true }, ctxOf(1))).toThrow(/unannounced/);
+  });
+});
+
 describe('BOLT 7 channel_update from the channel peer (stored per channel)', () => {
   const policy = (timestamp: number, feeBaseMsat = 1000) => ({
     timestamp,

@@ -154,6 +154,14 @@ export function channelTypeFromBytes(bytes: Uint8Array): ChannelTypeName | null 
 const SCID_ALIAS_TYPE_BIT = 46;
 const ZEROCONF_TYPE_BIT = 50;
 
+/** `channel_type` TLV bytes of a basic type plus the option_scid_alias / option_zeroconf variations. */
+export function channelTypeBytes(type: ChannelTypeName, variations: { scidAlias: boolean; zeroconf: boolean } = { scidAlias: false, zeroconf: false }): Uint8Array {
+  const bits = [...channelTypeBits(type).bits()];
+  if (variations.scidAlias) bits.push(SCID_ALIAS_TYPE_BIT);
+  if (variations.zeroconf) bits.push(ZEROCONF_TYPE_BIT);
+  return FeatureBits.fromBits(bits).toBytes();
+}
+
 /**
  * A `channel_type` TLV as a basic type (channelTypeFromBytes) plus the option_scid_alias and
  * option_zeroconf variations, or null when the basic type is not supported.
@@ -411,6 +419,11 @@ export interface OutboundParams {
   /** channel_type to propose (default static_remotekey); 'anchors' only when the peer advertised option_anchors. */
   channelType?: ChannelTypeName;
   /**
+   * Propose the option_scid_alias variation (BOLT 2): only aliases name the channel, never its
+   * real short_channel_id. Only for unannounced channels, when both peers advertised option_scid_alias.
+   */
+  scidAlias?: boolean;
+  /**
    * nLockTime the funding transaction will have: when given, the channel keys are recoverable
    * from the seed (keys.ts ChannelKeyDerivation 'opened'); the funding tx MUST use it.
    */
@@ -518,6 +531,10 @@ export class Channel implements PersistableChannel {
     if (p.fundingLocktime !== undefined) data.keyDerivation = { scheme: 'opened', remoteNodeId: p.remoteNodeId, fundingLocktime: p.fundingLocktime };
     const channelType = p.channelType ?? 'static_remotekey';
     data.channelType = channelType;
+    if (p.scidAlias) {
+      if (p.announce) throw new FulmenError('BAD_INPUT', 'option_scid_alias is only for unannounced channels (BOLT 2)');
+      data.channelTypeVariations = { scidAlias: true, zeroconf: false };
+    }
     if (p.upfrontShutdownScript !== undefined) {
       if (p.upfrontShutdownScript.length > 0 && !isValidShutdownScript(p.upfrontShutdownScript, p.features?.anysegwit ?? false)) throw new FulmenError('BAD_INPUT', 'Unsupported upfront shutdown script');
       data.upfrontShutdown = { local: bytesToHex(p.upfrontShutdownScript), remote: '' };
@@ -550,7 +567,7 @@ export class Channel implements PersistableChannel {
       firstPerCommitmentPoint: perCommitmentPoint(channel.secrets.perCommitmentSeed, 0n),
       channelFlags: p.announce ? 1 : 0,
       upfrontShutdownScript: p.upfrontShutdownScript ?? new Uint8Array(0),
-      channelType: channelTypeBits(channelType).toBytes(),
+      channelType: channel.channelTypeTlv(),
     };
     channel.persist();
     return { channel, message };
@@ -802,6 +819,12 @@ export class Channel implements PersistableChannel {
   get channelType(): ChannelTypeName {
     return this.data.channelType ?? 'static_remotekey';
   }
+
+  /** Our channel's full `channel_type` (basic type and variations), as open_channel/accept_channel carry it. */
+  channelTypeTlv(): Uint8Array {
+    return channelTypeBytes(this.channelType, this.data.channelTypeVariations);
+  }
+
   /** channel_type has option_scid_alias: only aliases may name the channel in route hints (BOLT 2). */
   get scidAliasType(): boolean {
     return this.data.channelTypeVariations?.scidAlias ?? false;
@@ -1169,7 +1192,7 @@ export class Channel implements PersistableChannel {
     return this.transact(() => {
       if (this.data.state !== 'PREOPENING' || !this.data.isFunder || this.data.remoteConfig) throw protocolError('Unexpected accept_channel');
       if (bytesToHex(msg.temporaryChannelId) !== this.data.temporaryChannelId) throw protocolError('accept_channel for another channel');
-      if (!msg.channelType || !FeatureBits.fromBytes(msg.channelType).equals(channelTypeBits(this.channelType))) throw protocolError('channel_type does not match open_channel');
+      if (!msg.channelType || !FeatureBits.fromBytes(msg.channelType).equals(FeatureBits.fromBytes(this.channelTypeTlv()))) throw protocolError('channel_type does not match open_channel');
       if (msg.minimumDepth > CHANNEL_LIMITS.maxMinimumDepth) throw protocolError('minimum_depth is unreasonably large');
       const remoteConfig: ChannelConfig = {
         dustLimitSat: msg.dustLimitSatoshis,
