@@ -1853,12 +1853,16 @@ export class Wallet {
     if (txid !== tx.getId()) {
       throw new FulmenError('SERVER_MISBEHAVED', 'The server answered the broadcast with a different txid');
     }
-    if (!this.hasTx(txid)) {
+    const inserted = !this.hasTx(txid);
+    if (inserted) {
       this.db.transaction(() => {
         this.insertTx(txid, hexToBytes(txHex), 0, true, Math.floor(Date.now() / 1000), tx);
       })();
-      // An accepted replacement (RBF, cancel) evicted the transactions it conflicts with.
-      this.removeConflicts(txid);
+    }
+    // An accepted replacement (RBF, cancel) evicted the transactions it conflicts with, also when
+    // the server's notification brought the replacement in while we waited for the broadcast.
+    const removed = this.removeConflicts(txid);
+    if (inserted || removed) {
       this.ensureGap();
       this.emitChanges(true);
     }
