@@ -1375,24 +1375,9 @@ export class Wallet {
     // Local transactions are rare (only ours, until the server lists them): one look spares a
     // conflict query per verified transaction when there are none.
     if (verified.length > 0 && this.sql('SELECT 1 FROM wallet_txs WHERE local = 1 LIMIT 1').get() !== undefined) {
-      for (const txid of verified) this.dropConflictingLocalTxs(txid);
+      for (const txid of verified) this.removeConflicts(txid, 'local');
     }
     return verified.length > 0;
-  }
-
-  /** A verified transaction wins over local (never seen by the server) ones spending the same coins. */
-  private dropConflictingLocalTxs(txid: string): void {
-    const conflicts = this.sql(
-        `SELECT DISTINCT other.txid FROM wallet_txins mine
-         JOIN wallet_txins other ON other.prev_txid = mine.prev_txid AND other.prev_vout = mine.prev_vout
-         JOIN wallet_txs t ON t.txid = other.txid
-         WHERE mine.txid = ? AND other.txid != mine.txid AND t.local = 1`,
-      )
-      .all(txid) as { txid: string }[];
-    if (conflicts.length === 0) return;
-    this.db.transaction(() => {
-      for (const c of conflicts) this.removeTxAndDescendants(c.txid);
-    })();
   }
 
   /** New tip: undo verification of transactions whose block left the best chain, verify pending ones. */
@@ -1861,7 +1846,7 @@ export class Wallet {
     }
     // An accepted replacement (RBF, cancel) evicted the transactions it conflicts with, also when
     // the server's notification brought the replacement in while we waited for the broadcast.
-    const removed = this.removeConflicts(txid);
+    const removed = this.removeConflicts(txid, 'unconfirmed');
     if (inserted || removed) {
       this.ensureGap();
       this.emitChanges(true);
@@ -1869,13 +1854,18 @@ export class Wallet {
     return txid;
   }
 
-  /** Unconfirmed transactions other than `txid` spending an input of `txid`, with their descendants. */
-  private removeConflicts(txid: string): boolean {
+  /**
+   * Removes the transactions other than `txid` that spend an input of `txid`, with their
+   * descendants: 'unconfirmed' ones (a replacement the server accepted evicted them) or only
+   * 'local' ones, never seen by the server (a verified transaction wins over them).
+   * @returns whether any was removed.
+   */
+  private removeConflicts(txid: string, which: 'unconfirmed' | 'local'): boolean {
     const conflicts = this.sql(
         `SELECT DISTINCT other.txid FROM wallet_txins mine
          JOIN wallet_txins other ON other.prev_txid = mine.prev_txid AND other.prev_vout = mine.prev_vout
          JOIN wallet_txs t ON t.txid = other.txid
-         WHERE mine.txid = ? AND other.txid != mine.txid AND t.height <= 0`,
+         WHERE mine.txid = ? AND other.txid != mine.txid AND ${which === 'local' ? 't.local = 1' : 't.height <= 0'}`,
       )
       .all(txid) as { txid: string }[];
     if (conflicts.length === 0) return false;
