@@ -1,9 +1,7 @@
-import { hash as nodeHash } from 'node:crypto';
 import { Transaction, script as bscript, opcodes, type TxOutput } from 'bitcoinjs-lib';
 import { ripemd160 } from '@noble/hashes/legacy.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes } from '@noble/hashes/utils.js';
-import { fromDisplayHex, sha256d, toDisplayHex } from '../../chain/bytes.js';
+import { fromDisplayHex, sha256, sha256d, toDisplayHex } from '../../chain/bytes.js';
 import { FulmenError } from '../../util/errors.js';
 import { signDigest, verifyDigest } from './keys.js';
 
@@ -42,14 +40,9 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/** SHA-256 (32 bytes) through node:crypto's one-shot hash, about twice as fast as the JS one on scripts. */
-function sha256n(data: Uint8Array): Uint8Array {
-  return nodeHash('sha256', data, 'buffer');
-}
-
 /** RIPEMD160(SHA256(data)), 20 bytes. */
 function hash160(data: Uint8Array): Uint8Array {
-  return ripemd160(sha256n(data));
+  return ripemd160(sha256(data));
 }
 
 /**
@@ -118,7 +111,7 @@ function scriptNum(n: number): Uint8Array {
 export function p2wsh(witnessScript: Uint8Array): Uint8Array {
   const out = new Uint8Array(34);
   out[1] = 32;
-  out.set(sha256n(witnessScript), 2);
+  out.set(sha256(witnessScript), 2);
   return out;
 }
 

@@ -309,7 +309,5 @@ export function hexToBytes(hex: string): Uint8Array {
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
-/** Bytes → lowercase hex (Buffer's native encoder). */
-export function bytesToHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
+/** Bytes → lowercase hex (the chain layer's toHex: Buffer's native encoder). */
+export { toHex as bytesToHex } from '../../chain/bytes.js';
