@@ -906,7 +906,7 @@ export class LightningNode {
 
   private failChannel(ch: Channel, peer: Peer | null, reason: string): void {
     if (['CLOSED', 'REDEEMED', 'FORCE_CLOSING'].includes(ch.state)) return;
-    if (ch.state === 'PREOPENING') this.releaseUpfrontReservation(ch);
+    this.releaseUpfrontReservation(ch); // only before funding (PREOPENING)
     const { error, commitmentTxHex } = ch.failChannel(reason);
     if (peer && !peer.isClosed) peer.send(error);
     if (commitmentTxHex) this.broadcast(commitmentTxHex);
