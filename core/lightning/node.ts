@@ -42,7 +42,7 @@ import {
   verifyChannelUpdate,
 } from './wire/gossip.js';
 import { createOnionPacket, processOnionPacket, type ProcessedOnion } from './onion/sphinx.js';
-import { checkForward, failureData } from './onion/forward.js';
+import { checkForward, failureData, type ForwardFailure } from './onion/forward.js';
 import { routeThroughHint, type RouteHop } from './router/route-hints.js';
 import { encodeHopPayload } from './onion/payload.js';
 import { createFailureMessage, decodeFailure, obfuscateFailure } from './onion/failure.js';
@@ -1274,9 +1274,8 @@ export class LightningNode {
       if (h.dustExposureExceeded) {
         // BOLT 2 max_dust_htlc_exposure_msat: fail it once committed, never reveal its preimage
         // (temporary_channel_failure with our channel_update, as LDK does for its dust limit).
-        const update = this.channelUpdateOf(ch, this.channelUpdateSentAt.get(ch.keyIndex) ?? Math.floor(Date.now() / 1000));
-        const f = { failureCode: FailureCode.temporary_channel_failure, data: new Uint8Array(0), needsChannelUpdate: true };
-        fail(f.failureCode, failureData(f, update ? encodeMessage(encodeGossipMessage(update)) : null));
+        const f = this.failureWithUpdate(ch, { failureCode: FailureCode.temporary_channel_failure, data: new Uint8Array(0), needsChannelUpdate: true });
+        fail(f.failureCode, f.data);
         continue;
       }
       const unknownDetails = () => {
@@ -1344,6 +1343,15 @@ export class LightningNode {
 
   // ---------------------------------------------------------------- forwarding (BOLT 4 intermediate node)
 
+  /**
+   * A BOLT 4 failure `f` with its failuremsg data, carrying (UPDATE codes) our latest
+   * channel_update of `ch` (as last sent, naming `scid`; see channelUpdateOf), none without `ch`.
+   */
+  private failureWithUpdate(ch: Channel | undefined, f: ForwardFailure, scid?: bigint): { failureCode: number; data: Uint8Array } {
+    const update = ch ? this.channelUpdateOf(ch, this.channelUpdateSentAt.get(ch.keyIndex) ?? Math.floor(Date.now() / 1000), scid) : null;
+    return { failureCode: f.failureCode, data: failureData(f, update ? encodeMessage(encodeGossipMessage(update)) : null) };
+  }
+
   /** The forward of incoming HTLC (channel key index, htlc_id), or undefined. */
   private forwardOf(inKeyIndex: number, inHtlcId: bigint): ForwardRow | undefined {
     return this.sql('SELECT * FROM lightning_forwards WHERE in_key_index = ? AND in_htlc_id = ?').get(inKeyIndex, inHtlcId.toString()) as ForwardRow | undefined;
@@ -1364,10 +1372,7 @@ export class LightningNode {
     );
     const outPeer = outCh ? this.peers.get(outCh.remoteNodeId) : undefined;
     const usable = !!outCh && outCh.state === 'OPEN' && !!outPeer && !outPeer.isClosed && this.reestablished.has(outCh.keyIndex);
-    const withUpdate = (f: { failureCode: number; data: Uint8Array; needsChannelUpdate: boolean }) => {
-      const update = outCh ? this.channelUpdateOf(outCh, this.channelUpdateSentAt.get(outCh.keyIndex) ?? Math.floor(Date.now() / 1000), scid) : null;
-      return { failureCode: f.failureCode, data: failureData(f, update ? encodeMessage(encodeGossipMessage(update)) : null) };
-    };
+    const withUpdate = (f: ForwardFailure) => this.failureWithUpdate(outCh, f, scid);
     const failure = checkForward({
       incomingAmountMsat: h.amountMsat,
       incomingCltvExpiry: h.cltvExpiry,
