@@ -112,6 +112,7 @@ describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd BOLT 2 features (zero-
   });
 
   it('Fulmen (funder) proposes option_scid_alias and lnd takes it; update_fee: Fulmen raises the commitment feerate when its estimate moves; lnd commits it and payments go on', async () => {
+    await lnd.waitForSync(); // lnd refuses open_channel while catching up with the blocks mined above
     const opened = await node.openChannel(lnd.connectString, 500_000, 0n);
     const point = opened.channelPoint;
     await regtest.mine(1);

@@ -220,6 +220,9 @@ describe.skipIf(lndMissing !== undefined)(`Fulmen ⇄ lnd channels on regtest${l
       );
 
     async function openAndPay(): Promise<string> {
+      // After the blocks the previous test mined: lnd refuses open_channel while it is still
+      // catching up with the chain ("Synchronizing blockchain"), so wait until it is synced.
+      await lnd.waitForSync();
       const opened = await openChannelTo(regtest, node, lnd.connectString, 400_000);
       await regtest.mine(1);
       await mineUntil('channel open on both sides', async () => fulmenChannel(opened.channelPoint)?.state === 'OPEN' && (await lndChannel(opened.channelPoint))?.active === true);
