@@ -26,10 +26,12 @@ export class DaemonNotRunning extends FulmenError {
   }
 }
 
-const KNOWN_CODES = new Set<string>([
-  'BAD_INPUT', 'INSUFFICIENT_FUNDS', 'NOT_FOUND', 'NO_WALLET', 'WALLET_EXISTS', 'WRONG_PASSWORD', 'NETWORK',
-  'SERVER_MISBEHAVED', 'PROTOCOL', 'PAYMENT_FAILED', 'INVOICE_EXPIRED', 'ALREADY_PAID', 'CHANNEL_STATE', 'TIMEOUT', 'INTERNAL',
-]);
+/** Every ErrorCode (a Record, so the compiler flags one added to errors.ts but missing here). */
+const KNOWN_CODES: Record<ErrorCode, true> = {
+  BAD_INPUT: true, INSUFFICIENT_FUNDS: true, NOT_FOUND: true, NO_WALLET: true, WALLET_EXISTS: true, WRONG_PASSWORD: true,
+  NETWORK: true, SERVER_MISBEHAVED: true, PROTOCOL: true, PEER_ERROR: true, PAYMENT_FAILED: true, INVOICE_EXPIRED: true,
+  ALREADY_PAID: true, CHANNEL_STATE: true, TIMEOUT: true, INTERNAL: true,
+};
 
 /**
  * One JSON-RPC 2.0 call (named params) to the daemon.
@@ -69,7 +71,7 @@ export function rpcCall(endpoint: RpcEndpoint, method: string, params: unknown, 
           }
           if (reply.error) {
             const code = reply.error.data?.code;
-            reject(new FulmenError(code && KNOWN_CODES.has(code) ? (code as ErrorCode) : 'INTERNAL', reply.error.message ?? 'Unknown error'));
+            reject(new FulmenError(code && Object.hasOwn(KNOWN_CODES, code) ? (code as ErrorCode) : 'INTERNAL', reply.error.message ?? 'Unknown error'));
           } else {
             resolve(reply.result ?? null);
           }

@@ -5,11 +5,12 @@ import { openDatabase, type Db } from '../storage/db.js';
 import { ChainNetwork } from '../chain/network.js';
 import { Wallet } from '../wallet/wallet.js';
 import { LightningNode } from './node.js';
-import { Peer, type RemoteError } from './peer.js';
+import { listen, Peer, type RemoteError } from './peer.js';
 import { Channel } from './channel/channel.js';
 import { ChannelStore } from './channel/store.js';
 import { CHAIN_PARAMS } from '../chain/headers.js';
-import { hexToBytes } from './wire/codec.js';
+import { publicKeyCreate } from '../bitcoin/secp256k1.js';
+import { bytesToHex, hexToBytes } from './wire/codec.js';
 import type { AcceptChannelMessage, ChannelMessage } from './wire/messages.js';
 
 /**
@@ -22,12 +23,16 @@ import type { AcceptChannelMessage, ChannelMessage } from './wire/messages.js';
  * - upfront_shutdown_script: the node commits to one in accept_channel and closes to it.
  * - a violation BOLT 2 answers with "send a warning and close the connection" (a shutdown
  *   scriptpubkey of no allowed form) leaves the channel as it was.
+ * - the peer's error during opening, either side funding: the unfunded channel is forgotten, its
+ *   reserved upfront shutdown address given back, and the node's own open_channel fails at once
+ *   with the peer's text.
  */
 describe('LightningNode BOLT 2 rules against a scripted funder', () => {
   let regtest: Regtest;
   let db: Db;
   let chain: ChainNetwork;
   let node: LightningNode;
+  let wallet: Wallet;
   const remotePriv = randomBytes(32);
   const chainHash = hexToBytes(CHAIN_PARAMS.regtest.genesisHash).reverse();
   const funder = { lightningRootSecret: randomBytes(32), persistence: new ChannelStore(openDatabase(':memory:')) };
@@ -49,7 +54,7 @@ describe('LightningNode BOLT 2 rules against a scripted funder', () => {
   beforeAll(async () => {
     regtest = await startRegtest();
     db = openDatabase(':memory:');
-    const { wallet } = Wallet.create(db, { network: 'regtest' });
+    ({ wallet } = Wallet.create(db, { network: 'regtest' }));
     chain = new ChainNetwork({ network: 'regtest', server: regtest.electrumServer, oneserver: true, db });
     await chain.start();
     await wallet.attachChain(chain);
@@ -111,5 +116,50 @@ describe('LightningNode BOLT 2 rules against a scripted funder', () => {
     expect(reply.scriptpubkey).toEqual(accept.upfrontShutdownScript);
     expect(c.remoteErrors).toEqual([]);
     c.peer.close();
+  });
+
+  it("the funder's error after accept_channel: the node forgets the unfunded channel and gives back its upfront shutdown address", async () => {
+    const before = node.listChannels().length;
+    const opened = Channel.openOutbound({ keyIndex: 1, remoteNodeId: node.nodeIdHex, chainHash, fundingSat: 400_000, pushMsat: 0n, feeratePerKw: 253 }, funder);
+    const c = await connect();
+    c.peer.send(opened.message);
+    const refusedAccept = await next(c.inbox, 'accept_channel');
+    c.peer.sendError(opened.message.temporaryChannelId, 'changed my mind');
+    // The released address is the next one reserved: a second open is offered the same script.
+    const again = Channel.openOutbound({ keyIndex: 2, remoteNodeId: node.nodeIdHex, chainHash, fundingSat: 400_000, pushMsat: 0n, feeratePerKw: 253 }, funder);
+    c.inbox.length = 0;
+    c.peer.send(again.message);
+    const nextAccept = await next(c.inbox, 'accept_channel');
+    expect(nextAccept.temporaryChannelId).toEqual(again.message.temporaryChannelId);
+    expect(nextAccept.upfrontShutdownScript).toEqual(refusedAccept.upfrontShutdownScript);
+    expect(node.listChannels()).toHaveLength(before); // neither unfunded channel is listed, none as CLOSED
+    expect(c.remoteErrors).toEqual([]); // an error is not answered with one
+    c.peer.close();
+  });
+
+  it("the fundee's error to the node's open_channel: openChannel fails at once with the peer's text (PEER_ERROR), nothing kept", async () => {
+    const address = wallet.getUnusedAddress();
+    await regtest.sendToAddress(address, '0.01');
+    await regtest.mine(1);
+    await waitFor(() => wallet.getBalance().confirmedSat >= 1_000_000 || undefined, { what: 'wallet funds', timeoutMs: 30_000 });
+    const refuser = randomBytes(32);
+    const server = await listen('127.0.0.1', 0, refuser, (peer) => {
+      peer.onChannelMessage((m) => {
+        if (m.type === 'open_channel') peer.sendError(m.temporaryChannelId, 'chan size of 0.001 BTC is below min chan size');
+      });
+    }, { chainHash });
+    const refuserId = bytesToHex(publicKeyCreate(refuser));
+    try {
+      const before = node.listChannels().length;
+      const started = Date.now();
+      const failure = await node.openChannel(`${refuserId}@127.0.0.1:${server.port}`, 100_000).then(() => null, (e: unknown) => e);
+      expect(failure).toMatchObject({ code: 'PEER_ERROR', message: 'The peer refused the channel: chan size of 0.001 BTC is below min chan size' });
+      expect(Date.now() - started).toBeLessThan(5_000); // not the 30 s wait for accept_channel
+      expect(node.listChannels()).toHaveLength(before);
+      expect(wallet.getBalance().confirmedSat).toBeGreaterThanOrEqual(1_000_000); // no funding was signed or sent
+    } finally {
+      node.disconnectPeer(refuserId); // the server closes once its connections have
+      await server.close();
+    }
   });
 });

@@ -198,7 +198,6 @@ const ACTIVE_STATES: readonly ChannelStateName[] = ['OPENING', 'FUNDED', 'OPEN',
 const SAT_PER_VBYTE_TO_PER_KW = 250;
 
 interface PendingOpen {
-  nodeId: string;
   resolve: (v: { channel: Channel; accept: Extract<ChannelMessage, { type: 'accept_channel' }> }) => void;
   reject: (e: FulmenError) => void;
 }
@@ -627,11 +626,7 @@ export class LightningNode {
     peer.on('closed', () => this.onPeerClosed(id, peer));
     peer.on('gossipMessage', (msg) => this.onGossipMessage(peer, msg));
     peer.on('remoteError', (err) => {
-      if (err.isWarning) return;
-      const all = err.channelId.every((b) => b === 0);
-      for (const ch of this.channelsOf(id)) {
-        if (all || ch.channelId === bytesToHex(err.channelId)) this.failChannel(ch, null, `peer sent error: ${err.text}`);
-      }
+      if (!err.isWarning) this.onRemoteError(id, err.channelId, err.text);
     });
     // Our channel_reestablish goes first (BOLT 2), before registering the handler: registering
     // handles at once the peer's messages that arrived during init, and the retransmissions its
@@ -647,18 +642,45 @@ export class LightningNode {
     peer.onChannelMessage((msg) => this.onChannelMessage(peer, msg));
   }
 
+  /**
+   * The peer's error (BOLT 1) names one channel (its channel_id, or before funding_created its
+   * temporary_channel_id) or, all zero, every channel with us. A named channel still being opened
+   * (PREOPENING: no funding transaction was broadcast) is forgotten, and a waiting open_channel
+   * fails at once with the peer's text (FulmenError PEER_ERROR) instead of waiting out its
+   * timeout; any other is failed (BOLT 2: force close from our latest commitment).
+   */
+  private onRemoteError(nodeId: string, channelId: Uint8Array, text: string): void {
+    const all = channelId.every((b) => b === 0);
+    const named = bytesToHex(channelId);
+    const reason = `peer sent error: ${text}`;
+    for (const ch of this.channelsOf(nodeId)) {
+      const preopening = ch.state === 'PREOPENING';
+      if (!all && ch.channelId !== named && !(preopening && ch.temporaryChannelId === named)) continue;
+      if (!preopening) {
+        this.failChannel(ch, null, reason);
+        continue;
+      }
+      this.abandonUnfunded(ch, reason);
+      this.rejectOpenWaiters(ch, new FulmenError('PEER_ERROR', `The peer refused the channel: ${text}`));
+    }
+  }
+
+  /** Ends openChannel's wait for the peer's accept_channel or funding_signed on `ch` with `error`. */
+  private rejectOpenWaiters(ch: Channel, error: FulmenError): void {
+    this.pendingOpens.get(ch.temporaryChannelId)?.reject(error);
+    this.pendingOpens.delete(ch.temporaryChannelId);
+    this.pendingFundingSigned.get(ch.channelId)?.reject(error);
+    this.pendingFundingSigned.delete(ch.channelId);
+  }
+
   private onPeerClosed(id: string, peer: Peer): void {
     if (this.peers.get(id) !== peer) return;
     this.peers.delete(id);
     for (const ch of this.channelsOf(id)) {
       this.reestablished.delete(ch.keyIndex);
       if (ACTIVE_STATES.includes(ch.state)) ch.onDisconnected();
+      if (ch.state === 'PREOPENING') this.rejectOpenWaiters(ch, new FulmenError('NETWORK', 'Peer disconnected during channel opening'));
       this.emitChannel(ch);
-    }
-    for (const [tmp, pending] of this.pendingOpens) {
-      if (pending.nodeId !== id) continue;
-      pending.reject(new FulmenError('NETWORK', 'Peer disconnected during channel opening'));
-      this.pendingOpens.delete(tmp);
     }
     if ([...this.channelsOf(id)].some((c) => ACTIVE_STATES.includes(c.state))) this.reconnect(id, 1000);
   }
@@ -1037,7 +1059,7 @@ export class LightningNode {
     );
     this.channels.set(channel.keyIndex, channel);
     const accepted = new Promise<{ channel: Channel; accept: Extract<ChannelMessage, { type: 'accept_channel' }> }>((resolve, reject) =>
-      this.pendingOpens.set(channel.temporaryChannelId, { nodeId, resolve, reject }),
+      this.pendingOpens.set(channel.temporaryChannelId, { resolve, reject }),
     );
     peer.send(message);
     try {

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'NETWORK' // server or peer unreachable / disconnected
   | 'SERVER_MISBEHAVED' // Electrum server lied (bad proof, bad header, bad tx bytes)
   | 'PROTOCOL' // Lightning peer violated the spec
+  | 'PEER_ERROR' // Lightning peer refused or failed the operation with an error message (BOLT 1)
   | 'PAYMENT_FAILED'
   | 'INVOICE_EXPIRED'
   | 'ALREADY_PAID'
