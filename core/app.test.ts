@@ -1,8 +1,11 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ServerBanItem } from './api/client-types.js';
 import { FulmenApp } from './app.js';
+import { CHAIN_PARAMS } from './chain/headers.js';
 import { FulmenError } from './util/errors.js';
 
 describe('FulmenApp', () => {
@@ -54,5 +57,53 @@ describe('FulmenApp', () => {
     await second.start();
     await second.close();
     expect(fs.existsSync(path.join(dir, 'regtest', 'lock'))).toBe(false);
+  });
+
+  it('pushes server_bans when a lying server is banned and when it is unbanned', async () => {
+    // A fake Electrum server on loopback: honest, it serves the regtest genesis as its tip; lying,
+    // its tip has the wrong shape (malformed result: SERVER_MISBEHAVED, so banned).
+    let lying = true;
+    const fake = net.createServer((socket) => {
+      let buffer = '';
+      socket.setEncoding('utf8');
+      socket.on('error', () => undefined);
+      socket.on('data', (chunk: string) => {
+        buffer += chunk;
+        for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
+          const { id, method } = JSON.parse(buffer.slice(0, nl)) as { id: number; method: string };
+          buffer = buffer.slice(nl + 1);
+          const results: Record<string, unknown> = {
+            'server.version': ['FakeX 1.0', '1.4'],
+            'blockchain.headers.subscribe': lying ? { height: 'tip' } : { height: 0, hex: CHAIN_PARAMS.regtest.checkpoint.rawHex },
+            'blockchain.estimatefee': -1,
+            'blockchain.relayfee': 0.00001,
+          };
+          socket.write(JSON.stringify({ jsonrpc: '2.0', id, result: results[method] ?? null }) + '\n');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    const server = `127.0.0.1:${(fake.address() as net.AddressInfo).port}:t`;
+    const app = new FulmenApp({ network: 'regtest', baseDir: dir });
+    app.config.set('server', server);
+    const pushed: ServerBanItem[][] = [];
+    app.on((message) => {
+      if (message.event === 'server_bans') pushed.push(message.data);
+    });
+    try {
+      await app.start();
+      for (let i = 0; i < 200 && pushed.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(pushed).toEqual([[{ server, reason: expect.stringMatching(/^Malformed result for blockchain\.headers\.subscribe/), banned_at: expect.any(Number), expires_at: expect.any(Number) }]]);
+      expect(pushed[0]![0]!.expires_at - pushed[0]![0]!.banned_at).toBeGreaterThanOrEqual(24 * 60 * 60);
+      expect(await app.call('list_server_bans')).toEqual(pushed[0]);
+
+      lying = false;
+      await app.call('unban_server', [server]);
+      expect(pushed).toHaveLength(2);
+      expect(pushed[1]).toEqual([]);
+    } finally {
+      await app.close();
+      fake.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { isCommandName } from './api/schemas.js';
-import { balanceResult, commandTable, type CommandSpec, mergedHistory } from './api/commands.js';
+import { balanceResult, commandTable, type CommandSpec, mergedHistory, serverBanList } from './api/commands.js';
 import type {
   ChainStatus,
   CommandContext,
@@ -132,6 +132,7 @@ export class FulmenApp implements CommandContext {
       chain.on((event) => {
         if (event.type === 'tip') this.refreshFeeEstimate();
         if (event.type === 'tip' || event.type === 'connection') this.emitStatus();
+        if (event.type === 'server' && (event.status === 'banned' || event.status === 'unbanned')) this.emitServerBans();
       }),
     );
     void chain.start().catch(() => this.emitStatus());
@@ -243,6 +244,10 @@ export class FulmenApp implements CommandContext {
 
   private emitStatus(): void {
     this.emit('status', this.status());
+  }
+
+  private emitServerBans(): void {
+    this.emit('server_bans', serverBanList(this));
   }
 
   private emitWalletState(historyChanged: boolean): void {

@@ -18,6 +18,7 @@ import type {
   OnchainHistoryItem,
   OnchainHistoryResult,
   RequestResult,
+  ServerBanItem,
 } from './client-types.js';
 import type { CommandContext, LightningPayment } from './context.js';
 import { btcAmountOrMax, type CommandDeclaration, type CommandName, declarations, type ParamsOut } from './schemas.js';
@@ -116,12 +117,7 @@ const handlers: Handlers = {
   },
 
   async list_server_bans(ctx) {
-    return ctx.serverBans().map((ban) => ({
-      server: ban.server,
-      reason: ban.reason,
-      banned_at: Math.floor(ban.bannedAt / 1000),
-      expires_at: Math.ceil(ban.expiresAt / 1000),
-    }));
+    return serverBanList(ctx);
   },
 
   async unban_server(ctx, p) {
@@ -499,6 +495,19 @@ export function parseOutputsList(value: string | [string, string | number][]): {
     if (!parsed.success) throw badInput(`outputs[${i}]: invalid amount ${JSON.stringify(item[1])}`);
     return { address: item[0], amountSat: parsed.data };
   });
+}
+
+/**
+ * list_server_bans (also the `server_bans` event): bans in force, times in unix seconds.
+ * @throws FulmenError NETWORK without a chain connection (offline).
+ */
+export function serverBanList(ctx: CommandContext): ServerBanItem[] {
+  return ctx.serverBans().map((ban) => ({
+    server: ban.server,
+    reason: ban.reason,
+    banned_at: Math.floor(ban.bannedAt / 1000),
+    expires_at: Math.ceil(ban.expiresAt / 1000),
+  }));
 }
 
 /** getbalance, Electrum's shape: keys other than `confirmed` only when non-zero. */

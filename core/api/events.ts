@@ -3,7 +3,7 @@
  * messages `{ event, data }`). Each carries the new state, so a GUI store can replace its slice
  * without a round trip. Type-only apart from the name list; importable by renderer code.
  */
-import type { BalanceResult, ChannelInfo, HistoryItem } from './client-types.js';
+import type { BalanceResult, ChannelInfo, HistoryItem, ServerBanItem } from './client-types.js';
 
 export interface StatusEvent {
   network: 'mainnet' | 'testnet' | 'testnet4' | 'signet' | 'regtest';
@@ -37,6 +37,11 @@ export interface FulmenEvents {
   payment: PaymentEvent;
   /** Connection, height or wallet state changed. */
   status: StatusEvent;
+  /**
+   * An Electrum server was banned for lying, or a ban was lifted (unban_server, or its expiry):
+   * the bans now in force (same as list_server_bans).
+   */
+  server_bans: ServerBanItem[];
 }
 
 export type FulmenEventName = keyof FulmenEvents;
@@ -44,4 +49,4 @@ export type FulmenEventName = keyof FulmenEvents;
 /** The wire form of a pushed event. */
 export type FulmenEventMessage = { [K in FulmenEventName]: { event: K; data: FulmenEvents[K] } }[FulmenEventName];
 
-export const FULMEN_EVENT_NAMES: readonly FulmenEventName[] = ['balance', 'history', 'channels', 'payment', 'status'];
+export const FULMEN_EVENT_NAMES: readonly FulmenEventName[] = ['balance', 'history', 'channels', 'payment', 'status', 'server_bans'];

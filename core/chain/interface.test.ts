@@ -298,7 +298,7 @@ describe('ChainNetwork (lying server, fake server)', () => {
     await third.stop();
   });
 
-  it('liftBan forgets a stored ban and reconnects the server', async () => {
+  it('liftBan forgets a stored ban, says so (unbanned event) and reconnects the server', async () => {
     const server = await fakeServer(
       withVersion((r) => (r.method === 'blockchain.headers.subscribe' ? ok(r.id, { height: 0, hex: CHAIN_PARAMS.regtest.checkpoint.rawHex }) : ok(r.id, null))),
     );
@@ -320,10 +320,32 @@ describe('ChainNetwork (lying server, fake server)', () => {
     expect(chain.isConnected()).toBe(false);
     expect(chain.serverStates()[0]!.bannedReason).toMatch(/proof of work/);
     chain.liftBan(server);
+    expect(events).toContainEqual({ type: 'server', server, status: 'unbanned' });
     for (let i = 0; i < 100 && !chain.isConnected(); i++) await new Promise((r) => setTimeout(r, 10));
     expect(chain.isConnected()).toBe(true);
     expect(db.prepare('SELECT COUNT(*) AS n FROM chain_server_bans').get()).toEqual({ n: 0 });
     expect(chain.serverBans()).toEqual([]);
+    await chain.stop();
+  });
+
+  it('a ban that expires while running is lifted then: unbanned event, the row gone, the server connected again', async () => {
+    const server = await fakeServer(
+      withVersion((r) => (r.method === 'blockchain.headers.subscribe' ? ok(r.id, { height: 0, hex: CHAIN_PARAMS.regtest.checkpoint.rawHex }) : ok(r.id, null))),
+    );
+    const db = openDatabase(':memory:');
+    const nowS = Math.floor(Date.now() / 1000);
+    db.prepare('INSERT INTO chain_server_bans (server, reason, banned_at, expires_at) VALUES (?, ?, ?, ?)').run(server, 'Header 1 fails proof of work', nowS - 3600, nowS + 1);
+    const chain = new ChainNetwork({ network: 'regtest', server, oneserver: true, db });
+    const events: ChainEvent[] = [];
+    chain.on((event) => events.push(event));
+    await chain.start();
+    expect(chain.isConnected()).toBe(false);
+    for (let i = 0; i < 300 && !chain.isConnected(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(chain.isConnected()).toBe(true);
+    expect(Date.now()).toBeGreaterThanOrEqual((nowS + 1) * 1000); // not before its expiry
+    expect(events).toContainEqual({ type: 'server', server, status: 'unbanned' });
+    expect(chain.serverBans()).toEqual([]);
+    expect(chain.serverStates()[0]!.bannedReason).toBeNull();
     await chain.stop();
   });
 });

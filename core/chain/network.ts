@@ -37,8 +37,9 @@ import type { ChainEvent, ChainSource, CheckedTransaction, HistoryEntry, TxConfi
  * retried on the next main server. Bans are stored in the chain db (`chain_server_bans`) with an
  * expiry (`banDurationMs`, default a day): a restart within that time does not connect to the
  * server again (it is listed by `serverStates()` with its reason, and a spare takes its place).
- * An expiry reached while running takes effect at the next start. Network failures only
- * reconnect, with exponential backoff per server.
+ * A ban is lifted (`liftBan`, event `{type:'server', status:'unbanned'}`) at its expiry, or at
+ * once when the user asks: the server is connected again if it is in use.
+ * Network failures only reconnect, with exponential backoff per server.
  *
  * Trust: headers, proofs and transactions are verified, so a lying server can hide data (withhold
  * a transaction, serve an old tip) but not forge it. Hiding is what the extra servers are for:
@@ -196,6 +197,8 @@ export class ChainNetwork implements ChainSource {
   private readonly spares: string[];
   /** Banned servers and why: loaded from `chain_server_bans` at construction, added to by `ban`. */
   private readonly banned = new Map<string, string>();
+  /** One timer per ban: `liftBan` at its expiry. */
+  private readonly banExpiries = new Map<string, NodeJS.Timeout>();
   private readonly bans: SqliteServerBans;
   private readonly banDurationMs: number;
   private main: ServerSlot | null = null;
@@ -239,7 +242,10 @@ export class ChainNetwork implements ChainSource {
     for (const server of candidates) parseServerString(server);
     this.bans = new SqliteServerBans(options.db);
     this.banDurationMs = options.banDurationMs ?? DEFAULT_BAN_DURATION_MS;
-    for (const ban of this.bans.active()) this.banned.set(ban.server, ban.reason);
+    for (const ban of this.bans.active()) {
+      this.banned.set(ban.server, ban.reason);
+      this.liftBanAt(ban.server, ban.expiresAt);
+    }
     const maxAux = options.oneserver
       ? 0
       : (options.maxAuxServers ?? (options.network === 'regtest' ? candidates.length - 1 : DEFAULT_AUX_SERVERS));
@@ -277,6 +283,8 @@ export class ChainNetwork implements ChainSource {
       slot.iface?.close();
       slot.iface = null;
     }
+    for (const timer of this.banExpiries.values()) clearTimeout(timer);
+    this.banExpiries.clear();
     this.main = null;
     this.scripthashes.clear();
     this.flushTxWriteBuffer();
@@ -315,11 +323,14 @@ export class ChainNetwork implements ChainSource {
 
   /**
    * Lifts the ban of `server` (in memory and in the chain db), e.g. when the user trusts it
-   * again; a server in use is connected again.
+   * again, and emits `{type:'server', status:'unbanned'}`; a server in use is connected again.
    */
   liftBan(server: string): void {
+    clearTimeout(this.banExpiries.get(server));
+    this.banExpiries.delete(server);
     this.banned.delete(server);
     this.bans.lift(server);
+    this.emit({ type: 'server', server, status: 'unbanned' });
     const slot = this.slots.find((s) => s.server === server);
     if (slot) void this.connectSlot(slot);
   }
@@ -629,6 +640,16 @@ export class ChainNetwork implements ChainSource {
     if (this.main === slot) this.electMain();
   }
 
+  /** Schedules `liftBan(server)` at `expiresAtMs` (unix ms); the timer does not keep the process alive. */
+  private liftBanAt(server: string, expiresAtMs: number): void {
+    clearTimeout(this.banExpiries.get(server));
+    // setTimeout holds at most 2^31 - 1 ms (~24.8 days): a longer ban is looked at again then.
+    const delay = Math.min(Math.max(0, expiresAtMs - Date.now()), 2 ** 31 - 1);
+    const timer = setTimeout(() => (Date.now() >= expiresAtMs ? this.liftBan(server) : this.liftBanAt(server, expiresAtMs)), delay);
+    timer.unref();
+    this.banExpiries.set(server, timer);
+  }
+
   /**
    * Bans `server` for `banDurationMs` (stored, so it outlives a restart): closes it, does not
    * reconnect, brings in a spare server.
@@ -636,11 +657,13 @@ export class ChainNetwork implements ChainSource {
   private ban(slot: ServerSlot, reason: string): void {
     if (this.banned.has(slot.server)) return;
     this.banned.set(slot.server, reason);
+    let expiresAt = Date.now() + this.banDurationMs;
     try {
-      this.bans.add(slot.server, reason, this.banDurationMs);
+      expiresAt = this.bans.add(slot.server, reason, this.banDurationMs).expiresAt;
     } catch {
       // A closed db (stopping) only loses the memory of the ban across a restart; the session ban holds.
     }
+    this.liftBanAt(slot.server, expiresAt);
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = null;
     this.emit({ type: 'server', server: slot.server, status: 'banned', reason });

@@ -50,14 +50,15 @@ export type ChainEvent =
   /**
    * One Electrum server's state changed (several servers: see ChainNetwork). `banned`: it was
    * caught lying (bad header, proof, transaction, history, JSON; `reason` says which) and is not
-   * used again this session. `stale`: it follows a chain with less work than ours (not used as
+   * used again this session (the ban is stored first, so `serverBans()` lists it). `unbanned`:
+   * its ban was lifted (`liftBan`). `stale`: it follows a chain with less work than ours (not used as
    * main server). `main`: it became the server for wallet data. `connected`/`disconnected`:
    * its connection went up or down (reconnects follow with backoff).
    */
   | {
       type: 'server';
       server: string;
-      status: 'connected' | 'disconnected' | 'main' | 'stale' | 'banned';
+      status: 'connected' | 'disconnected' | 'main' | 'stale' | 'banned' | 'unbanned';
       reason?: string;
     };
 

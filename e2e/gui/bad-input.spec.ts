@@ -86,7 +86,7 @@ test('wizard: creating a wallet needs the chosen seed words typed back', async (
   await snap(page, 'wallet-empty-history');
 });
 
-test('Preferences: the unit applies everywhere; malformed addresses are refused inline and not saved; a lying server is listed as banned and can be unbanned', async ({ page, fulmen, regtest }) => {
+test('Preferences: the unit applies everywhere; malformed addresses are refused inline and not saved; a lying server is listed as banned (live, while the tab is open) and can be unbanned', async ({ page, fulmen, regtest }) => {
   // A second server that lies about proof of work: banned as soon as it answers (core/chain/bans.ts).
   const liar = await startLyingProxy(regtest.electrumHost, regtest.electrumPort);
   liar.setLie(lies.badProofOfWorkTip());
@@ -118,6 +118,18 @@ test('Preferences: the unit applies everywhere; malformed addresses are refused 
   await expect(ban).toContainText(/Banned until \d{1,2} \w{3} \d{4}, \d{2}:\d{2}/);
   await snap(page, 'preferences-server-ban');
   liar.setLie(null); // honest from now on, so that the reconnection after the unban keeps it
+  await page.getByRole('button', { name: `Unban ${liar.server}` }).click();
+  await expect(page.getByText('No server is banned')).toBeVisible();
+  expect(await node.cli('list_server_bans')).toEqual([]);
+
+  // Caught lying again while Preferences stays open (its next tip fails proof of work): the ban is
+  // pushed to the GUI (`server_bans` event) and listed without reopening the tab.
+  liar.setLie(lies.badProofOfWorkTip());
+  await regtest.mine(1);
+  await expect(ban).toHaveCount(1);
+  await expect(ban).toContainText(liar.server);
+  await expect(ban).toContainText(/proof of work/);
+  liar.setLie(null);
   await page.getByRole('button', { name: `Unban ${liar.server}` }).click();
   await expect(page.getByText('No server is banned')).toBeVisible();
   expect(await node.cli('list_server_bans')).toEqual([]);

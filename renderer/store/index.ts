@@ -1,6 +1,6 @@
 import { create } from 'zustand';
 import { call, errorMessage, on, onConnection, type ConnectionState } from '../api/client.js';
-import type { GetInfoResult as GetInfo } from '../../core/api/client-types.js';
+import type { GetInfoResult as GetInfo, ServerBanItem } from '../../core/api/client-types.js';
 import type { Unit } from '../lib/units.js';
 import {
   normalizeBalance,
@@ -44,6 +44,10 @@ export interface WalletSlice {
 export interface PreferencesSlice {
   unit: Unit;
   setUnit(unit: Unit): Promise<void>;
+  /** Electrum servers banned for lying (list_server_bans, then `server_bans` events); null until read. */
+  serverBans: ServerBanItem[] | null;
+  /** Why the last list_server_bans failed (e.g. NETWORK when offline); null after a success or an event. */
+  serverBansError: string | null;
 }
 
 /**
@@ -58,7 +62,7 @@ export interface NavigationSlice {
   clearHistoryFocus(): void;
 }
 
-export type Slice = 'status' | 'balance' | 'history' | 'channels' | 'requests';
+export type Slice = 'status' | 'balance' | 'history' | 'channels' | 'requests' | 'serverBans';
 
 export interface Actions {
   refresh(...slices: Slice[]): Promise<void>;
@@ -82,6 +86,7 @@ export const useStore = create<AppState>()((set, get) => {
     history: async () => set({ history: sortHistory((await call('history')).map(normalizeHistoryItem)) }),
     channels: async () => set({ channels: (await call('list_channels')).map(normalizeChannel) }),
     requests: async () => set({ requests: (await call('list_requests')).map(normalizeRequest).sort((a, b) => b.timestamp - a.timestamp) }),
+    serverBans: async () => set({ serverBans: await call('list_server_bans'), serverBansError: null }),
   };
 
   return {
@@ -95,6 +100,8 @@ export const useStore = create<AppState>()((set, get) => {
     channels: [],
     requests: [],
     unit: 'BTC',
+    serverBans: null,
+    serverBansError: null,
     tabRequest: null,
     historyFocus: null,
 
@@ -116,13 +123,14 @@ export const useStore = create<AppState>()((set, get) => {
         slices.map((s) =>
           loaders[s]().catch((err: unknown) => {
             if (s === 'status') set({ statusError: errorMessage(err) });
+            if (s === 'serverBans') set({ serverBansError: errorMessage(err) });
           }),
         ),
       );
     },
 
     async refreshAll() {
-      await get().refresh('status');
+      await get().refresh('status', 'serverBans');
       const unit = await call('getconfig', { key: UNIT_CONFIG_KEY }).catch(() => null);
       if (unit === 'BTC' || unit === 'sat') set({ unit });
       if (get().walletLoaded) await get().refresh('balance', 'history', 'channels', 'requests');
@@ -152,6 +160,7 @@ export function startSync(): () => void {
     on('balance', (data) => useStore.setState({ balance: normalizeBalance(data) })),
     on('history', (data) => useStore.setState({ history: sortHistory(data.map(normalizeHistoryItem)) })),
     on('channels', (data) => useStore.setState({ channels: data.map(normalizeChannel) })),
+    on('server_bans', (data) => useStore.setState({ serverBans: data, serverBansError: null })),
     on('payment', () => void useStore.getState().refresh('requests', 'history', 'balance')),
     on('status', (data) => {
       const { info, walletLoaded } = useStore.getState();

@@ -1,8 +1,8 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { call, errorMessage } from '../api/client.js';
 import { useStore } from '../store/index.js';
 import { Field, InlineError } from '../components/Field.js';
-import { serverBanViews, type ServerBanView } from '../lib/server-bans.js';
+import { serverBanViews } from '../lib/server-bans.js';
 import { UNITS } from '../lib/units.js';
 
 /** A config key edited as text and saved with setconfig. */
@@ -45,36 +45,34 @@ function ConfigField(props: { configKey: string; label: string; placeholder: str
 }
 
 /**
- * The Electrum servers banned for lying (list_server_bans): server, reason and expiry in local
- * time, each with an Unban button (unban_server, then the list is read again). Read when the tab
- * opens; errors (e.g. NETWORK when offline, NOT_FOUND when the ban just expired) show inline.
+ * The Electrum servers banned for lying (store slice `serverBans`: list_server_bans, kept current
+ * by `server_bans` events, so a ban made while the tab is open shows at once): server, reason and
+ * expiry in local time, each with an Unban button (unban_server; its event updates the list).
+ * Read again when the tab opens, which drops bans that have expired. Errors (e.g. NETWORK when
+ * offline, NOT_FOUND when the ban just expired: the list is then read again) show inline.
  */
 function ServerBans() {
-  const [bans, setBans] = useState<ServerBanView[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const serverBans = useStore((s) => s.serverBans);
+  const serverBansError = useStore((s) => s.serverBansError);
+  const refresh = useStore((s) => s.refresh);
+  const bans = useMemo(() => serverBans && serverBanViews(serverBans), [serverBans]);
+  const [unbanError, setUnbanError] = useState<string | null>(null);
   const [unbanning, setUnbanning] = useState<string | null>(null);
-  const load = useCallback(
-    () =>
-      call('list_server_bans').then(
-        (list) => setBans(serverBanViews(list)),
-        (err) => setError(errorMessage(err)),
-      ),
-    [],
-  );
   useEffect(() => {
-    void load();
-  }, [load]);
+    void refresh('serverBans');
+  }, [refresh]);
   const unban = async (server: string) => {
     setUnbanning(server);
-    setError(null);
+    setUnbanError(null);
     try {
       await call('unban_server', { server });
     } catch (err) {
-      setError(errorMessage(err));
+      setUnbanError(errorMessage(err));
+      await refresh('serverBans');
     }
-    await load();
     setUnbanning(null);
   };
+  const error = unbanError ?? serverBansError;
   return (
     <fieldset className="fieldset">
       <legend>Banned servers</legend>
