@@ -260,6 +260,13 @@ export class Wallet {
   private chain: ChainSource | null = null;
   private unsubscribeChain: (() => void) | null = null;
   private readonly dirty = new Set<string>();
+  /**
+   * Histories asked for as soon as a subscription answers with a new status, by script hash, for
+   * the next fetchBatch to take. ElectrumX reads the history to compute the status and keeps it in
+   * a small cache (1,000 script hashes): asked right away, get_history is answered from that cache;
+   * asked after a restore's thousands of other subscriptions, it is read from disk a second time.
+   */
+  private readonly prefetchedHistories = new Map<string, { chain: ChainSource; history: Promise<HistoryEntry[]> }>();
   /** Look-ahead addresses derived past the gap limit during this sync (see ensureGap, trimLookahead). */
   private readonly speculative = new Set<string>();
   /** Script hashes the server reported a non-null status for (used), before their history is applied (see extendGapForStatus). */
@@ -872,6 +879,7 @@ export class Wallet {
     this.unsubscribeChain = null;
     this.chain = null;
     this.dirty.clear();
+    this.prefetchedHistories.clear();
     if (this.balanceTimer) clearTimeout(this.balanceTimer);
     this.balanceTimer = null;
   }
@@ -916,6 +924,7 @@ export class Wallet {
     switch (event.type) {
       case 'scripthash': {
         const info = this.addresses.get(event.scripthash);
+        this.prefetchedHistories.delete(event.scripthash); // asked for an older status
         if (info && info.status !== event.status) this.markDirty(event.scripthash);
         break;
       }
@@ -947,7 +956,14 @@ export class Wallet {
     this.wasUpToDate = false;
     try {
       const status = await chain.subscribeScripthash(info.scriptHash);
-      if (status !== info.status) this.dirty.add(info.scriptHash);
+      if (status !== info.status) {
+        this.dirty.add(info.scriptHash);
+        if (status !== null && this.chain === chain) {
+          const history = chain.getHistory(info.scriptHash);
+          history.catch(() => undefined); // taken (and its failure handled) by fetchBatch
+          this.prefetchedHistories.set(info.scriptHash, { chain, history });
+        }
+      }
       if (status !== null && this.chain === chain) this.extendGapForStatus(info);
     } catch (err) {
       this.recordError(err);
@@ -1095,7 +1111,11 @@ export class Wallet {
    * left unchanged, so nothing half-applied is trusted).
    */
   private async fetchBatch(chain: ChainSource, batch: string[]): Promise<FetchedBatch> {
-    const histories = await settleWindowed(batch, SYNC_WINDOW, (sh) => chain.getHistory(sh));
+    const histories = await settleWindowed(batch, SYNC_WINDOW, (sh) => {
+      const prefetched = this.prefetchedHistories.get(sh);
+      this.prefetchedHistories.delete(sh);
+      return prefetched?.chain === chain ? prefetched.history : chain.getHistory(sh);
+    });
     const missing = new Set<string>();
     const tipHeight = chain.tip()?.height ?? 0;
     const toVerify = new Map<string, number>();
