@@ -617,7 +617,7 @@ function lightningFacade(node: LightningNode, listen: string | null): LightningF
     async openChannel(req) {
       if (req.host === null || req.port === null) throw badInput('Give the peer as <node id>@<host>:<port>');
       const host = req.host.includes(':') ? `[${req.host}]` : req.host;
-      const opened = await node.openChannel(`${req.nodeId}@${host}:${req.port}`, req.fundingSat, req.pushMsat);
+      const opened = await node.openChannel(`${req.nodeId}@${host}:${req.port}`, req.fundingSat, req.pushMsat, { zeroconf: req.zeroconf });
       return opened.channelPoint;
     },
     listChannels,

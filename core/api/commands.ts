@@ -345,7 +345,7 @@ const handlers: Handlers = {
     const target = parseConnectionString(p.connection_string);
     if (p.amount <= 0) throw badInput('Channel amount must be positive');
     if (p.push_amount >= p.amount) throw badInput('push_amount must be smaller than the channel amount');
-    return ctx.lightning().openChannel({ ...target, fundingSat: p.amount, pushMsat: satToMsat(p.push_amount) });
+    return ctx.lightning().openChannel({ ...target, fundingSat: p.amount, pushMsat: satToMsat(p.push_amount), zeroconf: p.zeroconf });
   },
 
   async list_channels(ctx) {

@@ -154,8 +154,8 @@ export interface LightningFacade {
   readonly nodeId: string;
   /** `host:port` we listen on, or null. */
   listenAddress(): string | null;
-  /** Connects and opens a channel as funder. @returns the channel point `<funding txid>:<vout>`. */
-  openChannel(req: { nodeId: string; host: string | null; port: number | null; fundingSat: number; pushMsat: bigint }): Promise<string>;
+  /** Connects and opens a channel as funder (`zeroconf`: option_zeroconf). @returns the channel point `<funding txid>:<vout>`. */
+  openChannel(req: { nodeId: string; host: string | null; port: number | null; fundingSat: number; pushMsat: bigint; zeroconf: boolean }): Promise<string>;
   /** Electrum's list_channels rows (balances in sat). */
   listChannels(): ChannelInfo[];
   /** @returns closing txid. @throws NOT_FOUND, CHANNEL_STATE, NETWORK, TIMEOUT. */

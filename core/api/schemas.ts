@@ -512,6 +512,7 @@ export const declarations = {
       connection_string: z.string().min(1).describe('node id, nodeid@host:port'),
       amount: btcAmount.describe('channel capacity in BTC'),
       push_amount: btcAmount.default(0).describe('amount given to the peer in BTC'),
+      zeroconf: z.boolean().default(false).describe('zero-conf channel (option_zeroconf): usable before the funding confirms; the peer must trust us'),
     }),
     positional: ['connection_string', 'amount'],
     requires: { wallet: true, daemon: true },

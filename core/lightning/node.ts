@@ -20,7 +20,7 @@ import { inputPrevTxid } from '../bitcoin/transaction.js';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../storage/db.js';
 import { seal, unseal } from '../storage/crypto.js';
-import { FulmenError, toFulmenError } from '../util/errors.js';
+import { badInput, FulmenError, toFulmenError } from '../util/errors.js';
 import type { ChainEvent, ChainSource } from '../chain/types.js';
 import { CHAIN_PARAMS } from '../chain/headers.js';
 import type { NetworkName } from '../bitcoin/network.js';
@@ -154,8 +154,8 @@ export interface LightningNodeOptions {
   sweepFeePolicy?: Partial<SweepFeePolicy>;
   /**
    * Node ids (hex) trusted to open zero-conf channels to us (Electrum's zeroconf trusted node):
-   * we then advertise option_zeroconf and accept option_zeroconf channel types from them only
-   * (BOLT 2 "MUST fail the channel if ... it does not trust the sender"). Default none.
+   * option_zeroconf channel types are accepted from them only (BOLT 2 "MUST fail the channel if
+   * ... it does not trust the sender"). Default none.
    */
   zeroconfTrustedPeers?: string[];
   /**
@@ -529,10 +529,9 @@ export class LightningNode {
     if (stored) this.emitChannel(ch);
   }
 
-  /** Our init features: DEFAULT_PEER_FEATURES, plus option_zeroconf when some peer is trusted for it. */
+  /** Our init features: DEFAULT_PEER_FEATURES (without option_anchors when `anchors` is false). */
   private peerFeatures(): FeatureBits {
-    const base = this.opts.anchors === false ? DEFAULT_PEER_FEATURES.without('option_anchors') : DEFAULT_PEER_FEATURES;
-    return this.opts.zeroconfTrustedPeers?.length ? base.with('option_zeroconf', 'optional') : base;
+    return this.opts.anchors === false ? DEFAULT_PEER_FEATURES.without('option_anchors') : DEFAULT_PEER_FEATURES;
   }
 
   /** init features both sides advertised that change how channels validate (per connection). */
@@ -1018,15 +1017,27 @@ export class LightningNode {
 
   /**
    * Opens a channel as funder (Electrum `open_channel`): connects, negotiates (channel_type
-   * option_static_remotekey), has the wallet build the P2WSH funding transaction, exchanges
-   * funding_created / funding_signed, then broadcasts. channel_ready follows once the funding
-   * transaction has the peer's minimum_depth.
+   * option_anchors_zero_fee_htlc_tx or option_static_remotekey), has the wallet build the P2WSH
+   * funding transaction, exchanges funding_created / funding_signed, then broadcasts.
+   * channel_ready follows once the funding transaction has the peer's minimum_depth; with
+   * `zeroconf` (option_zeroconf + option_scid_alias, BOLT 2; the peer must advertise both and
+   * trust us) it follows once the funding transaction is seen unconfirmed.
    * @returns the channel point "txid:index" and channel id.
-   * @throws FulmenError BAD_INPUT, INSUFFICIENT_FUNDS, NETWORK, PROTOCOL.
+   * @throws FulmenError BAD_INPUT (also: zero-conf the peer does not offer), INSUFFICIENT_FUNDS,
+   *   NETWORK, PROTOCOL, PEER_ERROR (the peer refused, e.g. it does not trust us for zero-conf).
    */
-  async openChannel(connectString: string, fundingSat: number, pushMsat = 0n): Promise<{ channelPoint: string; channelId: string; fundingTxid: string }> {
+  async openChannel(
+    connectString: string,
+    fundingSat: number,
+    pushMsat = 0n,
+    opts: { zeroconf?: boolean } = {},
+  ): Promise<{ channelPoint: string; channelId: string; fundingTxid: string }> {
     const peer = await this.connect(connectString);
     const nodeId = bytesToHex(peer.remoteNodeId);
+    const scidAlias = peer.localFeatures.has('option_scid_alias') && peer.remoteFeatures.has('option_scid_alias');
+    if (opts.zeroconf && !(scidAlias && peer.remoteFeatures.has('option_zeroconf'))) {
+      throw badInput('The peer does not offer zero-conf channels (option_zeroconf with option_scid_alias)');
+    }
     await this.refreshFeerate();
     const fundingLocktime = this.fundingLocktimeFor(nodeId);
     const channelType = this.channelTypeFor(peer);
@@ -1053,7 +1064,8 @@ export class LightningNode {
         features: this.negotiatedFeatures(peer),
         channelType,
         // Our channels are unannounced: where both support it, only aliases ever name them (BOLT 2).
-        scidAlias: peer.localFeatures.has('option_scid_alias') && peer.remoteFeatures.has('option_scid_alias'),
+        scidAlias,
+        zeroconf: opts.zeroconf ?? false,
       },
       this.ctx,
     );

@@ -35,6 +35,9 @@ export const DEFAULT_PEER_FEATURES: FeatureBits = FeatureBits.fromFeatures({
   option_upfront_shutdown_script: 'optional',
   // Aliases in channel_ready (always sent) and option_scid_alias channel types accepted (BOLT 2).
   option_scid_alias: 'optional',
+  // Zero-conf channel types understood: proposed when asked (open_channel zeroconf), accepted only
+  // from the node's zeroconfTrustedPeers (BOLT 2: the fundee MAY fail them).
+  option_zeroconf: 'optional',
   // Electrum 4.5.8 refuses peers without it. Queries are answered from what Fulmen knows of the
   // public graph: nothing (it keeps no gossip store; its own channels are unannounced).
   gossip_queries: 'optional',

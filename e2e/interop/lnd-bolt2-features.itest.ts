@@ -136,7 +136,7 @@ ${lnd.logTail(60)}`);
   });
 
   it('a zero-conf open from a peer Fulmen does not trust is refused (BOLT 2 MUST fail)', async () => {
-    // This node advertises option_zeroconf (it trusts some other node), so lnd does send the open.
+    // Every Fulmen node advertises option_zeroconf (this one trusts some other node), so lnd does send the open.
     const otherDb = openDatabase(':memory:');
     const untrusting = new LightningNode({
       db: otherDb,

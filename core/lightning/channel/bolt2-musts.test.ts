@@ -276,7 +276,7 @@ describe('BOLT 2 channel_type variations option_scid_alias / option_zeroconf (fu
   });
 });
 
-describe('BOLT 2 channel_type option_scid_alias (funder)', () => {
+describe('BOLT 2 channel_type option_scid_alias / option_zeroconf (funder)', () => {
   const withBits = (bits: number[]) => FeatureBits.fromBits(bits).toBytes();
   const params = { keyIndex: 0, remoteNodeId: NODE_B, chainHash: CHAIN, fundingSat: 1_000_000, pushMsat: 0n, feeratePerKw: 2500 };
   it('proposes it on both channel types; the fundee takes it and both sides keep the real scid out', () => {
@@ -296,6 +296,16 @@ describe('BOLT 2 channel_type option_scid_alias (funder)', () => {
   });
   it('is never proposed on an announced channel', () => {
     expect(() => Channel.openOutbound({ ...params, scidAlias: true, announce: true }, ctxOf(1))).toThrow(/unannounced/);
+  });
+  it('option_zeroconf proposed (with option_scid_alias): a trusting fundee answers minimum_depth 0 and both sides keep it; one that does not trust us fails it', () => {
+    const { channel: a, message: open } = Channel.openOutbound({ ...params, channelType: 'anchors', zeroconf: true }, ctxOf(1));
+    expect(open.channelType).toEqual(withBits([12, 22, 46, 50]));
+    rejects(null, () => Channel.acceptInbound(open, { keyIndex: 0, remoteNodeId: NODE_A, chainHash: CHAIN, minimumDepth: 3 }, ctxOf(2)), 'error', /do not trust/);
+    const { channel: b, message: acceptMsg } = Channel.acceptInbound(open, { keyIndex: 0, remoteNodeId: NODE_A, chainHash: CHAIN, minimumDepth: 3, trustZeroconf: true }, ctxOf(2));
+    a.onAcceptChannel(acceptMsg);
+    expect([a.minimumDepth, b.minimumDepth]).toEqual([0, 0]);
+    expect([a.zeroconf, b.zeroconf, a.scidAliasType]).toEqual([true, true, true]);
+    expect(Channel.load(decodeChannelData(a.record().data), ctxOf(1)).zeroconf).toBe(true);
   });
 });
 

@@ -424,6 +424,12 @@ export interface OutboundParams {
    */
   scidAlias?: boolean;
   /**
+   * Propose the option_zeroconf variation (with option_scid_alias, which it needs): the channel is
+   * used before its funding confirms (BOLT 2 minimum_depth 0). Only when both peers advertised
+   * option_zeroconf; the fundee must trust us.
+   */
+  zeroconf?: boolean;
+  /**
    * nLockTime the funding transaction will have: when given, the channel keys are recoverable
    * from the seed (keys.ts ChannelKeyDerivation 'opened'); the funding tx MUST use it.
    */
@@ -531,9 +537,9 @@ export class Channel implements PersistableChannel {
     if (p.fundingLocktime !== undefined) data.keyDerivation = { scheme: 'opened', remoteNodeId: p.remoteNodeId, fundingLocktime: p.fundingLocktime };
     const channelType = p.channelType ?? 'static_remotekey';
     data.channelType = channelType;
-    if (p.scidAlias) {
+    if (p.scidAlias || p.zeroconf) {
       if (p.announce) throw new FulmenError('BAD_INPUT', 'option_scid_alias is only for unannounced channels (BOLT 2)');
-      data.channelTypeVariations = { scidAlias: true, zeroconf: false };
+      data.channelTypeVariations = { scidAlias: true, zeroconf: p.zeroconf ?? false };
     }
     if (p.upfrontShutdownScript !== undefined) {
       if (p.upfrontShutdownScript.length > 0 && !isValidShutdownScript(p.upfrontShutdownScript, p.features?.anysegwit ?? false)) throw new FulmenError('BAD_INPUT', 'Unsupported upfront shutdown script');
@@ -1216,7 +1222,8 @@ export class Channel implements PersistableChannel {
         htlcBasepoint: bytesToHex(msg.htlcBasepoint),
       };
       this.data.remoteCurrentPoint = bytesToHex(msg.firstPerCommitmentPoint);
-      this.data.minimumDepth = Math.max(1, msg.minimumDepth);
+      // Zero-conf: the fundee's minimum_depth (BOLT 2: 0) stands; otherwise at least one confirmation.
+      this.data.minimumDepth = this.zeroconf ? msg.minimumDepth : Math.max(1, msg.minimumDepth);
       const out = this.fundingOutput();
       return { scriptPubKey: out.scriptPubKey, amountSat: out.amountSat };
     });
