@@ -131,6 +131,12 @@ test('Lightning: open a channel, pay a scanned invoice, pay back, close cooperat
     const dialog = alicePage.getByRole('dialog', { name: 'Open channel' });
     await dialog.getByLabel('Node').fill(bobNode);
     await dialog.getByLabel(/^Amount/).fill('0.02');
+    // Bob does not trust Alice for zero-conf: his refusal is shown at once, and nothing is spent.
+    await dialog.getByTestId('open-zeroconf').check();
+    await dialog.getByRole('button', { name: 'Open channel' }).click();
+    await expect(dialog.getByTestId('open-error')).toHaveText(/The peer refused the channel: .*option_zeroconf from a peer we do not trust/, { timeout: 15_000 });
+    await expect(alicePage.getByTestId('balance-onchain')).toHaveText('0.5 BTC');
+    await dialog.getByTestId('open-zeroconf').uncheck();
     await snap(alicePage, 'alice-open-channel');
     await dialog.getByRole('button', { name: 'Open channel' }).click();
     await expect(dialog.getByTestId('open-success')).toBeVisible({ timeout: 60_000 });

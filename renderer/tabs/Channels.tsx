@@ -491,6 +491,7 @@ function OpenChannelDialog(props: { onClose(): void }) {
   const { unit, balance } = useStore();
   const [peer, setPeer] = useState('');
   const [amountText, setAmountText] = useState('');
+  const [zeroconf, setZeroconf] = useState(false);
   const [peerError, setPeerError] = useState<string | null>(null);
   const [amountError, setAmountError] = useState<string | null>(null);
   const { error, setError, busy, run } = useAction();
@@ -512,7 +513,7 @@ function OpenChannelDialog(props: { onClose(): void }) {
     setAmountError(badAmount);
     if (badPeer || badAmount) return;
     await run(async () => {
-      setResult(await call('open_channel', { connection_string: p, amount: satToBtc(amountSat) }));
+      setResult(await call('open_channel', { connection_string: p, amount: satToBtc(amountSat), zeroconf }));
       void useStore.getState().refresh('channels', 'balance', 'history');
     });
   };
@@ -521,7 +522,7 @@ function OpenChannelDialog(props: { onClose(): void }) {
     <Dialog title="Open channel" onClose={props.onClose}>
       {result ? (
         <DoneStep testId="open-success" detail={result} onClose={props.onClose}>
-          Channel funding transaction broadcast. The channel opens after it confirms.
+          Channel funding transaction broadcast. {zeroconf ? 'The channel opens as soon as the peer sees it (zero-conf).' : 'The channel opens after it confirms.'}
         </DoneStep>
       ) : (
         <form onSubmit={(e) => (e.preventDefault(), void submit())} className="stack">
@@ -535,6 +536,10 @@ function OpenChannelDialog(props: { onClose(): void }) {
             testId="open-amount"
             hint={balance ? <>Available: <Amount sat={balance.confirmedSat} /></> : undefined}
           />
+          <label className="checkbox">
+            <input type="checkbox" checked={zeroconf} onChange={(e) => setZeroconf(e.target.checked)} data-testid="open-zeroconf" />
+            Zero-conf: usable before the funding confirms (only peers that trust you accept it)
+          </label>
           {error && <InlineError testId="open-error">{error}</InlineError>}
           <DialogActions onCancel={props.onClose} busy={busy} label="Open channel" busyLabel="Opening…" />
         </form>
