@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- payments [--payments N] [--sequential N] [--concurrency C] [--profile DIR]`
+ * `npm run bench -- payments [--payments N] [--sequential N] [--lone N] [--concurrency C] [--profile DIR]`
  *
  * Two Fulmen daemons on loopback (bench/support/payments-daemon.ts, bundled by build/build.mjs as
  * bin/fulmen's daemon is: the `bin/fulmen daemon` app and JSON-RPC server, plus an IPC channel to
@@ -9,10 +9,12 @@
  *   - N payments (default 10,000) Alice → Bob, `concurrency` in flight at once (default 100, within
  *     Bob's max_accepted_htlcs of 483 with room for HTLCs still being removed), each a real
  *     LightningNode.pay of a Bob invoice;
- *   - `sequential` single payments (default 200), one at a time, after that history.
+ *   - `sequential` single payments (default 200), one at a time back to back, after that history;
+ *   - `lone` single payments (default 200), each after the channel was idle for 50 ms.
  * Prints ONE JSON line:
  *   {"bench":"payments","payments":N,"payments_per_s":…,"p50_ms":…,"p99_ms":…,
- *    "sequential":{"payments":…,"p50_ms":…,"p99_ms":…,"cpu_ms_per_payment":{"alice":…,"bob":…}},"first_1000_per_s":…,"last_1000_per_s":…,
+ *    "sequential":{"payments":…,"p50_ms":…,"p99_ms":…,"cpu_ms_per_payment":{"alice":…,"bob":…}},
+ *    "lone":{"payments":…,"pause_ms":50,"p50_ms":…,"p99_ms":…},"first_1000_per_s":…,"last_1000_per_s":…,
  *    "secp256k1":"<backend>","failures":…,"cpu_ms_per_payment":{"alice":…,"bob":…},
  *    "commitments_per_payment":…,"loadavg":[…]}
  * `--profile DIR` runs both daemons with `node --cpu-prof` (profiles in DIR/alice, DIR/bob).
@@ -36,6 +38,9 @@ function option(name: string, fallback: string): string {
 
 const PAYMENTS = Number(option('payments', '10000'));
 const SEQUENTIAL = Number(option('sequential', '200'));
+const LONE = Number(option('lone', '200'));
+/** Idle time before each lone payment: long enough for the previous payment's last revoke_and_ack. */
+const LONE_PAUSE_MS = 50;
 const CONCURRENCY = Number(option('concurrency', '100'));
 const PROFILE_DIR = option('profile', '');
 const PAYMENT_MSAT = 1_000_000n; // 1000 sat: above the dust limit, so every HTLC has an output and signatures
@@ -148,8 +153,8 @@ try {
       timeoutMs: 120_000,
     });
   }
-  log(`channel ${channelPoint} OPEN; creating ${PAYMENTS + SEQUENTIAL} invoices`);
-  const invoices = await bob!.request<string[]>({ op: 'invoices', count: PAYMENTS + SEQUENTIAL, amountMsat: PAYMENT_MSAT.toString() });
+  log(`channel ${channelPoint} OPEN; creating ${PAYMENTS + SEQUENTIAL + LONE} invoices`);
+  const invoices = await bob!.request<string[]>({ op: 'invoices', count: PAYMENTS + SEQUENTIAL + LONE, amountMsat: PAYMENT_MSAT.toString() });
   type PayResult = { latenciesMs: number[]; doneAtMs: number[]; failures: string[]; totalMs: number };
   log(`paying ${PAYMENTS} with concurrency ${CONCURRENCY}`);
   const loadBefore = os.loadavg();
@@ -160,12 +165,14 @@ try {
   const cpuMsPerPayment = cpuAfter.map((after, i) => (after - cpuBefore[i]!) / PAYMENTS);
   const commitmentsPerPayment = ((await commitments(alice!, channelPoint)) - ctnBefore) / PAYMENTS;
   log(`concurrent: ${concurrent.totalMs.toFixed(0)} ms, ${concurrent.failures.length} failures ${concurrent.failures.slice(0, 3).join('; ')}`);
-  const sequential = await alice!.request<PayResult>({ op: 'pay', invoices: invoices.slice(PAYMENTS), concurrency: 1 });
+  const sequential = await alice!.request<PayResult>({ op: 'pay', invoices: invoices.slice(PAYMENTS, PAYMENTS + SEQUENTIAL), concurrency: 1 });
   const cpuAfterSequential = await Promise.all([alice!.request<number>({ op: 'cpu' }), bob!.request<number>({ op: 'cpu' })]);
   const cpuMsPerLonePayment = cpuAfterSequential.map((after, i) => (after - cpuAfter[i]!) / SEQUENTIAL);
+  const lone = await alice!.request<PayResult>({ op: 'pay', invoices: invoices.slice(PAYMENTS + SEQUENTIAL), concurrency: 1, pauseMs: LONE_PAUSE_MS });
   const loadAfter = os.loadavg();
   const lat = [...concurrent.latenciesMs].sort((a, b) => a - b);
   const seq = [...sequential.latenciesMs].sort((a, b) => a - b);
+  const alone = [...lone.latenciesMs].sort((a, b) => a - b);
   const window = Math.min(1000, Math.floor(PAYMENTS / 2));
   console.log(
     JSON.stringify({
@@ -174,19 +181,23 @@ try {
       payments_per_s: round(PAYMENTS / (concurrent.totalMs / 1000), 1),
       p50_ms: round(percentile(lat, 50)),
       p99_ms: round(percentile(lat, 99)),
-      // One payment at a time; cpu_ms_per_payment: CPU each daemon spent per lone payment (the
-      // rest of the latency is waiting: fsync, loopback, the scheduler).
+      // One payment at a time, back to back (each one's add waits for the previous one's last
+      // revoke_and_ack); cpu_ms_per_payment: CPU each daemon spent per payment (the rest of the
+      // latency is waiting: fsync, loopback, the scheduler).
       sequential: {
         payments: SEQUENTIAL,
         p50_ms: round(percentile(seq, 50)),
         p99_ms: round(percentile(seq, 99)),
         cpu_ms_per_payment: { alice: round(cpuMsPerLonePayment[0]!, 3), bob: round(cpuMsPerLonePayment[1]!, 3) },
       },
+      // One payment at a time on an idle channel (LONE_PAUSE_MS before each, not counted): what
+      // paying one invoice takes, from pay() to the preimage.
+      lone: { payments: LONE, pause_ms: LONE_PAUSE_MS, p50_ms: round(percentile(alone, 50)), p99_ms: round(percentile(alone, 99)) },
       first_1000_per_s: round(rateBetween(concurrent.doneAtMs, 0, window), 1),
       last_1000_per_s: round(rateBetween(concurrent.doneAtMs, PAYMENTS - window, PAYMENTS), 1),
       secp256k1: SECP256K1_BACKEND,
       concurrency: CONCURRENCY,
-      failures: concurrent.failures.length + sequential.failures.length,
+      failures: concurrent.failures.length + sequential.failures.length + lone.failures.length,
       // CPU time per payment of each daemon during the concurrent run (load-independent): each
       // daemon is one thread, so 1000 / the larger one bounds payments/s on an idle machine.
       cpu_ms_per_payment: { alice: round(cpuMsPerPayment[0]!, 3), bob: round(cpuMsPerPayment[1]!, 3) },

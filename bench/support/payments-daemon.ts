@@ -25,7 +25,7 @@ import type { LightningNode } from '../../core/lightning/node.js';
 type Order =
   | { id: number; op: 'call'; method: string; params?: unknown }
   | { id: number; op: 'invoices'; count: number; amountMsat: string }
-  | { id: number; op: 'pay'; invoices: string[]; concurrency: number }
+  | { id: number; op: 'pay'; invoices: string[]; concurrency: number; pauseMs?: number }
   | { id: number; op: 'cpu' }
   | { id: number; op: 'stop' };
 
@@ -48,7 +48,8 @@ function lightningNode(): LightningNode {
   return node;
 }
 
-async function payAll(invoices: string[], concurrency: number): Promise<{ latenciesMs: number[]; doneAtMs: number[]; failures: string[]; totalMs: number }> {
+/** Pays `invoices`, `concurrency` at a time; each worker first waits `pauseMs` (not counted in the latency) before each payment. */
+async function payAll(invoices: string[], concurrency: number, pauseMs = 0): Promise<{ latenciesMs: number[]; doneAtMs: number[]; failures: string[]; totalMs: number }> {
   const node = lightningNode();
   const latenciesMs: number[] = [];
   const doneAtMs: number[] = [];
@@ -58,6 +59,7 @@ async function payAll(invoices: string[], concurrency: number): Promise<{ latenc
   const worker = async (): Promise<void> => {
     while (next < invoices.length) {
       const invoice = invoices[next++]!;
+      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
       const t0 = performance.now();
       try {
         const r = await node.pay(invoice);
@@ -84,7 +86,7 @@ async function handle(order: Order): Promise<unknown> {
       return Array.from({ length: order.count }, (_, i) => node.createInvoice(amount, `bench ${i}`).invoice);
     }
     case 'pay':
-      return payAll(order.invoices, order.concurrency);
+      return payAll(order.invoices, order.concurrency, order.pauseMs);
     case 'cpu': {
       const { user, system } = process.cpuUsage();
       return (user + system) / 1000;
