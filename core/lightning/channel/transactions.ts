@@ -165,19 +165,12 @@ export function anchorScript(fundingPubkey: Uint8Array): Uint8Array {
   ]);
 }
 
-/** BOLT 3 offered HTLC output witness script; with option_anchors the non-revocation branch adds `1 OP_CHECKSEQUENCEVERIFY OP_DROP`. */
-export function offeredHtlcScript(
-  revocationPubkey: Uint8Array,
-  localHtlcPubkey: Uint8Array,
-  remoteHtlcPubkey: Uint8Array,
-  paymentHash: Uint8Array,
-  anchors: boolean,
-): Uint8Array {
-  return offeredHtlcScriptFor(hash160(revocationPubkey), localHtlcPubkey, remoteHtlcPubkey, paymentHash, anchors);
-}
-
-/** `offeredHtlcScript` given RIPEMD160(SHA256(revocationpubkey)), which all HTLCs of one commitment share. */
-function offeredHtlcScriptFor(
+/**
+ * BOLT 3 offered HTLC output witness script, given RIPEMD160(SHA256(revocationpubkey)) (which all
+ * HTLCs of one commitment share); with option_anchors the non-revocation branch adds
+ * `1 OP_CHECKSEQUENCEVERIFY OP_DROP`.
+ */
+function offeredHtlcScript(
   revocationHash: Uint8Array,
   localHtlcPubkey: Uint8Array,
   remoteHtlcPubkey: Uint8Array,
@@ -219,20 +212,11 @@ function anchorCsv(anchors: boolean): number[] {
   return anchors ? [opcodes.OP_1, opcodes.OP_CHECKSEQUENCEVERIFY, opcodes.OP_DROP] : [];
 }
 
-/** BOLT 3 received HTLC output witness script; with option_anchors the non-revocation branch adds `1 OP_CHECKSEQUENCEVERIFY OP_DROP`. */
-export function receivedHtlcScript(
-  revocationPubkey: Uint8Array,
-  localHtlcPubkey: Uint8Array,
-  remoteHtlcPubkey: Uint8Array,
-  paymentHash: Uint8Array,
-  cltvExpiry: number,
-  anchors: boolean,
-): Uint8Array {
-  return receivedHtlcScriptFor(hash160(revocationPubkey), localHtlcPubkey, remoteHtlcPubkey, paymentHash, cltvExpiry, anchors);
-}
-
-/** `receivedHtlcScript` given RIPEMD160(SHA256(revocationpubkey)), which all HTLCs of one commitment share. */
-function receivedHtlcScriptFor(
+/**
+ * BOLT 3 received HTLC output witness script, given RIPEMD160(SHA256(revocationpubkey)); with
+ * option_anchors the non-revocation branch adds `1 OP_CHECKSEQUENCEVERIFY OP_DROP`.
+ */
+function receivedHtlcScript(
   revocationHash: Uint8Array,
   localHtlcPubkey: Uint8Array,
   remoteHtlcPubkey: Uint8Array,
@@ -399,8 +383,8 @@ export function buildCommitmentTx(p: CommitmentParams): CommitmentTx {
   for (const htlc of untrimmed) {
     const witnessScript =
       htlc.direction === 'offered'
-        ? offeredHtlcScriptFor(revocationHash!, p.keys.localHtlcPubkey, p.keys.remoteHtlcPubkey, htlc.paymentHash, p.anchors)
-        : receivedHtlcScriptFor(revocationHash!, p.keys.localHtlcPubkey, p.keys.remoteHtlcPubkey, htlc.paymentHash, htlc.cltvExpiry, p.anchors);
+        ? offeredHtlcScript(revocationHash!, p.keys.localHtlcPubkey, p.keys.remoteHtlcPubkey, htlc.paymentHash, p.anchors)
+        : receivedHtlcScript(revocationHash!, p.keys.localHtlcPubkey, p.keys.remoteHtlcPubkey, htlc.paymentHash, htlc.cltvExpiry, p.anchors);
     pending.push({
       out: { kind: 'htlc', amountSat: Number(htlc.amountMsat / 1000n), witnessScript, htlc },
       script: p2wsh(witnessScript),
