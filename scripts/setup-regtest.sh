@@ -5,6 +5,7 @@
 #   - ElectrumX (PyPI package e-x) + plyvel in a Python venv;
 #   - Debian's chromium (Playwright) and Electrum from bookworm-backports (interop peer).
 #   - lnd (interop peer) built from source with Go through the Go module proxy (see its section).
+#   - electrs (second Electrum server) built from crates.io with Debian's cargo (see its section).
 #
 # Idempotent. Warm runs touch no network. Cache: ${FULMEN_CACHE:-$HOME/.cache/fulmen}, keyed by
 # version (knots-<debian version>/, electrumx-<version>/). Stable entry points in <cache>/bin:
@@ -13,6 +14,7 @@
 # Env: FULMEN_CACHE (cache root), FULMEN_REFRESH=1 (re-resolve Knots from sid even if cached),
 #      ELECTRUMX_VERSION (default 1.20.0), FULMEN_SKIP_SYSTEM=1 (skip chromium/electrum apt installs).
 #      LND_VERSION (default v0.19.3-beta), FULMEN_SKIP_LND=1 (skip building lnd).
+#      ELECTRS_VERSION (default 0.10.10), FULMEN_SKIP_ELECTRS=1 (skip building electrs).
 set -euo pipefail
 
 CACHE="${FULMEN_CACHE:-$HOME/.cache/fulmen}"
@@ -252,6 +254,67 @@ if [ "${FULMEN_SKIP_LND:-0}" != 1 ]; then
   log "lnd: $("$CACHE/bin/lnd" --version | head -1)"
 fi
 
+# ---------------------------------------------------------------------------------------------
+# electrs (second Electrum server implementation, e2e/harness/electrs.ts), built with cargo
+# ---------------------------------------------------------------------------------------------
+# electrs 0.10.x is the last series whose MSRV (1.63) fits Debian bookworm's rustc, and it links
+# RocksDB 7.8.3, bookworm's librocksdb-dev, dynamically (the crate's doc/install.md, "dynamic
+# linking": ROCKSDB_INCLUDE_DIR/ROCKSDB_LIB_DIR), so no RocksDB is compiled. `cargo install
+# --locked` builds it from crates.io with the crate's own Cargo.lock, using Debian's cargo/rustc
+# (/usr/bin, not a rustup toolchain that may be first in PATH). Bookworm's cargo (1.65) has the
+# crates.io sparse index only as an unstable feature (without it, it clones the index from
+# GitHub): RUSTC_BOOTSTRAP=1 + CARGO_UNSTABLE_SPARSE_REGISTRY=true turn it on.
+# The shared libraries it needs beyond glibc/libstdc++ (librocksdb and its compressors) are copied
+# into the cache next to it, so a cached electrs runs on a fresh machine without librocksdb.
+# Cache: $CACHE/electrs-<version>/{libexec/electrs, lib/, bin/electrs (wrapper)}; stable entry
+# point $CACHE/bin/electrs. Cold build: ~11 min wall on 2 busy cores (12 min CPU).
+# Env: ELECTRS_VERSION (default below), FULMEN_SKIP_ELECTRS=1 (skip; the electrs interop test then skips).
+ELECTRS_VERSION="${ELECTRS_VERSION:-0.10.10}"
+ELECTRS_DIR="$CACHE/electrs-$ELECTRS_VERSION"
+ELECTRS_BUILD_PACKAGES=(cargo rustc librocksdb-dev libclang-dev clang build-essential)
+electrs_ok() { [ -f "$ELECTRS_DIR/.complete" ] && "$ELECTRS_DIR/bin/electrs" --version >/dev/null 2>&1; }
+if [ "${FULMEN_SKIP_ELECTRS:-0}" != 1 ]; then
+  if ! electrs_ok; then
+    electrs_missing=()
+    for pkg in "${ELECTRS_BUILD_PACKAGES[@]}"; do pkg_installed "$pkg" || electrs_missing+=("$pkg"); done
+    if [ "${#electrs_missing[@]}" -gt 0 ]; then
+      log "installing electrs build dependencies: ${electrs_missing[*]}"
+      apt_sys install -y -q --no-install-recommends "${electrs_missing[@]}" >/dev/null \
+        || { apt_sys update -q >/dev/null && apt_sys install -y -q --no-install-recommends "${electrs_missing[@]}" >/dev/null; } \
+        || die "apt-get install ${electrs_missing[*]} failed"
+    fi
+    log "building electrs $ELECTRS_VERSION with $(/usr/bin/rustc --version) (cold build: ~11 min on 2 cores)"
+    electrs_started=$(date +%s)
+    electrs_tmp="$ELECTRS_DIR.tmp.$$"
+    electrs_log="$CACHE/electrs-$ELECTRS_VERSION.build.log"
+    rm -rf "$electrs_tmp"; mkdir -p "$electrs_tmp/libexec" "$electrs_tmp/lib" "$electrs_tmp/bin"
+    CARGO_HOME="$electrs_tmp/cargo-home" RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
+      RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_SPARSE_REGISTRY=true \
+      ROCKSDB_INCLUDE_DIR=/usr/include ROCKSDB_LIB_DIR="/usr/lib/$ARCH_TRIPLET" \
+      /usr/bin/cargo install --locked --quiet electrs --version "=$ELECTRS_VERSION" --root "$electrs_tmp/cargo-root" \
+      >"$electrs_log" 2>&1 || { tail -30 "$electrs_log" >&2; rm -rf "$electrs_tmp"; die "building electrs $ELECTRS_VERSION failed (log: $electrs_log)"; }
+    mv "$electrs_tmp/cargo-root/bin/electrs" "$electrs_tmp/libexec/electrs"
+    rm -rf "$electrs_tmp/cargo-home" "$electrs_tmp/cargo-root"
+    # Every library outside the C/C++ runtime goes into lib/ (ldd prints "name => path (addr)").
+    ldd "$electrs_tmp/libexec/electrs" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' \
+      | grep -v -E '/(libc|libm|libpthread|libdl|librt|libgcc_s|libstdc\+\+)\.so' \
+      | while read -r lib; do cp -L "$lib" "$electrs_tmp/lib/"; done
+    cat > "$electrs_tmp/bin/electrs" <<EOF
+#!/bin/sh
+# electrs $ELECTRS_VERSION with its bundled RocksDB $(ls "$electrs_tmp/lib" | sed -n 's/^librocksdb\.so\.//p') libraries (see scripts/setup-regtest.sh).
+D="$ELECTRS_DIR"
+LD_LIBRARY_PATH="\$D/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" exec "\$D/libexec/electrs" "\$@"
+EOF
+    chmod +x "$electrs_tmp/bin/electrs"
+    echo "$ELECTRS_VERSION" > "$electrs_tmp/.complete"
+    rm -rf "$ELECTRS_DIR"; mv "$electrs_tmp" "$ELECTRS_DIR"
+    electrs_ok || die "the built electrs does not run: $("$ELECTRS_DIR/bin/electrs" --version 2>&1 | tail -3)"
+    log "electrs $ELECTRS_VERSION built in $(( $(date +%s) - electrs_started )) s"
+  fi
+  ln -sfn "$ELECTRS_DIR/bin/electrs" "$CACHE/bin/electrs"
+  log "electrs: $("$CACHE/bin/electrs" --version)"
+fi
+
 cat > "$CACHE/regtest.env" <<EOF
 FULMEN_CACHE=$CACHE
 KNOTS_VERSION=$KNOTS_VERSION
@@ -262,6 +325,7 @@ ELECTRUMX_SERVER=$CACHE/bin/electrumx_server
 CHROMIUM=$(command -v chromium || true)
 ELECTRUM=$(command -v electrum || true)
 LND=$( [ -x "$CACHE/bin/lnd" ] && echo "$CACHE/bin/lnd" || true)
+ELECTRS=$( [ -x "$CACHE/bin/electrs" ] && echo "$CACHE/bin/electrs" || true)
 EOF
 log "ready; summary in $CACHE/regtest.env:"
 sed 's/^/  /' "$CACHE/regtest.env" >&2

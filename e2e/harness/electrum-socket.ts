@@ -132,3 +132,40 @@ export class ElectrumTestSocket {
     this.pending.clear();
   }
 }
+
+/**
+ * One reused harness connection to an Electrum server (ElectrumX or electrs) for polling its tip:
+ * connected (and `server.version` negotiated) on first use, again after it closed.
+ */
+export class ElectrumTipProbe {
+  private socket: ElectrumTestSocket | null = null;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+  ) {}
+
+  /** The server's tip (`blockchain.headers.subscribe`: height and header hex); notifications it brings are dropped. */
+  async tip(): Promise<{ height: number; hex: string }> {
+    const socket = await this.connect();
+    const tip = await socket.request<{ height: number; hex: string }>('blockchain.headers.subscribe', [], 10_000);
+    socket.notifications.length = 0;
+    return tip;
+  }
+
+  close(): void {
+    this.socket?.close();
+    this.socket = null;
+  }
+
+  private async connect(): Promise<ElectrumTestSocket> {
+    if (this.socket) return this.socket;
+    const socket = await ElectrumTestSocket.connect(this.host, this.port, 2_000);
+    socket.onClose = () => {
+      if (this.socket === socket) this.socket = null;
+    };
+    await socket.request('server.version', ['fulmen-harness', '1.4']);
+    this.socket = socket;
+    return socket;
+  }
+}

@@ -16,7 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ElectrumTestSocket } from './electrum-socket.js';
+import { ElectrumTipProbe } from './electrum-socket.js';
 
 /** Paths of the cached regtest tools (see scripts/setup-regtest.sh). */
 export interface RegtestBinaries {
@@ -127,6 +127,11 @@ export interface Regtest {
   sendToAddress(address: string, amountBtc: string): Promise<string>;
   /** Waits until ElectrumX's tip header equals bitcoind's best block header. Returns the height. */
   waitForElectrumTip(timeoutMs?: number): Promise<number>;
+  /**
+   * Waits until the Electrum server `name` polled through `probe` has bitcoind's best block header
+   * as its tip (`assertAlive` throws once its process died). Returns the height.
+   */
+  waitForServerTip(name: string, probe: ElectrumTipProbe, assertAlive: () => void, timeoutMs: number, intervalMs: number): Promise<number>;
   /** Electrum script hash of an address (via bitcoind validateaddress). */
   scripthashOf(address: string): Promise<string>;
   /** Stops ElectrumX and bitcoind and deletes the temp dir (not a caller-given dir). Idempotent. */
@@ -277,7 +282,7 @@ class RegtestNetwork implements Regtest {
   minerAddress = '';
   private bitcoind: ManagedProcess | null = null;
   private electrumx: ManagedProcess | null = null;
-  private probe: ElectrumTestSocket | null = null;
+  private probe: ElectrumTipProbe | null = null;
   private stopped = false;
   private readonly authHeader: string;
 
@@ -335,18 +340,20 @@ class RegtestNetwork implements Regtest {
   }
 
   async waitForElectrumTip(timeoutMs = 60_000): Promise<number> {
+    this.probe ??= new ElectrumTipProbe(this.electrumHost, this.electrumPort);
+    return this.waitForServerTip('ElectrumX', this.probe, () => this.electrumx?.assertAlive(), timeoutMs, 10);
+  }
+
+  async waitForServerTip(name: string, probe: ElectrumTipProbe, assertAlive: () => void, timeoutMs: number, intervalMs: number): Promise<number> {
     const bestHash = await this.rpc<string>('getbestblockhash');
     const header = await this.rpc<{ height: number }>('getblockheader', [bestHash, true]);
     const headerHex = await this.rpc<string>('getblockheader', [bestHash, false]);
     await waitFor(
       async () => {
-        this.electrumx?.assertAlive();
-        const probe = await this.connectProbe();
-        const tip = await probe.request<{ height: number; hex: string }>('blockchain.headers.subscribe', [], 10_000);
-        probe.notifications.length = 0;
-        return tip.hex === headerHex;
+        assertAlive();
+        return (await probe.tip()).hex === headerHex;
       },
-      { what: `ElectrumX to reach height ${header.height} (${bestHash})`, timeoutMs, intervalMs: 10 },
+      { what: `${name} to reach height ${header.height} (${bestHash})`, timeoutMs, intervalMs },
     );
     return header.height;
   }
@@ -464,17 +471,6 @@ class RegtestNetwork implements Regtest {
       path.join(this.dir, 'electrumx.log'),
       env,
     );
-  }
-
-  private async connectProbe(): Promise<ElectrumTestSocket> {
-    if (this.probe) return this.probe;
-    const probe = await ElectrumTestSocket.connect(this.electrumHost, this.electrumPort, 2_000);
-    probe.onClose = () => {
-      if (this.probe === probe) this.probe = null;
-    };
-    await probe.request('server.version', ['fulmen-harness', '1.4']);
-    this.probe = probe;
-    return probe;
   }
 
   async stop(): Promise<void> {
