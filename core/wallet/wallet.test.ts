@@ -23,6 +23,8 @@ const BIP84_MNEMONIC = 'abandon abandon abandon abandon abandon abandon abandon 
 /** In-memory stand-in for ChainSource (unit tests only; see the file comment). */
 class StandInChain implements ChainSource {
   readonly txs = new Map<string, { hex: string; height: number }>();
+  /** Position in its block that verifyTransaction reports (the merkle proof's pos), by txid. */
+  readonly positions = new Map<string, number>();
   tipHeight = 200;
   /** Changing it changes every block hash: simulates a reorg of all blocks. */
   forkId = 0;
@@ -67,7 +69,7 @@ class StandInChain implements ChainSource {
     const tx = this.txs.get(txid);
     if (!tx || tx.height !== height) throw new FulmenError('SERVER_MISBEHAVED', 'bad proof');
     const h = this.header(height);
-    return { txid, height, verified: true, blockHash: h.hash, timestamp: h.timestamp };
+    return { txid, height, verified: true, blockHash: h.hash, timestamp: h.timestamp, position: this.positions.get(txid) };
   }
   async broadcast(rawTxHex: string): Promise<string> {
     if (this.rejectBroadcast) throw new FulmenError('BAD_INPUT', `Transaction rejected: ${this.rejectBroadcast}`);
@@ -312,6 +314,25 @@ describe('Wallet sync, balance and sending (against StandInChain)', () => {
     const [item] = wallet.getOnchainHistory();
     expect(item).toMatchObject({ txid, height: 201, confirmations: 1, verified: true, timestamp: chain.header(201).timestamp });
     expect(wallet.listUnspent()).toEqual([{ txid, vout: 0, valueSat: 100_000, address, height: 201 , frozen: false, coinbase: false, immature: false }]);
+  });
+
+  it('lists a block\'s transactions in chain order (by merkle position), not by when they were seen or by txid', async () => {
+    // Seen first and with the larger txid, yet later in the block: both fallbacks (first seen,
+    // then txid) would list it second.
+    const address = wallet.getUnusedAddress();
+    const payment = (valueSat: number) => externalPayment([{ address, valueSat }]);
+    const seenFirst = payment(1_000);
+    let valueSat = 2_000;
+    while (parseTransaction(payment(valueSat)).getId() > parseTransaction(seenFirst).getId()) valueSat++;
+    const later = chain.add(seenFirst);
+    await settle();
+    const earlier = chain.add(payment(valueSat));
+    await settle();
+    chain.positions.set(earlier, 1);
+    chain.positions.set(later, 2);
+    chain.mine();
+    await settle();
+    expect(wallet.getOnchainHistory().map((h) => h.txid)).toEqual([later, earlier]); // newest first
   });
 
   it('counts a server-reported confirmation only after the merkle proof checks out', async () => {

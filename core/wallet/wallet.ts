@@ -1219,7 +1219,7 @@ export class Wallet {
             | undefined;
           if (!row) continue;
           if (row.height !== entry.height) {
-            this.sql('UPDATE wallet_txs SET height = ?, verified = 0, block_hash = NULL, timestamp = NULL WHERE txid = ?')
+            this.sql('UPDATE wallet_txs SET height = ?, verified = 0, block_hash = NULL, timestamp = NULL, block_pos = NULL WHERE txid = ?')
               .run(entry.height, entry.txid);
             this.verifyFailedAt.delete(entry.txid);
             changed = true;
@@ -1375,7 +1375,7 @@ export class Wallet {
     failedAtTip?: number,
   ): boolean {
     const verified: string[] = [];
-    const update = this.sql('UPDATE wallet_txs SET verified = 1, block_hash = ?, timestamp = ? WHERE txid = ? AND height = ?');
+    const update = this.sql('UPDATE wallet_txs SET verified = 1, block_hash = ?, timestamp = ?, block_pos = ? WHERE txid = ? AND height = ?');
     for (let i = 0; i < items.length; i++) {
       const r = results[i]!;
       const item = items[i]!;
@@ -1386,7 +1386,7 @@ export class Wallet {
         }
         continue;
       }
-      const res = update.run(r.value.blockHash ?? null, r.value.timestamp ?? null, item.txid, item.height);
+      const res = update.run(r.value.blockHash ?? null, r.value.timestamp ?? null, r.value.position ?? null, item.txid, item.height);
       if (res.changes > 0) {
         this.verifyFailedAt.delete(item.txid);
         verified.push(item.txid);
@@ -1411,7 +1411,7 @@ export class Wallet {
     for (const row of recent) {
       const stale = row.height > tipHeight || (row.block_hash !== null && hashAt.get(row.height) !== row.block_hash);
       if (stale) {
-        this.sql('UPDATE wallet_txs SET verified = 0, block_hash = NULL, timestamp = NULL WHERE txid = ?').run(row.txid);
+        this.sql('UPDATE wallet_txs SET verified = 0, block_hash = NULL, timestamp = NULL, block_pos = NULL WHERE txid = ?').run(row.txid);
         changed = true;
       }
     }
@@ -2114,11 +2114,14 @@ export class Wallet {
   // ---------------------------------------------------------------- history
 
   /**
-   * On-chain history, newest first (unconfirmed first). deltaSat is the net effect on the wallet;
+   * On-chain history, newest first (unconfirmed first; a block's transactions in reverse chain
+   * order, by their merkle proof's position). deltaSat is the net effect on the wallet;
    * confirmations count only merkle-verified blocks.
    */
   getOnchainHistory(): OnchainHistoryItem[] {
-    const txs = this.sql('SELECT txid, height, verified, timestamp, is_coinbase, first_seen FROM wallet_txs').all() as Omit<TxRow, 'raw' | 'block_hash' | 'local'>[];
+    const txs = this.sql('SELECT txid, height, verified, timestamp, is_coinbase, first_seen, block_pos FROM wallet_txs').all() as (Omit<TxRow, 'raw' | 'block_hash' | 'local'> & {
+      block_pos: number | null;
+    })[];
     // Our outputs by transaction (received amounts, addresses for label candidates).
     const outputsByTx = new Map<string, { value_sat: number; script_hash: string }[]>();
     for (const o of this.sql('SELECT txid, script_hash, value_sat FROM wallet_txos ORDER BY txid, vout').all() as {
@@ -2184,14 +2187,15 @@ export class Wallet {
         verified,
         label,
         firstSeen: row.first_seen,
+        blockPos: verified ? (row.block_pos ?? -1) : -1,
       };
     });
     items.sort((a, b) => {
       const ha = a.verified ? a.height : Number.MAX_SAFE_INTEGER;
       const hb = b.verified ? b.height : Number.MAX_SAFE_INTEGER;
-      return hb - ha || b.firstSeen - a.firstSeen || a.txid.localeCompare(b.txid);
+      return hb - ha || b.blockPos - a.blockPos || b.firstSeen - a.firstSeen || a.txid.localeCompare(b.txid);
     });
-    return items.map(({ firstSeen: _firstSeen, ...item }) => item);
+    return items.map(({ firstSeen: _firstSeen, blockPos: _blockPos, ...item }) => item);
   }
 
   /**

@@ -128,4 +128,13 @@ export const walletMigrations: Migration[] = [
       );
     `,
   },
+  {
+    id: '006_wallet_tx_block_position',
+    sql: `
+      -- Index of a verified transaction in its block (the merkle proof's pos; NULL until verified,
+      -- and for transactions verified before this column): history lists a block's transactions
+      -- in chain order, the same on every wallet restored from the seed.
+      ALTER TABLE wallet_txs ADD COLUMN block_pos INTEGER;
+    `,
+  },
 ];
