@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ElectrumTipProbe } from './electrum-socket.js';
-import { ManagedProcess, forgetAtExit, freePort, killAtExit, regtestCacheDir, waitFor, type Regtest } from './regtest.js';
+import { ManagedProcess, forgetAtExit, freePorts, killAtExit, regtestCacheDir, tailOfFile, type Regtest } from './regtest.js';
 
 /**
  * The cached electrs binary, or a sentence saying why there is none (for `describe.skipIf`).
@@ -121,12 +121,8 @@ class ElectrsProcess implements ElectrsServer {
     return new Promise((_, reject) => proc.child.once('exit', () => reject(failure())));
   }
 
-  logTail(lines = 40): string {
-    try {
-      return fs.readFileSync(this.logFile, 'utf8').split('\n').slice(-lines - 1).join('\n');
-    } catch {
-      return `(no log at ${this.logFile})`;
-    }
+  logTail(lines?: number): string {
+    return tailOfFile(this.logFile, lines);
   }
 
   async stop(): Promise<void> {
@@ -152,9 +148,7 @@ export async function startElectrs(regtest: Regtest, opts: StartElectrsOptions =
   const located = locateElectrs();
   if (!located.binary) throw new Error(located.missing);
   const name = opts.name ?? 'electrs';
-  const electrumPort = await freePort();
-  let monitoringPort = await freePort();
-  while (monitoringPort === electrumPort) monitoringPort = await freePort();
+  const [electrumPort, monitoringPort] = (await freePorts(2)) as [number, number];
   const server = new ElectrsProcess(name, path.join(regtest.dir, `electrs-${name}`), located.binary, regtest, electrumPort, monitoringPort);
   killAtExit(server);
   server.spawn();

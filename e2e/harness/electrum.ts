@@ -21,7 +21,7 @@ import * as bip39 from 'bip39';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseBtcToSat } from '../../core/util/money.js';
-import { ManagedProcess, forgetAtExit, freePort, killAtExit, waitFor, type Regtest } from './regtest.js';
+import { ManagedProcess, forgetAtExit, freePorts, killAtExit, waitFor, type Regtest } from './regtest.js';
 
 export interface StartElectrumPeerOptions {
   /** Name used in the data dir and in error messages. Default "electrum". */
@@ -421,9 +421,7 @@ export async function startElectrumPeer(regtest: Regtest, opts: StartElectrumPee
   const dir = path.join(regtest.dir, `electrum-${name}`);
   if (fs.existsSync(dir)) throw new Error(`An Electrum peer named "${name}" already exists in ${regtest.dir}`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const lightningPort = await freePort();
-  let rpcPort = await freePort();
-  while (rpcPort === lightningPort) rpcPort = await freePort();
+  const [lightningPort, rpcPort] = (await freePorts(2)) as [number, number];
 
   const daemon = new ElectrumDaemon(name, opts.seed ?? makeElectrumSegwitSeed(), dir, electrum, regtest, lightningPort, rpcPort);
   daemon.writeConfig(opts.config ?? {});

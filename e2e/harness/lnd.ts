@@ -16,7 +16,7 @@
 import https from 'node:https';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ManagedProcess, forgetAtExit, freePort, killAtExit, regtestCacheDir, waitFor, type Regtest } from './regtest.js';
+import { ManagedProcess, forgetAtExit, freePorts, killAtExit, regtestCacheDir, waitFor, type Regtest } from './regtest.js';
 
 /**
  * Where the setup script put lnd: `<cache>/bin/lnd` and `<cache>/bin/lncli` (symlinks into
@@ -563,9 +563,7 @@ export async function startLnd(regtest: Regtest, opts: StartLndOptions = {}): Pr
   if (!located.binaries) throw new Error(located.missing);
   const began = Date.now();
   const name = opts.name ?? 'lnd';
-  const ports = new Set<number>();
-  while (ports.size < 3) ports.add(await freePort());
-  const [p2pPort, restPort, rpcPort] = [...ports] as [number, number, number];
+  const [p2pPort, restPort, rpcPort] = (await freePorts(3)) as [number, number, number];
   const node = new LndProcess(name, path.join(regtest.dir, `lnd-${name}`), located.binaries, regtest, p2pPort, restPort, rpcPort);
   killAtExit(node);
   node.spawn(opts.extraArgs ?? []);

@@ -196,13 +196,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function freePorts(count: number): Promise<number[]> {
+/** `count` distinct free TCP ports on 127.0.0.1 (see freePort). */
+export async function freePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();
   while (ports.size < count) ports.add(await freePort());
   return [...ports];
 }
 
-function tailOfFile(file: string, lines = LOG_TAIL_LINES): string {
+/** The last `lines` lines of `file`, or a note that there is no such file. */
+export function tailOfFile(file: string, lines = LOG_TAIL_LINES): string {
   try {
     const text = fs.readFileSync(file, 'utf8');
     return text.split('\n').slice(-lines - 1).join('\n');
