@@ -650,12 +650,10 @@ export class LightningNode {
    */
   private onRemoteError(nodeId: string, channelId: Uint8Array, text: string): void {
     const all = channelId.every((b) => b === 0);
-    const named = bytesToHex(channelId);
+    const named = all ? this.channelsOf(nodeId) : [this.findChannel(nodeId, channelId)].filter((c) => c !== undefined);
     const reason = `peer sent error: ${text}`;
-    for (const ch of this.channelsOf(nodeId)) {
-      const preopening = ch.state === 'PREOPENING';
-      if (!all && ch.channelId !== named && !(preopening && ch.temporaryChannelId === named)) continue;
-      if (!preopening) {
+    for (const ch of named) {
+      if (ch.state !== 'PREOPENING') {
         this.failChannel(ch, null, reason);
         continue;
       }
