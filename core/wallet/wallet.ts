@@ -214,6 +214,8 @@ interface TxRow {
   verified: number;
   block_hash: string | null;
   timestamp: number | null;
+  /** Position in its block (merkle proof), set with `verified`. */
+  block_pos: number | null;
   is_coinbase: number;
   local: number;
   first_seen: number;
@@ -956,15 +958,16 @@ export class Wallet {
     this.wasUpToDate = false;
     try {
       const status = await chain.subscribeScripthash(info.scriptHash);
+      const used = status !== null && this.chain === chain;
       if (status !== info.status) {
         this.dirty.add(info.scriptHash);
-        if (status !== null && this.chain === chain) {
+        if (used) {
           const history = chain.getHistory(info.scriptHash);
           history.catch(() => undefined); // taken (and its failure handled) by fetchBatch
           this.prefetchedHistories.set(info.scriptHash, { chain, history });
         }
       }
-      if (status !== null && this.chain === chain) this.extendGapForStatus(info);
+      if (used) this.extendGapForStatus(info);
     } catch (err) {
       this.recordError(err);
       throw err;
@@ -1219,8 +1222,7 @@ export class Wallet {
             | undefined;
           if (!row) continue;
           if (row.height !== entry.height) {
-            this.sql('UPDATE wallet_txs SET height = ?, verified = 0, block_hash = NULL, timestamp = NULL, block_pos = NULL WHERE txid = ?')
-              .run(entry.height, entry.txid);
+            this.unverify(entry.txid, entry.height);
             this.verifyFailedAt.delete(entry.txid);
             changed = true;
           }
@@ -1400,6 +1402,11 @@ export class Wallet {
     return verified.length > 0;
   }
 
+  /** Forgets `txid`'s merkle verification (block hash, time, position), at a new `height` if given. */
+  private unverify(txid: string, height?: number): void {
+    this.sql('UPDATE wallet_txs SET height = COALESCE(?, height), verified = 0, block_hash = NULL, timestamp = NULL, block_pos = NULL WHERE txid = ?').run(height ?? null, txid);
+  }
+
   /** New tip: undo verification of transactions whose block left the best chain, verify pending ones. */
   private async onTip(chain: ChainSource, tipHeight: number): Promise<void> {
     const recent = this.sql('SELECT txid, height, block_hash FROM wallet_txs WHERE verified = 1 AND height > ?')
@@ -1411,7 +1418,7 @@ export class Wallet {
     for (const row of recent) {
       const stale = row.height > tipHeight || (row.block_hash !== null && hashAt.get(row.height) !== row.block_hash);
       if (stale) {
-        this.sql('UPDATE wallet_txs SET verified = 0, block_hash = NULL, timestamp = NULL, block_pos = NULL WHERE txid = ?').run(row.txid);
+        this.unverify(row.txid);
         changed = true;
       }
     }
@@ -2119,9 +2126,7 @@ export class Wallet {
    * confirmations count only merkle-verified blocks.
    */
   getOnchainHistory(): OnchainHistoryItem[] {
-    const txs = this.sql('SELECT txid, height, verified, timestamp, is_coinbase, first_seen, block_pos FROM wallet_txs').all() as (Omit<TxRow, 'raw' | 'block_hash' | 'local'> & {
-      block_pos: number | null;
-    })[];
+    const txs = this.sql('SELECT txid, height, verified, timestamp, is_coinbase, first_seen, block_pos FROM wallet_txs').all() as Omit<TxRow, 'raw' | 'block_hash' | 'local'>[];
     // Our outputs by transaction (received amounts, addresses for label candidates).
     const outputsByTx = new Map<string, { value_sat: number; script_hash: string }[]>();
     for (const o of this.sql('SELECT txid, script_hash, value_sat FROM wallet_txos ORDER BY txid, vout').all() as {
