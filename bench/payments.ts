@@ -167,7 +167,7 @@ try {
   log(`concurrent: ${concurrent.totalMs.toFixed(0)} ms, ${concurrent.failures.length} failures ${concurrent.failures.slice(0, 3).join('; ')}`);
   const sequential = await alice!.request<PayResult>({ op: 'pay', invoices: invoices.slice(PAYMENTS, PAYMENTS + SEQUENTIAL), concurrency: 1 });
   const cpuAfterSequential = await Promise.all([alice!.request<number>({ op: 'cpu' }), bob!.request<number>({ op: 'cpu' })]);
-  const cpuMsPerLonePayment = cpuAfterSequential.map((after, i) => (after - cpuAfter[i]!) / SEQUENTIAL);
+  const cpuMsPerSequentialPayment = cpuAfterSequential.map((after, i) => (after - cpuAfter[i]!) / SEQUENTIAL);
   const lone = await alice!.request<PayResult>({ op: 'pay', invoices: invoices.slice(PAYMENTS + SEQUENTIAL), concurrency: 1, pauseMs: LONE_PAUSE_MS });
   const loadAfter = os.loadavg();
   const lat = [...concurrent.latenciesMs].sort((a, b) => a - b);
@@ -188,7 +188,7 @@ try {
         payments: SEQUENTIAL,
         p50_ms: round(percentile(seq, 50)),
         p99_ms: round(percentile(seq, 99)),
-        cpu_ms_per_payment: { alice: round(cpuMsPerLonePayment[0]!, 3), bob: round(cpuMsPerLonePayment[1]!, 3) },
+        cpu_ms_per_payment: { alice: round(cpuMsPerSequentialPayment[0]!, 3), bob: round(cpuMsPerSequentialPayment[1]!, 3) },
       },
       // One payment at a time on an idle channel (LONE_PAUSE_MS before each, not counted): what
       // paying one invoice takes, from pay() to the preimage.
