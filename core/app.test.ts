@@ -1,11 +1,11 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ServerBanItem } from './api/client-types.js';
 import { FulmenApp } from './app.js';
 import { CHAIN_PARAMS } from './chain/headers.js';
+import { closeFakeServers, fakeServer, ok, withVersion } from './chain/test-support.js';
 import { FulmenError } from './util/errors.js';
 
 describe('FulmenApp', () => {
@@ -14,6 +14,7 @@ describe('FulmenApp', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fulmen-app-'));
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterEach(closeFakeServers);
 
   it('lays out the data directory like Electrum and validates params against the table', async () => {
     const app = new FulmenApp({ network: 'regtest', baseDir: dir, offline: true });
@@ -60,30 +61,16 @@ describe('FulmenApp', () => {
   });
 
   it('pushes server_bans when a lying server is banned and when it is unbanned', async () => {
-    // A fake Electrum server on loopback: honest, it serves the regtest genesis as its tip; lying,
-    // its tip has the wrong shape (malformed result: SERVER_MISBEHAVED, so banned).
+    // A fake Electrum server on loopback (chain/test-support.ts): honest, it serves the regtest
+    // genesis as its tip; lying, its tip has the wrong shape (malformed result: SERVER_MISBEHAVED, so banned).
     let lying = true;
-    const fake = net.createServer((socket) => {
-      let buffer = '';
-      socket.setEncoding('utf8');
-      socket.on('error', () => undefined);
-      socket.on('data', (chunk: string) => {
-        buffer += chunk;
-        for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
-          const { id, method } = JSON.parse(buffer.slice(0, nl)) as { id: number; method: string };
-          buffer = buffer.slice(nl + 1);
-          const results: Record<string, unknown> = {
-            'server.version': ['FakeX 1.0', '1.4'],
-            'blockchain.headers.subscribe': lying ? { height: 'tip' } : { height: 0, hex: CHAIN_PARAMS.regtest.checkpoint.rawHex },
-            'blockchain.estimatefee': -1,
-            'blockchain.relayfee': 0.00001,
-          };
-          socket.write(JSON.stringify({ jsonrpc: '2.0', id, result: results[method] ?? null }) + '\n');
-        }
-      });
-    });
-    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
-    const server = `127.0.0.1:${(fake.address() as net.AddressInfo).port}:t`;
+    const results = (method: string): unknown =>
+      ({
+        'blockchain.headers.subscribe': lying ? { height: 'tip' } : { height: 0, hex: CHAIN_PARAMS.regtest.checkpoint.rawHex },
+        'blockchain.estimatefee': -1,
+        'blockchain.relayfee': 0.00001,
+      })[method] ?? null;
+    const server = await fakeServer(withVersion((r) => ok(r.id, results(r.method))));
     const app = new FulmenApp({ network: 'regtest', baseDir: dir });
     app.config.set('server', server);
     const pushed: ServerBanItem[][] = [];
@@ -103,7 +90,6 @@ describe('FulmenApp', () => {
       expect(pushed[1]).toEqual([]);
     } finally {
       await app.close();
-      fake.close();
     }
   });
 });

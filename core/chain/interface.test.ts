@@ -1,62 +1,15 @@
 import { createHash } from 'node:crypto';
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { openDatabase } from '../storage/db.js';
 import { FulmenError } from '../util/errors.js';
 import { ElectrumInterface, parseProxyString, parseServerString, ServerRpcError } from './interface.js';
+import { closeFakeServers, fakeServer, lineServer, ok, withVersion, type Answer, type JsonRpcRequest } from './test-support.js';
 import { btcPerKvbToSatPerVbyte, ChainNetwork, historyStatus } from './network.js';
 import { CHAIN_PARAMS } from './headers.js';
 import type { ChainEvent } from './types.js';
 
-/**
- * A tiny fake Electrum server over loopback TCP, used ONLY for protocol edge cases that a real
- * ElectrumX never produces (malformed JSON, results of the wrong shape, lying about a
- * transaction's bytes). Everything a real server does is tested in network.itest.ts against
- * ElectrumX. `answer` maps a request to the raw line(s) to send back (null: stay silent).
- */
-type JsonRpcRequest = { id: number; method: string; params: unknown[] };
-type Answer = (request: JsonRpcRequest) => string | null;
-
-const servers: net.Server[] = [];
-afterEach(() => {
-  for (const server of servers.splice(0)) server.close();
-});
-
-/**
- * Listens on a loopback port (closed after each test) and answers each newline-terminated line a
- * client sends with `onLine(line)`, written back with a newline (null: stay silent). Returns the
- * server as Electrum's "127.0.0.1:port:t".
- */
-async function lineServer(onLine: (line: string) => string | null): Promise<string> {
-  const server = net.createServer((socket) => {
-    let buffer = '';
-    socket.setEncoding('utf8');
-    socket.on('error', () => undefined);
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) !== -1) {
-        const reply = onLine(buffer.slice(0, newline));
-        buffer = buffer.slice(newline + 1);
-        if (reply !== null) socket.write(reply + '\n');
-      }
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `127.0.0.1:${(server.address() as net.AddressInfo).port}:t`;
-}
-
-/** A fake server answering one JSON-RPC request per line with `answer`. */
-const fakeServer = (answer: Answer): Promise<string> => lineServer((line) => answer(JSON.parse(line) as JsonRpcRequest));
-
-const ok = (id: number, result: unknown) => JSON.stringify({ jsonrpc: '2.0', id, result });
-/** Answers server.version like ElectrumX, and the rest with `rest`. */
-const withVersion =
-  (rest: Answer): Answer =>
-  (request) =>
-    request.method === 'server.version' ? ok(request.id, ['FakeX 1.0', '1.4']) : rest(request);
+afterEach(closeFakeServers);
 
 async function connected(answer: Answer, options: { requestTimeoutMs?: number } = {}): Promise<ElectrumInterface> {
   const iface = new ElectrumInterface({ server: await fakeServer(withVersion(answer)), ...options });
@@ -146,7 +99,7 @@ describe('ElectrumInterface (protocol edge cases, fake server)', () => {
 
   it('fails to connect to a closed port with NETWORK', async () => {
     const server = await fakeServer(() => null);
-    servers.pop()!.close();
+    closeFakeServers(); // the port closes: nothing listens there any more
     await new Promise((resolve) => setTimeout(resolve, 20));
     const err = await rejection(new ElectrumInterface({ server }).connect());
     expect(err.code).toBe('NETWORK');
