@@ -233,6 +233,8 @@ export class LightningNode {
   private readonly pendingOpens = new Map<string, PendingOpen>();
   private readonly pendingFundingSigned = new Map<string, { resolve: () => void; reject: (e: FulmenError) => void }>();
   private readonly paymentWaiters = new Map<string, PaymentWaiter>();
+  /** Incoming HTLCs' onion layers, peeled once (peel), kept while their record lives. */
+  private readonly peeledOnions = new WeakMap<HtlcRecord, ProcessedOnion>();
   /** Channels whose `channel` event is due at the end of this event-loop turn (emitChannel). */
   private readonly channelsToEmit = new Set<Channel>();
   private readonly listeners = new Set<(e: LightningEvent) => void>();
@@ -732,11 +734,18 @@ export class LightningNode {
     this.group.held.add(peer);
   }
 
-  /** Signs what the group collected, commits, then releases the held messages (in order). */
+  /**
+   * Signs what the group collected, commits, then releases the held messages (in order). When
+   * someone waits for the commit (a payment's outcome is reported once stored), what was
+   * received is committed and released first, and the commitments are signed in a group of their
+   * own right after: the outcome does not wait for the signatures.
+   */
   private commitGroup(): void {
     const group = this.group;
     if (!group) return;
-    for (const [ch, peer] of group.toSign) {
+    const signNext = group.afterCommit.length > 0 && group.toSign.size > 0;
+    const toSign = signNext ? new Map<Channel, Peer>() : group.toSign;
+    for (const [ch, peer] of toSign) {
       if (peer.isClosed || !this.reestablished.has(ch.keyIndex)) continue;
       try {
         this.send(peer, [ch.signNextCommitment()]);
@@ -762,15 +771,25 @@ export class LightningNode {
     for (const p of group.held) p.release();
     for (const t of group.sentTypes) crashPoint(`sent:${t}`);
     for (const f of group.afterCommit) f(true);
+    if (signNext) {
+      const next = this.joinGroup();
+      for (const [ch, peer] of group.toSign) next.toSign.set(ch, peer);
+    }
     // The point operations of the next commitments, while the peer handles what was just sent
     // (a round trip at least): off the latency of a lone payment.
-    if (group.toSign.size > 0) setImmediate(() => this.prepareNextCommitments([...group.toSign.keys()]));
+    if (toSign.size > 0) setImmediate(() => this.prepareNextCommitments([...toSign.keys()]));
   }
 
+  /**
+   * Work the next messages will need, done while the peer handles what was just sent: the point
+   * operations of the next commitments (Channel.prepareNextCommitments) and the onions of the
+   * HTLCs just received (peel), which are resolved once the peer's revoke_and_ack commits them.
+   */
   private prepareNextCommitments(channels: Channel[]): void {
     for (const ch of channels) {
       try {
         ch.prepareNextCommitments();
+        for (const h of ch.incomingHtlcsNotYetCommitted()) if (h.onion) this.peel(h);
       } catch (e) {
         console.error(`lightning: preparing the next commitment of ${ch.channelId}: ${toFulmenError(e).message}`);
       }
@@ -1279,6 +1298,20 @@ export class LightningNode {
     };
   }
 
+  /**
+   * BOLT 4 "Onion Decryption" of incoming HTLC `h` (processOnionPacket), done once per HTLC:
+   * prepareNextCommitments peels what just arrived while the peer works, so resolveIncoming finds
+   * it done. Pure (our node key, the onion and the payment_hash), so peeling ahead changes nothing.
+   */
+  private peel(h: HtlcRecord): ProcessedOnion {
+    let onion = this.peeledOnions.get(h);
+    if (!onion) {
+      onion = processOnionPacket(hexToBytes(h.onion), this.nodePrivkey, hexToBytes(h.paymentHash));
+      this.peeledOnions.set(h, onion);
+    }
+    return onion;
+  }
+
   /** BOLT 4 final-node checks for each irrevocably committed incoming HTLC; fulfill or fail. */
   private resolveIncoming(peer: Peer, ch: Channel): void {
     const height = this.opts.chain.tip()?.height ?? 0;
@@ -1292,8 +1325,7 @@ export class LightningNode {
         if (msg) this.send(peer, [msg]);
         continue;
       }
-      const paymentHash = hexToBytes(h.paymentHash);
-      const onion = processOnionPacket(hexToBytes(h.onion), this.nodePrivkey, paymentHash);
+      const onion = this.peel(h);
       if (onion.type === 'malformed') {
         this.send(peer, [ch.failMalformedHtlc(h.htlcId, onion.sha256OfOnion, onion.failureCode)]);
         continue;
@@ -1457,7 +1489,7 @@ export class LightningNode {
     let reason: Uint8Array | null = null;
     if (outcome.kind === 'fulfilled') preimage = outcome.preimage;
     else if (inH && inH.onion !== '') {
-      const onion = processOnionPacket(hexToBytes(inH.onion), this.nodePrivkey, hexToBytes(inH.paymentHash));
+      const onion = this.peel(inH);
       if (onion.type === 'forward') {
         if (outcome.kind === 'failed') reason = obfuscateFailure(onion.sharedSecret, hexToBytes(outcome.reason));
         else if (outcome.kind === 'malformed') reason = createFailureMessage(onion.sharedSecret, outcome.failureCode, hexToBytes(outcome.sha256OfOnion));

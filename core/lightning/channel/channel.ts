@@ -1793,6 +1793,11 @@ export class Channel implements PersistableChannel {
     return this.log.all().filter((h) => h.offeredBy === 'remote' && !h.removal && this.irrevocablyCommitted(h.lockedIn));
   }
 
+  /** HTLCs the peer offered that are not removed and not yet irrevocably committed (pendingIncomingHtlcs lists them once they are). */
+  incomingHtlcsNotYetCommitted(): HtlcRecord[] {
+    return this.log.all().filter((h) => h.offeredBy === 'remote' && !h.removal && !this.irrevocablyCommitted(h.lockedIn));
+  }
+
   /**
    * BOLT 2 deadlines (update_fulfill_htlc requirements): an HTLC we offered, in a commitment and
    * not removed, `graceBlocks` past its cltv_expiry (timeout deadline); or one the peer offered
