@@ -775,9 +775,8 @@ export class LightningNode {
       const next = this.joinGroup();
       for (const [ch, peer] of group.toSign) next.toSign.set(ch, peer);
     }
-    // The point operations of the next commitments, while the peer handles what was just sent
-    // (a round trip at least): off the latency of a lone payment.
-    if (toSign.size > 0) setImmediate(() => this.prepareNextCommitments([...toSign.keys()]));
+    // While the peer handles what was just sent (a round trip at least): off the latency of a lone payment.
+    if (toSign.size > 0) setImmediate(() => this.prepareAhead([...toSign.keys()]));
   }
 
   /**
@@ -785,7 +784,7 @@ export class LightningNode {
    * operations of the next commitments (Channel.prepareNextCommitments) and the onions of the
    * HTLCs just received (peel), which are resolved once the peer's revoke_and_ack commits them.
    */
-  private prepareNextCommitments(channels: Channel[]): void {
+  private prepareAhead(channels: Channel[]): void {
     for (const ch of channels) {
       try {
         ch.prepareNextCommitments();
@@ -1300,7 +1299,7 @@ export class LightningNode {
 
   /**
    * BOLT 4 "Onion Decryption" of incoming HTLC `h` (processOnionPacket), done once per HTLC:
-   * prepareNextCommitments peels what just arrived while the peer works, so resolveIncoming finds
+   * prepareAhead peels what just arrived while the peer works, so resolveIncoming finds
    * it done. Pure (our node key, the onion and the payment_hash), so peeling ahead changes nothing.
    */
   private peel(h: HtlcRecord): ProcessedOnion {
