@@ -146,6 +146,18 @@ describe('Channel state machine (two engines back to back)', () => {
     expect(txA.ins[0]!.witness.length).toBe(4);
   });
 
+  it('lists an incoming HTLC as not yet committed from its update_add_htlc until the revoke_and_ack that commits it, then as pending', () => {
+    const { id } = addHtlc(p, p.a, 50_000_000n);
+    deliver(p.b.channel, p.b.inbox.shift()!);
+    expect(p.b.channel.incomingHtlcsNotYetCommitted().map((h) => h.htlcId)).toEqual([id]);
+    expect(p.b.channel.pendingIncomingHtlcs()).toEqual([]);
+    expect(p.a.channel.incomingHtlcsNotYetCommitted()).toEqual([]); // A offered it
+    p.send(p.a, [p.a.channel.signNextCommitment()]);
+    p.run();
+    expect(p.b.channel.incomingHtlcsNotYetCommitted()).toEqual([]);
+    expect(p.b.channel.pendingIncomingHtlcs().map((h) => h.htlcId)).toEqual([id]);
+  });
+
   it('pays B → A and fails an HTLC: balances return, failure is reported once final', () => {
     const { id } = addHtlc(p, p.b, 20_000_000n);
     p.run();
