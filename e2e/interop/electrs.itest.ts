@@ -177,6 +177,8 @@ describe.skipIf(electrsMissing !== undefined)(`Fulmen ⇄ electrs (second Electr
     const address = await regtest.rpc<string>('getnewaddress', ['electrs-spv', 'bech32'], 'miner');
     const txid = await regtest.sendToAddress(address, '0.1');
     const [blockHash] = await mine(1);
+    // electrs has the block; our client learns of it from the headers notification, which may still be on its way.
+    await waitFor(() => chain.tip()!.hash === blockHash, { what: 'tip announced by electrs' });
     expect(await chain.verifyTransaction(txid, START_HEIGHT + 2)).toMatchObject({ txid, height: START_HEIGHT + 2, verified: true, blockHash });
     expect(await chain.getTransaction(txid)).toBe(await regtest.rpc<string>('getrawtransaction', [txid]));
     const relay = await chain.relayFeeSatPerVbyte();
