@@ -735,15 +735,16 @@ export class LightningNode {
   }
 
   /**
-   * Signs what the group collected, commits, then releases the held messages (in order). When
-   * someone waits for the commit (a payment's outcome is reported once stored), what was
-   * received is committed and released first, and the commitments are signed in a group of their
-   * own right after: the outcome does not wait for the signatures.
+   * Signs what the group collected, commits, then releases the held messages (in order). When an
+   * outcome waits for the commit (a payment's is reported once stored) or the group sends an HTLC
+   * resolution (update_fulfill_htlc / update_fail_*: the payer's outcome), the group is committed
+   * and released first, and the commitments are signed in a group of their own right after:
+   * neither waits for the signatures (and the peer's check of them).
    */
   private commitGroup(): void {
     const group = this.group;
     if (!group) return;
-    const signNext = group.afterCommit.length > 0 && group.toSign.size > 0;
+    const signNext = group.toSign.size > 0 && (group.afterCommit.length > 0 || group.sentTypes.some((t) => HTLC_RESOLUTIONS.has(t)));
     const toSign = signNext ? new Map<Channel, Peer>() : group.toSign;
     for (const [ch, peer] of toSign) {
       if (peer.isClosed || !this.reestablished.has(ch.keyIndex)) continue;
@@ -772,11 +773,25 @@ export class LightningNode {
     for (const t of group.sentTypes) crashPoint(`sent:${t}`);
     for (const f of group.afterCommit) f(true);
     if (signNext) {
-      const next = this.joinGroup();
-      for (const [ch, peer] of group.toSign) next.toSign.set(ch, peer);
+      this.afterSend(() => {
+        const next = this.joinGroup();
+        for (const [ch, peer] of group.toSign) next.toSign.set(ch, peer);
+      });
     }
     // While the peer handles what was just sent (a round trip at least): off the latency of a lone payment.
-    if (toSign.size > 0) setImmediate(() => this.prepareAhead([...toSign.keys()]));
+    if (toSign.size > 0) this.afterSend(() => this.prepareAhead([...toSign.keys()]));
+  }
+
+  /**
+   * Runs `work` that follows a send on a timer, not setImmediate: the process sleeps for a
+   * moment first, so a peer on this machine runs at once. Linux wakes the reader of a socket on
+   * the writer's core (a "sync" wakeup, on the bet that the writer sleeps next), and would make
+   * it wait for that work. Skipped once the node is stopped.
+   */
+  private afterSend(work: () => void): void {
+    setTimeout(() => {
+      if (!this.stopped) work();
+    }, 0);
   }
 
   /**
@@ -2056,10 +2071,13 @@ interface CommitGroup {
   toSign: Map<Channel, Peer>;
   /** Called after the commit (true) or when it failed (false). */
   afterCommit: ((committed: boolean) => void)[];
-  /** Types of the messages held and received in the group, for the crash-test hooks. */
+  /** Types of the messages held (and received) in the group: for the crash-test hooks, and sentTypes for commitGroup's split. */
   sentTypes: string[];
   receivedTypes: string[];
 }
+
+/** Messages that settle an HTLC: released before the commitment_signed that covers them is signed (commitGroup). */
+const HTLC_RESOLUTIONS: ReadonlySet<string> = new Set(['update_fulfill_htlc', 'update_fail_htlc', 'update_fail_malformed_htlc']);
 
 function invoiceAad(paymentHash: string): Uint8Array {
   return new TextEncoder().encode(`lightning_invoices/${paymentHash}`);
