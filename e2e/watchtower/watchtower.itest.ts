@@ -100,9 +100,11 @@ describe('watchtower and sweep fee bumping on regtest', () => {
       () => {
         const x = channel(a, cp);
         const y = channel(b, cp);
-        return !!x && !!y && x.local_ctn === y.remote_ctn && x.remote_ctn === y.local_ctn && x.local_balance === y.remote_balance;
+        // No HTLC in flight (balances add up to the capacity): a fulfill leaves before the commitment that removes its HTLC is signed.
+        const noHtlc = (c: ChannelInfo) => c.local_balance + c.remote_balance === c.capacity;
+        return !!x && !!y && x.local_ctn === y.remote_ctn && x.remote_ctn === y.local_ctn && x.local_balance === y.remote_balance && noHtlc(x) && noHtlc(y);
       },
-      { what: 'commitments settled' },
+      { what: 'commitments settled, no HTLC in flight' },
     );
   }
 
