@@ -172,15 +172,21 @@ export async function openChannelBetween(regtest: Regtest, a: Side, b: Side, fun
   return channelPoint;
 }
 
-/** Waits until `a` and `b` agree on every commitment number of `cp` (no signature or revocation in flight), then 300 ms more. */
-export async function waitSettled(a: Side, b: Side, cp: string): Promise<void> {
+/**
+ * Waits until `a` and `b` agree on every commitment number of `cp` (no signature or revocation in
+ * flight) and, with `noHtlc`, until no HTLC is in flight either (each side's balances add up to the
+ * capacity: a fulfill leaves before the commitment that removes its HTLC is signed), then 300 ms more.
+ */
+export async function waitSettled(a: Side, b: Side, cp: string, opts: { noHtlc?: boolean } = {}): Promise<void> {
+  const noHtlc = (c: ChannelInfo) => c.local_balance + c.remote_balance === c.capacity;
   await waitFor(
     () => {
       const x = channelOf(a, cp);
       const y = channelOf(b, cp);
-      return !!x && !!y && x.local_ctn === y.remote_ctn && x.remote_ctn === y.local_ctn && x.local_balance === y.remote_balance;
+      if (!x || !y || x.local_ctn !== y.remote_ctn || x.remote_ctn !== y.local_ctn || x.local_balance !== y.remote_balance) return false;
+      return !opts.noHtlc || (noHtlc(x) && noHtlc(y));
     },
-    { what: 'commitments settled' },
+    { what: opts.noHtlc ? 'commitments settled, no HTLC in flight' : 'commitments settled' },
   );
   await new Promise((r) => setTimeout(r, 300));
 }

@@ -7,7 +7,8 @@ import { startRegtest, waitFor, type Regtest } from '../harness/regtest.js';
 import { openDatabase, type Db } from '../../core/storage/db.js';
 import { ChainNetwork } from '../../core/chain/network.js';
 import { Wallet } from '../../core/wallet/wallet.js';
-import { LightningNode, type ChannelInfo } from '../../core/lightning/node.js';
+import { LightningNode } from '../../core/lightning/node.js';
+import { channelOf, waitSettled } from '../harness/nodes.js';
 import { Channel } from '../../core/lightning/channel/channel.js';
 import { ChannelStore } from '../../core/lightning/channel/store.js';
 import type { SweepRow } from '../../core/lightning/watcher/store.js';
@@ -76,7 +77,6 @@ describe('watchtower and sweep fee bumping on regtest', () => {
     return { db, wallet, chain, node, port: node.listenPort! };
   }
 
-  const channel = (s: Side, cp: string): ChannelInfo | undefined => s.node.listChannels().find((c) => c.channel_point === cp);
   const channelData = (s: Side, cp: string) => new ChannelStore(s.db).loadAll().find((d) => `${d.fundingTxid}:${d.fundingOutputIndex}` === cp)!;
   const sweepsOf = (s: Side, cp: string): SweepRow[] => s.node.watcher.sweepsOf(channelData(s, cp).keyIndex);
   const mempool = async () => regtest.rpc<string[]>('getrawmempool');
@@ -86,7 +86,7 @@ describe('watchtower and sweep fee bumping on regtest', () => {
     const { channelPoint, fundingTxid } = await a.node.openChannel(`${b.node.nodeIdHex}@127.0.0.1:${b.port}`, fundingSat, 0n);
     await waitFor(() => inMempool(fundingTxid), { what: 'funding tx in mempool' });
     await regtest.mine(1);
-    await waitFor(() => channel(a, channelPoint)?.state === 'OPEN' && channel(b, channelPoint)?.state === 'OPEN', { what: 'channel OPEN', timeoutMs: 30_000 });
+    await waitFor(() => channelOf(a, channelPoint)?.state === 'OPEN' && channelOf(b, channelPoint)?.state === 'OPEN', { what: 'channel OPEN', timeoutMs: 30_000 });
     return channelPoint;
   }
 
@@ -95,18 +95,7 @@ describe('watchtower and sweep fee bumping on regtest', () => {
     expect((await a.node.pay(invoice)).success).toBe(true);
   }
 
-  async function settled(cp: string): Promise<void> {
-    await waitFor(
-      () => {
-        const x = channel(a, cp);
-        const y = channel(b, cp);
-        // No HTLC in flight (balances add up to the capacity): a fulfill leaves before the commitment that removes its HTLC is signed.
-        const noHtlc = (c: ChannelInfo) => c.local_balance + c.remote_balance === c.capacity;
-        return !!x && !!y && x.local_ctn === y.remote_ctn && x.remote_ctn === y.local_ctn && x.local_balance === y.remote_balance && noHtlc(x) && noHtlc(y);
-      },
-      { what: 'commitments settled, no HTLC in flight' },
-    );
-  }
+  const settled = (cp: string) => waitSettled(a, b, cp, { noHtlc: true });
 
   /** A's current commitment, fully signed (it becomes revoked with the next payment), and its ctn. */
   function captureCommitment(cp: string): { hex: string; ctn: number } {
@@ -182,7 +171,7 @@ describe('watchtower and sweep fee bumping on regtest', () => {
     );
     expect(toRemote.valueSat).toBe(50_000);
     await regtest.mine(REDEEM_DEPTH);
-    await waitFor(() => channel(b, cp)?.state === 'REDEEMED', { what: 'B REDEEMED', timeoutMs: 30_000 });
+    await waitFor(() => channelOf(b, cp)?.state === 'REDEEMED', { what: 'B REDEEMED', timeoutMs: 30_000 });
     const justiceValue = Number(justice.outs[0]!.value);
     const toRemoteValue = Number(Transaction.fromHex(toRemote.rawTx!).outs[0]!.value);
     expect(justiceValue + toRemoteValue).toBeGreaterThan(600_000 - 5_000);
