@@ -302,8 +302,9 @@ describe.each(['anchors', 'static_remotekey'] as const)('force closes, sweeps an
     await sweepInMempool(a, cp, 'to_local');
     await regtest.mine(REDEEM_DEPTH);
     await waitFor(() => channel(a, cp)?.state === 'REDEEMED' && channel(b, cp)?.state === 'REDEEMED', { what: 'REDEEMED on both sides', timeoutMs: 30_000 });
-    // A never broadcast its HTLC-timeout: B's claim spent the output first.
-    expect(sweepsOf(a, cp).find((r) => r.kind === 'htlc_timeout_tx')!.txid).toBeNull();
+    // A never broadcast its HTLC-timeout: B's claim spent the output first. (A plans no row at
+    // all when its watcher first looks after B's claim is already out.)
+    expect(sweepsOf(a, cp).some((r) => r.kind === 'htlc_timeout_tx' && r.txid !== null)).toBe(false);
   });
 
   it('(g) the peer force-closes holding our HTLC: A claims it back after cltv_expiry, also across a restart', async () => {
