@@ -252,6 +252,9 @@ export class LightningNode {
   /** Whether `feerateSatPerKw` came from the chain (else it is the 253 floor, not an estimate). */
   private feerateKnown = false;
   private stopped = false;
+  /** Commitments a group left to the next one (deferSigning), and the timer that opens it. */
+  private readonly deferredSigning = new Map<Channel, Peer>();
+  private deferredSigningTimer: NodeJS.Timeout | undefined;
   /** Prepared statements by SQL text (preparing costs more than running a small one). */
   private readonly statements = new Map<string, Statement>();
   private chainWork: Promise<void> = Promise.resolve();
@@ -400,6 +403,7 @@ export class LightningNode {
   /** Closes peers and the listener; channels stay persisted. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.deferredSigningTimer); // left unsigned: retransmitted and signed after channel_reestablish
     this.commitGroup(); // what is already decided is stored (and its messages sent) before closing
     this.unsubscribeChain?.();
     for (const t of this.reconnectTimers.values()) clearTimeout(t);
@@ -721,7 +725,9 @@ export class LightningNode {
   private joinGroup(): CommitGroup {
     if (this.group) return this.group;
     this.store.beginGroup();
-    const group: CommitGroup = { held: new Set(), toSign: new Map(), afterCommit: [], sentTypes: [], receivedTypes: [] };
+    const group: CommitGroup = { held: new Set(), toSign: new Map(this.deferredSigning), signsAll: false, afterCommit: [], sentTypes: [], receivedTypes: [] };
+    this.deferredSigning.clear();
+    clearTimeout(this.deferredSigningTimer);
     this.group = group;
     for (const p of this.peers.values()) this.holdPeer(p);
     setImmediate(() => this.commitGroup());
@@ -735,18 +741,20 @@ export class LightningNode {
   }
 
   /**
-   * Signs what the group collected, commits, then releases the held messages (in order). When an
-   * outcome waits for the commit (a payment's is reported once stored) or the group sends an HTLC
-   * resolution (update_fulfill_htlc / update_fail_*: the payer's outcome), the group is committed
-   * and released first, and the commitments are signed in a group of their own right after:
-   * neither waits for the signatures (and the peer's check of them).
+   * Signs what the group collected, commits, then releases the held messages (in order). The
+   * commitments are left to a later group (deferSigning), so the group is committed and released
+   * without waiting for the signatures (and the peer for their check), when:
+   * - an outcome waits for the commit (a payment's is reported once stored);
+   * - the group sends an HTLC resolution (update_fulfill_htlc / update_fail_*: the payer's outcome);
+   * - they only remove settled HTLCs of a quiet channel (Channel.nextCommitmentOnlySettles).
+   * The group deferSigning's timer opens signs them all: nothing is deferred twice.
    */
   private commitGroup(): void {
     const group = this.group;
     if (!group) return;
-    const signNext = group.toSign.size > 0 && (group.afterCommit.length > 0 || group.sentTypes.some((t) => HTLC_RESOLUTIONS.has(t)));
-    const toSign = signNext ? new Map<Channel, Peer>() : group.toSign;
-    for (const [ch, peer] of toSign) {
+    const outcomeWaits = group.afterCommit.length > 0 || group.sentTypes.some((t) => HTLC_RESOLUTIONS.has(t));
+    const deferred = group.toSign.size > 0 && !group.signsAll && (outcomeWaits || [...group.toSign.keys()].every((ch) => ch.nextCommitmentOnlySettles()));
+    for (const [ch, peer] of deferred ? [] : group.toSign) {
       if (peer.isClosed || !this.reestablished.has(ch.keyIndex)) continue;
       try {
         this.send(peer, [ch.signNextCommitment()]);
@@ -772,14 +780,26 @@ export class LightningNode {
     for (const p of group.held) p.release();
     for (const t of group.sentTypes) crashPoint(`sent:${t}`);
     for (const f of group.afterCommit) f(true);
-    if (signNext) {
-      this.afterSend(() => {
-        const next = this.joinGroup();
-        for (const [ch, peer] of group.toSign) next.toSign.set(ch, peer);
-      });
-    }
+    if (deferred) this.deferSigning(group.toSign);
     // While the peer handles what was just sent (a round trip at least): off the latency of a lone payment.
-    if (toSign.size > 0) this.afterSend(() => this.prepareAhead([...toSign.keys()]));
+    if (group.toSign.size > 0) this.afterSend(() => this.prepareAhead([...group.toSign.keys()]));
+  }
+
+  /**
+   * Leaves the commitments of `toSign` to the next group. When they only remove settled HTLCs,
+   * that is the group the peer's next message opens (a back-to-back payment's messages then carry
+   * the removal: no extra commitment_signed / revoke_and_ack turn between payments), else one
+   * opened after SETTLE_SIGNING_WAIT_MS. Otherwise (an add or a fee waits for it) it is a group
+   * opened at once, on a timer for the reason afterSend gives.
+   */
+  private deferSigning(toSign: Map<Channel, Peer>): void {
+    for (const [ch, peer] of toSign) if (ch.canSignNextCommitment()) this.deferredSigning.set(ch, peer);
+    if (this.deferredSigning.size === 0) return; // nothing to sign, or the peer's revoke_and_ack will ask for it (signSoon)
+    const onlySettles = [...this.deferredSigning.keys()].every((ch) => ch.nextCommitmentOnlySettles());
+    clearTimeout(this.deferredSigningTimer);
+    this.deferredSigningTimer = setTimeout(() => {
+      if (!this.stopped) this.joinGroup().signsAll = true;
+    }, onlySettles ? SETTLE_SIGNING_WAIT_MS : 0);
   }
 
   /**
@@ -2069,12 +2089,17 @@ interface CommitGroup {
   held: Set<Peer>;
   /** Channels whose next commitment is signed at the commit, with their peer. */
   toSign: Map<Channel, Peer>;
+  /** Opened by deferSigning's timer: signs all of toSign (commitGroup defers nothing). */
+  signsAll: boolean;
   /** Called after the commit (true) or when it failed (false). */
   afterCommit: ((committed: boolean) => void)[];
   /** Types of the messages held (and received) in the group: for the crash-test hooks, and sentTypes for commitGroup's split. */
   sentTypes: string[];
   receivedTypes: string[];
 }
+
+/** The longest a deferred commitment_signed that only removes settled HTLCs waits for the peer's next message (deferSigning). */
+const SETTLE_SIGNING_WAIT_MS = 10;
 
 /** Messages that settle an HTLC: released before the commitment_signed that covers them is signed (commitGroup). */
 const HTLC_RESOLUTIONS: ReadonlySet<string> = new Set(['update_fulfill_htlc', 'update_fail_htlc', 'update_fail_malformed_htlc']);

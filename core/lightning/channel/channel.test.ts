@@ -158,6 +158,21 @@ describe('Channel state machine (two engines back to back)', () => {
     expect(p.b.channel.pendingIncomingHtlcs().map((h) => h.htlcId)).toEqual([id]);
   });
 
+  it('nextCommitmentOnlySettles: a removal to sign on a quiet channel (a payment settled, the next one at most), never an add, never under load', () => {
+    const { id, preimage } = addHtlc(p, p.a, 50_000_000n);
+    expect(p.a.channel.nextCommitmentOnlySettles()).toBe(false); // the add waits for it
+    p.run();
+    expect(p.b.channel.nextCommitmentOnlySettles()).toBe(false); // nothing to sign
+    p.send(p.b, [p.b.channel.fulfillHtlc(id, preimage)]);
+    expect(p.b.channel.nextCommitmentOnlySettles()).toBe(true);
+    addHtlc(p, p.a, 1_000_000n); // the next payment, received but not acknowledged by B's revoke_and_ack
+    deliver(p.b.channel, p.b.inbox.shift()!);
+    expect(p.b.channel.nextCommitmentOnlySettles()).toBe(true);
+    addHtlc(p, p.a, 1_000_000n);
+    deliver(p.b.channel, p.b.inbox.shift()!);
+    expect(p.b.channel.nextCommitmentOnlySettles()).toBe(false); // three HTLCs: signed at once
+  });
+
   it('pays B → A and fails an HTLC: balances return, failure is reported once final', () => {
     const { id } = addHtlc(p, p.b, 20_000_000n);
     p.run();

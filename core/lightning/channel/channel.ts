@@ -153,6 +153,8 @@ export function channelTypeFromBytes(bytes: Uint8Array): ChannelTypeName | null 
 /** channel_type variation bits (BOLT 2 "Defined Channel Types": each basic type may add them). */
 const SCID_ALIAS_TYPE_BIT = 46;
 const ZEROCONF_TYPE_BIT = 50;
+/** HTLCs a channel may carry and still count as quiet (nextCommitmentOnlySettles): a payment being settled and the next one. */
+const QUIET_CHANNEL_HTLCS = 2;
 
 /** `channel_type` TLV bytes of a basic type plus the option_scid_alias / option_zeroconf variations. */
 export function channelTypeBytes(type: ChannelTypeName, variations: { scidAlias: boolean; zeroconf: boolean } = { scidAlias: false, zeroconf: false }): Uint8Array {
@@ -1682,6 +1684,17 @@ export class Channel implements PersistableChannel {
   /** True when we proposed updates that no commitment_signed of ours covers yet. */
   hasUnsignedLocalUpdates(): boolean {
     return this.log.hasUpdatesFor('remote', this.nextCtn('remote'));
+  }
+
+  /**
+   * True when we can sign a next commitment_signed (canSignNextCommitment) that would only remove
+   * settled HTLCs from the peer's commitment (no add, no update_fee), and the channel carries at
+   * most QUIET_CHANNEL_HTLCS HTLCs: signing it a little later then costs nothing but an HTLC
+   * output or two in a commitment signed meanwhile. Under load (many HTLCs) removals are signed at
+   * once: each one left in makes every commitment signed meanwhile one HTLC signature bigger.
+   */
+  nextCommitmentOnlySettles(): boolean {
+    return this.log.count() <= QUIET_CHANNEL_HTLCS && this.canSignNextCommitment() && this.log.onlyRemovalsFor('remote', this.data.remoteCtn + 1);
   }
 
   /** True when updates wait for our commitment_signed and none is outstanding. */

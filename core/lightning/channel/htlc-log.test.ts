@@ -89,3 +89,19 @@ describe('HtlcLog transactions (undo journal)', () => {
     expect(log.get('remote', 0n)!.onion).toBe(ONION);
   });
 });
+
+describe('HtlcLog.onlyRemovalsFor', () => {
+  it('holds while the updates entering a commitment only remove HTLCs; an add or an update_fee ends it', () => {
+    const log = logWithLockedHtlcs();
+    log.removeHtlc('local', 0n, { kind: 'fulfill', preimage: '11'.repeat(32) }, 3); // we settle their HTLC: enters remote #3
+    expect(log.hasUpdatesFor('remote', 3)).toBe(true);
+    expect(log.onlyRemovalsFor('remote', 3)).toBe(true);
+    const mark = log.begin();
+    add(log, 'local', 1n, 3);
+    expect(log.onlyRemovalsFor('remote', 3)).toBe(false);
+    log.rollback(mark);
+    log.updateFee('local', 1000, 3);
+    expect(log.onlyRemovalsFor('remote', 3)).toBe(false);
+    expect(log.onlyRemovalsFor('local', 3)).toBe(true); // nothing enters our #3
+  });
+});

@@ -244,6 +244,11 @@ export class HtlcLog {
     return this.htlcs.get(HtlcLog.key(offeredBy, htlcId));
   }
 
+  /** How many HTLCs the log holds (live ones and those not yet archived). */
+  count(): number {
+    return this.htlcs.size;
+  }
+
   all(): HtlcRecord[] {
     return [...this.htlcs.values()];
   }
@@ -376,6 +381,12 @@ export class HtlcLog {
       if (at(h.lockedIn) || (h.removal && at(h.removal.ctn))) return true;
     }
     return this.fees.some((f) => at(f.ctn));
+  }
+
+  /** Whether the updates entering `owner`'s commitment at `ctn` are only HTLC removals (no add, no update_fee). */
+  onlyRemovalsFor(owner: Side, ctn: number): boolean {
+    for (const h of this.htlcs.values()) if (h.lockedIn[owner] === ctn) return false;
+    return !this.fees.some((f) => f.ctn[owner] === ctn);
   }
 
   /** Updates proposed by `by` that enter the other side's commitment at ctn >= `fromCtn`, in send order. */
