@@ -252,7 +252,7 @@ export class LightningNode {
   /** Whether `feerateSatPerKw` came from the chain (else it is the 253 floor, not an estimate). */
   private feerateKnown = false;
   private stopped = false;
-  /** Commitments a group left to the next one (deferSigning), and the timer that opens it. */
+  /** Removals of quiet channels a group left to the next one (deferSigning), and the timer that opens it. */
   private readonly deferredSigning = new Map<Channel, Peer>();
   private deferredSigningTimer: NodeJS.Timeout | undefined;
   /** Prepared statements by SQL text (preparing costs more than running a small one). */
@@ -747,7 +747,7 @@ export class LightningNode {
    * - an outcome waits for the commit (a payment's is reported once stored);
    * - the group sends an HTLC resolution (update_fulfill_htlc / update_fail_*: the payer's outcome);
    * - they only remove settled HTLCs of a quiet channel (Channel.nextCommitmentOnlySettles).
-   * The group deferSigning's timer opens signs them all: nothing is deferred twice.
+   * The group deferSigning's timer opens for quiet channels signs them all.
    */
   private commitGroup(): void {
     const group = this.group;
@@ -786,20 +786,25 @@ export class LightningNode {
   }
 
   /**
-   * Leaves the commitments of `toSign` to the next group. When they only remove settled HTLCs,
-   * that is the group the peer's next message opens (a back-to-back payment's messages then carry
-   * the removal: no extra commitment_signed / revoke_and_ack turn between payments), else one
-   * opened after SETTLE_SIGNING_WAIT_MS. Otherwise (an add or a fee waits for it) it is a group
-   * opened at once, on a timer for the reason afterSend gives.
+   * Leaves the commitments of `toSign` to a later group. When they only remove settled HTLCs of
+   * quiet channels, that is the group the peer's next message opens (a back-to-back payment's
+   * messages then carry the removal: no extra commitment_signed / revoke_and_ack turn between
+   * payments), else the one opened after SETTLE_SIGNING_WAIT_MS. Otherwise (an add or a fee waits
+   * for them) it is a group of their own, opened at once on a timer for the reason afterSend gives.
    */
   private deferSigning(toSign: Map<Channel, Peer>): void {
-    for (const [ch, peer] of toSign) if (ch.canSignNextCommitment()) this.deferredSigning.set(ch, peer);
-    if (this.deferredSigning.size === 0) return; // nothing to sign, or the peer's revoke_and_ack will ask for it (signSoon)
-    const onlySettles = [...this.deferredSigning.keys()].every((ch) => ch.nextCommitmentOnlySettles());
+    if (![...toSign.keys()].every((ch) => ch.nextCommitmentOnlySettles())) {
+      this.afterSend(() => {
+        const next = this.joinGroup();
+        for (const [ch, peer] of toSign) next.toSign.set(ch, peer);
+      });
+      return;
+    }
+    for (const [ch, peer] of toSign) this.deferredSigning.set(ch, peer);
     clearTimeout(this.deferredSigningTimer);
     this.deferredSigningTimer = setTimeout(() => {
       if (!this.stopped) this.joinGroup().signsAll = true;
-    }, onlySettles ? SETTLE_SIGNING_WAIT_MS : 0);
+    }, SETTLE_SIGNING_WAIT_MS);
   }
 
   /**
@@ -2089,7 +2094,7 @@ interface CommitGroup {
   held: Set<Peer>;
   /** Channels whose next commitment is signed at the commit, with their peer. */
   toSign: Map<Channel, Peer>;
-  /** Opened by deferSigning's timer: signs all of toSign (commitGroup defers nothing). */
+  /** Opened by deferSigning's timer for quiet channels: signs all of toSign (commitGroup defers nothing). */
   signsAll: boolean;
   /** Called after the commit (true) or when it failed (false). */
   afterCommit: ((committed: boolean) => void)[];
