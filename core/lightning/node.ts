@@ -753,7 +753,8 @@ export class LightningNode {
     const group = this.group;
     if (!group) return;
     const outcomeWaits = group.afterCommit.length > 0 || group.sentTypes.some((t) => HTLC_RESOLUTIONS.has(t));
-    const deferred = group.toSign.size > 0 && !group.signsAll && (outcomeWaits || [...group.toSign.keys()].every((ch) => ch.nextCommitmentOnlySettles()));
+    const quiet = group.toSign.size > 0 && [...group.toSign.keys()].every((ch) => ch.nextCommitmentOnlySettles());
+    const deferred = group.toSign.size > 0 && !group.signsAll && (outcomeWaits || quiet);
     for (const [ch, peer] of deferred ? [] : group.toSign) {
       if (peer.isClosed || !this.reestablished.has(ch.keyIndex)) continue;
       try {
@@ -780,20 +781,20 @@ export class LightningNode {
     for (const p of group.held) p.release();
     for (const t of group.sentTypes) crashPoint(`sent:${t}`);
     for (const f of group.afterCommit) f(true);
-    if (deferred) this.deferSigning(group.toSign);
+    if (deferred) this.deferSigning(group.toSign, quiet);
     // While the peer handles what was just sent (a round trip at least): off the latency of a lone payment.
     if (group.toSign.size > 0) this.afterSend(() => this.prepareAhead([...group.toSign.keys()]));
   }
 
   /**
    * Leaves the commitments of `toSign` to a later group. When they only remove settled HTLCs of
-   * quiet channels, that is the group the peer's next message opens (a back-to-back payment's
+   * quiet channels (`quiet`), that is the group the peer's next message opens (a back-to-back payment's
    * messages then carry the removal: no extra commitment_signed / revoke_and_ack turn between
    * payments), else the one opened after SETTLE_SIGNING_WAIT_MS. Otherwise (an add or a fee waits
    * for them) it is a group of their own, opened at once on a timer for the reason afterSend gives.
    */
-  private deferSigning(toSign: Map<Channel, Peer>): void {
-    if (![...toSign.keys()].every((ch) => ch.nextCommitmentOnlySettles())) {
+  private deferSigning(toSign: Map<Channel, Peer>, quiet: boolean): void {
+    if (!quiet) {
       this.afterSend(() => {
         const next = this.joinGroup();
         for (const [ch, peer] of toSign) next.toSign.set(ch, peer);

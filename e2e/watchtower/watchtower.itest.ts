@@ -8,10 +8,9 @@ import { openDatabase, type Db } from '../../core/storage/db.js';
 import { ChainNetwork } from '../../core/chain/network.js';
 import { Wallet } from '../../core/wallet/wallet.js';
 import { LightningNode } from '../../core/lightning/node.js';
-import { channelOf, waitSettled } from '../harness/nodes.js';
+import { channelDataOf, channelOf, sweepsOf, waitSettled } from '../harness/nodes.js';
 import { Channel } from '../../core/lightning/channel/channel.js';
 import { ChannelStore } from '../../core/lightning/channel/store.js';
-import type { SweepRow } from '../../core/lightning/watcher/store.js';
 import { Watchtower } from '../../core/lightning/watchtower/tower.js';
 
 // Regtest (Bitcoin Knots + ElectrumX), three Fulmen parts in one process: nodes A and B with a
@@ -77,8 +76,6 @@ describe('watchtower and sweep fee bumping on regtest', () => {
     return { db, wallet, chain, node, port: node.listenPort! };
   }
 
-  const channelData = (s: Side, cp: string) => new ChannelStore(s.db).loadAll().find((d) => `${d.fundingTxid}:${d.fundingOutputIndex}` === cp)!;
-  const sweepsOf = (s: Side, cp: string): SweepRow[] => s.node.watcher.sweepsOf(channelData(s, cp).keyIndex);
   const mempool = async () => regtest.rpc<string[]>('getrawmempool');
   const inMempool = async (txid: string) => (await mempool()).includes(txid);
 
@@ -99,7 +96,7 @@ describe('watchtower and sweep fee bumping on regtest', () => {
 
   /** A's current commitment, fully signed (it becomes revoked with the next payment), and its ctn. */
   function captureCommitment(cp: string): { hex: string; ctn: number } {
-    const data = channelData(a, cp);
+    const data = channelDataOf(a, cp);
     const ch = Channel.load(data, { lightningRootSecret: a.wallet.lightningRootSecret(), persistence: new ChannelStore(a.db) });
     return { hex: ch.signedLocalCommitment(), ctn: data.localCtn };
   }
