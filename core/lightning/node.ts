@@ -41,7 +41,7 @@ import {
   signChannelUpdate,
   verifyChannelUpdate,
 } from './wire/gossip.js';
-import { createOnionPacket, processOnionPacket, type ProcessedOnion } from './onion/sphinx.js';
+import { createOnionPacket, processOnionPacket, startOnionSession, type OnionSession, type ProcessedOnion } from './onion/sphinx.js';
 import { checkForward, failureData, type ForwardFailure } from './onion/forward.js';
 import { routeThroughHint, type RouteHop } from './router/route-hints.js';
 import { encodeHopPayload } from './onion/payload.js';
@@ -235,6 +235,8 @@ export class LightningNode {
   private readonly paymentWaiters = new Map<string, PaymentWaiter>();
   /** Incoming HTLCs' onion layers, peeled once (peel), kept while their record lives. */
   private readonly peeledOnions = new WeakMap<HtlcRecord, ProcessedOnion>();
+  /** One unused onion session per channel peer (node id hex), prepared while idle (prepareAhead), taken by pay. */
+  private readonly onionSessions = new Map<string, OnionSession>();
   /** Channels whose `channel` event is due at the end of this event-loop turn (emitChannel). */
   private readonly channelsToEmit = new Set<Channel>();
   private readonly listeners = new Set<(e: LightningEvent) => void>();
@@ -822,14 +824,18 @@ export class LightningNode {
 
   /**
    * Work the next messages will need, done while the peer handles what was just sent: the point
-   * operations of the next commitments (Channel.prepareNextCommitments) and the onions of the
-   * HTLCs just received (peel), which are resolved once the peer's revoke_and_ack commits them.
+   * operations of the next commitments (Channel.prepareNextCommitments), the onions of the
+   * HTLCs just received (peel), which are resolved once the peer's revoke_and_ack commits them,
+   * and the onion session of the next payment over the channel (its ECDH with the peer).
    */
   private prepareAhead(channels: Channel[]): void {
     for (const ch of channels) {
       try {
         ch.prepareNextCommitments();
         for (const h of ch.incomingHtlcsNotYetCommitted()) if (h.onion) this.peel(h);
+        if (ch.state === 'OPEN' && !this.onionSessions.has(ch.remoteNodeId)) {
+          this.onionSessions.set(ch.remoteNodeId, startOnionSession(randomBytes(32), hexToBytes(ch.remoteNodeId)));
+        }
       } catch (e) {
         console.error(`lightning: preparing the next commitment of ${ch.channelId}: ${toFulmenError(e).message}`);
       }
@@ -1666,8 +1672,10 @@ export class LightningNode {
     const peer = ch ? this.peers.get(ch.remoteNodeId) : undefined;
     if (!ch || !peer || peer.isClosed) throw new FulmenError('PAYMENT_FAILED', 'No open channel with enough balance to the payee or to a route hint of its invoice');
     const outCh = ch;
+    const session = this.onionSessions.get(outCh.remoteNodeId) ?? startOnionSession(randomBytes(32), hops[0]!.pubkey);
+    this.onionSessions.delete(outCh.remoteNodeId); // a session builds one onion
     const onion = createOnionPacket(
-      randomBytes(32),
+      session,
       hops.map((h) => ({ pubkey: h.pubkey, payload: encodeHopPayload(h.payload) })),
       inv.paymentHash,
     );

@@ -3,7 +3,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToHex, ByteReader } from '../wire/codec.js';
 import { checkForward, failureData, forwardingFeeMsat, MAX_CLTV_EXPIRY_BLOCKS, MIN_OUTGOING_CLTV_BLOCKS, type ForwardCheckInput } from './forward.js';
 import { FailureCode } from './failure-codes.js';
-import { createOnionPacket, processOnionPacket } from './sphinx.js';
+import { createOnionPacket, processOnionPacket, startOnionSession } from './sphinx.js';
 import { encodeHopPayload } from './payload.js';
 import { createFailureMessage, decodeFailure, failureChannelUpdate, obfuscateFailure } from './failure.js';
 import { routeThroughHint } from '../router/route-hints.js';
@@ -100,7 +100,7 @@ describe('route through a hint and errors returned through a forwarding node', (
   });
 
   it('the forwarder peels its layer, passes the check, and the payer attributes a wrapped failure to the payee', () => {
-    const onion = createOnionPacket(key(), route.hops.map((h) => ({ pubkey: h.pubkey, payload: encodeHopPayload(h.payload) })), paymentHash);
+    const onion = createOnionPacket(startOnionSession(key(), bPub), route.hops.map((h) => ({ pubkey: h.pubkey, payload: encodeHopPayload(h.payload) })), paymentHash);
     const atB = processOnionPacket(onion.packet, bKey, paymentHash);
     if (atB.type !== 'forward') throw new Error(atB.type);
     expect(atB.payload.shortChannelId).toBe(0x123n);

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToHex, hexToBytes, ByteReader } from '../wire/codec.js';
-import { createOnionPacket, processOnionPacket, generateOnionKey, ONION_PACKET_LENGTH } from './sphinx.js';
+import { createOnionPacket, processOnionPacket, generateOnionKey, ONION_PACKET_LENGTH, startOnionSession } from './sphinx.js';
 import { decodeHopPayload, encodeHopPayload, type HopPayload } from './payload.js';
 import { createFailureMessage, decodeFailure, obfuscateFailure, failureChannelUpdate } from './failure.js';
 import { FailureCode, failureCodeName } from './failure-codes.js';
@@ -35,7 +35,7 @@ const sessionKey = hexToBytes(onionVector.generate.session_key);
 
 describe('BOLT 4 onion-test.json', () => {
   it('creates the exact packet', () => {
-    const { packet, sharedSecrets } = createOnionPacket(sessionKey, hops, assoc);
+    const { packet, sharedSecrets } = createOnionPacket(startOnionSession(sessionKey, hops[0]!.pubkey), hops, assoc);
     expect(bytesToHex(packet)).toBe(onionVector.onion);
     // same session key and hops as onion-error-test.json, which lists the shared secrets
     expect(sharedSecrets.map(bytesToHex)).toEqual(errorVector.generate.hops.map((h) => h.hop_shared_secret));
@@ -88,14 +88,8 @@ describe('BOLT 4 onion-test.json', () => {
   it('returns invalid_onion_payload (type, offset) for a forwarding hop without short_channel_id', () => {
     const final: HopPayload = { amtToForward: 1000n, outgoingCltvValue: 100 };
     const nodes = [1, 2].map((k) => new Uint8Array(32).fill(k));
-    const { packet } = createOnionPacket(
-      new Uint8Array(32).fill(9),
-      [
-        { pubkey: secp256k1.getPublicKey(nodes[0]!, true), payload: encodeHopPayload(final) },
-        { pubkey: secp256k1.getPublicKey(nodes[1]!, true), payload: encodeHopPayload(final) },
-      ],
-      assoc,
-    );
+    const route = nodes.map((k) => ({ pubkey: secp256k1.getPublicKey(k, true), payload: encodeHopPayload(final) }));
+    const { packet } = createOnionPacket(startOnionSession(new Uint8Array(32).fill(9), route[0]!.pubkey), route, assoc);
     const res = processOnionPacket(packet, nodes[0]!, assoc);
     expect(res.type).toBe('invalid_payload');
     if (res.type === 'invalid_payload') {
@@ -118,7 +112,7 @@ describe('BOLT 4 onion-test.json', () => {
           const hp: HopPayload = isLast ? { amtToForward: p.amtToForward, outgoingCltvValue: p.outgoingCltvValue } : p;
           return { pubkey: secp256k1.getPublicKey(privs[i]!, true), payload: encodeHopPayload(hp), hp };
         });
-        let { packet } = createOnionPacket(new Uint8Array(32).fill(0x55), route, ad);
+        let { packet } = createOnionPacket(startOnionSession(new Uint8Array(32).fill(0x55), route[0]!.pubkey), route, ad);
         expect(packet.length).toBe(ONION_PACKET_LENGTH);
         for (let i = 0; i < route.length; i++) {
           const res = processOnionPacket(packet, privs[i]!, ad);
@@ -133,7 +127,15 @@ describe('BOLT 4 onion-test.json', () => {
 
   it('rejects routes whose payloads exceed 1300 bytes', () => {
     const big = { pubkey: hops[0]!.pubkey, payload: new Uint8Array(700).fill(1) };
-    expect(() => createOnionPacket(sessionKey, [big, big], assoc)).toThrow(/too large/);
+    expect(() => createOnionPacket(startOnionSession(sessionKey, big.pubkey), [big, big], assoc)).toThrow(/too large/);
+  });
+
+  it('a session builds onions only for routes that start at its first hop, and refuses a first hop that is not a point', () => {
+    expect(() => createOnionPacket(startOnionSession(sessionKey, hops[1]!.pubkey), hops, assoc)).toThrow(/does not start at the session's first hop/);
+    const notAPoint = new Uint8Array(33).fill(2);
+    notAPoint[0] = 5;
+    expect(() => startOnionSession(sessionKey, notAPoint)).toThrow(/first hop key is not a valid point/);
+    expect(() => startOnionSession(new Uint8Array(32), hops[0]!.pubkey)).toThrow(/Invalid onion session key/);
   });
 });
 

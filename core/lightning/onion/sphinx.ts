@@ -71,13 +71,47 @@ export interface CreatedOnion {
 }
 
 /**
- * Builds an onion packet for `hops` (BOLT 4 "Packet Construction").
- * @param sessionKey 32 random bytes (the first ephemeral private key).
- * @param associatedData the payment_hash for payments.
- * @throws FulmenError BAD_INPUT when there are no hops or the payloads exceed 1300 bytes.
+ * The part of an onion that depends only on the session key and the first hop (BOLT 4 "Packet
+ * Construction"): the first ephemeral key pair and the shared secret with the first hop. It does
+ * not depend on the payloads, so it can be prepared before the payment (LightningNode prepares one
+ * per channel peer while idle). A session builds exactly one onion.
  */
-export function createOnionPacket(sessionKey: Uint8Array, hops: readonly OnionHop[], associatedData: Uint8Array): CreatedOnion {
+export interface OnionSession {
+  readonly sessionKey: Uint8Array;
+  /** The first hop's node id (33 bytes): createOnionPacket refuses a route that starts elsewhere. */
+  readonly firstHopPubkey: Uint8Array;
+  readonly ephemeralPriv: Uint8Array;
+  readonly ephemeralPub: Uint8Array;
+  readonly firstSharedSecret: Uint8Array;
+}
+
+/**
+ * Starts an onion session towards `firstHopPubkey`.
+ * @param sessionKey 32 random bytes (the first ephemeral private key), never used twice.
+ * @throws FulmenError BAD_INPUT when the session key is not a valid private key or the hop's key is not a point.
+ */
+export function startOnionSession(sessionKey: Uint8Array, firstHopPubkey: Uint8Array): OnionSession {
+  const ephemeralPriv = scalarModOrder(sessionKey);
+  if (!isPrivateKey(ephemeralPriv)) throw new FulmenError('BAD_INPUT', 'Invalid onion session key');
+  let firstSharedSecret: Uint8Array;
+  try {
+    firstSharedSecret = onionEcdh(ephemeralPriv, firstHopPubkey);
+  } catch {
+    throw new FulmenError('BAD_INPUT', "The onion's first hop key is not a valid point");
+  }
+  return { sessionKey, firstHopPubkey, ephemeralPriv, ephemeralPub: publicKeyCreate(ephemeralPriv), firstSharedSecret };
+}
+
+/**
+ * Builds an onion packet for `hops` (BOLT 4 "Packet Construction").
+ * @param session from startOnionSession towards `hops[0]`.
+ * @param associatedData the payment_hash for payments.
+ * @throws FulmenError BAD_INPUT when there are no hops, the payloads exceed 1300 bytes or the
+ *   route does not start at the session's first hop.
+ */
+export function createOnionPacket(session: OnionSession, hops: readonly OnionHop[], associatedData: Uint8Array): CreatedOnion {
   if (hops.length === 0) throw new FulmenError('BAD_INPUT', 'Onion route has no hops');
+  if (!bytesEqual(hops[0]!.pubkey, session.firstHopPubkey)) throw new FulmenError('BAD_INPUT', "Onion route does not start at the session's first hop");
   const frames = hops.map((h) => {
     if (h.payload.length < 2) throw new FulmenError('BAD_INPUT', 'Onion hop payload must be at least 2 bytes');
     const prefix = encodeBigSize(BigInt(h.payload.length));
@@ -90,15 +124,14 @@ export function createOnionPacket(sessionKey: Uint8Array, hops: readonly OnionHo
   if (totalSize > HOP_PAYLOADS_LENGTH)
     throw new FulmenError('BAD_INPUT', `Onion payloads too large: ${totalSize} bytes (max ${HOP_PAYLOADS_LENGTH})`);
 
-  // Ephemeral keys and shared secrets per hop.
-  let ephemeralPriv = scalarModOrder(sessionKey);
-  if (!isPrivateKey(ephemeralPriv)) throw new FulmenError('BAD_INPUT', 'Invalid onion session key');
-  const firstEphemeralPub = publicKeyCreate(ephemeralPriv);
+  // Ephemeral keys and shared secrets per hop (the first hop's come with the session).
+  let ephemeralPriv = session.ephemeralPriv;
   const sharedSecrets: Uint8Array[] = [];
   for (const [i, hop] of hops.entries()) {
-    const ephemeralPub = i === 0 ? firstEphemeralPub : publicKeyCreate(ephemeralPriv);
-    const ss = onionEcdh(ephemeralPriv, hop.pubkey);
+    const ephemeralPub = i === 0 ? session.ephemeralPub : publicKeyCreate(ephemeralPriv);
+    const ss = i === 0 ? session.firstSharedSecret : onionEcdh(ephemeralPriv, hop.pubkey);
     sharedSecrets.push(ss);
+    if (i === hops.length - 1) break; // the last hop's blinded key is never used
     const blinding = scalarModOrder(sha256(ephemeralPub, ss));
     ephemeralPriv = privateKeyMulTweak(ephemeralPriv, blinding);
   }
@@ -119,7 +152,7 @@ export function createOnionPacket(sessionKey: Uint8Array, hops: readonly OnionHo
   }
   if (filler.length !== fillerLength) throw new FulmenError('INTERNAL', 'Onion filler length mismatch');
 
-  let mixHeader = generateCipherStream(generateOnionKey('pad', sessionKey), HOP_PAYLOADS_LENGTH);
+  let mixHeader = generateCipherStream(generateOnionKey('pad', session.sessionKey), HOP_PAYLOADS_LENGTH);
   let nextHmac: Uint8Array = new Uint8Array(HMAC_LENGTH);
   for (let i = hops.length - 1; i >= 0; i--) {
     const frame = frames[i]!;
@@ -136,7 +169,7 @@ export function createOnionPacket(sessionKey: Uint8Array, hops: readonly OnionHo
 
   const packet = new Uint8Array(ONION_PACKET_LENGTH);
   packet[0] = 0;
-  packet.set(firstEphemeralPub, 1);
+  packet.set(session.ephemeralPub, 1);
   packet.set(mixHeader, 34);
   packet.set(nextHmac, 34 + HOP_PAYLOADS_LENGTH);
   return { packet, sharedSecrets };
