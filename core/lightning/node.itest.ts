@@ -118,17 +118,35 @@ describe('LightningNode on regtest: open, pay both ways, close', () => {
     await waitFor(() => restarted.listChannels()[0]?.local_balance === 85_000, { what: 'B balance 85k sat' });
   });
 
+  it('pays out at once what it just received: pay waits until the received HTLC is settled in both commitments', async () => {
+    // B can send 85k - 10k reserve = 75k sat now; 90k sat only with the 20k it is about to receive.
+    const { invoice: toB, paymentHash: inHash } = b.node.createInvoice(20_000_000n, 'in', 3600);
+    const { invoice: toA, paymentHash: outHash } = a.node.createInvoice(90_000_000n, 'out', 3600);
+    expect(b.node.listChannels()[0]).toMatchObject({ local_balance: 85_000 });
+    // On payment_received B has fulfilled the HTLC: its removal is not in any commitment yet.
+    const payingBack = new Promise<Awaited<ReturnType<LightningNode['pay']>>>((resolve, reject) => {
+      const unsubscribe = b.node.on((e) => {
+        if (e.type !== 'payment_received' || e.paymentHash !== inHash) return;
+        unsubscribe();
+        b.node.pay(toA).then(resolve, reject);
+      });
+    });
+    expect(await a.node.pay(toB)).toMatchObject({ success: true, paymentHash: inHash });
+    expect(await payingBack).toMatchObject({ success: true, paymentHash: outHash });
+    await waitFor(() => b.node.listChannels()[0]?.local_balance === 15_000 && a.node.listChannels()[0]?.remote_balance === 15_000, { what: 'B at 15k sat on both sides' });
+  });
+
   it('closes cooperatively; the funds arrive on chain in both wallets', async () => {
     const bBefore = b.wallet.getBalance().confirmedSat;
     const { closingTxid } = await a.node.closeChannel(channelPoint);
     await waitFor(async () => (await regtest.rpc<string[]>('getrawmempool')).includes(closingTxid), { what: 'closing tx in mempool' });
     await regtest.mine(1);
     await waitFor(() => a.node.listChannels()[0]?.state === 'CLOSED' && b.node.listChannels()[0]?.state === 'CLOSED', { what: 'CLOSED on both sides', timeoutMs: 30_000 });
-    await waitFor(() => b.wallet.getBalance().confirmedSat === bBefore + 85_000, { what: 'B wallet got 85k sat' });
+    await waitFor(() => b.wallet.getBalance().confirmedSat === bBefore + 15_000, { what: 'B wallet got 15k sat' });
     const tx = await regtest.rpc<{ vout: { value: number }[] }>('getrawtransaction', [closingTxid, true]);
     const values = tx.vout.map((o) => Math.round(o.value * 1e8)).sort((x, y) => x - y);
-    expect(values[0]).toBe(85_000);
-    expect(values[1]).toBeGreaterThan(900_000 - 5_000);
-    await waitFor(() => a.wallet.getBalance().confirmedSat > 5_000_000 - 1_000_000 + 900_000 - 10_000, { what: 'A wallet got its side back' });
+    expect(values[0]).toBe(15_000);
+    expect(values[1]).toBeGreaterThan(985_000 - 5_000);
+    await waitFor(() => a.wallet.getBalance().confirmedSat > 5_000_000 - 1_000_000 + 985_000 - 10_000, { what: 'A wallet got its side back' });
   });
 });

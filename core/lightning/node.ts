@@ -44,10 +44,10 @@ import {
 import { createOnionPacket, processOnionPacket, startOnionSession, type OnionSession, type ProcessedOnion } from './onion/sphinx.js';
 import { checkForward, failureData, type ForwardFailure } from './onion/forward.js';
 import { routeThroughHint, type RouteHop } from './router/route-hints.js';
-import { encodeHopPayload } from './onion/payload.js';
+import { encodeHopPayload, type HopPayload } from './onion/payload.js';
 import { createFailureMessage, decodeFailure, obfuscateFailure } from './onion/failure.js';
 import { FailureCode, failureCodeName } from './onion/failure-codes.js';
-import { decodeInvoice, encodeInvoice, isExpired, type RouteHintHop } from './invoice/bolt11.js';
+import { decodeInvoice, encodeInvoice, isExpired, type Invoice, type RouteHintHop } from './invoice/bolt11.js';
 import { Channel, defaultLocalConfig, isWarningDisposition, type ChannelContext, type ChannelStateName, type ChannelTypeName, type NegotiatedFeatures, type ResolvedOutgoingHtlc } from './channel/channel.js';
 import { ChannelStore } from './channel/store.js';
 import { deriveNodeSecret, pubkeyFromSecret } from './channel/keys.js';
@@ -1639,9 +1639,12 @@ export class LightningNode {
     if (isExpired(inv, Math.floor(Date.now() / 1000))) throw new FulmenError('INVOICE_EXPIRED', 'The invoice has expired');
     const amountMsat = inv.amountMsat ?? opts.amountMsat;
     if (amountMsat === undefined || amountMsat <= 0n) throw new FulmenError('BAD_INPUT', 'The invoice has no amount: give one');
-    const previous = this.getPayment(paymentHash, 'sent');
-    if (previous?.status === 'succeeded') throw new FulmenError('ALREADY_PAID', 'This invoice was already paid');
-    if (previous?.status === 'pending') throw new FulmenError('PAYMENT_FAILED', 'A payment for this invoice is in progress');
+    const refuseRepeat = () => {
+      const previous = this.getPayment(paymentHash, 'sent');
+      if (previous?.status === 'succeeded') throw new FulmenError('ALREADY_PAID', 'This invoice was already paid');
+      if (previous?.status === 'pending') throw new FulmenError('PAYMENT_FAILED', 'A payment for this invoice is in progress');
+    };
+    refuseRepeat();
     const payee = bytesToHex(inv.payeeNodeId);
     const height = this.opts.chain.tip()?.height;
     if (height === undefined) throw new FulmenError('NETWORK', 'No blockchain tip yet');
@@ -1650,28 +1653,20 @@ export class LightningNode {
       paymentData: { paymentSecret: inv.paymentSecret, totalMsat: amountMsat },
       ...(inv.paymentMetadata ? { paymentMetadata: inv.paymentMetadata } : {}),
     };
-    const usableTo = (nodeId: string, msat: bigint) =>
-      [...this.channels.values()].find((c) => c.remoteNodeId === nodeId && c.state === 'OPEN' && this.reestablished.has(c.keyIndex) && c.availableToSendMsat() >= msat);
-    // A direct channel to the payee, else a route hint that starts at one of our channel peers.
-    let hops: RouteHop[] = [{ pubkey: inv.payeeNodeId, payload: { ...finalPayload, amtToForward: amountMsat, outgoingCltvValue: finalCltvExpiry } }];
-    let htlcAmountMsat = amountMsat;
-    let cltvExpiry = finalCltvExpiry;
-    let ch = usableTo(payee, amountMsat);
-    if (!ch) {
-      for (const hint of inv.routeHints ?? []) {
-        const route = routeThroughHint(hint, inv.payeeNodeId, amountMsat, finalCltvExpiry, finalPayload);
-        const first = route ? usableTo(route.firstHopNodeId, route.amountMsat) : undefined;
-        if (!route || !first) continue;
-        ch = first;
-        hops = route.hops;
-        htlcAmountMsat = route.amountMsat;
-        cltvExpiry = route.cltvExpiry;
-        break;
-      }
+    const firstHops = [payee];
+    for (const hint of inv.routeHints ?? []) if (hint[0]) firstHops.push(bytesToHex(hint[0].pubkey));
+    let path = this.paymentPath(inv, amountMsat, finalCltvExpiry, finalPayload);
+    // Funds just received are spendable once their HTLC's removal is in both commitments, a few
+    // round trips after the fulfill: a payment made at once waits for that, not fails.
+    const settlingUntil = Date.now() + SETTLING_WAIT_MS;
+    while (!path && Date.now() < settlingUntil && this.usableChannelsTo(firstHops).some((c) => c.hasSettlingHtlcs())) {
+      await this.nextChannelChange(settlingUntil - Date.now());
+      refuseRepeat(); // another pay of this invoice may have started meanwhile
+      path = this.paymentPath(inv, amountMsat, finalCltvExpiry, finalPayload);
     }
-    const peer = ch ? this.peers.get(ch.remoteNodeId) : undefined;
-    if (!ch || !peer || peer.isClosed) throw new FulmenError('PAYMENT_FAILED', 'No open channel with enough balance to the payee or to a route hint of its invoice');
-    const outCh = ch;
+    const peer = path ? this.peers.get(path.ch.remoteNodeId) : undefined;
+    if (!path || !peer || peer.isClosed) throw new FulmenError('PAYMENT_FAILED', 'No open channel with enough balance to the payee or to a route hint of its invoice');
+    const { ch: outCh, hops, htlcAmountMsat, cltvExpiry } = path;
     const session = this.onionSessions.get(outCh.remoteNodeId) ?? startOnionSession(randomBytes(32), hops[0]!.pubkey);
     this.onionSessions.delete(outCh.remoteNodeId); // a session builds one onion
     const onion = createOnionPacket(
@@ -1714,6 +1709,43 @@ export class LightningNode {
     if (r === null) return { success: false, paymentHash, error: 'Payment still pending (timeout waiting for the peer)' };
     await this.committed(); // the outcome is stored before it is reported
     return { paymentHash, ...r };
+  }
+
+  /** Our OPEN, reestablished channels to any of `nodeIds` (hex). */
+  private usableChannelsTo(nodeIds: string[]): Channel[] {
+    return [...this.channels.values()].filter((c) => nodeIds.includes(c.remoteNodeId) && c.state === 'OPEN' && this.reestablished.has(c.keyIndex));
+  }
+
+  /**
+   * How pay sends `amountMsat` to the invoice's payee: over a direct channel with enough to send,
+   * else through the first route hint that starts at a channel peer with enough. Null when none can.
+   */
+  private paymentPath(inv: Invoice, amountMsat: bigint, finalCltvExpiry: number, finalPayload: Omit<HopPayload, 'amtToForward' | 'outgoingCltvValue' | 'shortChannelId'>): { ch: Channel; hops: RouteHop[]; htlcAmountMsat: bigint; cltvExpiry: number } | null {
+    const payee = bytesToHex(inv.payeeNodeId);
+    const direct = this.usableChannelsTo([payee]).find((c) => c.availableToSendMsat() >= amountMsat);
+    if (direct) {
+      const hops = [{ pubkey: inv.payeeNodeId, payload: { ...finalPayload, amtToForward: amountMsat, outgoingCltvValue: finalCltvExpiry } }];
+      return { ch: direct, hops, htlcAmountMsat: amountMsat, cltvExpiry: finalCltvExpiry };
+    }
+    for (const hint of inv.routeHints ?? []) {
+      const route = routeThroughHint(hint, inv.payeeNodeId, amountMsat, finalCltvExpiry, finalPayload);
+      const first = route ? this.usableChannelsTo([route.firstHopNodeId]).find((c) => c.availableToSendMsat() >= route.amountMsat) : undefined;
+      if (route && first) return { ch: first, hops: route.hops, htlcAmountMsat: route.amountMsat, cltvExpiry: route.cltvExpiry };
+    }
+    return null;
+  }
+
+  /** Resolves at the next `channel` event (emitChangedChannels) or after `timeoutMs`. */
+  private nextChannelChange(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const unsubscribe = this.on((e) => e.type === 'channel' && done());
+      function done(): void {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      }
+    });
   }
 
   /**
@@ -2114,6 +2146,9 @@ interface CommitGroup {
 
 /** The longest a deferred commitment_signed that only removes settled HTLCs waits for the peer's next message (deferSigning). */
 const SETTLE_SIGNING_WAIT_MS = 10;
+
+/** The longest pay waits for HTLCs being settled on a channel to make the amount spendable. */
+const SETTLING_WAIT_MS = 5_000;
 
 /** Messages that settle an HTLC: released before the commitment_signed that covers them is signed (commitGroup). */
 const HTLC_RESOLUTIONS: ReadonlySet<string> = new Set(['update_fulfill_htlc', 'update_fail_htlc', 'update_fail_malformed_htlc']);

@@ -173,6 +173,19 @@ describe('Channel state machine (two engines back to back)', () => {
     expect(p.b.channel.nextCommitmentOnlySettles()).toBe(false); // three HTLCs: signed at once
   });
 
+  it('hasSettlingHtlcs: from the fulfill until the removal is in both commitments; the received funds are spendable only then', () => {
+    const { id, preimage } = addHtlc(p, p.a, 50_000_000n);
+    p.run();
+    expect(p.b.channel.hasSettlingHtlcs()).toBe(false); // committed, not removed
+    const before = p.b.channel.availableToSendMsat();
+    p.send(p.b, [p.b.channel.fulfillHtlc(id, preimage)]);
+    expect([p.a.channel.hasSettlingHtlcs(), p.b.channel.hasSettlingHtlcs()]).toEqual([false, true]); // A has not received it yet
+    expect(p.b.channel.availableToSendMsat()).toBe(before);
+    p.run();
+    expect([p.a.channel.hasSettlingHtlcs(), p.b.channel.hasSettlingHtlcs()]).toEqual([false, false]);
+    expect(p.b.channel.availableToSendMsat()).toBe(before + 50_000_000n);
+  });
+
   it('pays B → A and fails an HTLC: balances return, failure is reported once final', () => {
     const { id } = addHtlc(p, p.b, 20_000_000n);
     p.run();

@@ -1801,6 +1801,11 @@ export class Channel implements PersistableChannel {
     return out;
   }
 
+  /** Whether an HTLC was fulfilled or failed and its removal is not yet in both commitments (it settles on its own, in a few round trips). */
+  hasSettlingHtlcs(): boolean {
+    return this.log.all().some((h) => h.removal !== undefined);
+  }
+
   /** Incoming HTLCs irrevocably committed and not yet fulfilled or failed: the node must act. */
   pendingIncomingHtlcs(): HtlcRecord[] {
     return this.log.all().filter((h) => h.offeredBy === 'remote' && !h.removal && this.irrevocablyCommitted(h.lockedIn));
