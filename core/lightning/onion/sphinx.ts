@@ -72,17 +72,22 @@ export interface CreatedOnion {
 
 /**
  * The part of an onion that depends only on the session key and the first hop (BOLT 4 "Packet
- * Construction"): the first ephemeral key pair and the shared secret with the first hop. It does
- * not depend on the payloads, so it can be prepared before the payment (LightningNode prepares one
- * per channel peer while idle). A session builds exactly one onion.
+ * Construction"): the first ephemeral key pair, the shared secret with the first hop and what
+ * derives from them (the `pad` stream, the first hop's `rho` stream and `mu` key). It does not
+ * depend on the payloads, so it can be prepared before the payment (LightningNode prepares one per
+ * channel peer while idle). A session builds exactly one onion.
  */
 export interface OnionSession {
-  readonly sessionKey: Uint8Array;
   /** The first hop's node id (33 bytes): createOnionPacket refuses a route that starts elsewhere. */
   readonly firstHopPubkey: Uint8Array;
   readonly ephemeralPriv: Uint8Array;
   readonly ephemeralPub: Uint8Array;
   readonly firstSharedSecret: Uint8Array;
+  /** ChaCha20 stream of the `pad` key (1300 bytes): the initial hop_payloads. */
+  readonly padStream: Uint8Array;
+  /** ChaCha20 stream of the first hop's `rho` key, 2 × 1300 bytes (wrapping and filler use prefixes of it). */
+  readonly firstRhoStream: Uint8Array;
+  readonly firstMuKey: Uint8Array;
 }
 
 /**
@@ -99,7 +104,15 @@ export function startOnionSession(sessionKey: Uint8Array, firstHopPubkey: Uint8A
   } catch {
     throw new FulmenError('BAD_INPUT', "The onion's first hop key is not a valid point");
   }
-  return { sessionKey, firstHopPubkey, ephemeralPriv, ephemeralPub: publicKeyCreate(ephemeralPriv), firstSharedSecret };
+  return {
+    firstHopPubkey,
+    ephemeralPriv,
+    ephemeralPub: publicKeyCreate(ephemeralPriv),
+    firstSharedSecret,
+    padStream: generateCipherStream(generateOnionKey('pad', sessionKey), HOP_PAYLOADS_LENGTH),
+    firstRhoStream: generateCipherStream(generateOnionKey('rho', firstSharedSecret), 2 * HOP_PAYLOADS_LENGTH),
+    firstMuKey: generateOnionKey('mu', firstSharedSecret),
+  };
 }
 
 /**
@@ -136,6 +149,9 @@ export function createOnionPacket(session: OnionSession, hops: readonly OnionHop
     ephemeralPriv = privateKeyMulTweak(ephemeralPriv, blinding);
   }
 
+  const rhoStream = (i: number, length: number) =>
+    i === 0 ? session.firstRhoStream.subarray(0, length) : generateCipherStream(generateOnionKey('rho', sharedSecrets[i]!), length);
+
   // Filler (BOLT 4 "Filler Generation"): what the trailing bytes look like after the first
   // n-1 hops each shifted and obfuscated the field.
   const fillerLength = totalSize - frames[frames.length - 1]!.length - HMAC_LENGTH;
@@ -144,7 +160,7 @@ export function createOnionPacket(session: OnionSession, hops: readonly OnionHop
     const shift = frames[i]!.length + HMAC_LENGTH;
     const extended = new Uint8Array(filler.length + shift);
     extended.set(filler, 0);
-    const stream = generateCipherStream(generateOnionKey('rho', sharedSecrets[i]!), HOP_PAYLOADS_LENGTH + shift);
+    const stream = rhoStream(i, HOP_PAYLOADS_LENGTH + shift);
     // The filler occupies the tail of the 2*1300 stream window that this hop applies.
     const offset = HOP_PAYLOADS_LENGTH - filler.length;
     for (let j = 0; j < extended.length; j++) extended[j]! ^= stream[offset + j]!;
@@ -152,7 +168,7 @@ export function createOnionPacket(session: OnionSession, hops: readonly OnionHop
   }
   if (filler.length !== fillerLength) throw new FulmenError('INTERNAL', 'Onion filler length mismatch');
 
-  let mixHeader = generateCipherStream(generateOnionKey('pad', session.sessionKey), HOP_PAYLOADS_LENGTH);
+  let mixHeader = session.padStream;
   let nextHmac: Uint8Array = new Uint8Array(HMAC_LENGTH);
   for (let i = hops.length - 1; i >= 0; i--) {
     const frame = frames[i]!;
@@ -161,10 +177,10 @@ export function createOnionPacket(session: OnionSession, hops: readonly OnionHop
     shifted.set(frame, 0);
     shifted.set(nextHmac, frame.length);
     shifted.set(mixHeader.subarray(0, HOP_PAYLOADS_LENGTH - shift), shift);
-    xorInto(shifted, generateCipherStream(generateOnionKey('rho', sharedSecrets[i]!), HOP_PAYLOADS_LENGTH));
+    xorInto(shifted, rhoStream(i, HOP_PAYLOADS_LENGTH));
     if (i === hops.length - 1) shifted.set(filler, HOP_PAYLOADS_LENGTH - filler.length);
     mixHeader = shifted;
-    nextHmac = hmacSha256(generateOnionKey('mu', sharedSecrets[i]!), mixHeader, associatedData);
+    nextHmac = hmacSha256(i === 0 ? session.firstMuKey : generateOnionKey('mu', sharedSecrets[i]!), mixHeader, associatedData);
   }
 
   const packet = new Uint8Array(ONION_PACKET_LENGTH);
