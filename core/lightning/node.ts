@@ -1630,6 +1630,8 @@ export class LightningNode {
    * Pays a BOLT 11 invoice (Electrum `lnpay`) over a direct channel to the payee, else through
    * the first route hint (`r`) that starts at a channel peer with enough balance, with a Sphinx
    * onion (the payee's payload carries payment_secret and total_msat). No graph, no retries.
+   * When no channel has enough yet but one of those channels is settling HTLCs (funds just
+   * received), waits for them to settle, at most SETTLING_WAIT_MS.
    * @returns success with the preimage, or failure with the decoded reason and the failing node.
    * @throws FulmenError BAD_INPUT (invoice), INVOICE_EXPIRED, ALREADY_PAID, PAYMENT_FAILED (no route).
    */
