@@ -1661,7 +1661,7 @@ export class LightningNode {
     // Funds just received are spendable once their HTLC's removal is in both commitments, a few
     // round trips after the fulfill: a payment made at once waits for that, not fails.
     const settlingUntil = Date.now() + SETTLING_WAIT_MS;
-    while (!path && Date.now() < settlingUntil && this.usableChannelsTo(firstHops).some((c) => c.hasSettlingHtlcs())) {
+    while (!path && Date.now() < settlingUntil && firstHops.some((id) => this.usableChannelsTo(id).some((c) => c.hasSettlingHtlcs()))) {
       await this.nextChannelChange(settlingUntil - Date.now());
       refuseRepeat(); // another pay of this invoice may have started meanwhile
       path = this.paymentPath(inv, amountMsat, finalCltvExpiry, finalPayload);
@@ -1713,9 +1713,9 @@ export class LightningNode {
     return { paymentHash, ...r };
   }
 
-  /** Our OPEN, reestablished channels to any of `nodeIds` (hex). */
-  private usableChannelsTo(nodeIds: string[]): Channel[] {
-    return [...this.channels.values()].filter((c) => nodeIds.includes(c.remoteNodeId) && c.state === 'OPEN' && this.reestablished.has(c.keyIndex));
+  /** Our OPEN, reestablished channels to `nodeId` (hex). */
+  private usableChannelsTo(nodeId: string): Channel[] {
+    return this.channelsOf(nodeId).filter((c) => c.state === 'OPEN' && this.reestablished.has(c.keyIndex));
   }
 
   /**
@@ -1724,14 +1724,14 @@ export class LightningNode {
    */
   private paymentPath(inv: Invoice, amountMsat: bigint, finalCltvExpiry: number, finalPayload: Omit<HopPayload, 'amtToForward' | 'outgoingCltvValue' | 'shortChannelId'>): { ch: Channel; hops: RouteHop[]; htlcAmountMsat: bigint; cltvExpiry: number } | null {
     const payee = bytesToHex(inv.payeeNodeId);
-    const direct = this.usableChannelsTo([payee]).find((c) => c.availableToSendMsat() >= amountMsat);
+    const direct = this.usableChannelsTo(payee).find((c) => c.availableToSendMsat() >= amountMsat);
     if (direct) {
       const hops = [{ pubkey: inv.payeeNodeId, payload: { ...finalPayload, amtToForward: amountMsat, outgoingCltvValue: finalCltvExpiry } }];
       return { ch: direct, hops, htlcAmountMsat: amountMsat, cltvExpiry: finalCltvExpiry };
     }
     for (const hint of inv.routeHints ?? []) {
       const route = routeThroughHint(hint, inv.payeeNodeId, amountMsat, finalCltvExpiry, finalPayload);
-      const first = route ? this.usableChannelsTo([route.firstHopNodeId]).find((c) => c.availableToSendMsat() >= route.amountMsat) : undefined;
+      const first = route ? this.usableChannelsTo(route.firstHopNodeId).find((c) => c.availableToSendMsat() >= route.amountMsat) : undefined;
       if (route && first) return { ch: first, hops: route.hops, htlcAmountMsat: route.amountMsat, cltvExpiry: route.cltvExpiry };
     }
     return null;
